@@ -1,0 +1,97 @@
+package initagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+
+	"golang.org/x/sys/unix"
+)
+
+// LinuxSystem is System on a real Linux kernel.
+type LinuxSystem struct{}
+
+// Mount implements System.
+func (LinuxSystem) Mount(m Mount) error {
+	if err := os.MkdirAll(m.Target, 0o755); err != nil {
+		return fmt.Errorf("create mount point %s: %w", m.Target, err)
+	}
+	err := unix.Mount(m.Source, m.Target, m.FSType, m.Flags, m.Data)
+	if errors.Is(err, unix.EBUSY) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("mount %s on %s (%s): %w", m.Source, m.Target, m.FSType, err)
+	}
+	return nil
+}
+
+// Unmount implements System.
+func (LinuxSystem) Unmount(target string) error {
+	if err := unix.Unmount(target, 0); err != nil {
+		return fmt.Errorf("unmount %s: %w", target, err)
+	}
+	return nil
+}
+
+// LoadModule implements System with finit_module.
+func (LinuxSystem) LoadModule(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open module: %w", err)
+	}
+	defer f.Close()
+	err = unix.FinitModule(int(f.Fd()), "", 0)
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("load module %s: %w", path, err)
+	}
+	return nil
+}
+
+// SetHostname implements System.
+func (LinuxSystem) SetHostname(name string) error {
+	if err := unix.Sethostname([]byte(name)); err != nil {
+		return fmt.Errorf("set hostname %q: %w", name, err)
+	}
+	return nil
+}
+
+// ErrNoMkfs means the image ships no mke2fs, so a blank data partition
+// cannot be formatted on the appliance.
+var ErrNoMkfs = errors.New("no mke2fs or mkfs.ext4 in the image")
+
+// MakeFS implements System by running mke2fs from the image.
+func (LinuxSystem) MakeFS(ctx context.Context, device, label string) error {
+	var tool string
+	for _, name := range []string{"mke2fs", "mkfs.ext4"} {
+		if p, err := exec.LookPath(name); err == nil {
+			tool = p
+			break
+		}
+	}
+	if tool == "" {
+		return fmt.Errorf("format %s: %w", device, ErrNoMkfs)
+	}
+	out, err := exec.CommandContext(ctx, tool, "-q", "-F", "-t", "ext4", "-L", label, device).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("format %s with %s: %w: %s", device, tool, err, out)
+	}
+	return nil
+}
+
+// Sync implements System.
+func (LinuxSystem) Sync() { unix.Sync() }
+
+// Reboot implements System.
+func (LinuxSystem) Reboot(poweroff bool) error {
+	cmd := unix.LINUX_REBOOT_CMD_RESTART
+	if poweroff {
+		cmd = unix.LINUX_REBOOT_CMD_POWER_OFF
+	}
+	if err := unix.Reboot(cmd); err != nil {
+		return fmt.Errorf("reboot: %w", err)
+	}
+	return nil
+}
