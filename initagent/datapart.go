@@ -19,6 +19,10 @@ const (
 	sbLabelOffset    = 0x78
 	sbLabelSize      = 16
 	ext2Magic        = 0xEF53
+	// blankProbeSize is how much of a device must be zeros for it to count
+	// as never formatted; it covers the signatures of common filesystems,
+	// LVM and LUKS (btrfs' superblock sits at 64 KiB).
+	blankProbeSize = 128 << 10
 )
 
 // Superblock is what the init agent needs to know about a block device's
@@ -30,8 +34,9 @@ type Superblock struct {
 	Blank bool
 }
 
-// ParseSuperblock reads the ext superblock from the first 2048 bytes of a
-// device. Shorter input is an error; it is not guessed at.
+// ParseSuperblock reads the ext superblock from the start of a device
+// (at least 2048 bytes; up to blankProbeSize are checked for blankness).
+// Shorter input is an error; it is not guessed at.
 func ParseSuperblock(head []byte) (Superblock, error) {
 	if len(head) < superblockOffset+superblockSize {
 		return Superblock{}, fmt.Errorf("device head is %d bytes, need %d", len(head), superblockOffset+superblockSize)
@@ -146,9 +151,10 @@ func readSuperblock(dev string) (Superblock, error) {
 		return Superblock{}, fmt.Errorf("open %s: %w", dev, err)
 	}
 	defer f.Close()
-	head := make([]byte, superblockOffset+superblockSize)
-	if _, err := io.ReadFull(f, head); err != nil {
+	head := make([]byte, blankProbeSize)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return Superblock{}, fmt.Errorf("read %s: %w", dev, err)
 	}
-	return ParseSuperblock(head)
+	return ParseSuperblock(head[:n])
 }

@@ -1,0 +1,92 @@
+package initagent
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/hafw/hafw/config"
+)
+
+func TestParseCmdline(t *testing.T) {
+	c := ParseCmdline(`console=ttyS0 quiet hafw.recovery hafw.profile=VA-Low hafw.hostname=mse-a ` +
+		`"hafw.password=two words" hafw.hang=0 hafw.eth0=10.210.0.5/24 hafw.empty= other.key=x` + "\n")
+	if !c.Recovery || c.Hang {
+		t.Errorf("Recovery=%v Hang=%v, want true false", c.Recovery, c.Hang)
+	}
+	if c.Profile != "VA-Low" {
+		t.Errorf("Profile = %q", c.Profile)
+	}
+	want := map[string]string{"hostname": "mse-a", "password": "two words", "eth0": "10.210.0.5/24", "empty": ""}
+	if len(c.Keys) != len(want) {
+		t.Errorf("Keys = %v, want %v", c.Keys, want)
+	}
+	for k, v := range want {
+		if c.Keys[k] != v {
+			t.Errorf("Keys[%s] = %q, want %q", k, c.Keys[k], v)
+		}
+	}
+}
+
+func TestApplyKeysPrimary(t *testing.T) {
+	keys := map[string]string{
+		"hostname": "mse-a", "role": "primary", "eth0": "10.210.0.5/24", "gw": "10.210.0.1",
+		"eth1": "10.211.0.5/30", "dc": "eth1", "vip": "10.210.0.9/24", "dns": "10.210.0.2, 10.210.0.3",
+		"ntp": "ntp1,ntp2", "tz": "Asia/Tokyo", "password": "s3cret-pass",
+	}
+	a, err := ApplyKeys(config.Default(), keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Hostname != "mse-a" || a.Role != config.RolePrimary || a.DirectConnectInterface != "eth1" || a.Timezone != "Asia/Tokyo" {
+		t.Errorf("got %+v", a)
+	}
+	if a.Eth0 != (config.Interface{Enabled: true, Address: netip.MustParsePrefix("10.210.0.5/24"), Gateway: netip.MustParseAddr("10.210.0.1")}) {
+		t.Errorf("eth0 = %+v", a.Eth0)
+	}
+	if len(a.DNSServers) != 2 || a.DNSServers[1] != netip.MustParseAddr("10.210.0.3") || len(a.NTPServers) != 2 {
+		t.Errorf("dns %v ntp %v", a.DNSServers, a.NTPServers)
+	}
+	if !config.CheckPassword(a.PasswordHash, "s3cret-pass") {
+		t.Errorf("password hash %q does not verify", a.PasswordHash)
+	}
+}
+
+func TestApplyKeysErrors(t *testing.T) {
+	base := config.Default()
+	for _, tc := range []struct {
+		keys map[string]string
+		want string
+	}{
+		{map[string]string{"hostnme": "x"}, "unknown configuration keys hostnme"},
+		{map[string]string{"eth0": "10.210.0.300/24"}, "eth0="},
+		{map[string]string{"role": "master"}, "want primary, secondary or none"},
+		{map[string]string{"dc": "eth7"}, "want eth0, eth1 or none"},
+		{map[string]string{"role": "primary", "eth0": "10.210.0.5/24"}, "vip"},
+		{map[string]string{"role": "primary", "eth0": "10.210.0.5/24", "vip": "10.212.0.9/24"}, "not on the health monitor subnet"},
+		{map[string]string{"tz": "Mars/Olympus"}, "timezone"},
+		{map[string]string{"dns": "not-an-ip"}, "dns="},
+	} {
+		got, err := ApplyKeys(base, tc.keys)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ApplyKeys(%v) error = %v, want containing %q", tc.keys, err, tc.want)
+		}
+		if got.Hostname != base.Hostname || got.Role != base.Role {
+			t.Errorf("ApplyKeys(%v) changed the base on error: %+v", tc.keys, got)
+		}
+	}
+}
+
+func FuzzParseCmdline(f *testing.F) {
+	f.Add(`hafw.role=primary "hafw.password=a b" hafw.recovery`)
+	f.Add(`"unterminated hafw.eth0=dhcp`)
+	f.Fuzz(func(t *testing.T, s string) {
+		c := ParseCmdline(s)
+		// Whatever the line says, an accepted configuration is a valid one.
+		if a, err := ApplyKeys(config.Default(), c.Keys); err == nil {
+			if err := a.Validate(); err != nil {
+				t.Fatalf("accepted invalid configuration from %q: %v", s, err)
+			}
+		}
+	})
+}
