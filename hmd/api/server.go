@@ -1,0 +1,271 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/hafw/hafw/hmd/events"
+)
+
+// Caller is who sent a request, as the handler established it.
+type Caller struct {
+	// Admin is the operator: the local socket, or the appliance password.
+	Admin bool
+	// PeerFingerprint is the SHA-256 of the TLS client certificate, if the
+	// client presented one ("" on the local socket).
+	PeerFingerprint string
+}
+
+// Backend carries out the operations; hmd's daemon implements it. Errors
+// that are *Error keep their status and fields; others are 500.
+type Backend interface {
+	Status(ctx context.Context) (Status, error)
+	Events(ctx context.Context, peer string, limit int) ([]events.Event, error)
+	// Pair configures a secondary for this primary (operator request).
+	Pair(ctx context.Context, req PairRequest) (Result, error)
+	// AcceptPair is the secondary's half of pairing; primaryFingerprint is
+	// the primary's client certificate, pinned for later peer requests.
+	AcceptPair(ctx context.Context, req PeerPairRequest, primaryFingerprint string) (PeerPairResponse, error)
+	Switchover(ctx context.Context, req PeerRequest) (Result, error)
+	Failback(ctx context.Context, req FailbackRequest) (Result, error)
+	// Unpair deletes the secondary (operator request, on either side).
+	Unpair(ctx context.Context, req PeerRequest) (Result, error)
+	// PeerUnpair is the peer telling us the pair is deleted; the backend
+	// checks fingerprint against its pinned peers.
+	PeerUnpair(ctx context.Context, fingerprint string) (Result, error)
+}
+
+// Authenticator decides who a remote request comes from.
+type Authenticator interface {
+	Authenticate(r *http.Request) Caller
+}
+
+// Local trusts every caller: the unix socket is protected by its file
+// permissions (root only).
+type Local struct{}
+
+// Authenticate implements Authenticator.
+func (Local) Authenticate(*http.Request) Caller { return Caller{Admin: true} }
+
+// Password authenticates remote callers with HTTP basic authentication
+// (user "admin") against the appliance password hash, and reads the TLS
+// client certificate's fingerprint.
+type Password struct {
+	// Hash returns the current stored hash (config.HashPassword form).
+	Hash func() string
+	// Check verifies a password against a hash (config.CheckPassword).
+	Check func(hash, password string) bool
+
+	// The password hash is deliberately slow (PBKDF2, 600k rounds); one
+	// check at a time keeps a password-guessing client from eating both
+	// CPUs, and a remembered success keeps a polling UI cheap.
+	slow sync.Mutex
+	mu   sync.Mutex
+	ok   map[[32]byte]bool
+}
+
+// AdminUser is the user name of the remote API's basic authentication.
+const AdminUser = "admin"
+
+// Authenticate implements Authenticator.
+func (p *Password) Authenticate(r *http.Request) Caller {
+	var c Caller
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		c.PeerFingerprint = Fingerprint(r.TLS.PeerCertificates[0].Raw)
+	}
+	user, pass, ok := r.BasicAuth()
+	if !ok || subtle.ConstantTimeCompare([]byte(user), []byte(AdminUser)) != 1 {
+		return c
+	}
+	hash := p.Hash()
+	key := sha256.Sum256([]byte(hash + "\x00" + pass))
+	p.mu.Lock()
+	known := p.ok[key]
+	p.mu.Unlock()
+	if known {
+		c.Admin = true
+		return c
+	}
+	p.slow.Lock()
+	good := hash != "" && p.Check(hash, pass)
+	p.slow.Unlock()
+	if good {
+		p.mu.Lock()
+		if p.ok == nil || len(p.ok) > 64 {
+			p.ok = map[[32]byte]bool{}
+		}
+		p.ok[key] = true
+		p.mu.Unlock()
+		c.Admin = true
+	}
+	return c
+}
+
+// NewHandler serves the API routes for backend, authenticating with auth.
+func NewHandler(backend Backend, auth Authenticator, log *slog.Logger) http.Handler {
+	h := &handler{b: backend, auth: auth, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", h.admin(h.status))
+	mux.HandleFunc("GET /v1/events", h.admin(h.events))
+	mux.HandleFunc("POST /v1/pair", h.admin(h.pair))
+	mux.HandleFunc("POST /v1/switchover", h.admin(h.switchover))
+	mux.HandleFunc("POST /v1/failback", h.admin(h.failback))
+	mux.HandleFunc("POST /v1/unpair", h.admin(h.unpair))
+	mux.HandleFunc("POST /v1/peer/pair", h.peerPair)
+	mux.HandleFunc("POST /v1/peer/unpair", h.peerUnpair)
+	return mux
+}
+
+type handler struct {
+	b    Backend
+	auth Authenticator
+	log  *slog.Logger
+}
+
+type callerKey struct{}
+
+func (h *handler) admin(next func(http.ResponseWriter, *http.Request)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c := h.auth.Authenticate(r)
+		if !c.Admin {
+			w.Header().Set("WWW-Authenticate", `Basic realm="hafw"`)
+			h.fail(w, r, Errorf(http.StatusUnauthorized, "authentication required: the appliance password for user %q", AdminUser))
+			return
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
+	}
+}
+
+func (h *handler) reply(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		h.log.Debug("write API reply", "err", err)
+	}
+}
+
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	ae := FromValidation(err)
+	if ae.Code >= 500 {
+		h.log.Error("API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	} else {
+		h.log.Info("API request refused", "method", r.Method, "path", r.URL.Path, "err", ae)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(ae.Code)
+	_ = json.NewEncoder(w).Encode(ae)
+}
+
+func (h *handler) status(w http.ResponseWriter, r *http.Request) {
+	st, err := h.b.Status(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.reply(w, st)
+}
+
+func (h *handler) events(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := 0
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			h.fail(w, r, Invalid(FieldError{"limit", "must be a non-negative number"}))
+			return
+		}
+		limit = n
+	}
+	peer := q.Get("peer")
+	if peer != "" {
+		var fe []FieldError
+		checkAddr("peer", peer, false, &fe)
+		if len(fe) > 0 {
+			h.fail(w, r, Invalid(fe...))
+			return
+		}
+	}
+	evs, err := h.b.Events(r.Context(), peer, limit)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if evs == nil {
+		evs = []events.Event{}
+	}
+	h.reply(w, EventList{Events: evs})
+}
+
+// operation decodes a request of type T, runs do and replies with its result.
+func operation[T any, P interface {
+	*T
+	request
+}, R any](h *handler, do func(context.Context, T) (R, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		req, err := Decode[T, P](r.Body)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		res, err := do(r.Context(), req)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		h.reply(w, res)
+	}
+}
+
+func (h *handler) pair(w http.ResponseWriter, r *http.Request) {
+	operation[PairRequest](h, h.b.Pair)(w, r)
+}
+
+func (h *handler) switchover(w http.ResponseWriter, r *http.Request) {
+	operation[PeerRequest](h, h.b.Switchover)(w, r)
+}
+
+func (h *handler) failback(w http.ResponseWriter, r *http.Request) {
+	operation[FailbackRequest](h, h.b.Failback)(w, r)
+}
+
+func (h *handler) unpair(w http.ResponseWriter, r *http.Request) {
+	operation[PeerRequest](h, h.b.Unpair)(w, r)
+}
+
+// peerPair needs the secondary's password and the primary's client
+// certificate, which the secondary pins.
+func (h *handler) peerPair(w http.ResponseWriter, r *http.Request) {
+	c := h.auth.Authenticate(r)
+	switch {
+	case !c.Admin:
+		h.fail(w, r, Errorf(http.StatusUnauthorized, "the secondary password is wrong"))
+		return
+	case c.PeerFingerprint == "":
+		h.fail(w, r, Errorf(http.StatusBadRequest, "pairing needs the primary's TLS client certificate"))
+		return
+	}
+	operation[PeerPairRequest](h, func(ctx context.Context, req PeerPairRequest) (PeerPairResponse, error) {
+		return h.b.AcceptPair(ctx, req, c.PeerFingerprint)
+	})(w, r)
+}
+
+// peerUnpair is authenticated by the pinned certificate alone: the peer
+// does not know our password after pairing.
+func (h *handler) peerUnpair(w http.ResponseWriter, r *http.Request) {
+	c := h.auth.Authenticate(r)
+	if c.PeerFingerprint == "" {
+		h.fail(w, r, Errorf(http.StatusUnauthorized, "only a paired peer may do this"))
+		return
+	}
+	res, err := h.b.PeerUnpair(r.Context(), c.PeerFingerprint)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.reply(w, res)
+}

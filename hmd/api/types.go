@@ -1,0 +1,197 @@
+// Package api is hmd's management API: HTTP+JSON served on the local unix
+// socket (for gethainfo and hactl, trusted by file permissions) and over TLS
+// on the health-monitor address, port 8443 (for the management station, the
+// web UI and the peer, authenticated by the appliance password or, between
+// paired peers, by the pinned certificate).
+//
+// The package holds the wire types, strict request decoding with per-field
+// errors, the HTTP handler, the client and the TLS identity. It knows nothing
+// of the state machine: the daemon implements Backend.
+package api
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/hafw/hafw/hmd/events"
+)
+
+// Port is the TCP port of the remote (TLS) API on the health-monitor address.
+const Port = 8443
+
+// Failover and failback types, the seed's "Automatic" and "Manual".
+const (
+	Automatic = "automatic"
+	Manual    = "manual"
+)
+
+// Status is GET /v1/status: this appliance and one entry per paired peer —
+// everything gethainfo prints and the management station's HA status page
+// shows.
+type Status struct {
+	// Running is false when the status was read from the last saved
+	// configuration because hmd is down.
+	Running         bool   `json:"running"`
+	Role            string `json:"role"`
+	State           string `json:"state"`
+	Hostname        string `json:"hostname"`
+	HealthMonitorIP string `json:"health_monitor_ip"`
+	VIP             string `json:"vip,omitempty"`
+	Version         string `json:"version"`
+	UDI             string `json:"udi"`
+	Profile         string `json:"profile,omitempty"`
+	// CertFingerprint is the SHA-256 of this appliance's API certificate,
+	// for an operator who wants to pin it instead of trusting on first use.
+	CertFingerprint string       `json:"cert_fingerprint,omitempty"`
+	Peers           []PeerStatus `json:"peers"`
+}
+
+// PeerStatus is one paired peer as this appliance sees it.
+type PeerStatus struct {
+	Name            string `json:"name"`
+	HealthMonitorIP string `json:"health_monitor_ip"`
+	DirectConnectIP string `json:"direct_connect_ip,omitempty"`
+	// VIP is the primary's virtual IP (the same on both sides of a pair).
+	VIP            string `json:"vip"`
+	Version        string `json:"version"`
+	UDI            string `json:"udi"`
+	Profile        string `json:"profile,omitempty"`
+	FailoverType   string `json:"failover_type"`
+	FailbackType   string `json:"failback_type"`
+	FailoverWaitMS int64  `json:"failover_wait_ms"`
+	// The instance names of the seed's gethainfo (issue 6 runs them).
+	InstanceDBName    string `json:"instance_db_name"`
+	InstanceDBPort    int    `json:"instance_db_port"`
+	DataguardName     string `json:"dataguard_name"`
+	PrimaryDBAlias    string `json:"primary_db_alias"`
+	DirectConnect     bool   `json:"direct_connect"`
+	Heartbeat         string `json:"heartbeat"` // "Up" or "Down"
+	State             string `json:"state"`
+	LastShutdownState string `json:"last_shutdown_state,omitempty"`
+	// StatusText is the management station's "Status" row ("Active", …).
+	StatusText      string  `json:"status"`
+	DataReplication string  `json:"data_replication"`
+	MeanHeartbeatMS float64 `json:"mean_heartbeat_response_ms"`
+	OwnsVIP         bool    `json:"owns_vip"`
+	Epoch           uint64  `json:"epoch"`
+	// HeartbeatsReceived counts accepted heartbeats; Rejected counts the
+	// refused ones by reason (forged, replayed, truncated, unknown peer, …).
+	HeartbeatsReceived uint64            `json:"heartbeats_received"`
+	Rejected           map[string]uint64 `json:"rejected,omitempty"`
+}
+
+// FailoverWait returns the peer's failover wait as a duration.
+func (p PeerStatus) FailoverWait() time.Duration {
+	return time.Duration(p.FailoverWaitMS) * time.Millisecond
+}
+
+// EventList is GET /v1/events.
+type EventList struct {
+	Events []events.Event `json:"events"`
+}
+
+// Duration is a JSON duration that accepts what a person or a form sends:
+// a number of seconds (10, 0.5) or a Go duration string ("10s", "500ms").
+// It encodes as a duration string.
+type Duration time.Duration
+
+// MarshalJSON encodes d as a Go duration string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// badDuration marks a value that was not a duration; validation reports it
+// with the field's name, which a json.Unmarshaler error cannot carry.
+const badDuration = Duration(math.MinInt64)
+
+// UnmarshalJSON accepts seconds or a duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	*d = badDuration
+	var str string
+	if json.Unmarshal(b, &str) == nil {
+		if v, err := time.ParseDuration(strings.TrimSpace(str)); err == nil {
+			*d = Duration(v)
+		}
+		return nil
+	}
+	var secs float64
+	if json.Unmarshal(b, &secs) == nil && secs > -1e6 && secs < 1e6 {
+		*d = Duration(secs * float64(time.Second))
+	}
+	return nil
+}
+
+// PairRequest is POST /v1/pair on a primary: the seed's "Configure High
+// Availability Parameters" form of the management station.
+type PairRequest struct {
+	SecondaryName     string   `json:"secondary_name"`
+	SecondaryIP       string   `json:"secondary_ip"`
+	SecondaryPassword string   `json:"secondary_password"`
+	FailoverType      string   `json:"failover_type"`
+	FailbackType      string   `json:"failback_type"`
+	LongFailoverWait  Duration `json:"long_failover_wait"`
+	// HeartbeatInterval defaults to a fifth of the failover wait.
+	HeartbeatInterval Duration `json:"heartbeat_interval,omitempty"`
+	// SecondaryFingerprint pins the secondary's certificate; empty means
+	// trust on first use (the password still authenticates the secondary's
+	// answer only after TLS is up, as with the seed's management station).
+	SecondaryFingerprint string `json:"secondary_fingerprint,omitempty"`
+	// Witness is an address that must agree the primary is gone before an
+	// automatic failover (the management station, or the other primary in
+	// N:1); empty means the default gateway alone votes.
+	Witness string `json:"witness,omitempty"`
+}
+
+// PeerPairRequest is POST /v1/peer/pair, sent by a primary to its future
+// secondary over TLS with the secondary's password.
+type PeerPairRequest struct {
+	PrimaryName     string `json:"primary_name"`
+	PrimaryHIP      string `json:"primary_hip"`
+	PrimaryDirectIP string `json:"primary_direct_ip,omitempty"`
+	VIP             string `json:"vip"`
+	Version         string `json:"version"`
+	UDI             string `json:"udi"`
+	Profile         string `json:"profile"`
+	FailoverType    string `json:"failover_type"`
+	FailbackType    string `json:"failback_type"`
+	// FailoverWaitMS and HeartbeatIntervalMS are exact so both sides agree.
+	FailoverWaitMS      int64  `json:"failover_wait_ms"`
+	HeartbeatIntervalMS int64  `json:"heartbeat_interval_ms"`
+	Witness             string `json:"witness,omitempty"`
+	// Secret is the random pairing secret (base64, 32 bytes) both sides
+	// derive the heartbeat key from; it travels only inside TLS.
+	Secret string `json:"secret"`
+}
+
+// PeerPairResponse is the secondary's answer to PeerPairRequest.
+type PeerPairResponse struct {
+	Name     string `json:"name"`
+	HIP      string `json:"hip"`
+	DirectIP string `json:"direct_ip,omitempty"`
+	Version  string `json:"version"`
+	UDI      string `json:"udi"`
+	Profile  string `json:"profile"`
+	// InstanceSlot numbers this pair's service instance on the secondary
+	// (mseos<slot>, port 1521+slot, as in the seed's gethainfo).
+	InstanceSlot int `json:"instance_slot"`
+}
+
+// PeerRequest names the peer an operation is for; Peer may be empty when
+// the appliance has exactly one peer.
+type PeerRequest struct {
+	Peer string `json:"peer,omitempty"`
+}
+
+// FailbackRequest is POST /v1/failback. Force skips the stabilization
+// window the seed asks for after a failover.
+type FailbackRequest struct {
+	Peer  string `json:"peer,omitempty"`
+	Force bool   `json:"force,omitempty"`
+}
+
+// Result is the body of a successful operation.
+type Result struct {
+	Message string `json:"message"`
+}
