@@ -1,0 +1,76 @@
+package ha
+
+// Event is an input of Step. The concrete types below are the whole set.
+type Event interface{ isEvent() }
+
+// Started is given once to a node restored from disk (or created by New)
+// when hmd starts: it holds nothing until it has learned what its peer did.
+type Started struct{}
+
+// Heartbeat is a valid heartbeat from the peer (any path).
+type Heartbeat struct {
+	State    State
+	Epoch    uint64
+	HoldsVIP bool
+	// Graceful is set when the peer announces an orderly shutdown.
+	Graceful bool
+}
+
+// PeerDown: every heartbeat path has been silent for the failover wait.
+type PeerDown struct{}
+
+// Tick is a timer tick (hmd sends one at least every FailoverWait/4).
+type Tick struct{}
+
+// Switchover is the API command that moves service to the secondary (the
+// only way to fail over with failover type manual). Force skips the
+// stabilization window.
+type Switchover struct{ Force bool }
+
+// Failback is the API command that moves service back to the primary.
+// Force skips the stabilization window.
+type Failback struct{ Force bool }
+
+// GatewayProbe is the result of ProbeGateway: did the default gateway
+// answer an ARP request?
+type GatewayProbe struct{ Reachable bool }
+
+// WitnessVote is the witness's answer to AskWitness: does it also see the
+// peer gone?
+type WitnessVote struct{ PeerDown bool }
+
+// VIPProbe is the result of ProbeVIP (an ARP probe of the VIP), or of the
+// executor's periodic check while holding it. Owner is the hardware address
+// of another host answering for the VIP, "" when nobody else does.
+type VIPProbe struct{ Owner string }
+
+// ShutdownRequested is a local orderly shutdown (SIGTERM, reboot).
+type ShutdownRequested struct{}
+
+// ReplicationProgress reports the running sync towards the peer.
+type ReplicationProgress struct{ Percent int }
+
+// ReplicationSynced: the standby side has caught up with the active side
+// (initial sync, resync or failback copy-back finished).
+type ReplicationSynced struct{}
+
+// InstanceStarted: the application instance runs on this node.
+type InstanceStarted struct{}
+
+// InstanceStopped: the application instance no longer runs on this node.
+type InstanceStopped struct{}
+
+func (Started) isEvent()             {}
+func (Heartbeat) isEvent()           {}
+func (PeerDown) isEvent()            {}
+func (Tick) isEvent()                {}
+func (Switchover) isEvent()          {}
+func (Failback) isEvent()            {}
+func (GatewayProbe) isEvent()        {}
+func (WitnessVote) isEvent()         {}
+func (VIPProbe) isEvent()            {}
+func (ShutdownRequested) isEvent()   {}
+func (ReplicationProgress) isEvent() {}
+func (ReplicationSynced) isEvent()   {}
+func (InstanceStarted) isEvent()     {}
+func (InstanceStopped) isEvent()     {}

@@ -1,0 +1,707 @@
+package ha
+
+import (
+	"fmt"
+	"time"
+)
+
+// Event descriptions in the seed's wording (and ours where it has none).
+const (
+	MsgConfigCreated       = "Configuration successfully created"
+	MsgHeartbeatsUp        = "Heartbeats have been setup successfully"
+	MsgSyncInProgress      = "Primary and secondary server synchronization in progress"
+	MsgActive              = "Active"
+	MsgFailoverShutdown    = "Failover invoked; shutting down primary instance"
+	MsgFailoverReconfigure = "Failover has been invoked. Reconfiguring instance database"
+	MsgFailoverStarting    = "Failover invoked; starting application instance"
+	MsgFailoverActive      = "Instance is in failover active state"
+	MsgFailbackStarting    = "Failback in progress; starting primary database instance"
+	MsgFailbackInvoked     = "Failback has been invoked"
+	MsgFailbackDone        = "Failback complete; primary instance synchronized"
+	MsgFailbackAborted     = "Failback aborted"
+	MsgHeartbeatsDown      = "Heartbeats lost on every path"
+	MsgSplitBrain          = "Split brain detected: both servers hold the virtual IP"
+	MsgGracefulShutdown    = "Graceful shutdown"
+	MsgPrimaryTerminated   = "Secondary is serving; primary instance terminated"
+	MsgTakeoverRefused     = "Takeover refused"
+	MsgTakeoverDeferred    = "Takeover deferred"
+	MsgInstanceStopped     = "Application instance stopped while active"
+)
+
+// New is the machine of a relationship the administrator has just created
+// ("Configuration successfully created"): the primary keeps serving the VIP
+// it already served, the secondary stands by.
+func New(cfg Config, now time.Time) (Node, []Action) {
+	s := &stepper{n: Node{Config: cfg.WithDefaults()}, now: now}
+	s.event(MsgConfigCreated, "peer "+cfg.Peer)
+	if s.n.Config.Role == Primary {
+		s.set(PrimaryActive)
+		s.n.HoldsVIP = true
+		s.do(AddVIP{Epoch: 0}, StartInstance{})
+	} else {
+		s.set(SecondaryActive)
+		s.do(RemoveVIP{}, StopInstance{})
+	}
+	return s.n, s.acts
+}
+
+// Step is the state machine of one relationship: given the node, one event
+// and the current time, it returns the next node and what must be done.
+// It does not modify its input. For a secondary backing several primaries
+// use StepGroup, which also enforces "one failover at a time".
+func Step(n Node, ev Event, now time.Time) (Node, []Action) {
+	return step(n, ev, now, "")
+}
+
+// stepper accumulates one step's result. busy names another relationship
+// this node already serves (N:1), which forbids a claim here.
+type stepper struct {
+	n    Node
+	now  time.Time
+	busy string
+	acts []Action
+}
+
+func step(n Node, ev Event, now time.Time, busy string) (Node, []Action) {
+	n.Config = n.Config.WithDefaults()
+	s := &stepper{n: n, now: now, busy: busy}
+	switch e := ev.(type) {
+	case Started:
+		s.started()
+	case Heartbeat:
+		s.heartbeat(e)
+	case PeerDown:
+		s.peerDown()
+	case Tick:
+		s.tick()
+	case Switchover:
+		s.switchover(e)
+	case Failback:
+		s.failback(e)
+	case GatewayProbe:
+		s.gatewayProbe(e)
+	case WitnessVote:
+		s.witnessVote(e)
+	case VIPProbe:
+		s.vipProbe(e)
+	case ShutdownRequested:
+		s.shutdown()
+	case ReplicationProgress:
+		s.n.Sync.Percent = max(0, min(100, e.Percent))
+	case ReplicationSynced:
+		s.synced()
+	case InstanceStarted:
+		s.instanceStarted()
+	case InstanceStopped:
+		s.n.InstanceRunning = false
+		if s.n.HoldsVIP {
+			s.event(MsgInstanceStopped, "")
+		}
+	}
+	return s.n, s.acts
+}
+
+func (s *stepper) do(a ...Action) { s.acts = append(s.acts, a...) }
+
+func (s *stepper) role() Role { return s.n.Config.Role }
+
+func (s *stepper) event(desc, remarks string) {
+	s.do(AppendEvent{Record{Description: desc, GeneratedBy: s.role().GeneratedBy(), Time: s.now, Remarks: remarks}})
+}
+
+// notice logs a refusal or deferral once for as long as it lasts.
+func (s *stepper) notice(desc, remarks string) {
+	key := desc + ": " + remarks
+	if s.n.Notice == key {
+		return
+	}
+	s.n.Notice = key
+	s.event(desc, remarks)
+}
+
+func (s *stepper) refuse(cmd, reason string) {
+	s.do(Refused{Command: cmd, Reason: reason})
+	s.event(cmd+" refused", reason)
+}
+
+// set enters state st (a no-op when already there).
+func (s *stepper) set(st State) {
+	if s.n.State == st {
+		return
+	}
+	s.n.State = st
+	s.n.Since = s.now
+	s.n.Notice = ""
+}
+
+// release gives up the VIP and the instance and any pending claim.
+func (s *stepper) release() {
+	if s.n.HoldsVIP {
+		s.do(RemoveVIP{})
+	}
+	if s.n.HoldsVIP || s.n.InstanceRunning {
+		s.do(StopInstance{})
+	}
+	s.n.HoldsVIP = false
+	s.n.Claim = Claim{}
+	s.n.Sync.Requested = false
+	s.n.Sync.PeerSynced = false
+}
+
+func (s *stepper) started() {
+	prior := s.n.State
+	if prior == GracefulShutdown && s.n.LastShutdownState != "" {
+		prior = s.n.LastShutdownState
+	}
+	s.n.LastShutdownState = prior
+	// Reconcile: whatever the last run left behind, own nothing.
+	s.do(RemoveVIP{}, StopInstance{})
+	s.n.HoldsVIP = false
+	s.n.InstanceRunning = false
+	s.n.Claim = Claim{}
+	s.n.Sync.Requested = false
+	s.n.Sync.PeerSynced = false
+	s.n.Peer.Up = false
+	s.n.Peer.HoldsVIP = false
+	s.n.State = ""
+	switch {
+	case s.role() == Primary && (prior == Terminated || prior == FailoverInvoked || prior == FailbackActive || prior == FailbackComplete):
+		// The secondary took over before we went down; it still serves
+		// until a failback.
+		s.set(Terminated)
+	case s.role() == Secondary && (prior == SecondaryActive || prior == ""):
+		s.set(SecondaryActive)
+	default:
+		s.set(StateInitializing)
+	}
+}
+
+func (s *stepper) heartbeat(hb Heartbeat) {
+	p := &s.n.Peer
+	wasUp := p.Up
+	p.Up, p.State, p.Epoch, p.HoldsVIP, p.HeardAt = true, hb.State, hb.Epoch, hb.HoldsVIP, s.now
+	if hb.Graceful || hb.State == GracefulShutdown {
+		if p.GracefulAt.IsZero() {
+			p.GracefulAt = s.now
+		}
+	} else {
+		p.GracefulAt = time.Time{}
+	}
+	if !wasUp {
+		s.event(MsgHeartbeatsUp, "peer "+s.n.Config.Peer+" in "+string(hb.State))
+	}
+	if s.n.State == GracefulShutdown {
+		return
+	}
+	// A claim made because the peer was silent is void now that it speaks;
+	// any claim is void when the peer holds the VIP.
+	if s.n.Claim.Active && (s.n.Claim.NeedVotes || p.HoldsVIP) {
+		s.n.Claim = Claim{}
+	}
+	if s.n.HoldsVIP && p.HoldsVIP {
+		s.splitBrain()
+		return
+	}
+	if s.role() == Primary {
+		s.primaryHeard()
+	} else {
+		s.secondaryHeard()
+	}
+	s.maybeSync()
+	s.maybeAutoFailback()
+}
+
+// splitBrain: both sides hold the VIP. The newer epoch keeps it.
+func (s *stepper) splitBrain() {
+	p := s.n.Peer
+	remarks := fmt.Sprintf("our epoch %d, peer epoch %d", s.n.Epoch, p.Epoch)
+	if p.Epoch > s.n.Epoch || (p.Epoch == s.n.Epoch && s.role() == Secondary) {
+		s.event(MsgSplitBrain, remarks+"; the peer's claim is newer: releasing the virtual IP and resynchronizing from the peer")
+		s.release()
+		if s.role() == Primary {
+			s.set(Terminated)
+			s.n.LastFailover = s.now
+		} else {
+			s.set(SecondaryActive)
+		}
+		s.do(SendState{})
+		return
+	}
+	s.notice(MsgSplitBrain, remarks+"; our claim is newer: keeping the virtual IP, the peer releases it")
+	s.do(SendState{})
+}
+
+func (s *stepper) primaryHeard() {
+	p := s.n.Peer
+	switch s.n.State {
+	case PrimaryActive:
+		if p.State == FailoverInvoked && !p.HoldsVIP {
+			// The secondary asked for a switchover.
+			s.release()
+			s.set(FailoverInvoked)
+			s.n.LastFailover = s.now
+			s.event(MsgFailoverShutdown, "switchover requested by the secondary")
+			s.do(SendState{})
+		}
+	case StateInitializing:
+		switch {
+		case p.HoldsVIP:
+			s.set(Terminated)
+			s.n.LastFailover = s.now
+			s.event(MsgPrimaryTerminated, "the secondary took over while this primary was down; use failback to return")
+		case p.State == FailoverInvoked:
+			s.set(FailoverInvoked)
+			s.do(SendState{})
+		case p.State == SecondaryActive || p.State == StateInitializing || p.State == GracefulShutdown:
+			s.want("primary restarted and the secondary does not serve", false)
+		}
+	case Terminated, FailoverInvoked:
+		switch {
+		case p.State == FailbackActive:
+			s.set(FailbackActive)
+			s.event(MsgFailbackInvoked, "requested by the secondary")
+			s.do(SendState{})
+		case p.HoldsVIP && s.n.State == FailoverInvoked:
+			s.set(Terminated)
+			s.do(SendState{})
+		case !p.HoldsVIP && p.State == SecondaryActive && s.now.Sub(s.n.Since) >= s.n.Config.FailoverWait:
+			// The secondary has not taken over within a whole wait
+			// (refused, or N:1 busy): serve again.
+			s.want("the secondary did not take over", false)
+		}
+	case FailbackActive:
+		switch {
+		case p.State == FailbackActive || p.State == SecondaryAlone:
+			s.set(FailbackComplete)
+			s.event(MsgFailbackStarting, "loading data from the secondary")
+			s.do(SendState{})
+		case p.State == FailoverActive:
+			s.set(Terminated)
+			s.event(MsgFailbackAborted, "the secondary stayed in FAILOVER_ACTIVE")
+		}
+	case FailbackComplete:
+		switch {
+		case !p.HoldsVIP && p.State == SecondaryActive:
+			s.want("failback: the secondary released the virtual IP", false)
+		case p.State == FailoverActive:
+			s.set(Terminated)
+			s.event(MsgFailbackAborted, "the secondary stayed in FAILOVER_ACTIVE")
+		}
+	}
+}
+
+func (s *stepper) secondaryHeard() {
+	p := s.n.Peer
+	primaryStandby := !p.HoldsVIP && (p.State == Terminated || p.State == FailoverInvoked ||
+		p.State == FailbackActive || p.State == FailbackComplete)
+	switch s.n.State {
+	case SecondaryActive:
+		if primaryStandby && p.State != FailbackActive && p.State != FailbackComplete {
+			if p.State == FailoverInvoked && !s.n.Claim.Active {
+				s.event(MsgFailoverShutdown, "switchover: the primary released the virtual IP")
+			}
+			s.want("the primary does not serve ("+string(p.State)+")", false)
+		}
+	case StateInitializing:
+		switch {
+		case p.HoldsVIP || p.State == GracefulShutdown:
+			s.set(SecondaryActive)
+		case primaryStandby:
+			s.want("secondary restarted and the primary does not serve ("+string(p.State)+")", false)
+		}
+	case FailoverInvoked:
+		if !s.n.HoldsVIP && (p.State == FailoverInvoked || p.State == Terminated) {
+			s.want("switchover: the primary released the virtual IP", false)
+		}
+	case FailoverActive:
+		if p.State == FailbackActive {
+			s.set(FailbackActive)
+			s.event(MsgFailbackInvoked, "requested by the primary")
+			s.do(SendState{})
+		}
+	case FailbackActive:
+		switch p.State {
+		case FailbackComplete:
+			s.set(SecondaryAlone)
+			s.event(MsgFailbackStarting, "copying data back to the primary")
+			s.n.Sync.Requested = true
+			s.n.Sync.PeerSynced = false
+			s.n.Sync.Percent = 0
+			s.do(Sync{Kind: SyncCopyBack, Epoch: s.n.Epoch}, SendState{})
+		case Terminated:
+			s.set(FailoverActive)
+			s.event(MsgFailbackAborted, "the primary is TERMINATED")
+		}
+	case SecondaryAlone:
+		if p.State == Terminated {
+			s.set(FailoverActive)
+			s.event(MsgFailbackAborted, "the primary is TERMINATED")
+		}
+	}
+}
+
+// maybeSync starts replication from the VIP holder to a standby peer.
+func (s *stepper) maybeSync() {
+	p := s.n.Peer
+	if !s.n.HoldsVIP || !p.Up || p.HoldsVIP || s.n.Sync.Requested ||
+		p.State == GracefulShutdown || p.State == StateInitializing {
+		return
+	}
+	kind := SyncResync
+	if !s.n.Sync.EverSynced {
+		kind = SyncInitial
+	}
+	s.n.Sync.Requested = true
+	s.n.Sync.PeerSynced = false
+	s.n.Sync.Percent = 0
+	s.event(MsgSyncInProgress, string(kind))
+	s.do(Sync{Kind: kind, Epoch: s.n.Epoch})
+}
+
+func (s *stepper) peerDown() {
+	wasUp := s.n.Peer.Up
+	s.n.Peer.Up = false
+	s.n.Peer.HoldsVIP = false
+	s.n.Sync.Requested = false
+	s.n.Sync.PeerSynced = false
+	if wasUp {
+		s.event(MsgHeartbeatsDown, fmt.Sprintf("peer %s silent for %s", s.n.Config.Peer, s.n.Config.FailoverWait))
+	}
+	s.silence()
+}
+
+// silence reacts to a peer that has been silent on every path for the
+// failover wait.
+func (s *stepper) silence() {
+	if s.n.State == GracefulShutdown {
+		return
+	}
+	cfg := s.n.Config
+	graceful := !s.n.Peer.GracefulAt.IsZero() && s.now.Sub(s.n.Peer.GracefulAt) < cfg.GracefulTimeout
+	if s.role() == Primary {
+		switch s.n.State {
+		case FailoverInvoked, FailbackActive, FailbackComplete:
+			if s.n.State != FailoverInvoked {
+				s.event(MsgFailbackAborted, "the secondary is silent")
+			}
+			s.set(Terminated)
+		}
+		switch s.n.State {
+		case Terminated, StateInitializing:
+			switch {
+			case graceful:
+				s.notice(MsgTakeoverDeferred, "the secondary shut down gracefully; waiting for it")
+			case s.n.State == StateInitializing || cfg.FailoverType == Automatic:
+				s.want("the secondary is silent on every path", true)
+			default:
+				s.notice(MsgTakeoverDeferred, "the secondary is silent; failover type is manual")
+			}
+		}
+		return
+	}
+	switch s.n.State {
+	case FailbackActive, SecondaryAlone:
+		s.set(FailoverActive)
+		s.event(MsgFailbackAborted, "the primary is silent")
+	case FailoverInvoked:
+		if !s.n.HoldsVIP {
+			s.want("switchover: the primary is silent", false)
+		}
+	case SecondaryActive, StateInitializing:
+		switch {
+		case graceful:
+			s.set(SecondaryActive)
+			s.notice(MsgTakeoverDeferred, "the primary shut down gracefully; not failing over")
+		case cfg.FailoverType == Automatic:
+			s.want("the primary is silent on every path for the failover wait", true)
+		default:
+			s.set(SecondaryActive)
+			s.notice(MsgTakeoverDeferred, "the primary is silent; failover type is manual: use switchover")
+		}
+	}
+}
+
+func (s *stepper) tick() {
+	cfg := s.n.Config
+	if !s.n.Peer.Up && !s.n.Claim.Active {
+		last := s.n.Since
+		if s.n.Peer.HeardAt.After(last) {
+			last = s.n.Peer.HeardAt
+		}
+		if s.now.Sub(last) >= cfg.FailoverWait {
+			s.silence()
+		}
+	}
+	if s.n.Claim.Active && s.now.Sub(s.n.Claim.ProbedAt) >= cfg.FailoverWait {
+		s.probe()
+	}
+	s.tryClaim()
+	if s.n.Peer.Up && s.role() == Primary && (s.n.State == Terminated || s.n.State == FailoverInvoked) {
+		s.primaryHeard()
+	}
+	s.maybeAutoFailback()
+}
+
+// want starts (or keeps) a claim of the VIP and asks for its votes.
+func (s *stepper) want(reason string, needVotes bool) {
+	if s.n.HoldsVIP {
+		return
+	}
+	if s.n.Claim.Active {
+		s.n.Claim.NeedVotes = s.n.Claim.NeedVotes && needVotes
+		s.tryClaim()
+		return
+	}
+	s.n.Claim = Claim{Active: true, Since: s.now, NeedVotes: needVotes, Reason: reason}
+	s.probe()
+}
+
+func (s *stepper) probe() {
+	s.n.Claim.ProbedAt = s.now
+	s.do(ProbeVIP{})
+	if s.n.Claim.NeedVotes {
+		s.do(ProbeGateway{})
+		if s.n.Config.Witness {
+			s.do(AskWitness{})
+		}
+	}
+}
+
+func fresh(t, since time.Time) bool { return !t.IsZero() && !t.Before(since) }
+
+// tryClaim takes the VIP when every vote the claim needs is in.
+func (s *stepper) tryClaim() {
+	c := s.n.Claim
+	if !c.Active || s.n.HoldsVIP {
+		return
+	}
+	if !fresh(c.VIPFree, c.Since) {
+		return
+	}
+	if c.NeedVotes && (!fresh(c.GatewayOK, c.Since) || (s.n.Config.Witness && !fresh(c.WitnessOK, c.Since))) {
+		return
+	}
+	if s.busy != "" && s.role() == Secondary {
+		s.notice(MsgTakeoverRefused, fmt.Sprintf("failover for %s refused: already active for %s (a secondary serves one primary at a time)", s.n.Config.Peer, s.busy))
+		if s.n.State == FailoverInvoked {
+			s.n.Claim = Claim{}
+			s.set(SecondaryActive)
+			s.do(SendState{})
+		}
+		return
+	}
+	s.claim(c.Reason)
+}
+
+func nextEpoch(r Role, base uint64) uint64 {
+	e := base + 1
+	if (r == Primary) != (e%2 == 0) {
+		e++
+	}
+	return e
+}
+
+// claim takes the VIP with a new epoch.
+func (s *stepper) claim(reason string) {
+	prev := s.n.State
+	s.n.Epoch = nextEpoch(s.role(), max(s.n.Epoch, s.n.Peer.Epoch))
+	s.n.HoldsVIP = true
+	s.n.Claim = Claim{}
+	s.n.Sync.Requested = false
+	s.do(AddVIP{Epoch: s.n.Epoch}, StartInstance{})
+	if s.role() == Primary {
+		s.set(PrimaryActive)
+		if prev == FailbackComplete {
+			s.n.LastFailback = s.now
+		}
+		s.event(MsgActive, reason)
+	} else {
+		s.set(FailoverInvoked)
+		s.n.LastFailover = s.now
+		s.event(MsgFailoverReconfigure, reason)
+		s.event(MsgFailoverStarting, fmt.Sprintf("epoch %d", s.n.Epoch))
+	}
+	s.do(SendState{})
+	s.maybeSync()
+}
+
+func (s *stepper) gatewayProbe(e GatewayProbe) {
+	if !s.n.Claim.Active {
+		return
+	}
+	if e.Reachable {
+		s.n.Claim.GatewayOK = s.now
+		s.tryClaim()
+		return
+	}
+	s.n.Claim.GatewayOK = time.Time{}
+	s.notice(MsgTakeoverDeferred, "the default gateway does not answer: this node may be the isolated one")
+}
+
+func (s *stepper) witnessVote(e WitnessVote) {
+	if !s.n.Claim.Active {
+		return
+	}
+	if e.PeerDown {
+		s.n.Claim.WitnessOK = s.now
+		s.tryClaim()
+		return
+	}
+	s.n.Claim.WitnessOK = time.Time{}
+	s.notice(MsgTakeoverDeferred, "the witness still sees the peer")
+}
+
+func (s *stepper) vipProbe(e VIPProbe) {
+	switch {
+	case e.Owner == "" && s.n.Claim.Active:
+		s.n.Claim.VIPFree = s.now
+		s.tryClaim()
+	case e.Owner != "" && s.n.Claim.Active:
+		s.n.Claim.VIPFree = time.Time{}
+		s.notice(MsgTakeoverRefused, "the virtual IP is answered by "+e.Owner+": not claiming it (split brain avoided)")
+	case e.Owner != "" && s.n.HoldsVIP && !s.n.Peer.Up:
+		// Another host answers for our VIP and heartbeats cannot tell
+		// whose claim is newer: the secondary yields to the primary.
+		if s.role() == Secondary {
+			s.event(MsgSplitBrain, "the virtual IP is also answered by "+e.Owner+"; the secondary releases it")
+			s.release()
+			s.set(SecondaryActive)
+			s.do(SendState{})
+			return
+		}
+		s.notice(MsgSplitBrain, "the virtual IP is also answered by "+e.Owner+"; the primary keeps it")
+	}
+}
+
+func (s *stepper) shutdown() {
+	if s.n.State == GracefulShutdown {
+		return
+	}
+	s.n.LastShutdownState = s.n.State
+	s.release()
+	s.set(GracefulShutdown)
+	s.event(MsgGracefulShutdown, "last state "+string(s.n.LastShutdownState))
+	s.do(SendState{})
+}
+
+func (s *stepper) synced() {
+	s.n.Sync.Percent = 100
+	if !s.n.HoldsVIP {
+		return
+	}
+	s.n.Sync.PeerSynced = true
+	if !s.n.Sync.EverSynced {
+		s.n.Sync.EverSynced = true
+		s.event(MsgActive, "primary and secondary synchronized")
+	}
+	if s.n.State == SecondaryAlone {
+		// Copy-back done: hand the VIP back; the primary claims it when
+		// it sees us standing by.
+		s.release()
+		s.set(SecondaryActive)
+		s.n.LastFailback = s.now
+		s.event(MsgFailbackDone, "")
+		s.do(SendState{})
+		return
+	}
+	s.maybeAutoFailback()
+}
+
+func (s *stepper) instanceStarted() {
+	s.n.InstanceRunning = true
+	if s.n.State == FailoverInvoked && s.n.HoldsVIP {
+		s.set(FailoverActive)
+		s.event(MsgFailoverActive, "")
+		s.do(SendState{})
+	}
+}
+
+// window returns the rest of the stabilization window after t, or 0.
+func (s *stepper) window(t time.Time) time.Duration {
+	if t.IsZero() {
+		return 0
+	}
+	return max(0, s.n.Config.StabilizationWindow-s.now.Sub(t))
+}
+
+func (s *stepper) switchover(e Switchover) {
+	const cmd = "Switchover"
+	p := s.n.Peer
+	if rest := s.window(s.n.LastFailback); rest > 0 && !e.Force {
+		s.refuse(cmd, fmt.Sprintf("a failback finished at %s; the database needs %s to stabilize (%s remaining); use force to override",
+			s.n.LastFailback.UTC().Format(time.RFC3339), s.n.Config.StabilizationWindow, rest.Round(time.Second)))
+		return
+	}
+	if s.role() == Primary {
+		if s.n.State != PrimaryActive || !p.Up || p.State != SecondaryActive {
+			s.refuse(cmd, fmt.Sprintf("needs this primary in PRIMARY_ACTIVE and a reachable secondary in SECONDARY_ACTIVE (now %s, secondary %s)", s.n.State, s.peerDesc()))
+			return
+		}
+		s.release()
+		s.set(FailoverInvoked)
+		s.n.LastFailover = s.now
+		s.event(MsgFailoverShutdown, "switchover")
+		s.do(SendState{})
+		return
+	}
+	if s.busy != "" {
+		s.refuse(cmd, fmt.Sprintf("this secondary is already active for %s (a secondary serves one primary at a time)", s.busy))
+		return
+	}
+	if s.n.State != SecondaryActive {
+		s.refuse(cmd, fmt.Sprintf("needs this secondary in SECONDARY_ACTIVE (now %s)", s.n.State))
+		return
+	}
+	s.set(FailoverInvoked)
+	s.event(MsgFailoverShutdown, "switchover")
+	s.do(SendState{})
+	if !p.Up || p.State == Terminated || p.State == FailoverInvoked {
+		s.want("switchover", false)
+	}
+}
+
+func (s *stepper) peerDesc() string {
+	if !s.n.Peer.Up {
+		return "unreachable"
+	}
+	return string(s.n.Peer.State)
+}
+
+func (s *stepper) failback(e Failback) {
+	const cmd = "Failback"
+	p := s.n.Peer
+	ok := p.Up && ((s.role() == Primary && s.n.State == Terminated && p.State == FailoverActive) ||
+		(s.role() == Secondary && s.n.State == FailoverActive && p.State == Terminated))
+	if !ok {
+		s.refuse(cmd, fmt.Sprintf("needs the primary TERMINATED and the secondary FAILOVER_ACTIVE, both reachable (now %s, peer %s)", s.n.State, s.peerDesc()))
+		return
+	}
+	if rest := s.window(s.n.LastFailover); rest > 0 && !e.Force {
+		s.refuse(cmd, fmt.Sprintf("a failover happened at %s; the database needs %s to stabilize (%s remaining); use force to override",
+			s.n.LastFailover.UTC().Format(time.RFC3339), s.n.Config.StabilizationWindow, rest.Round(time.Second)))
+		return
+	}
+	s.startFailback("manual")
+}
+
+func (s *stepper) startFailback(how string) {
+	s.set(FailbackActive)
+	s.event(MsgFailbackInvoked, how)
+	s.do(SendState{})
+}
+
+// maybeAutoFailback: with failback type automatic the secondary hands the
+// service back once the recovered primary is synced and the stabilization
+// window has passed.
+func (s *stepper) maybeAutoFailback() {
+	n := s.n
+	if s.role() != Secondary || n.Config.FailbackType != Automatic || n.State != FailoverActive ||
+		!n.Peer.Up || n.Peer.State != Terminated || !n.Sync.PeerSynced {
+		return
+	}
+	if rest := s.window(n.LastFailover); rest > 0 {
+		s.notice(MsgTakeoverDeferred, fmt.Sprintf("automatic failback waits %s for the stabilization window", rest.Round(time.Second)))
+		return
+	}
+	s.startFailback("automatic")
+}
