@@ -24,7 +24,7 @@ type recorder struct {
 	peerPair    PeerPairRequest
 	peerFP      string
 	unpairFP    string
-	failback    FailbackRequest
+	failback    PeerRequest
 	switchover  PeerRequest
 	refuseUnpin bool
 }
@@ -47,7 +47,7 @@ func (r *recorder) Switchover(_ context.Context, req PeerRequest) (Result, error
 	r.switchover = req
 	return Result{Message: "ok"}, nil
 }
-func (r *recorder) Failback(_ context.Context, req FailbackRequest) (Result, error) {
+func (r *recorder) Failback(_ context.Context, req PeerRequest) (Result, error) {
 	r.failback = req
 	if !req.Force {
 		return Result{}, Errorf(http.StatusConflict, "failback refused: stabilization window")
@@ -161,10 +161,10 @@ func TestRemoteAPIAuthenticationPinningAndErrors(t *testing.T) {
 		}
 	}
 	// Backend errors keep their status and message.
-	if _, err := c.Failback(ctx, FailbackRequest{}); !errors.As(err, &ae) || ae.Code != http.StatusConflict || !strings.Contains(ae.Message, "stabilization") {
+	if _, err := c.Failback(ctx, PeerRequest{}); !errors.As(err, &ae) || ae.Code != http.StatusConflict || !strings.Contains(ae.Message, "stabilization") {
 		t.Fatalf("failback: %v", err)
 	}
-	if _, err := c.Failback(ctx, FailbackRequest{Force: true}); err != nil || !rec.failback.Force {
+	if _, err := c.Failback(ctx, PeerRequest{Force: true}); err != nil || !rec.failback.Force {
 		t.Fatalf("forced failback: %v", err)
 	}
 	evs, err := c.Events(ctx, "10.200.0.3", 2)

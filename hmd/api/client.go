@@ -192,7 +192,7 @@ func (c *Client) Switchover(ctx context.Context, req PeerRequest) (Result, error
 }
 
 // Failback is POST /v1/failback.
-func (c *Client) Failback(ctx context.Context, req FailbackRequest) (Result, error) {
+func (c *Client) Failback(ctx context.Context, req PeerRequest) (Result, error) {
 	var r Result
 	err := c.do(ctx, http.MethodPost, "/v1/failback", req, &r)
 	return r, err

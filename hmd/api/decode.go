@@ -162,7 +162,6 @@ func (r *PairRequest) validate() []FieldError {
 	if r.SecondaryFingerprint != "" && !validFingerprint(r.SecondaryFingerprint) {
 		out = append(out, FieldError{"secondary_fingerprint", "must be 64 hexadecimal digits (SHA-256)"})
 	}
-	checkAddr("witness", r.Witness, false, &out)
 	return out
 }
 
@@ -184,7 +183,6 @@ func (r *PeerPairRequest) validate() []FieldError {
 	if r.HeartbeatIntervalMS <= 0 {
 		out = append(out, FieldError{"heartbeat_interval_ms", "is required"})
 	}
-	checkAddr("witness", r.Witness, false, &out)
 	if s, err := base64.StdEncoding.DecodeString(r.Secret); err != nil || len(s) != 32 {
 		out = append(out, FieldError{"secret", "must be 32 bytes in base64"})
 	}
@@ -192,12 +190,6 @@ func (r *PeerPairRequest) validate() []FieldError {
 }
 
 func (r *PeerRequest) validate() []FieldError {
-	var out []FieldError
-	checkAddr("peer", r.Peer, false, &out)
-	return out
-}
-
-func (r *FailbackRequest) validate() []FieldError {
 	var out []FieldError
 	checkAddr("peer", r.Peer, false, &out)
 	return out

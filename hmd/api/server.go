@@ -33,7 +33,7 @@ type Backend interface {
 	// the primary's client certificate, pinned for later peer requests.
 	AcceptPair(ctx context.Context, req PeerPairRequest, primaryFingerprint string) (PeerPairResponse, error)
 	Switchover(ctx context.Context, req PeerRequest) (Result, error)
-	Failback(ctx context.Context, req FailbackRequest) (Result, error)
+	Failback(ctx context.Context, req PeerRequest) (Result, error)
 	// Unpair deletes the secondary (operator request, on either side).
 	Unpair(ctx context.Context, req PeerRequest) (Result, error)
 	// PeerUnpair is the peer telling us the pair is deleted; the backend
@@ -230,7 +230,7 @@ func (h *handler) switchover(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) failback(w http.ResponseWriter, r *http.Request) {
-	operation[FailbackRequest](h, h.b.Failback)(w, r)
+	operation[PeerRequest](h, h.b.Failback)(w, r)
 }
 
 func (h *handler) unpair(w http.ResponseWriter, r *http.Request) {

@@ -138,10 +138,6 @@ type PairRequest struct {
 	// trust on first use (the password still authenticates the secondary's
 	// answer only after TLS is up, as with the seed's management station).
 	SecondaryFingerprint string `json:"secondary_fingerprint,omitempty"`
-	// Witness is an address that must agree the primary is gone before an
-	// automatic failover (the management station, or the other primary in
-	// N:1); empty means the default gateway alone votes.
-	Witness string `json:"witness,omitempty"`
 }
 
 // PeerPairRequest is POST /v1/peer/pair, sent by a primary to its future
@@ -157,9 +153,8 @@ type PeerPairRequest struct {
 	FailoverType    string `json:"failover_type"`
 	FailbackType    string `json:"failback_type"`
 	// FailoverWaitMS and HeartbeatIntervalMS are exact so both sides agree.
-	FailoverWaitMS      int64  `json:"failover_wait_ms"`
-	HeartbeatIntervalMS int64  `json:"heartbeat_interval_ms"`
-	Witness             string `json:"witness,omitempty"`
+	FailoverWaitMS      int64 `json:"failover_wait_ms"`
+	HeartbeatIntervalMS int64 `json:"heartbeat_interval_ms"`
 	// Secret is the random pairing secret (base64, 32 bytes) both sides
 	// derive the heartbeat key from; it travels only inside TLS.
 	Secret string `json:"secret"`
@@ -178,15 +173,12 @@ type PeerPairResponse struct {
 	InstanceSlot int `json:"instance_slot"`
 }
 
-// PeerRequest names the peer an operation is for; Peer may be empty when
-// the appliance has exactly one peer.
+// PeerRequest is POST /v1/switchover, /v1/failback and /v1/unpair. Peer
+// names the peer by its health-monitor IP and may be empty when the
+// appliance has exactly one. Force skips the stabilization window the seed
+// asks for between a failover and a failback; for unpair it deletes the
+// pairing locally even when the peer cannot be told.
 type PeerRequest struct {
-	Peer string `json:"peer,omitempty"`
-}
-
-// FailbackRequest is POST /v1/failback. Force skips the stabilization
-// window the seed asks for after a failover.
-type FailbackRequest struct {
 	Peer  string `json:"peer,omitempty"`
 	Force bool   `json:"force,omitempty"`
 }
