@@ -1,0 +1,231 @@
+// Package heartbeat carries hmd's heartbeats between the two sides of a
+// pair: a compact, versioned, authenticated wire format (this file and
+// replay.go: pure, no sockets) and a UDP transport over one or more paths
+// (transport.go) that turns what it hears, and what it stops hearing, into
+// events for the HA state machine (package ha).
+//
+// Wire format, version 1, big endian:
+//
+//	0  2  magic "HB"
+//	2  1  version (1)
+//	3  1  flags (FlagReply, FlagGraceful, FlagHoldsVIP)
+//	4  1  sender HA state (index into ha.States()+1; 0 = none)
+//	5  1  len(sender) = s, 1..MaxIDLen
+//	6  s  sender node ID
+//	.  1  len(pair) = p, 1..MaxIDLen
+//	.  p  pair ID
+//	.  8  sequence number (per sender and pair, strictly increasing)
+//	.  8  send time, Unix nanoseconds of the sender's clock
+//	.  8  echo: the send time of the peer message this one answers (replies)
+//	.  8  failover epoch
+//	. 32  HMAC-SHA256 over everything before it
+//
+// The HMAC key is derived with HKDF-SHA256 from the pairing secret and the
+// pair ID, so one pairing password never keys two pairs alike.
+package heartbeat
+
+import (
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/hafw/hafw/hmd/ha"
+)
+
+// Version is the wire format version this package writes and reads.
+const Version = 1
+
+// MaxIDLen bounds node and pair IDs on the wire.
+const MaxIDLen = 64
+
+// Flags of a heartbeat.
+const (
+	// FlagReply marks an echo of a peer heartbeat (for the round trip);
+	// replies are never answered.
+	FlagReply uint8 = 1 << iota
+	// FlagGraceful: the sender is shutting down in an orderly way.
+	FlagGraceful
+	// FlagHoldsVIP: the sender holds the VIP.
+	FlagHoldsVIP
+	knownFlags = FlagReply | FlagGraceful | FlagHoldsVIP
+)
+
+const (
+	macLen   = sha256.Size
+	fixedLen = 2 + 1 + 1 + 1 + 1 + 1 + 8 + 8 + 8 + 8 + macLen // without the IDs
+	// MaxLen is the longest valid message.
+	MaxLen = fixedLen + 2*MaxIDLen
+)
+
+var magic = [2]byte{'H', 'B'}
+
+// Message is one heartbeat.
+type Message struct {
+	Flags  uint8
+	State  ha.State
+	Sender string
+	Pair   string
+	Seq    uint64
+	// SentAt and Echo are Unix nanoseconds of the sender's clock and of
+	// the echoed message's sender (so the echoing side's clock never
+	// enters the round trip).
+	SentAt int64
+	Echo   int64
+	Epoch  uint64
+}
+
+// Decoding errors. Each rejected message matches exactly one of them (with
+// errors.Is), and the Verifier counts rejects by Reason.
+var (
+	ErrTruncated   = errors.New("heartbeat truncated")
+	ErrMalformed   = errors.New("heartbeat malformed")
+	ErrVersion     = errors.New("heartbeat version unsupported")
+	ErrUnknownPeer = errors.New("heartbeat from unknown peer")
+	ErrForged      = errors.New("heartbeat authentication failed")
+	ErrReplayed    = errors.New("heartbeat replayed")
+)
+
+// Reason is the counter name of a decoding error ("truncated", …).
+func Reason(err error) string {
+	for _, r := range []struct {
+		err  error
+		name string
+	}{{ErrTruncated, "truncated"}, {ErrMalformed, "malformed"}, {ErrVersion, "version"},
+		{ErrUnknownPeer, "unknown_peer"}, {ErrForged, "forged"}, {ErrReplayed, "replayed"}} {
+		if errors.Is(err, r.err) {
+			return r.name
+		}
+	}
+	return "other"
+}
+
+// DeriveKey derives a pair's heartbeat key from its pairing secret.
+func DeriveKey(secret []byte, pair string) ([]byte, error) {
+	if len(secret) == 0 {
+		return nil, errors.New("derive heartbeat key: empty pairing secret")
+	}
+	k, err := hkdf.Key(sha256.New, secret, []byte("hafw heartbeat v1"), pair, 32)
+	if err != nil {
+		return nil, fmt.Errorf("derive heartbeat key: %w", err)
+	}
+	return k, nil
+}
+
+func stateCode(s ha.State) (byte, error) {
+	if s == "" {
+		return 0, nil
+	}
+	for i, v := range ha.States() {
+		if v == s {
+			return byte(i + 1), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown HA state %q", s)
+}
+
+func checkID(what, id string) error {
+	if len(id) == 0 || len(id) > MaxIDLen {
+		return fmt.Errorf("%s ID %q: length must be 1..%d", what, id, MaxIDLen)
+	}
+	return nil
+}
+
+// Seal encodes m and appends its HMAC under key.
+func Seal(m Message, key []byte) ([]byte, error) {
+	if err := checkID("sender", m.Sender); err != nil {
+		return nil, fmt.Errorf("seal heartbeat: %w", err)
+	}
+	if err := checkID("pair", m.Pair); err != nil {
+		return nil, fmt.Errorf("seal heartbeat: %w", err)
+	}
+	if m.Flags&^knownFlags != 0 {
+		return nil, fmt.Errorf("seal heartbeat: unknown flags %#x", m.Flags)
+	}
+	st, err := stateCode(m.State)
+	if err != nil {
+		return nil, fmt.Errorf("seal heartbeat: %w", err)
+	}
+	b := make([]byte, 0, fixedLen+len(m.Sender)+len(m.Pair))
+	b = append(b, magic[:]...)
+	b = append(b, Version, m.Flags, st, byte(len(m.Sender)))
+	b = append(b, m.Sender...)
+	b = append(b, byte(len(m.Pair)))
+	b = append(b, m.Pair...)
+	b = binary.BigEndian.AppendUint64(b, m.Seq)
+	b = binary.BigEndian.AppendUint64(b, uint64(m.SentAt))
+	b = binary.BigEndian.AppendUint64(b, uint64(m.Echo))
+	b = binary.BigEndian.AppendUint64(b, m.Epoch)
+	mac := hmac.New(sha256.New, key)
+	mac.Write(b)
+	return mac.Sum(b), nil
+}
+
+// parse decodes the fields of b without checking the MAC; body is the
+// authenticated part and tag the MAC.
+func parse(b []byte) (m Message, body, tag []byte, err error) {
+	if len(b) < 6 {
+		return m, nil, nil, ErrTruncated
+	}
+	if b[0] != magic[0] || b[1] != magic[1] {
+		return m, nil, nil, fmt.Errorf("%w: bad magic", ErrMalformed)
+	}
+	if b[2] != Version {
+		return m, nil, nil, fmt.Errorf("%w: %d", ErrVersion, b[2])
+	}
+	m.Flags = b[3]
+	if m.Flags&^knownFlags != 0 {
+		return m, nil, nil, fmt.Errorf("%w: unknown flags %#x", ErrMalformed, m.Flags)
+	}
+	states := ha.States()
+	switch st := int(b[4]); {
+	case st == 0:
+	case st <= len(states):
+		m.State = states[st-1]
+	default:
+		return m, nil, nil, fmt.Errorf("%w: state code %d", ErrMalformed, st)
+	}
+	rest := b[5:]
+	id := func(what string) (string, error) {
+		if len(rest) < 1 {
+			return "", ErrTruncated
+		}
+		n := int(rest[0])
+		if n == 0 || n > MaxIDLen {
+			return "", fmt.Errorf("%w: %s ID length %d", ErrMalformed, what, n)
+		}
+		if len(rest) < 1+n {
+			return "", ErrTruncated
+		}
+		s := string(rest[1 : 1+n])
+		rest = rest[1+n:]
+		return s, nil
+	}
+	if m.Sender, err = id("sender"); err != nil {
+		return m, nil, nil, err
+	}
+	if m.Pair, err = id("pair"); err != nil {
+		return m, nil, nil, err
+	}
+	if len(rest) < 32+macLen {
+		return m, nil, nil, ErrTruncated
+	}
+	if len(rest) > 32+macLen {
+		return m, nil, nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(rest)-32-macLen)
+	}
+	m.Seq = binary.BigEndian.Uint64(rest[0:])
+	m.SentAt = int64(binary.BigEndian.Uint64(rest[8:]))
+	m.Echo = int64(binary.BigEndian.Uint64(rest[16:]))
+	m.Epoch = binary.BigEndian.Uint64(rest[24:])
+	n := len(b) - macLen
+	return m, b[:n], b[n:], nil
+}
+
+// authentic reports whether tag is body's HMAC under key.
+func authentic(body, tag, key []byte) bool {
+	mac := hmac.New(sha256.New, key)
+	mac.Write(body)
+	return hmac.Equal(mac.Sum(nil), tag)
+}

@@ -1,0 +1,492 @@
+package heartbeat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/hafw/hafw/hmd/ha"
+)
+
+// Defaults of the transport.
+const (
+	DefaultInterval  = time.Second
+	DefaultRTTWindow = 32
+)
+
+// Path is one local heartbeat path: a name shared with the peer's
+// configuration ("hm" for the health-monitor interface, "dc" for the
+// direct-connect link, …) and the local UDP address to send and receive on.
+type Path struct {
+	Name  string
+	Local netip.AddrPort
+}
+
+// Peer is one relationship: the pair, the peer's node ID, the pairing
+// secret and the peer's address on each path it shares with us.
+type Peer struct {
+	Pair    string
+	Node    string
+	Secret  []byte
+	Remotes map[string]netip.AddrPort
+}
+
+// Config configures a Monitor.
+type Config struct {
+	// Node is this node's ID as the peers know it.
+	Node  string
+	Paths []Path
+	Peers []Peer
+	// Interval between heartbeats on each path (sub-second allowed).
+	Interval time.Duration
+	// FailoverWait: the peer is down when every path was silent this long.
+	FailoverWait time.Duration
+	// RTTWindow is how many round trips the mean response time covers.
+	RTTWindow int
+	// StartSeq is the first sequence number. Zero means the current time
+	// in nanoseconds, so that a restarted sender keeps climbing and its
+	// peer's replay window does not reject it.
+	StartSeq uint64
+	Logger   *slog.Logger
+}
+
+// Local is what this node reports about itself to one peer.
+type Local struct {
+	State    ha.State
+	Epoch    uint64
+	HoldsVIP bool
+	Graceful bool
+}
+
+func (l Local) flags() uint8 {
+	var f uint8
+	if l.HoldsVIP {
+		f |= FlagHoldsVIP
+	}
+	if l.Graceful {
+		f |= FlagGraceful
+	}
+	return f
+}
+
+// Event is an input for the state machine of relationship Pair.
+type Event struct {
+	Pair  string
+	Event ha.Event // ha.Heartbeat or ha.PeerDown
+}
+
+// PathStatus is the view of one path to one peer.
+type PathStatus struct {
+	Up        bool
+	LastHeard time.Time
+	MeanRTT   time.Duration
+}
+
+// PeerStatus is what gethainfo and the API show of one peer.
+type PeerStatus struct {
+	Up bool
+	// MeanRTT is the seed's "Mean Heartbeat Response Time" (all paths).
+	MeanRTT  time.Duration
+	Paths    map[string]PathStatus
+	Sent     uint64
+	Received uint64
+}
+
+// rtt is a moving window of round-trip samples.
+type rtt struct {
+	samples []time.Duration
+	next    int
+	full    bool
+}
+
+func (r *rtt) add(d time.Duration) {
+	r.samples[r.next] = d
+	r.next = (r.next + 1) % len(r.samples)
+	r.full = r.full || r.next == 0
+}
+
+func (r *rtt) mean() time.Duration {
+	n := r.next
+	if r.full {
+		n = len(r.samples)
+	}
+	if n == 0 {
+		return 0
+	}
+	var sum time.Duration
+	for _, d := range r.samples[:n] {
+		sum += d
+	}
+	return sum / time.Duration(n)
+}
+
+type pathState struct {
+	lastHeard time.Time
+	rtt       rtt
+}
+
+type peer struct {
+	cfg      Peer
+	key      []byte
+	seq      uint64
+	local    Local
+	paths    map[string]*pathState // by path name, for paths with a remote
+	rtt      rtt
+	up       bool
+	reported bool   // an Up or Down was emitted since start
+	lastSeq  uint64 // newest accepted sequence number
+	last     ha.Heartbeat
+	sent     uint64
+	received uint64
+}
+
+// Monitor sends heartbeats on every path to every peer, answers and times
+// the peer's heartbeats, and reports ha.Heartbeat when a peer is heard
+// (first time, or its reported state changed) and ha.PeerDown when every
+// path to it has been silent for the failover wait.
+type Monitor struct {
+	cfg   Config
+	log   *slog.Logger
+	conns map[string]*net.UDPConn
+	ver   *Verifier
+	start time.Time
+
+	mu      sync.Mutex
+	peers   map[string]*peer // by pair
+	pending []Event
+	wake    chan struct{}
+}
+
+// New validates cfg, derives the keys and binds every path's socket.
+func New(cfg Config) (*Monitor, error) {
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.FailoverWait <= 0 {
+		cfg.FailoverWait = ha.DefaultFailoverWait
+	}
+	if cfg.FailoverWait < 2*cfg.Interval {
+		return nil, fmt.Errorf("heartbeat: failover wait %s must be at least two intervals (%s)", cfg.FailoverWait, cfg.Interval)
+	}
+	if cfg.RTTWindow <= 0 {
+		cfg.RTTWindow = DefaultRTTWindow
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if err := checkID("node", cfg.Node); err != nil {
+		return nil, fmt.Errorf("heartbeat: %w", err)
+	}
+	if len(cfg.Paths) == 0 {
+		return nil, errors.New("heartbeat: no path configured")
+	}
+	seq := cfg.StartSeq
+	if seq == 0 {
+		seq = uint64(time.Now().UnixNano())
+	}
+	m := &Monitor{cfg: cfg, log: cfg.Logger, conns: map[string]*net.UDPConn{}, ver: NewVerifier(),
+		peers: map[string]*peer{}, wake: make(chan struct{}, 1)}
+	names := map[string]bool{}
+	for _, p := range cfg.Paths {
+		if p.Name == "" || names[p.Name] {
+			return nil, fmt.Errorf("heartbeat: path name %q empty or repeated", p.Name)
+		}
+		names[p.Name] = true
+	}
+	for _, pc := range cfg.Peers {
+		if _, dup := m.peers[pc.Pair]; dup {
+			return nil, fmt.Errorf("heartbeat: pair %q configured twice", pc.Pair)
+		}
+		key, err := DeriveKey(pc.Secret, pc.Pair)
+		if err != nil {
+			return nil, fmt.Errorf("heartbeat: pair %q: %w", pc.Pair, err)
+		}
+		if err := m.ver.AddPeer(pc.Pair, pc.Node, key); err != nil {
+			return nil, fmt.Errorf("heartbeat: %w", err)
+		}
+		p := &peer{cfg: pc, key: key, seq: seq, paths: map[string]*pathState{}, rtt: rtt{samples: make([]time.Duration, cfg.RTTWindow)}}
+		for name, addr := range pc.Remotes {
+			if !names[name] {
+				return nil, fmt.Errorf("heartbeat: pair %q: remote on unknown path %q", pc.Pair, name)
+			}
+			if !addr.IsValid() {
+				return nil, fmt.Errorf("heartbeat: pair %q: invalid remote address on path %q", pc.Pair, name)
+			}
+			p.paths[name] = &pathState{rtt: rtt{samples: make([]time.Duration, cfg.RTTWindow)}}
+		}
+		if len(p.paths) == 0 {
+			return nil, fmt.Errorf("heartbeat: pair %q has no remote address", pc.Pair)
+		}
+		m.peers[pc.Pair] = p
+	}
+	for _, p := range cfg.Paths {
+		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(p.Local))
+		if err != nil {
+			m.closeAll()
+			return nil, fmt.Errorf("heartbeat: listen on path %s (%s): %w", p.Name, p.Local, err)
+		}
+		m.conns[p.Name] = c
+	}
+	return m, nil
+}
+
+func (m *Monitor) closeAll() {
+	for _, c := range m.conns {
+		c.Close()
+	}
+}
+
+// LocalAddr is the bound address of a path (useful with port 0).
+func (m *Monitor) LocalAddr(path string) netip.AddrPort {
+	c, ok := m.conns[path]
+	if !ok {
+		return netip.AddrPort{}
+	}
+	return c.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// SetLocal sets what this node reports to the peer of pair from now on.
+func (m *Monitor) SetLocal(pair string, l Local) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p, ok := m.peers[pair]; ok {
+		p.local = l
+	}
+}
+
+// SendNow sends a heartbeat to the peer of pair on every path at once (the
+// state machine's SendState action).
+func (m *Monitor) SendNow(pair string) {
+	m.sendPeer(pair, time.Now())
+}
+
+// Rejects returns the counters of rejected messages by reason.
+func (m *Monitor) Rejects() map[string]uint64 { return m.ver.Rejects() }
+
+// Status reports the view of the peer of pair.
+func (m *Monitor) Status(pair string) (PeerStatus, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.peers[pair]
+	if !ok {
+		return PeerStatus{}, false
+	}
+	now := time.Now()
+	st := PeerStatus{Up: p.up, MeanRTT: p.rtt.mean(), Paths: map[string]PathStatus{}, Sent: p.sent, Received: p.received}
+	for name, ps := range p.paths {
+		st.Paths[name] = PathStatus{
+			Up:        !ps.lastHeard.IsZero() && now.Sub(ps.lastHeard) < m.cfg.FailoverWait,
+			LastHeard: ps.lastHeard,
+			MeanRTT:   ps.rtt.mean(),
+		}
+	}
+	return st, true
+}
+
+// Run sends, receives and watches until ctx ends, delivering events to out
+// in the order they happened. It closes the sockets before returning.
+func (m *Monitor) Run(ctx context.Context, out chan<- Event) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	m.start = time.Now()
+	var wg sync.WaitGroup
+	for name, c := range m.conns {
+		wg.Go(func() { m.receive(ctx, name, c) })
+	}
+	wg.Go(func() { m.emit(ctx, out) })
+	wg.Go(func() { m.sendLoop(ctx) })
+	wg.Go(func() { m.watch(ctx) })
+	<-ctx.Done()
+	m.closeAll() // unblocks the receivers
+	wg.Wait()
+	return nil
+}
+
+func (m *Monitor) sendLoop(ctx context.Context) {
+	t := time.NewTicker(m.cfg.Interval)
+	defer t.Stop()
+	for {
+		now := time.Now()
+		for pair := range m.peers { // the set of pairs never changes
+			m.sendPeer(pair, now)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sendPeer sends one heartbeat on every path of pair. A path that fails is
+// logged and does not stop the others.
+func (m *Monitor) sendPeer(pair string, now time.Time) {
+	for _, path := range m.cfg.Paths {
+		m.send(pair, path.Name, netip.AddrPort{}, 0, now)
+	}
+}
+
+// send seals and sends one message to pair on path; to overrides the
+// configured remote (replies go back where the request came from) and echo
+// makes it a reply.
+func (m *Monitor) send(pair, path string, to netip.AddrPort, echo int64, now time.Time) {
+	m.mu.Lock()
+	p, ok := m.peers[pair]
+	if !ok {
+		m.mu.Unlock()
+		return
+	}
+	if !to.IsValid() {
+		to = p.cfg.Remotes[path]
+	}
+	if !to.IsValid() {
+		m.mu.Unlock()
+		return
+	}
+	p.seq++
+	msg := Message{Flags: p.local.flags(), State: p.local.State, Sender: m.cfg.Node, Pair: pair,
+		Seq: p.seq, SentAt: now.UnixNano(), Echo: echo, Epoch: p.local.Epoch}
+	if echo != 0 {
+		msg.Flags |= FlagReply
+	}
+	p.sent++
+	key := p.key
+	m.mu.Unlock()
+	b, err := Seal(msg, key)
+	if err != nil {
+		m.log.Error("heartbeat: seal", "pair", pair, "err", err)
+		return
+	}
+	if _, err := m.conns[path].WriteToUDPAddrPort(b, to); err != nil {
+		m.log.Debug("heartbeat: send failed", "pair", pair, "path", path, "to", to, "err", err)
+	}
+}
+
+func (m *Monitor) receive(ctx context.Context, path string, c *net.UDPConn) {
+	buf := make([]byte, MaxLen+1)
+	for {
+		n, from, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			m.log.Debug("heartbeat: receive", "path", path, "err", err)
+			continue
+		}
+		now := time.Now()
+		msg, err := m.ver.Open(buf[:n])
+		if err != nil {
+			m.log.Debug("heartbeat: rejected", "path", path, "from", from, "reason", Reason(err), "err", err)
+			continue
+		}
+		if m.heard(path, msg, now) && msg.Flags&FlagReply == 0 {
+			m.send(msg.Pair, path, from, msg.SentAt, now)
+		}
+	}
+}
+
+// heard records an authentic message and queues the events it causes. It
+// reports whether the message belongs to a known peer on a known path.
+func (m *Monitor) heard(path string, msg Message, now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.peers[msg.Pair]
+	if !ok {
+		return false
+	}
+	ps, ok := p.paths[path]
+	if !ok {
+		return false
+	}
+	p.received++
+	ps.lastHeard = now
+	if msg.Flags&FlagReply != 0 {
+		if d := time.Duration(now.UnixNano() - msg.Echo); d > 0 && d < m.cfg.FailoverWait {
+			ps.rtt.add(d)
+			p.rtt.add(d)
+		}
+	}
+	if msg.Seq <= p.lastSeq {
+		return true // older than what the state machine already saw
+	}
+	p.lastSeq = msg.Seq
+	hb := ha.Heartbeat{State: msg.State, Epoch: msg.Epoch, HoldsVIP: msg.Flags&FlagHoldsVIP != 0, Graceful: msg.Flags&FlagGraceful != 0}
+	if !p.up || hb != p.last {
+		p.up, p.reported, p.last = true, true, hb
+		m.queue(Event{Pair: msg.Pair, Event: hb})
+	}
+	return true
+}
+
+// queue hands an event to the emitter; m.mu is held.
+func (m *Monitor) queue(e Event) {
+	m.pending = append(m.pending, e)
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// emit delivers queued events in order without ever blocking the
+// receivers, the sender or callers of Status on a slow consumer.
+func (m *Monitor) emit(ctx context.Context, out chan<- Event) {
+	for {
+		m.mu.Lock()
+		batch := m.pending
+		m.pending = nil
+		m.mu.Unlock()
+		for _, e := range batch {
+			select {
+			case out <- e:
+			case <-ctx.Done():
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.wake:
+		}
+	}
+}
+
+// watch declares a peer down when every path has been silent for the
+// failover wait (or nothing was heard that long since start).
+func (m *Monitor) watch(ctx context.Context) {
+	period := min(m.cfg.Interval/2, m.cfg.FailoverWait/10)
+	t := time.NewTicker(max(period, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			m.check(now)
+		}
+	}
+}
+
+func (m *Monitor) check(now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for pair, p := range m.peers {
+		if !p.up && p.reported {
+			continue
+		}
+		last := m.start
+		for _, ps := range p.paths {
+			if ps.lastHeard.After(last) {
+				last = ps.lastHeard
+			}
+		}
+		if now.Sub(last) >= m.cfg.FailoverWait {
+			p.up, p.reported = false, true
+			m.queue(Event{Pair: pair, Event: ha.PeerDown{}})
+		}
+	}
+}
