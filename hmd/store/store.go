@@ -38,8 +38,6 @@ type PeerConfig struct {
 	FailbackType      ha.Mode       `json:"failback_type"`
 	FailoverWait      time.Duration `json:"failover_wait"`
 	HeartbeatInterval time.Duration `json:"heartbeat_interval"`
-	// Witness must agree before an automatic takeover, if set.
-	Witness netip.Addr `json:"witness,omitzero"`
 	// InstanceSlot numbers the pair's service instance (seed: mseos3…).
 	InstanceSlot int `json:"instance_slot"`
 	// Secret is the random pairing secret; heartbeat keys derive from it.
@@ -128,4 +126,43 @@ func (s Store) Load() ([]Peer, error) {
 		return peers[i].Config.HIP.Less(peers[j].Config.HIP)
 	})
 	return peers, nil
+}
+
+// Self is this appliance's identity as hmd last ran it, kept so that
+// gethainfo can print the base configuration while hmd is down.
+type Self struct {
+	Hostname string `json:"hostname"`
+	Version  string `json:"version"`
+	UDI      string `json:"udi"`
+	Profile  string `json:"profile"`
+}
+
+func (s Store) selfPath() string { return filepath.Join(s.Dir, "self.json") }
+
+// SaveSelf writes the identity atomically.
+func (s Store) SaveSelf(self Self) error {
+	data, err := json.MarshalIndent(self, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode identity: %w", err)
+	}
+	if err := atomicfile.Write(s.selfPath(), append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("save identity: %w", err)
+	}
+	return nil
+}
+
+// LoadSelf reads the identity; a missing file gives the zero Self.
+func (s Store) LoadSelf() (Self, error) {
+	var self Self
+	data, err := os.ReadFile(s.selfPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return self, nil
+	}
+	if err != nil {
+		return self, fmt.Errorf("read identity: %w", err)
+	}
+	if err := json.Unmarshal(data, &self); err != nil {
+		return self, fmt.Errorf("decode %s: %w", s.selfPath(), err)
+	}
+	return self, nil
 }

@@ -67,3 +67,17 @@ func TestLoadRefusesCorruptOrMisnamedFiles(t *testing.T) {
 		t.Fatal("peer without address saved")
 	}
 }
+
+func TestSelf(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	if self, err := s.LoadSelf(); err != nil || self != (Self{}) {
+		t.Fatalf("missing identity: %+v %v", self, err)
+	}
+	want := Self{Hostname: "mse1", Version: "8.0.110.0", UDI: "AIR-MSE-VA-K9:V01:mse1", Profile: "VA-Low"}
+	if err := s.SaveSelf(want); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.LoadSelf(); err != nil || got != want {
+		t.Fatalf("identity round trip: %+v %v", got, err)
+	}
+}
