@@ -1,0 +1,448 @@
+package ha
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func cfgOf(r Role, fo, fb Mode) Config {
+	return Config{Role: r, Peer: "peer", FailoverType: fo, FailbackType: fb,
+		FailoverWait: 10 * time.Second, StabilizationWindow: 30 * time.Minute, GracefulTimeout: 5 * time.Minute}
+}
+
+// run applies evs in order at now and returns the node and all actions.
+func run(n Node, now time.Time, evs ...Event) (Node, []Action) {
+	var all []Action
+	for _, ev := range evs {
+		var acts []Action
+		n, acts = Step(n, ev, now)
+		all = append(all, acts...)
+	}
+	return n, all
+}
+
+func has[T Action](acts []Action) bool {
+	for _, a := range acts {
+		if _, ok := a.(T); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func descs(acts []Action) string {
+	var d []string
+	for _, a := range acts {
+		if e, ok := a.(AppendEvent); ok {
+			d = append(d, e.Record.Description+" ["+e.Record.Remarks+"]")
+		}
+	}
+	return strings.Join(d, " | ")
+}
+
+func refusal(acts []Action) string {
+	for _, a := range acts {
+		if r, ok := a.(Refused); ok {
+			return r.Reason
+		}
+	}
+	return ""
+}
+
+// Nodes in the typical states of the seed's walk-through.
+func primaryActive() Node {
+	n, _ := New(cfgOf(Primary, Automatic, Manual), t0)
+	n, _ = Step(n, Heartbeat{State: SecondaryActive, Epoch: 0}, t0)
+	return n
+}
+
+func secondaryActive(fo Mode) Node {
+	n, _ := New(cfgOf(Secondary, fo, Manual), t0)
+	n, _ = Step(n, Heartbeat{State: PrimaryActive, HoldsVIP: true}, t0)
+	return n
+}
+
+func failoverActive(fb Mode) Node {
+	n := secondaryActive(Automatic)
+	n.Config.FailbackType = fb
+	n, _ = run(n, t0, PeerDown{}, GatewayProbe{Reachable: true}, VIPProbe{}, InstanceStarted{})
+	n, _ = Step(n, Heartbeat{State: Terminated, Epoch: 0}, t0)
+	return n
+}
+
+func terminated() Node {
+	n := primaryActive()
+	n, _ = Step(n, Started{}, t0)
+	n, _ = Step(n, Heartbeat{State: FailoverActive, Epoch: 1, HoldsVIP: true}, t0)
+	return n
+}
+
+type check struct {
+	state    State
+	holds    bool
+	epoch    int // -1: do not check
+	present  []func([]Action) bool
+	absent   []func([]Action) bool
+	events   []string // substrings of the events log, in any order
+	noEvents []string
+	refused  string // substring of the refusal reason
+}
+
+func (c check) verify(t *testing.T, n Node, acts []Action) {
+	t.Helper()
+	if n.State != c.state {
+		t.Errorf("state = %s, want %s (events: %s)", n.State, c.state, descs(acts))
+	}
+	if n.HoldsVIP != c.holds {
+		t.Errorf("HoldsVIP = %v, want %v", n.HoldsVIP, c.holds)
+	}
+	if c.epoch >= 0 && n.Epoch != uint64(c.epoch) {
+		t.Errorf("epoch = %d, want %d", n.Epoch, c.epoch)
+	}
+	for i, p := range c.present {
+		if !p(acts) {
+			t.Errorf("expected action #%d missing in %#v", i, acts)
+		}
+	}
+	for i, p := range c.absent {
+		if p(acts) {
+			t.Errorf("unexpected action #%d in %#v", i, acts)
+		}
+	}
+	d := descs(acts)
+	for _, e := range c.events {
+		if !strings.Contains(d, e) {
+			t.Errorf("events %q lack %q", d, e)
+		}
+	}
+	for _, e := range c.noEvents {
+		if strings.Contains(d, e) {
+			t.Errorf("events %q must not contain %q", d, e)
+		}
+	}
+	if r := refusal(acts); c.refused != "" && !strings.Contains(r, c.refused) {
+		t.Errorf("refusal %q lacks %q", r, c.refused)
+	} else if c.refused == "" && r != "" {
+		t.Errorf("unexpected refusal %q", r)
+	}
+}
+
+var (
+	addVIP    = has[AddVIP]
+	removeVIP = has[RemoveVIP]
+	startInst = has[StartInstance]
+	stopInst  = has[StopInstance]
+	syncAct   = has[Sync]
+	probeVIP  = has[ProbeVIP]
+	probeGW   = has[ProbeGateway]
+	askWit    = has[AskWitness]
+	sendState = has[SendState]
+)
+
+func syncKind(k SyncKind) func([]Action) bool {
+	return func(acts []Action) bool {
+		for _, a := range acts {
+			if s, ok := a.(Sync); ok && s.Kind == k {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func TestTransitions(t *testing.T) {
+	later := t0.Add(time.Hour)
+	tests := []struct {
+		name  string
+		start func() Node
+		at    time.Time
+		evs   []Event
+		want  check
+	}{
+		{"new primary serves", func() Node { return Node{} }, t0, nil,
+			check{state: PrimaryActive, holds: true, epoch: 0}},
+		{"primary hears secondary: heartbeats up, initial sync",
+			func() Node { n, _ := New(cfgOf(Primary, Manual, Manual), t0); return n }, t0,
+			[]Event{Heartbeat{State: SecondaryActive}},
+			check{state: PrimaryActive, holds: true, epoch: 0, present: []func([]Action) bool{syncKind(SyncInitial)},
+				events: []string{MsgHeartbeatsUp, MsgSyncInProgress}}},
+		{"sync done: Active", primaryActive, t0, []Event{ReplicationSynced{}},
+			check{state: PrimaryActive, holds: true, epoch: 0, events: []string{MsgActive}}},
+		{"automatic failover waits for votes", func() Node { return secondaryActive(Automatic) }, t0,
+			[]Event{PeerDown{}},
+			check{state: SecondaryActive, epoch: 0, present: []func([]Action) bool{probeVIP, probeGW},
+				absent: []func([]Action) bool{addVIP, askWit}, events: []string{MsgHeartbeatsDown}}},
+		{"automatic failover with gateway and free VIP", func() Node { return secondaryActive(Automatic) }, t0,
+			[]Event{PeerDown{}, GatewayProbe{Reachable: true}, VIPProbe{}},
+			check{state: FailoverInvoked, holds: true, epoch: 1, present: []func([]Action) bool{addVIP, startInst, sendState},
+				events: []string{MsgFailoverReconfigure, MsgFailoverStarting}}},
+		{"failover active once the instance runs", func() Node { return secondaryActive(Automatic) }, t0,
+			[]Event{PeerDown{}, VIPProbe{}, GatewayProbe{Reachable: true}, InstanceStarted{}},
+			check{state: FailoverActive, holds: true, epoch: 1, events: []string{MsgFailoverActive}}},
+		{"witness must agree", func() Node { n := secondaryActive(Automatic); n.Config.Witness = true; return n }, t0,
+			[]Event{PeerDown{}, GatewayProbe{Reachable: true}, VIPProbe{}},
+			check{state: SecondaryActive, epoch: 0, present: []func([]Action) bool{askWit}, absent: []func([]Action) bool{addVIP}}},
+		{"witness agrees", func() Node { n := secondaryActive(Automatic); n.Config.Witness = true; return n }, t0,
+			[]Event{PeerDown{}, GatewayProbe{Reachable: true}, VIPProbe{}, WitnessVote{PeerDown: true}},
+			check{state: FailoverInvoked, holds: true, epoch: 1}},
+		{"witness disagrees", func() Node { n := secondaryActive(Automatic); n.Config.Witness = true; return n }, t0,
+			[]Event{PeerDown{}, GatewayProbe{Reachable: true}, VIPProbe{}, WitnessVote{PeerDown: false}},
+			check{state: SecondaryActive, epoch: 0, absent: []func([]Action) bool{addVIP}, events: []string{"witness still sees"}}},
+		{"isolated secondary does not steal the VIP", func() Node { return secondaryActive(Automatic) }, t0,
+			[]Event{PeerDown{}, GatewayProbe{Reachable: false}, VIPProbe{}},
+			check{state: SecondaryActive, epoch: 0, absent: []func([]Action) bool{addVIP}, events: []string{"gateway does not answer"}}},
+		{"VIP answered by another MAC: no claim", func() Node { return secondaryActive(Automatic) }, t0,
+			[]Event{PeerDown{}, GatewayProbe{Reachable: true}, VIPProbe{Owner: "02:00:00:00:00:01"}},
+			check{state: SecondaryActive, epoch: 0, absent: []func([]Action) bool{addVIP}, events: []string{"split brain avoided"}}},
+		{"manual failover type never fails over alone", func() Node { return secondaryActive(Manual) }, t0,
+			[]Event{PeerDown{}, Tick{}, GatewayProbe{Reachable: true}, VIPProbe{}},
+			check{state: SecondaryActive, epoch: 0, absent: []func([]Action) bool{addVIP, probeVIP}, events: []string{"failover type is manual"}}},
+		{"heartbeat back before the votes cancels the takeover", func() Node { return secondaryActive(Automatic) }, t0,
+			[]Event{PeerDown{}, GatewayProbe{Reachable: true}, Heartbeat{State: PrimaryActive, HoldsVIP: true}, VIPProbe{}},
+			check{state: SecondaryActive, epoch: 0, absent: []func([]Action) bool{addVIP}}},
+		{"graceful shutdown of the primary is not a crash", func() Node { return secondaryActive(Automatic) }, t0,
+			[]Event{Heartbeat{State: GracefulShutdown, Graceful: true}, PeerDown{}, Tick{}},
+			check{state: SecondaryActive, epoch: 0, absent: []func([]Action) bool{probeVIP, addVIP}, events: []string{"shut down gracefully"}}},
+		{"local graceful shutdown releases", func() Node { return primaryActive() }, t0,
+			[]Event{ShutdownRequested{}},
+			check{state: GracefulShutdown, epoch: 0, present: []func([]Action) bool{removeVIP, stopInst, sendState}, events: []string{MsgGracefulShutdown}}},
+		{"switchover on the primary stops its services", primaryActive, t0, []Event{Switchover{}},
+			check{state: FailoverInvoked, epoch: 0, present: []func([]Action) bool{removeVIP, stopInst, sendState}, events: []string{MsgFailoverShutdown}}},
+		{"secondary takes over when the primary released", func() Node { return secondaryActive(Manual) }, t0,
+			[]Event{Heartbeat{State: FailoverInvoked}, VIPProbe{}},
+			check{state: FailoverInvoked, holds: true, epoch: 1, present: []func([]Action) bool{addVIP, startInst},
+				events: []string{MsgFailoverShutdown, MsgFailoverReconfigure, MsgFailoverStarting}}},
+		{"switchover asked on the secondary waits for the primary", func() Node { return secondaryActive(Manual) }, t0,
+			[]Event{Switchover{}},
+			check{state: FailoverInvoked, epoch: 0, present: []func([]Action) bool{sendState}, absent: []func([]Action) bool{addVIP, probeVIP}}},
+		{"primary honours the secondary's switchover", primaryActive, t0,
+			[]Event{Heartbeat{State: FailoverInvoked}},
+			check{state: FailoverInvoked, epoch: 0, present: []func([]Action) bool{removeVIP, stopInst}}},
+		{"switched-over primary shows TERMINATED", primaryActive, t0,
+			[]Event{Switchover{}, Heartbeat{State: FailoverActive, Epoch: 1, HoldsVIP: true}},
+			check{state: Terminated, epoch: 0, absent: []func([]Action) bool{addVIP}}},
+		{"switchover refused on a TERMINATED primary", terminated, t0, []Event{Switchover{}},
+			check{state: Terminated, epoch: 0, refused: "needs this primary in PRIMARY_ACTIVE"}},
+		{"switchover refused without a reachable secondary", primaryActive, t0, []Event{PeerDown{}, Switchover{}},
+			check{state: PrimaryActive, holds: true, epoch: 0, refused: "unreachable"}},
+		{"switchover refused right after a failback", func() Node { n := primaryActive(); n.LastFailback = t0; return n }, t0.Add(time.Minute),
+			[]Event{Switchover{}},
+			check{state: PrimaryActive, holds: true, epoch: 0, refused: "29m0s remaining"}},
+		{"forced switchover inside the window", func() Node { n := primaryActive(); n.LastFailback = t0; return n }, t0.Add(time.Minute),
+			[]Event{Switchover{Force: true}},
+			check{state: FailoverInvoked, epoch: 0, present: []func([]Action) bool{removeVIP}}},
+		{"restarted primary holds nothing until it hears the peer", primaryActive, t0, []Event{Started{}},
+			check{state: StateInitializing, epoch: 0, present: []func([]Action) bool{removeVIP, stopInst}, absent: []func([]Action) bool{addVIP}}},
+		{"restarted primary while the secondary serves: TERMINATED", primaryActive, t0,
+			[]Event{Started{}, Heartbeat{State: FailoverActive, Epoch: 1, HoldsVIP: true}, VIPProbe{}, Tick{}},
+			check{state: Terminated, epoch: 0, absent: []func([]Action) bool{addVIP}, events: []string{MsgPrimaryTerminated}}},
+		{"restarted primary with a standing-by secondary serves again", primaryActive, t0,
+			[]Event{Started{}, Heartbeat{State: SecondaryActive}, VIPProbe{}},
+			check{state: PrimaryActive, holds: true, epoch: 2, present: []func([]Action) bool{addVIP, startInst}}},
+		{"restarted primary alone waits the failover wait then takes its votes", primaryActive, t0,
+			[]Event{Started{}, Tick{}},
+			check{state: StateInitializing, epoch: 0, absent: []func([]Action) bool{probeVIP}}},
+		{"TERMINATED primary stays TERMINATED across restarts", terminated, t0, []Event{Started{}},
+			check{state: Terminated, epoch: 0}},
+		{"restart after graceful shutdown uses the last shutdown state", func() Node {
+			n, _ := run(terminated(), t0, ShutdownRequested{})
+			return n
+		}, t0, []Event{Started{}},
+			check{state: Terminated, epoch: 0}},
+		{"restarted secondary that served waits for the primary", func() Node { return failoverActive(Manual) }, t0,
+			[]Event{Started{}},
+			check{state: StateInitializing, epoch: 1, present: []func([]Action) bool{removeVIP}}},
+		{"restarted secondary reclaims from a TERMINATED primary", func() Node { return failoverActive(Manual) }, t0,
+			[]Event{Started{}, Heartbeat{State: Terminated}, VIPProbe{}},
+			check{state: FailoverInvoked, holds: true, epoch: 3}},
+		{"split brain: primary with older epoch releases", primaryActive, t0,
+			[]Event{Heartbeat{State: FailoverActive, Epoch: 1, HoldsVIP: true}},
+			check{state: Terminated, epoch: 0, present: []func([]Action) bool{removeVIP, stopInst}, events: []string{MsgSplitBrain, "releasing"}}},
+		{"split brain: secondary with newer epoch keeps", func() Node { return failoverActive(Manual) }, t0,
+			[]Event{Heartbeat{State: PrimaryActive, Epoch: 0, HoldsVIP: true}},
+			check{state: FailoverActive, holds: true, epoch: 1, absent: []func([]Action) bool{removeVIP}, events: []string{MsgSplitBrain, "keeping"}}},
+		{"split brain: secondary with older epoch releases", func() Node { return failoverActive(Manual) }, t0,
+			[]Event{Heartbeat{State: PrimaryActive, Epoch: 2, HoldsVIP: true}},
+			check{state: SecondaryActive, epoch: 1, present: []func([]Action) bool{removeVIP}, events: []string{MsgSplitBrain}}},
+		{"ARP sees another owner while partitioned: secondary yields", func() Node { return failoverActive(Manual) }, t0,
+			[]Event{PeerDown{}, VIPProbe{Owner: "02:00:00:00:00:09"}},
+			check{state: SecondaryActive, epoch: 1, present: []func([]Action) bool{removeVIP}, events: []string{MsgSplitBrain}}},
+		{"ARP sees another owner while partitioned: primary keeps", primaryActive, t0,
+			[]Event{PeerDown{}, VIPProbe{Owner: "02:00:00:00:00:09"}},
+			check{state: PrimaryActive, holds: true, epoch: 0, events: []string{MsgSplitBrain}}},
+		{"failback refused inside the stabilization window", func() Node { return failoverActive(Manual) }, t0.Add(10 * time.Minute),
+			[]Event{Failback{}},
+			check{state: FailoverActive, holds: true, epoch: 1, refused: "20m0s remaining"}},
+		{"forced failback inside the window", func() Node { return failoverActive(Manual) }, t0.Add(10 * time.Minute),
+			[]Event{Failback{Force: true}},
+			check{state: FailbackActive, holds: true, epoch: 1, events: []string{MsgFailbackInvoked}}},
+		{"failback refused with an unreachable primary", func() Node { return failoverActive(Manual) }, later,
+			[]Event{PeerDown{}, Failback{}},
+			check{state: FailoverActive, holds: true, epoch: 1, refused: "unreachable"}},
+		{"failback on the primary", terminated, later, []Event{Failback{}},
+			check{state: FailbackActive, epoch: 0, events: []string{MsgFailbackInvoked}}},
+		{"failback on the primary refused right after learning of the failover", terminated, t0.Add(time.Minute), []Event{Failback{}},
+			check{state: Terminated, epoch: 0, refused: "stabilize"}},
+		{"failback refused on a serving primary", primaryActive, later, []Event{Failback{}},
+			check{state: PrimaryActive, holds: true, epoch: 0, refused: "needs the primary TERMINATED"}},
+		{"secondary follows the primary's failback, then copies back", func() Node { return failoverActive(Manual) }, later,
+			[]Event{Heartbeat{State: FailbackActive}, Heartbeat{State: FailbackComplete}},
+			check{state: SecondaryAlone, holds: true, epoch: 1, present: []func([]Action) bool{syncKind(SyncCopyBack)},
+				events: []string{MsgFailbackStarting}}},
+		{"copy-back done: secondary hands back", func() Node { return failoverActive(Manual) }, later,
+			[]Event{Heartbeat{State: FailbackActive}, Heartbeat{State: FailbackComplete}, ReplicationSynced{}},
+			check{state: SecondaryActive, epoch: 1, present: []func([]Action) bool{removeVIP, stopInst, sendState}, events: []string{MsgFailbackDone}}},
+		{"primary: FAILBACK_ACTIVE then FAILBACK_COMPLETE then PRIMARY_ACTIVE", terminated, later,
+			[]Event{Failback{}, Heartbeat{State: FailbackActive, Epoch: 1, HoldsVIP: true}, Heartbeat{State: SecondaryAlone, Epoch: 1, HoldsVIP: true},
+				Heartbeat{State: SecondaryActive, Epoch: 1}, VIPProbe{}},
+			check{state: PrimaryActive, holds: true, epoch: 2, present: []func([]Action) bool{addVIP, startInst, syncAct}, events: []string{MsgActive}}},
+		{"failback aborted when the primary vanishes", func() Node { return failoverActive(Manual) }, later,
+			[]Event{Heartbeat{State: FailbackActive}, PeerDown{}},
+			check{state: FailoverActive, holds: true, epoch: 1, events: []string{MsgFailbackAborted}}},
+		{"automatic failback deferred inside the window", func() Node { return failoverActive(Automatic) }, t0.Add(time.Minute),
+			[]Event{ReplicationSynced{}},
+			check{state: FailoverActive, holds: true, epoch: 1, events: []string{"automatic failback waits"}}},
+		{"automatic failback once synced and stable", func() Node { return failoverActive(Automatic) }, later,
+			[]Event{ReplicationSynced{}},
+			check{state: FailbackActive, holds: true, epoch: 1, events: []string{MsgFailbackInvoked}}},
+		{"manual failback type does not fail back alone", func() Node { return failoverActive(Manual) }, later,
+			[]Event{ReplicationSynced{}, Tick{}},
+			check{state: FailoverActive, holds: true, epoch: 1, noEvents: []string{MsgFailbackInvoked}}},
+		{"automatic failover not subject to the window", func() Node {
+			n := secondaryActive(Automatic)
+			n.LastFailback = t0
+			return n
+		}, t0, []Event{PeerDown{}, GatewayProbe{Reachable: true}, VIPProbe{}},
+			check{state: FailoverInvoked, holds: true, epoch: 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n := tc.start()
+			var acts []Action
+			if n.State == "" { // the "new" case checks New itself
+				n, acts = New(cfgOf(Primary, Manual, Manual), t0)
+				tc.want.present = []func([]Action) bool{addVIP, startInst}
+				tc.want.events = []string{MsgConfigCreated}
+			}
+			n2, acts2 := run(n, tc.at, tc.evs...)
+			tc.want.verify(t, n2, append(acts, acts2...))
+		})
+	}
+}
+
+// Step must not change its input (the node is a value, but Claim and the
+// peer view are nested: make sure nothing aliases).
+func TestStepIsPure(t *testing.T) {
+	n := secondaryActive(Automatic)
+	before := fmt.Sprintf("%#v", n)
+	Step(n, PeerDown{}, t0)
+	Step(n, Switchover{}, t0)
+	if after := fmt.Sprintf("%#v", n); after != before {
+		t.Fatalf("Step modified its input:\n%s\n%s", before, after)
+	}
+}
+
+func TestPrimaryAloneAfterRestartClaimsWithVotes(t *testing.T) {
+	n := primaryActive()
+	n, _ = Step(n, Started{}, t0)
+	n, acts := Step(n, Tick{}, t0.Add(11*time.Second))
+	if !probeVIP(acts) || !probeGW(acts) {
+		t.Fatalf("after the wait the primary must probe VIP and gateway: %#v", acts)
+	}
+	n, acts = run(n, t0.Add(11*time.Second), VIPProbe{}, GatewayProbe{Reachable: true})
+	if n.State != PrimaryActive || !n.HoldsVIP || n.Epoch != 2 || !addVIP(acts) {
+		t.Fatalf("state %s holds %v epoch %d acts %#v", n.State, n.HoldsVIP, n.Epoch, acts)
+	}
+}
+
+func TestGracefulTimeoutThenFailover(t *testing.T) {
+	n := secondaryActive(Automatic)
+	n, _ = run(n, t0, Heartbeat{State: GracefulShutdown, Graceful: true}, PeerDown{})
+	if n.Claim.Active {
+		t.Fatal("claimed during a graceful shutdown")
+	}
+	n, acts := Step(n, Tick{}, t0.Add(6*time.Minute))
+	if !probeVIP(acts) || !n.Claim.Active {
+		t.Fatalf("a peer gone past the graceful timeout must count as failed: %#v", acts)
+	}
+}
+
+func TestSecondaryReclaimsOnlyAfterTerminatedPrimaryWaited(t *testing.T) {
+	// A primary whose secondary refuses to take over (N:1 busy) serves
+	// again after a whole failover wait.
+	n := primaryActive()
+	n, _ = run(n, t0, Switchover{}, Heartbeat{State: SecondaryActive})
+	if n.State != FailoverInvoked || n.Claim.Active {
+		t.Fatalf("must wait for the secondary first: %s claim %v", n.State, n.Claim.Active)
+	}
+	n, acts := run(n, t0.Add(11*time.Second), Tick{}, VIPProbe{})
+	if n.State != PrimaryActive || !addVIP(acts) {
+		t.Fatalf("state %s, acts %#v", n.State, acts)
+	}
+}
+
+func TestNextEpochParity(t *testing.T) {
+	for base := uint64(0); base < 10; base++ {
+		p, s := nextEpoch(Primary, base), nextEpoch(Secondary, base)
+		if p <= base || s <= base || p%2 != 0 || s%2 != 1 || p > base+2 || s > base+2 {
+			t.Errorf("base %d: primary %d secondary %d", base, p, s)
+		}
+	}
+}
+
+func TestNToOne(t *testing.T) {
+	a := cfgOf(Secondary, Automatic, Manual)
+	a.Peer = "10.0.0.1"
+	b := a
+	b.Peer = "10.0.0.2"
+	na, _ := New(a, t0)
+	nb, _ := New(b, t0)
+	g := []Node{na, nb}
+	for i := range g {
+		g, _ = StepGroup(g, i, Heartbeat{State: PrimaryActive, HoldsVIP: true}, t0)
+	}
+	var acts []Action
+	for _, ev := range []Event{PeerDown{}, GatewayProbe{Reachable: true}, VIPProbe{}, InstanceStarted{}} {
+		g, _ = StepGroup(g, 0, ev, t0)
+	}
+	if g[0].State != FailoverActive {
+		t.Fatalf("first failover: %s", g[0].State)
+	}
+	if err := MayTakeOver(g, 1); err == nil {
+		t.Fatal("MayTakeOver allows a second failover")
+	} else if be := (*BusyError)(nil); !errors.As(err, &be) || be.ActiveFor != "10.0.0.1" {
+		t.Fatalf("err = %v", err)
+	}
+	if err := MayTakeOver(g, 0); err != nil {
+		t.Fatalf("the active relationship itself: %v", err)
+	}
+	for _, ev := range []Event{PeerDown{}, GatewayProbe{Reachable: true}, VIPProbe{}} {
+		var a []Action
+		g, a = StepGroup(g, 1, ev, t0)
+		acts = append(acts, a...)
+	}
+	if g[1].HoldsVIP || addVIP(acts) || !strings.Contains(descs(acts), "serves one primary at a time") {
+		t.Fatalf("second failover not refused: %s %s", g[1].State, descs(acts))
+	}
+	if r, _ := StepGroup(g, 1, Switchover{}, t0); r[1].State != SecondaryActive {
+		t.Fatalf("switchover for the second primary accepted: %s", r[1].State)
+	}
+	// The first primary is back and takes its VIP back: the second
+	// failover proceeds on the next tick.
+	g, _ = StepGroup(g, 0, Heartbeat{State: PrimaryActive, Epoch: 2, HoldsVIP: true}, t0)
+	if g[0].HoldsVIP {
+		t.Fatal("relationship 0 still holds")
+	}
+	later := t0.Add(20 * time.Second)
+	for _, ev := range []Event{Tick{}, GatewayProbe{Reachable: true}, VIPProbe{}} {
+		g, _ = StepGroup(g, 1, ev, later)
+	}
+	if !g[1].HoldsVIP {
+		t.Fatalf("pending failover did not proceed: %s", g[1].State)
+	}
+}
