@@ -25,6 +25,9 @@ type command struct {
 // commands is the table of subcommands; add one line per subcommand.
 var commands = map[string]command{
 	"profiles": {"list the hardware profiles", runProfiles},
+	"pairing":  {"check whether a secondary may back up given primaries (1:1, N:1)", runPairing},
+	"udi":      {"print this machine's UDI and detected profile", runUDI},
+	"license":  {"vendor keys, issue, verify and summarize signed licenses", runLicense},
 }
 
 // exitError carries a specific exit status out of a subcommand: 1 for a
