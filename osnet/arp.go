@@ -219,12 +219,21 @@ func earliest(a, b time.Time) time.Time {
 	return a
 }
 
+// drainWait is how long drain waits for more queued frames (a deadline
+// already in the past would fail the read before it looks at the queue);
+// drainMax bounds the whole drain on a segment that never stops chattering.
+const (
+	drainWait = time.Millisecond
+	drainMax  = 20 * time.Millisecond
+)
+
 // drain discards frames that queued up while nobody was probing, so an old
 // announcement is not mistaken for a current answer.
 func (a *ARP) drain() error {
 	buf := make([]byte, 1500)
-	for {
-		if err := a.conn.SetReadDeadline(time.Now()); err != nil {
+	end := time.Now().Add(drainMax)
+	for time.Now().Before(end) {
+		if err := a.conn.SetReadDeadline(earliest(time.Now().Add(drainWait), end)); err != nil {
 			return fmt.Errorf("drain ARP socket on %s: %w", a.ifname, err)
 		}
 		if _, _, err := a.conn.ReadFrom(buf); err != nil {
@@ -234,4 +243,5 @@ func (a *ARP) drain() error {
 			return fmt.Errorf("drain ARP socket on %s: %w", a.ifname, err)
 		}
 	}
+	return nil
 }
