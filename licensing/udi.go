@@ -64,6 +64,3 @@ func (u UDI) Validate() error {
 
 // String formats the UDI as PID:VID:SN.
 func (u UDI) String() string { return u.PID + ":" + u.VID + ":" + u.SN }
-
-// IsZero reports whether the UDI is unset.
-func (u UDI) IsZero() bool { return u == UDI{} }
