@@ -1,0 +1,249 @@
+// Command hmd is the health-monitor daemon: it runs the HA pair (or N:1
+// group) of this appliance — heartbeats, the state machine, the VIP, the
+// management API on the unix socket and on the health-monitor address.
+//
+// This main only parses flags, reads the files the image and setup provide,
+// and wires the Linux implementations into package daemon. Exit status 78
+// (EX_CONFIG) means a configuration error the supervisor must not restart.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/hafw/hafw/config"
+	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/hmd/daemon"
+	"github.com/hafw/hafw/hmd/vip"
+	"github.com/hafw/hafw/hwprofiles"
+	"github.com/hafw/hafw/licensing"
+	"github.com/hafw/hafw/osnet"
+)
+
+// exConfig is sysexits.h's EX_CONFIG: the init agent does not restart hmd.
+const exConfig = 78
+
+// configError marks failures that a restart cannot fix.
+type configError struct{ err error }
+
+func (e configError) Error() string { return e.err.Error() }
+func (e configError) Unwrap() error { return e.err }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	err := run(ctx, os.Args[1:], os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "hmd: %v\n", err)
+		var ce configError
+		if errors.As(err, &ce) {
+			os.Exit(exConfig)
+		}
+		os.Exit(1)
+	}
+}
+
+type flags struct {
+	config, stateDir, socket     string
+	versionFile, profileFile     string
+	vendorKey, licenseDir, udi   string
+	logLevel                     string
+	heartbeatPort                int
+	stabilization, gracefulLimit time.Duration
+}
+
+func parseFlags(args []string, stderr io.Writer) (flags, error) {
+	var f flags
+	layout := config.Layout{Root: config.DefaultRoot}
+	fs := flag.NewFlagSet("hmd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.config, "config", layout.ConfigFile(), "appliance configuration `file`")
+	fs.StringVar(&f.stateDir, "state-dir", layout.HMDDir(), "hmd state `directory` (pairings, HA state, events, API certificate)")
+	fs.StringVar(&f.socket, "socket", api.DefaultSocket, "local API unix `socket`")
+	fs.StringVar(&f.versionFile, "version-file", "/etc/hafw/version", "firmware version `file`")
+	fs.StringVar(&f.profileFile, "profile-file", "/etc/hafw/profile", "hardware profile `file` (the configuration's profile overrides it)")
+	fs.StringVar(&f.vendorKey, "vendor-key", "/etc/hafw/vendor.pub", "licensing vendor public key `file`")
+	fs.StringVar(&f.licenseDir, "license-dir", layout.LicenseDir(), "installed licenses `directory`")
+	fs.StringVar(&f.udi, "udi", "", "this appliance's UDI (default <product ID>:V01:<hostname>)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.IntVar(&f.heartbeatPort, "heartbeat-port", daemon.HeartbeatPort, "UDP `port` of heartbeats")
+	fs.DurationVar(&f.stabilization, "stabilization-window", 0, "refuse a failback this soon after a failover unless forced (default the seed's 30m)")
+	fs.DurationVar(&f.gracefulLimit, "graceful-timeout", 0, "how long a gracefully stopped peer is waited for (default 10m)")
+	if err := fs.Parse(args); err != nil {
+		return f, configError{err}
+	}
+	if fs.NArg() > 0 {
+		return f, configError{fmt.Errorf("unexpected arguments %q", fs.Args())}
+	}
+	return f, nil
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	f, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return configError{fmt.Errorf("--log-level: %w", err)}
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	cfg, err := config.Load(f.config)
+	if err != nil {
+		return configError{err}
+	}
+	profile, err := readProfile(cfg, f.profileFile)
+	if err != nil {
+		return configError{err}
+	}
+	version := readLine(f.versionFile, "dev")
+	udi := f.udi
+	if udi == "" {
+		udi = profile.ProductID + ":V01:" + cfg.Hostname
+	}
+	parsedUDI, err := licensing.ParseUDI(udi)
+	if err != nil {
+		return configError{fmt.Errorf("--udi: %w", err)}
+	}
+	id, err := api.LoadOrCreateIdentity(filepath.Join(f.stateDir, "tls"), cfg.Hostname)
+	if err != nil {
+		return err
+	}
+	host, err := osnet.NewHost(log)
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	arp, err := osnet.DialARP(cfg.HealthMonitorInterface, log)
+	if err != nil {
+		return err
+	}
+	defer arp.Close()
+	exec := &vip.Executor{Interface: cfg.HealthMonitorInterface, Addrs: host, Announcer: arp, Prober: arp, Log: log}
+	defer exec.Close()
+
+	d, err := daemon.New(daemon.Options{
+		Config: cfg, StateDir: f.stateDir, Version: version, UDI: udi, Profile: profile,
+		Activated: func() (bool, error) { return activated(profile, parsedUDI, f.vendorKey, f.licenseDir, log) },
+		Identity:  id, VIP: exec, Log: log, HeartbeatPort: f.heartbeatPort,
+		StabilizationWindow: f.stabilization, GracefulTimeout: f.gracefulLimit,
+	})
+	if err != nil {
+		return err
+	}
+	servers, err := serve(d, cfg, id, f.socket, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, s := range servers {
+			s.Close()
+		}
+	}()
+	err = d.Run(ctx, func() {
+		if _, err := sddaemon.SdNotify(false, sddaemon.SdNotifyReady); err != nil {
+			log.Warn("readiness notification failed", "err", err)
+		}
+		log.Info("hmd ready", "role", cfg.Role, "version", version, "udi", udi, "socket", f.socket)
+	})
+	return err
+}
+
+// serve starts the local API on the unix socket (root only) and the remote
+// API over TLS on the health-monitor address.
+func serve(d *daemon.Daemon, cfg config.Appliance, id api.Identity, socket string, log *slog.Logger) ([]*http.Server, error) {
+	if err := os.MkdirAll(filepath.Dir(socket), 0o755); err != nil {
+		return nil, fmt.Errorf("create socket directory: %w", err)
+	}
+	if err := os.Remove(socket); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("remove stale socket: %w", err)
+	}
+	uln, err := net.Listen("unix", socket)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", socket, err)
+	}
+	if err := os.Chmod(socket, 0o600); err != nil {
+		uln.Close()
+		return nil, fmt.Errorf("protect %s: %w", socket, err)
+	}
+	errLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
+	local := &http.Server{Handler: api.NewHandler(d, api.Local{}, log), ErrorLog: errLog, ReadHeaderTimeout: 10 * time.Second}
+	go local.Serve(uln)
+	servers := []*http.Server{local}
+	hip := cfg.HealthMonitorIP()
+	if !hip.IsValid() {
+		log.Warn("no static health-monitor address: the remote API is off")
+		return servers, nil
+	}
+	tln, err := net.Listen("tcp", netip.AddrPortFrom(hip, api.Port).String())
+	if err != nil {
+		local.Close()
+		return nil, fmt.Errorf("listen on %s:%d: %w", hip, api.Port, err)
+	}
+	auth := &api.Password{Hash: func() string { return cfg.PasswordHash }, Check: config.CheckPassword}
+	remote := &http.Server{Handler: api.NewHandler(d, auth, log), ErrorLog: errLog, ReadHeaderTimeout: 10 * time.Second, TLSConfig: id.ServerTLS()}
+	go remote.Serve(tls.NewListener(tln, id.ServerTLS()))
+	return append(servers, remote), nil
+}
+
+func readLine(path, fallback string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fallback
+	}
+	if s := strings.TrimSpace(string(data)); s != "" {
+		return s
+	}
+	return fallback
+}
+
+func readProfile(cfg config.Appliance, file string) (hwprofiles.Profile, error) {
+	name := cfg.Profile
+	if name == "" {
+		name = readLine(file, "")
+	}
+	if name == "" {
+		return hwprofiles.Profile{}, fmt.Errorf("no hardware profile: set it in the configuration or in %s", file)
+	}
+	return hwprofiles.Lookup(name)
+}
+
+// activated asks the license store whether this appliance may join a pair.
+// A physical appliance always may; a virtual one needs its activation
+// license, verified against the vendor key.
+func activated(profile hwprofiles.Profile, udi licensing.UDI, keyFile, dir string, log *slog.Logger) (bool, error) {
+	if profile.Class != hwprofiles.Virtual {
+		return true, nil
+	}
+	pub, err := licensing.ReadPublicKey(keyFile)
+	if err != nil {
+		log.Warn("no vendor key: licenses cannot be verified", "err", err)
+		return false, nil
+	}
+	valid, problems, err := licensing.Store{Dir: dir, Pub: pub, UDI: udi}.LoadVerified()
+	if err != nil {
+		return false, err
+	}
+	for _, p := range problems {
+		log.Warn("license ignored", "err", p)
+	}
+	return licensing.Summarize(profile, valid).Activated(), nil
+}
+

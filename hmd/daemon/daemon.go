@@ -1,0 +1,541 @@
+// Package daemon is hmd: one event loop per appliance that feeds the HA
+// state machine (package ha) with heartbeats, timers, API commands and
+// probe results, saves each relationship's node atomically after every
+// step, and hands the resulting actions to the executors — the VIP
+// executor, the heartbeat monitor, the events log, and the hooks for the
+// service instance and data replication (issue 6).
+//
+// VIP ownership is decided only by ha.Step and applied only by the VIP
+// executor; at start-up every VIP this node knows of is removed before the
+// loop runs, because a restarted node owns nothing until the state machine
+// says so.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/hafw/hafw/config"
+	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/hmd/events"
+	"github.com/hafw/hafw/hmd/ha"
+	"github.com/hafw/hafw/hmd/heartbeat"
+	"github.com/hafw/hafw/hmd/store"
+	"github.com/hafw/hafw/hwprofiles"
+)
+
+// HeartbeatPort is the UDP port of heartbeats on every path.
+const HeartbeatPort = 8443
+
+// VIPExecutor applies VIP ownership (package vip in production).
+type VIPExecutor interface {
+	Hold(vip netip.Prefix) error
+	Release(vip netip.Prefix) error
+	Reconcile(vips []netip.Prefix) error
+	Owner(ctx context.Context, ip netip.Addr) (string, error)
+	Reachable(ctx context.Context, ip, self netip.Addr) bool
+}
+
+// Instance starts and stops the service instance of a pair (issue 6). The
+// daemon reports the outcome to the state machine as InstanceStarted or
+// InstanceStopped.
+type Instance interface {
+	Start(ctx context.Context, slot int) error
+	Stop(ctx context.Context, slot int) error
+}
+
+// Replicator starts a data sync towards the peer (issue 6) and reports
+// progress through the callback, ending with done=true. The callback blocks
+// until the event loop takes the report, so it must be called from the
+// replicator's own goroutine, never from within Start.
+type Replicator interface {
+	Start(ctx context.Context, peer store.PeerConfig, kind ha.SyncKind, epoch uint64, progress func(percent int, done bool))
+}
+
+// NoInstance is the instance hook until issue 6 lands: nothing to start, so
+// starting and stopping always succeed at once.
+type NoInstance struct{}
+
+// Start implements Instance.
+func (NoInstance) Start(context.Context, int) error { return nil }
+
+// Stop implements Instance.
+func (NoInstance) Stop(context.Context, int) error { return nil }
+
+// NoData is the replication hook until issue 6 lands: there is no data yet,
+// so every sync is complete at once.
+type NoData struct{}
+
+// Start implements Replicator.
+func (NoData) Start(_ context.Context, _ store.PeerConfig, _ ha.SyncKind, _ uint64, progress func(int, bool)) {
+	go progress(100, true)
+}
+
+// Options are everything the daemon needs from outside; cmd/hmd picks the
+// Linux implementations.
+type Options struct {
+	Config   config.Appliance
+	StateDir string
+	Version  string
+	UDI      string
+	Profile  hwprofiles.Profile
+	// Activated reports whether this appliance holds its activation
+	// license (licensing.Summary.Activated); asked at pairing time.
+	Activated func() (bool, error)
+	Identity  api.Identity
+	VIP       VIPExecutor
+	Instance  Instance
+	Data      Replicator
+	Log       *slog.Logger
+	// HeartbeatPort overrides HeartbeatPort (tests).
+	HeartbeatPort int
+	// StabilizationWindow overrides the seed's 30 minutes (tests).
+	StabilizationWindow time.Duration
+	// GracefulTimeout overrides ha's default (tests).
+	GracefulTimeout time.Duration
+	// RemoteTimeout bounds calls to the peer's API (10 s when zero).
+	RemoteTimeout time.Duration
+}
+
+// peer is one relationship at run time.
+type peer struct {
+	cfg  store.PeerConfig
+	node ha.Node
+	// lastOwnerProbe paces the VIP check while holding it with the peer
+	// silent (a split brain heartbeats cannot see).
+	lastOwnerProbe time.Time
+}
+
+// Daemon is a running hmd.
+type Daemon struct {
+	opt    Options
+	log    *slog.Logger
+	store  store.Store
+	events *events.Log
+	hip    netip.Addr
+	gw     netip.Addr
+
+	calls chan func()
+	// ctx is the loop's context, for goroutines started by actions.
+	ctx context.Context
+	wg  sync.WaitGroup
+
+	// Owned by the loop goroutine.
+	peers    []*peer
+	queue    []queued
+	refusals []ha.Refused
+	mon      *monitor
+	hbEvents chan heartbeat.Event
+	// soloVIP is set while a primary without peers holds its own VIP.
+	soloVIP bool
+}
+
+type queued struct {
+	hip netip.Addr
+	ev  ha.Event
+}
+
+// New loads the saved state and prepares the daemon; Run starts it.
+func New(opt Options) (*Daemon, error) {
+	if opt.Log == nil {
+		opt.Log = slog.Default()
+	}
+	if opt.Instance == nil {
+		opt.Instance = NoInstance{}
+	}
+	if opt.Data == nil {
+		opt.Data = NoData{}
+	}
+	if opt.HeartbeatPort == 0 {
+		opt.HeartbeatPort = HeartbeatPort
+	}
+	if opt.RemoteTimeout == 0 {
+		opt.RemoteTimeout = 10 * time.Second
+	}
+	d := &Daemon{opt: opt, log: opt.Log, store: store.Store{Dir: opt.StateDir}, calls: make(chan func())}
+	d.hip = opt.Config.HealthMonitorIP()
+	if hm, err := opt.Config.Port(opt.Config.HealthMonitorInterface); err == nil {
+		d.gw = hm.Gateway
+	}
+	evs, err := events.Open(d.eventsPath(), 0)
+	if err != nil {
+		return nil, err
+	}
+	d.events = evs
+	peers, err := d.store.Load()
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range peers {
+		d.peers = append(d.peers, &peer{cfg: p.Config, node: p.Node})
+	}
+	if err := d.store.SaveSelf(d.self()); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Daemon) eventsPath() string { return d.opt.StateDir + "/events.json" }
+
+func (d *Daemon) self() store.Self {
+	return store.Self{Hostname: d.opt.Config.Hostname, Version: d.opt.Version, UDI: d.opt.UDI, Profile: d.opt.Profile.Model}
+}
+
+func (d *Daemon) role() ha.Role {
+	if d.opt.Config.Role == config.RoleSecondary {
+		return ha.Secondary
+	}
+	return ha.Primary
+}
+
+func (d *Daemon) haConfig(c store.PeerConfig) ha.Config {
+	return ha.Config{
+		Role:                d.role(),
+		Peer:                c.HIP.String(),
+		FailoverType:        c.FailoverType,
+		FailbackType:        c.FailbackType,
+		FailoverWait:        c.FailoverWait,
+		StabilizationWindow: d.opt.StabilizationWindow,
+		GracefulTimeout:     d.opt.GracefulTimeout,
+	}
+}
+
+// knownVIPs is every VIP this node could hold.
+func (d *Daemon) knownVIPs() []netip.Prefix {
+	var out []netip.Prefix
+	if d.opt.Config.VIP.IsValid() {
+		out = append(out, d.opt.Config.VIP)
+	}
+	for _, p := range d.peers {
+		if p.cfg.VIP.IsValid() && p.cfg.VIP != d.opt.Config.VIP {
+			out = append(out, p.cfg.VIP)
+		}
+	}
+	return out
+}
+
+// Run is the event loop. It returns after ctx ends and the graceful
+// shutdown (GRACEFUL_SHUTDOWN told to every peer, state saved, VIPs
+// released) is done; ready is called once the loop accepts API calls.
+func (d *Daemon) Run(ctx context.Context, ready func()) error {
+	loopCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d.ctx = loopCtx
+	defer d.wg.Wait()
+
+	if err := d.opt.VIP.Reconcile(d.knownVIPs()); err != nil {
+		d.log.Error("start-up VIP reconcile", "err", err)
+	}
+	d.hbEvents = make(chan heartbeat.Event, 64)
+	if err := d.restartMonitor(); err != nil {
+		return err
+	}
+	for i := range d.peers {
+		d.restore(i)
+	}
+	d.solo()
+	d.drain()
+	if ready != nil {
+		ready()
+	}
+	tick := time.NewTicker(d.tickEvery())
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			d.shutdown()
+			return nil
+		case f := <-d.calls:
+			f()
+		case e := <-d.hbEvents:
+			if i := d.byPair(e.Pair); i >= 0 {
+				d.step(i, e.Event)
+			}
+		case <-tick.C:
+			d.onTick()
+		}
+		d.drain()
+		tick.Reset(d.tickEvery())
+	}
+}
+
+// tickEvery is a quarter of the shortest failover wait (ha asks for ticks
+// at least that often), between 10 ms and one second.
+func (d *Daemon) tickEvery() time.Duration {
+	every := time.Second
+	for _, p := range d.peers {
+		every = min(every, p.cfg.FailoverWait/4)
+	}
+	return max(every, 10*time.Millisecond)
+}
+
+func (d *Daemon) onTick() {
+	now := time.Now()
+	for i, p := range d.peers {
+		d.step(i, ha.Tick{})
+		// While holding the VIP with the peer silent, check now and then
+		// that nobody else answers for it.
+		if p.node.HoldsVIP && !p.node.Peer.Up && now.Sub(p.lastOwnerProbe) >= p.cfg.FailoverWait {
+			p.lastOwnerProbe = now
+			d.probeVIP(p.cfg)
+		}
+	}
+}
+
+// restore gives a saved node its Started event, or creates the node of a
+// relationship that has none yet.
+func (d *Daemon) restore(i int) {
+	p := d.peers[i]
+	if p.node.State == "" {
+		var acts []ha.Action
+		p.node, acts = ha.New(d.haConfig(p.cfg), time.Now())
+		d.save(p)
+		d.execute(p, acts)
+		return
+	}
+	p.node.Config = d.haConfig(p.cfg)
+	d.step(i, ha.Started{})
+}
+
+// solo makes a primary without peers serve its own VIP, and a primary
+// whose pairing was just deleted keep it.
+func (d *Daemon) solo() {
+	want := d.role() == ha.Primary && len(d.peers) == 0 && d.opt.Config.VIP.IsValid() && d.opt.Config.Role == config.RolePrimary
+	if want == d.soloVIP {
+		return
+	}
+	d.soloVIP = want
+	if want {
+		if err := d.opt.VIP.Hold(d.opt.Config.VIP); err != nil {
+			d.log.Error("hold VIP", "err", err)
+		}
+	}
+}
+
+func (d *Daemon) byPair(pair string) int {
+	for i, p := range d.peers {
+		if d.pairID(p.cfg) == pair {
+			return i
+		}
+	}
+	return -1
+}
+
+func (d *Daemon) byHIP(hip netip.Addr) int {
+	for i, p := range d.peers {
+		if p.cfg.HIP == hip {
+			return i
+		}
+	}
+	return -1
+}
+
+// pairID names a relationship the same way on both sides.
+func (d *Daemon) pairID(c store.PeerConfig) string {
+	if d.role() == ha.Primary {
+		return d.hip.String() + "/" + c.HIP.String()
+	}
+	return c.HIP.String() + "/" + d.hip.String()
+}
+
+// post queues an event from another goroutine (probe results, hooks).
+func (d *Daemon) post(hip netip.Addr, ev ha.Event) {
+	select {
+	case d.calls <- func() { d.queue = append(d.queue, queued{hip, ev}) }:
+	case <-d.ctx.Done():
+	}
+}
+
+// drain steps the queued events in order.
+func (d *Daemon) drain() {
+	for len(d.queue) > 0 {
+		q := d.queue[0]
+		d.queue = d.queue[1:]
+		if i := d.byHIP(q.hip); i >= 0 {
+			d.step(i, q.ev)
+		}
+	}
+}
+
+// step runs one event through the state machine of relationship i, saves
+// the node, tells the heartbeat monitor what we now are, and executes the
+// actions.
+func (d *Daemon) step(i int, ev ha.Event) {
+	nodes := make([]ha.Node, len(d.peers))
+	for j, p := range d.peers {
+		nodes[j] = p.node
+	}
+	out, acts := ha.StepGroup(nodes, i, ev, time.Now())
+	p := d.peers[i]
+	before := p.node
+	p.node = out[i]
+	if before.State != p.node.State {
+		d.log.Info("state change", "peer", p.cfg.HIP, "from", before.State, "to", p.node.State, "event", fmt.Sprintf("%T", ev))
+	}
+	d.save(p)
+	d.execute(p, acts)
+}
+
+func (d *Daemon) save(p *peer) {
+	if err := d.store.Save(store.Peer{Config: p.cfg, Node: p.node}); err != nil {
+		d.log.Error("save state", "peer", p.cfg.HIP, "err", err)
+	}
+	if d.mon != nil {
+		d.mon.setLocal(d.pairID(p.cfg), p.node)
+	}
+}
+
+// execute carries out actions in order. A failing executor is logged and
+// recorded as an event; it never stops the loop.
+func (d *Daemon) execute(p *peer, acts []ha.Action) {
+	for _, a := range acts {
+		switch a := a.(type) {
+		case ha.AddVIP:
+			d.soloVIP = false
+			if err := d.opt.VIP.Hold(p.cfg.VIP); err != nil {
+				d.fault(p, "Virtual IP could not be added", err)
+			}
+		case ha.RemoveVIP:
+			if err := d.opt.VIP.Release(p.cfg.VIP); err != nil {
+				d.fault(p, "Virtual IP could not be removed", err)
+			}
+		case ha.StartInstance:
+			d.instance(p, true)
+		case ha.StopInstance:
+			d.instance(p, false)
+		case ha.Sync:
+			cfg, hip := p.cfg, p.cfg.HIP
+			d.opt.Data.Start(d.ctx, cfg, a.Kind, a.Epoch, func(pct int, done bool) {
+				var ev ha.Event = ha.ReplicationProgress{Percent: pct}
+				if done {
+					ev = ha.ReplicationSynced{}
+				}
+				d.post(hip, ev)
+			})
+		case ha.SendState:
+			if d.mon != nil {
+				d.mon.sendNow(d.pairID(p.cfg))
+			}
+		case ha.ProbeVIP:
+			d.probeVIP(p.cfg)
+		case ha.ProbeGateway:
+			d.probeGateway(p.cfg.HIP)
+		case ha.AskWitness:
+			// Pairing never sets Config.Witness, so the machine never asks.
+			d.log.Error("witness vote asked but no witness is configured", "peer", p.cfg.HIP)
+		case ha.AppendEvent:
+			r := a.Record
+			if err := d.events.Append(events.Event{Time: r.Time, Peer: p.cfg.HIP.String(), Description: r.Description, GeneratedBy: r.GeneratedBy, Remarks: r.Remarks}); err != nil {
+				d.log.Error("append event", "err", err)
+			}
+		case ha.Refused:
+			d.refusals = append(d.refusals, a)
+		}
+	}
+}
+
+func (d *Daemon) fault(p *peer, what string, err error) {
+	d.log.Error(what, "peer", p.cfg.HIP, "err", err)
+	if aerr := d.events.Append(events.Event{Time: time.Now(), Peer: p.cfg.HIP.String(), Description: what, GeneratedBy: d.role().GeneratedBy(), Remarks: err.Error()}); aerr != nil {
+		d.log.Error("append event", "err", aerr)
+	}
+}
+
+func (d *Daemon) instance(p *peer, start bool) {
+	var err error
+	if start {
+		err = d.opt.Instance.Start(d.ctx, p.cfg.InstanceSlot)
+	} else {
+		err = d.opt.Instance.Stop(d.ctx, p.cfg.InstanceSlot)
+	}
+	switch {
+	case err != nil && start:
+		d.fault(p, "Application instance could not be started", err)
+	case err != nil:
+		d.fault(p, "Application instance could not be stopped", err)
+	case start:
+		d.queue = append(d.queue, queued{p.cfg.HIP, ha.InstanceStarted{}})
+	default:
+		d.queue = append(d.queue, queued{p.cfg.HIP, ha.InstanceStopped{}})
+	}
+}
+
+func (d *Daemon) probeVIP(c store.PeerConfig) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		owner, err := d.opt.VIP.Owner(d.ctx, c.VIP.Addr())
+		if err != nil {
+			d.log.Warn("VIP probe failed", "vip", c.VIP, "err", err)
+			return
+		}
+		d.post(c.HIP, ha.VIPProbe{Owner: owner})
+	}()
+}
+
+// probeGateway is the isolation vote: a node that cannot reach its own
+// default gateway is probably the one cut off. Without a configured
+// gateway there is nothing to ask, and the vote is given (logged).
+func (d *Daemon) probeGateway(hip netip.Addr) {
+	if !d.gw.IsValid() {
+		d.log.Warn("no default gateway on the health-monitor interface: the isolation vote is not checked")
+		d.queue = append(d.queue, queued{hip, ha.GatewayProbe{Reachable: true}})
+		return
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.post(hip, ha.GatewayProbe{Reachable: d.opt.VIP.Reachable(d.ctx, d.gw, d.hip)})
+	}()
+}
+
+// shutdown is the orderly stop: every relationship goes to
+// GRACEFUL_SHUTDOWN (released VIP, peer told at once), state is saved.
+func (d *Daemon) shutdown() {
+	for i := range d.peers {
+		d.step(i, ha.ShutdownRequested{})
+	}
+	d.queue = nil
+	if d.soloVIP {
+		if err := d.opt.VIP.Release(d.opt.Config.VIP); err != nil {
+			d.log.Error("release VIP", "err", err)
+		}
+	}
+	// Give the GRACEFUL_SHUTDOWN heartbeats a moment on the wire.
+	if d.mon != nil {
+		for _, p := range d.peers {
+			d.mon.sendNow(d.pairID(p.cfg))
+		}
+		d.mon.stop()
+	}
+	d.log.Info("hmd stopped gracefully")
+}
+
+// call runs f on the loop goroutine and waits for it.
+func call[T any](ctx context.Context, d *Daemon, f func() (T, error)) (T, error) {
+	var (
+		res  T
+		err  error
+		done = make(chan struct{})
+	)
+	wrapped := func() {
+		defer close(done)
+		d.refusals = nil
+		res, err = f()
+		d.drain()
+	}
+	select {
+	case d.calls <- wrapped:
+	case <-ctx.Done():
+		return res, ctx.Err()
+	case <-d.ctx.Done():
+		return res, errors.New("hmd is shutting down")
+	}
+	<-done
+	return res, err
+}

@@ -1,0 +1,120 @@
+package daemon
+
+import (
+	"fmt"
+	"net/http"
+	"net/netip"
+
+	"github.com/hafw/hafw/config"
+	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/hmd/store"
+	"github.com/hafw/hafw/hwprofiles"
+)
+
+// firstSlot is the instance number of a secondary's first pair: the seed's
+// gethainfo shows mseos3 / port 1524 for it and mseos4 / 1525 for the second.
+const firstSlot = 3
+
+// ActivationRequired is the seed's message when a virtual secondary has no
+// activation license.
+const ActivationRequired = "Secondary MSE needs to be activated with a Virtual Appliance license. Add a license and save the config."
+
+// pairCheck is what a secondary knows when a primary asks to pair: its own
+// configuration and identity, the primaries it already backs, and the
+// request. checkPair is pure so that every refusal is a table test.
+type pairCheck struct {
+	own       config.Appliance
+	version   string
+	profile   hwprofiles.Profile
+	activated bool
+	existing  []store.PeerConfig
+	req       api.PeerPairRequest
+}
+
+// checkPair applies the seed's pairing rules on the secondary: role,
+// version equality, the pairing matrices (1:1 and N:1 with the primaries
+// already paired), the VA activation license, and the addressing rules
+// (VIP differs from both health-monitor IPs and lies on the secondary's
+// health-monitor subnet, so the secondary can take it over). It returns nil
+// or an *api.Error (409 Conflict) naming the operator's form field where
+// there is one.
+func checkPair(c pairCheck) error {
+	refuse := func(field, format string, a ...any) error {
+		e := api.Errorf(http.StatusConflict, format, a...)
+		if field != "" {
+			e.Fields = []api.FieldError{{Field: field, Reason: e.Message}}
+		}
+		return e
+	}
+	if c.own.Role != config.RoleSecondary {
+		return refuse("secondary_ip", "%s is not configured as a secondary (role %s); run setup on it first", c.own.Hostname, c.own.Role)
+	}
+	if c.req.Version != c.version {
+		return refuse("", "the primary runs version %s and this secondary %s: both must run the same software version", c.req.Version, c.version)
+	}
+	primaryHIP := netip.MustParseAddr(c.req.PrimaryHIP)
+	vip := netip.MustParsePrefix(c.req.VIP)
+	for _, p := range c.existing {
+		if p.HIP == primaryHIP {
+			return refuse("", "already paired with the primary %s; delete the secondary first to pair again", primaryHIP)
+		}
+		if p.VIP.Addr() == vip.Addr() {
+			return refuse("", "virtual IP %s is already served for the primary %s", vip.Addr(), p.HIP)
+		}
+	}
+	primaryProfile, err := hwprofiles.Lookup(c.req.Profile)
+	if err != nil {
+		return refuse("", "the primary's model: %v", err)
+	}
+	primaries := []hwprofiles.Profile{primaryProfile}
+	for _, p := range c.existing {
+		prof, err := hwprofiles.Lookup(p.Profile)
+		if err != nil {
+			return refuse("", "stored peer %s: %v", p.HIP, err)
+		}
+		primaries = append(primaries, prof)
+	}
+	if err := hwprofiles.CheckPairing(c.profile, primaries...); err != nil {
+		return refuse("", "%v", err)
+	}
+	if !c.activated {
+		return refuse("", "%s", ActivationRequired)
+	}
+	hm, err := c.own.Port(c.own.HealthMonitorInterface)
+	if err != nil || !hm.Static() {
+		return refuse("secondary_ip", "this secondary has no static health-monitor address")
+	}
+	ownHIP := hm.Address.Addr()
+	switch {
+	case primaryHIP == ownHIP:
+		return refuse("secondary_ip", "the primary and the secondary have the same health-monitor IP %s", ownHIP)
+	case vip.Addr() == ownHIP || vip.Addr() == primaryHIP:
+		return refuse("secondary_ip", "the virtual IP %s must differ from both health-monitor IPs", vip.Addr())
+	case !hm.Address.Masked().Contains(vip.Addr()) || !hm.Address.Masked().Contains(primaryHIP):
+		return refuse("secondary_ip", "the secondary's health-monitor subnet %s must hold the primary %s and its virtual IP %s (layer 2 redundancy only)", hm.Address.Masked(), primaryHIP, vip.Addr())
+	}
+	return nil
+}
+
+// freeSlot is the lowest instance slot no existing pair uses.
+func freeSlot(existing []store.PeerConfig) int {
+	used := map[int]bool{}
+	for _, p := range existing {
+		used[p.InstanceSlot] = true
+	}
+	s := firstSlot
+	for used[s] {
+		s++
+	}
+	return s
+}
+
+// instanceNames are the seed's instance identifiers for a slot, as seen
+// from the primary (mseos3s, 1624) or the secondary (mseos3, 1524).
+func instanceNames(slot int, onPrimary bool) (db string, port int, dataguard, alias string) {
+	db, port = fmt.Sprintf("mseos%d", slot), 1521+slot
+	if onPrimary {
+		db, port = db+"s", 1621+slot
+	}
+	return db, port, fmt.Sprintf("dg_mse%d", slot), fmt.Sprintf("mseop%ds", slot)
+}
