@@ -246,4 +246,3 @@ func activated(profile hwprofiles.Profile, udi licensing.UDI, keyFile, dir strin
 	}
 	return licensing.Summarize(profile, valid).Activated(), nil
 }
-

@@ -101,5 +101,3 @@ func (d *Daemon) heartbeatStatus(c store.PeerConfig) (heartbeat.PeerStatus, map[
 	st, _ := d.mon.m.Status(d.pairID(c))
 	return st, d.mon.m.Rejects()
 }
-
-
