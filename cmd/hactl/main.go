@@ -1,0 +1,239 @@
+// Command hactl is the operator's HA tool on the appliance: it does what the
+// seed's management station does (pair a secondary, switchover, failback,
+// delete the secondary, status, events) through the local hmd's API.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/hmd/events"
+)
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, c *api.Client, args []string, stdout, stderr io.Writer) error
+}
+
+var commands = map[string]command{
+	"pair":       {"configure a secondary for this primary", runPair},
+	"switchover": {"move service to the secondary", peerOp("switchover")},
+	"failback":   {"move service back to the primary", peerOp("failback")},
+	"unpair":     {"delete the secondary (the clean way to break a pair)", peerOp("unpair")},
+	"status":     {"current high availability status", runStatus},
+	"events":     {"the events log", runEvents},
+}
+
+// usageError is a command-line mistake (exit status 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("hactl", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	socket := fs.String("socket", api.DefaultSocket, "hmd's local API `socket`")
+	fs.Usage = func() { usage(stderr, fs) }
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		usage(stderr, fs)
+		return 2
+	}
+	name := fs.Arg(0)
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "hactl: unknown command %q\n", name)
+		usage(stderr, fs)
+		return 2
+	}
+	err := cmd.run(ctx, api.NewUnixClient(*socket), fs.Args()[1:], stdout, stderr)
+	if err == nil {
+		return 0
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "hactl %s: %s\n", name, ue.msg)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintf(stderr, "hactl %s: %v\n", name, err)
+	return 1
+}
+
+func usage(w io.Writer, fs *flag.FlagSet) {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintln(w, "usage: hactl [--socket PATH] COMMAND [FLAGS]\n\ncommands:")
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-11s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'hactl COMMAND -h' for a command's flags.")
+}
+
+func flags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("hactl "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
+	}
+	return nil
+}
+
+func runPair(ctx context.Context, c *api.Client, args []string, stdout, stderr io.Writer) error {
+	fs := flags("pair", stderr)
+	var req api.PairRequest
+	var wait, interval time.Duration
+	fs.StringVar(&req.SecondaryName, "secondary-name", "", "secondary device `name`")
+	fs.StringVar(&req.SecondaryIP, "secondary-ip", "", "secondary health monitor `IP`")
+	fs.StringVar(&req.SecondaryPassword, "secondary-password", os.Getenv("HAFW_SECONDARY_PASSWORD"), "secondary's appliance `password` (default $HAFW_SECONDARY_PASSWORD)")
+	fs.StringVar(&req.FailoverType, "failover", api.Manual, "failover type: automatic or manual")
+	fs.StringVar(&req.FailbackType, "failback", api.Manual, "failback type: automatic or manual")
+	fs.DurationVar(&wait, "wait", api.DefaultFailoverWait, "long failover wait")
+	fs.DurationVar(&interval, "interval", 0, "heartbeat interval (default a fifth of the wait)")
+	fs.StringVar(&req.SecondaryFingerprint, "fingerprint", "", "pin the secondary's API certificate (SHA-256 hex; default trust on first use)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	req.LongFailoverWait, req.HeartbeatInterval = api.Duration(wait), api.Duration(interval)
+	res, err := c.Pair(ctx, req)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, res.Message)
+	return nil
+}
+
+func peerOp(name string) func(context.Context, *api.Client, []string, io.Writer, io.Writer) error {
+	return func(ctx context.Context, c *api.Client, args []string, stdout, stderr io.Writer) error {
+		fs := flags(name, stderr)
+		var req api.PeerRequest
+		fs.StringVar(&req.Peer, "peer", "", "the peer's health monitor `IP` (needed with two peers)")
+		fs.BoolVar(&req.Force, "force", false, "skip the stabilization window (unpair: delete here even if the peer cannot be told)")
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		do := map[string]func(context.Context, api.PeerRequest) (api.Result, error){
+			"switchover": c.Switchover, "failback": c.Failback, "unpair": c.Unpair,
+		}[name]
+		res, err := do(ctx, req)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, res.Message)
+		return nil
+	}
+}
+
+func runStatus(ctx context.Context, c *api.Client, args []string, stdout, stderr io.Writer) error {
+	fs := flags("status", stderr)
+	asJSON := fs.Bool("json", false, "print the API's JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	st, err := c.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	fmt.Fprintf(stdout, "%s (%s): %s\n", st.Hostname, st.Role, st.State)
+	for _, p := range st.Peers {
+		fmt.Fprintf(stdout, "\nPeer %s (%s)\n", p.Name, p.HealthMonitorIP)
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "Status\t%s\n", p.StatusText)
+		fmt.Fprintf(tw, "Heartbeats\t%s\n", p.Heartbeat)
+		fmt.Fprintf(tw, "Data Replication\t%s\n", p.DataReplication)
+		fmt.Fprintf(tw, "Mean Heartbeat Response Time\t%.1f millisec\n", p.MeanHeartbeatMS)
+		fmt.Fprintf(tw, "Current state\t%s\n", p.State)
+		fmt.Fprintf(tw, "Holds virtual IP\t%v (epoch %d)\n", p.OwnsVIP, p.Epoch)
+		fmt.Fprintf(tw, "Heartbeats received\t%d\n", p.HeartbeatsReceived)
+		fmt.Fprintf(tw, "Heartbeats rejected\t%s\n", rejects(p.Rejected))
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func rejects(m map[string]uint64) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func runEvents(ctx context.Context, c *api.Client, args []string, stdout, stderr io.Writer) error {
+	fs := flags("events", stderr)
+	peer := fs.String("peer", "", "only this peer's events (health monitor `IP`)")
+	limit := fs.Int("limit", 50, "at most `N` events, newest first (0: all)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	evs, err := c.Events(ctx, *peer, *limit)
+	if err != nil {
+		return err
+	}
+	return printEvents(stdout, evs)
+}
+
+// printEvents prints the seed's "Events Log" columns.
+func printEvents(w io.Writer, evs []events.Event) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "Event Description\tGenerated By\tTimestamp\tRemarks")
+	for _, e := range evs {
+		remarks := e.Remarks
+		if remarks == "" {
+			remarks = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Description, e.GeneratedBy, e.Time.UTC().Format(events.TimeLayout), remarks)
+	}
+	return tw.Flush()
+}
