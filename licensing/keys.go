@@ -20,6 +20,10 @@ const (
 	privateKind = "hafw-vendor-private-key-v1"
 )
 
+// DefaultVendorKeyPath is where an appliance image carries the vendor public
+// key (put there by the image builder, read by the init agent and hmd).
+const DefaultVendorKeyPath = "/etc/hafw/vendor.pub"
+
 // ErrBadKey is matched by every key file parse error.
 var ErrBadKey = errors.New("bad key file")
 

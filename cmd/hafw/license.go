@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hwprofiles"
 	"github.com/hafw/hafw/internal/atomicfile"
 	"github.com/hafw/hafw/licensing"
@@ -22,7 +23,10 @@ const licenseUsage = `usage:
   hafw license keygen --private FILE --public FILE
   hafw license issue --key FILE --udi UDI --feature F --count N [--expires YYYY-MM-DD] [--issued YYYY-MM-DD] [--id ID] [--out FILE]
   hafw license verify --pub FILE --udi UDI LICENSE...
-  hafw license summary --pub FILE --udi UDI [--profile MODEL] LICENSE...`
+  hafw license summary --pub FILE --udi UDI [--profile MODEL] LICENSE...
+  hafw license install [--dir DIR] [--pub FILE] --udi UDI LICENSE...
+  hafw license list [--dir DIR] [--pub FILE] --udi UDI
+  hafw license remove [--dir DIR] ID...`
 
 // runLicense is the vendor's (keygen, issue) and the administrator's
 // (verify, summary) license tool.
@@ -32,6 +36,7 @@ func runLicense(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	sub := map[string]func([]string, io.Writer, io.Writer) error{
 		"keygen": licenseKeygen, "issue": licenseIssue, "verify": licenseVerify, "summary": licenseSummary,
+		"install": licenseInstall, "list": licenseList, "remove": licenseRemove,
 	}[args[0]]
 	if sub == nil {
 		return usageError("unknown subcommand %q\n%s", args[0], licenseUsage)
@@ -277,4 +282,120 @@ func summaryProfile(model string, udi licensing.UDI) (hwprofiles.Profile, error)
 		names[i] = p.Model
 	}
 	return hwprofiles.Profile{}, usageError("product ID %s is shared by %s: give --profile", udi.PID, strings.Join(names, ", "))
+}
+
+// storeFlags declares the flags of the commands that work on a machine's
+// license directory; the defaults are the appliance's own paths.
+func storeFlags(fs *flag.FlagSet) (dir, pub, udi *string) {
+	dir = dirFlag(fs)
+	pub = fs.String("pub", licensing.DefaultVendorKeyPath, "vendor public key file")
+	udi = fs.String("udi", "", "UDI of this machine, PID:VID:SN (see hafw udi)")
+	return dir, pub, udi
+}
+
+func dirFlag(fs *flag.FlagSet) *string {
+	return fs.String("dir", config.Layout{Root: config.DefaultRoot}.LicenseDir(), "license directory")
+}
+
+// openStore builds the Store from the flags.
+func openStore(dir, pubPath, udiText string) (licensing.Store, error) {
+	s := licensing.Store{Dir: dir}
+	var err error
+	if udiText == "" {
+		return s, usageError("need --udi (this machine's UDI, see hafw udi)")
+	}
+	if s.UDI, err = licensing.ParseUDI(udiText); err != nil {
+		return s, usageError("--udi: %v", err)
+	}
+	if s.Pub, err = licensing.ReadPublicKey(pubPath); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+func licenseInstall(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("license install", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir, pub, udi := storeFlags(fs)
+	if done, err := parseFlags(fs, args); done || err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usageError("need at least one license file")
+	}
+	s, err := openStore(*dir, *pub, *udi)
+	if err != nil {
+		return err
+	}
+	refused := 0
+	for _, path := range fs.Args() {
+		data, err := os.ReadFile(path)
+		if err == nil {
+			var l licensing.License
+			if l, err = s.Install(data); err == nil {
+				fmt.Fprintf(stdout, "installed %s: %s %s %d\n", path, l.ID, l.Feature, l.Count)
+				continue
+			}
+		}
+		refused++
+		fmt.Fprintf(stderr, "%s: %v\n", path, err)
+	}
+	if refused > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("%d of %d license file(s) refused", refused, fs.NArg())}
+	}
+	return nil
+}
+
+func licenseList(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("license list", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir, pub, udi := storeFlags(fs)
+	if done, err := parseFlags(fs, args); done || err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return usageError("unexpected arguments %q", fs.Args())
+	}
+	s, err := openStore(*dir, *pub, *udi)
+	if err != nil {
+		return err
+	}
+	all, err := s.List()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tFEATURE\tCOUNT\tEXPIRES\tSTATUS")
+	for _, in := range all {
+		status, id := "valid", in.License.ID
+		if in.Err != nil {
+			status = in.Err.Error()
+		}
+		if id == "" {
+			id = "?"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", id, in.License.Feature, in.License.Count, expiry(in.License), status)
+	}
+	return tw.Flush()
+}
+
+func licenseRemove(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("license remove", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := dirFlag(fs)
+	if done, err := parseFlags(fs, args); done || err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usageError("need at least one license ID")
+	}
+	// Removing needs no key: an expired or foreign license can go too.
+	s := licensing.Store{Dir: *dir}
+	for _, id := range fs.Args() {
+		if err := s.Remove(id); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "removed %s\n", id)
+	}
+	return nil
 }

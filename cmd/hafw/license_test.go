@@ -135,3 +135,39 @@ func TestLicenseDevKey(t *testing.T) {
 		t.Fatalf("exit %d: %s%s", code, out, errOut)
 	}
 }
+
+// TestLicenseStoreCLI: install refuses a foreign license without touching the
+// directory, list shows every file with its status, remove deletes by ID.
+func TestLicenseStoreCLI(t *testing.T) {
+	dir := t.TempDir()
+	store := filepath.Join(dir, "licenses")
+	act := issueTo(t, dir, "act.lic", "--key", devKey, "--udi", vaUDI, "--feature", "activation", "--count", "1", "--id", "LIC-ACT")
+	foreign := issueTo(t, dir, "foreign.lic", "--key", devKey, "--udi", otherVA, "--feature", "cas", "--count", "5")
+	common := []string{"--dir", store, "--pub", devPub, "--udi", vaUDI}
+
+	code, out, errOut := hafw(t, append(append([]string{"license", "install"}, common...), act, foreign)...)
+	if code != 1 || !strings.Contains(out, "installed "+act+": LIC-ACT activation 1") ||
+		!strings.Contains(errOut, foreign+": refusing license: license ") || !strings.Contains(errOut, "another machine") {
+		t.Fatalf("install: exit %d\n%s%s", code, out, errOut)
+	}
+	entries, _ := os.ReadDir(store)
+	if len(entries) != 1 || entries[0].Name() != "LIC-ACT.lic" {
+		t.Fatalf("store holds %v", entries)
+	}
+	// A file copied in by hand is listed with its reason.
+	data, _ := os.ReadFile(foreign)
+	os.WriteFile(filepath.Join(store, "copied.lic"), data, fileMode)
+	code, out, _ = hafw(t, append([]string{"license", "list"}, common...)...)
+	if code != 0 || !strings.Contains(out, "LIC-ACT") || !strings.Contains(out, "valid") || !strings.Contains(out, "copied.lic: license ") {
+		t.Fatalf("list: exit %d\n%s", code, out)
+	}
+	if code, out, errOut := hafw(t, "license", "remove", "--dir", store, "LIC-ACT"); code != 0 || out != "removed LIC-ACT\n" {
+		t.Fatalf("remove: exit %d %s%s", code, out, errOut)
+	}
+	if code, _, errOut := hafw(t, "license", "remove", "--dir", store, "LIC-ACT"); code != 1 || !strings.Contains(errOut, "no such license installed") {
+		t.Fatalf("second remove: exit %d %s", code, errOut)
+	}
+	if code, _, _ := hafw(t, "license", "install", "--dir", store, "--pub", devPub, act); code != 2 {
+		t.Fatalf("install without --udi: exit %d", code)
+	}
+}
