@@ -54,7 +54,7 @@ func TestUDIThisMachine(t *testing.T) {
 			t.Fatalf("exit 0 without a UDI: %q", out)
 		}
 	case 1:
-		if strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "not an appliance") {
+		if strings.Count(errOut, "\n") != 1 || !strings.HasPrefix(errOut, "hafw udi: ") {
 			t.Fatalf("exit 1 without a one-line reason: %q", errOut)
 		}
 	default:
