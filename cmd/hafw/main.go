@@ -28,6 +28,7 @@ var commands = map[string]command{
 	"pairing":  {"check whether a secondary may back up given primaries (1:1, N:1)", runPairing},
 	"udi":      {"print this machine's UDI and detected profile", runUDI},
 	"license":  {"vendor keys, issue, verify and summarize signed licenses", runLicense},
+	"build":    {"build firmware images (raw disk or OVA) for a profile", runBuild},
 }
 
 // exitError carries a specific exit status out of a subcommand: 1 for a
