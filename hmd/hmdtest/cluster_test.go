@@ -1,0 +1,283 @@
+package hmdtest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hafw/hafw/config"
+	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/internal/netnstest"
+	"github.com/hafw/hafw/internal/testenv"
+)
+
+// Binaries built once for the whole test binary.
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+func binaries(t *testing.T) (hmd, gethainfo string) {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "hafw-hmdtest-")
+		if buildErr != nil {
+			return
+		}
+		out, err := exec.Command("go", "build", "-o", binDir+"/", "github.com/hafw/hafw/cmd/hmd", "github.com/hafw/hafw/cmd/gethainfo").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v: %s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(binDir, "hmd"), filepath.Join(binDir, "gethainfo")
+}
+
+const password = "test-password-1"
+
+// passwordHash is computed once: PBKDF2 at 600k rounds is slow on purpose.
+var passwordHash = sync.OnceValues(func() (string, error) { return config.HashPassword(password) })
+
+// lan is a bridge with a client namespace that is also the default gateway
+// (.1) of the test subnet.
+type lan struct {
+	t      *testing.T
+	br     *netnstest.Bridge
+	client *netnstest.NS
+	subnet string // "10.231.0"
+}
+
+func newLAN(t *testing.T, subnet string) *lan {
+	testenv.RequireRoot(t)
+	testenv.RequireCommand(t, "ip", "nft", "go")
+	l := &lan{t: t, br: netnstest.NewBridge(t, "br"), client: netnstest.New(t, "client"), subnet: subnet}
+	l.br.Attach(l.client, "eth0")
+	l.client.AddAddr("eth0", l.prefix(1))
+	return l
+}
+
+func (l *lan) addr(host int) netip.Addr { return netip.MustParseAddr(fmt.Sprintf("%s.%d", l.subnet, host)) }
+func (l *lan) prefix(host int) netip.Prefix {
+	return netip.PrefixFrom(l.addr(host), 24)
+}
+
+// node is one appliance: a namespace on the LAN running hmd.
+type node struct {
+	t        *testing.T
+	name     string
+	ns       *netnstest.NS
+	port     string // bridge port, for pulling the cable
+	dir      string
+	cfgPath  string
+	stateDir string
+	socket   string
+	proc     *netnstest.Proc
+	args     []string
+	hip      netip.Addr
+}
+
+// addNode creates an appliance at .host with the given role and profile;
+// vipHost > 0 gives a primary its VIP.
+func (l *lan) addNode(name string, host int, role config.Role, profile string, vipHost int, extraArgs ...string) *node {
+	t := l.t
+	t.Helper()
+	ns := netnstest.New(t, name)
+	port := l.br.Attach(ns, "eth0")
+	ns.AddAddr("eth0", l.prefix(host))
+	ns.IP("route", "add", "default", "via", l.addr(1).String())
+	hash, err := passwordHash()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Hostname, cfg.Role, cfg.Profile, cfg.PasswordHash = name, role, profile, hash
+	cfg.Eth0 = config.Interface{Enabled: true, Address: l.prefix(host), Gateway: l.addr(1)}
+	if vipHost > 0 {
+		cfg.VIP = l.prefix(vipHost)
+	}
+	dir := t.TempDir()
+	n := &node{t: t, name: name, ns: ns, port: port, dir: dir, cfgPath: filepath.Join(dir, "appliance.json"),
+		stateDir: filepath.Join(dir, "hmd"), socket: filepath.Join(dir, "hmd.sock"), hip: l.addr(host)}
+	if err := config.Save(n.cfgPath, cfg); err != nil {
+		t.Fatal(err)
+	}
+	n.args = append([]string{"--config", n.cfgPath, "--state-dir", n.stateDir, "--socket", n.socket,
+		"--version-file", filepath.Join(dir, "no-version"), "--profile-file", filepath.Join(dir, "no-profile"),
+		"--vendor-key", filepath.Join(dir, "no-key"), "--license-dir", filepath.Join(dir, "licenses"), "--log-level", "debug"}, extraArgs...)
+	n.start()
+	return n
+}
+
+// start runs hmd and waits until its local API answers.
+func (n *node) start() {
+	n.t.Helper()
+	hmd, _ := binaries(n.t)
+	n.proc = n.ns.Start(hmd, n.args...)
+	netnstest.Eventually(n.t, 10*time.Second, n.name+"'s hmd to answer", func() bool {
+		select {
+		case <-n.proc.Exited():
+			n.t.Fatalf("%s's hmd exited: %v\n%s", n.name, n.proc.Err(), n.proc.Output())
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := n.api().Status(ctx)
+		return err == nil
+	})
+}
+
+func (n *node) api() *api.Client { return api.NewUnixClient(n.socket) }
+
+func (n *node) status() api.Status {
+	n.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := n.api().Status(ctx)
+	if err != nil {
+		n.t.Fatalf("%s status: %v", n.name, err)
+	}
+	return st
+}
+
+// gethainfo runs the real CLI against this node's socket and state.
+func (n *node) gethainfo() string {
+	n.t.Helper()
+	_, bin := binaries(n.t)
+	out, err := exec.Command(bin, "--socket", n.socket, "--config", n.cfgPath, "--state-dir", n.stateDir).CombinedOutput()
+	if err != nil {
+		n.t.Fatalf("gethainfo on %s: %v\n%s", n.name, err, out)
+	}
+	return string(out)
+}
+
+// field returns the value of "key: value" lines of gethainfo, in order.
+func field(out, key string) []string {
+	var vals []string
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), key+": "); ok {
+			vals = append(vals, v)
+		}
+	}
+	return vals
+}
+
+// waitState waits until gethainfo shows want as peer block i's state.
+func (n *node) waitState(i int, want string, timeout time.Duration) {
+	n.t.Helper()
+	var last string
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		last = n.gethainfo()
+		if s := field(last, "Current state"); len(s) > i && s[i] == want {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	n.t.Fatalf("%s: peer %d never reached %s; gethainfo:\n%s\nhmd output:\n%s", n.name, i+1, want, last, n.proc.Output())
+}
+
+// kill is a crash: kill -9 and the cable pulled, as when the box dies
+// (a live kernel would keep answering ARP for the VIP it still has).
+func (n *node) kill(l *lan) {
+	n.t.Helper()
+	l.br.SetPort(n.port, false)
+	if err := n.proc.Signal(syscall.SIGKILL); err != nil {
+		n.t.Fatal(err)
+	}
+	<-n.proc.Exited()
+}
+
+// hasAddr reports whether ip is configured on the node's eth0.
+func (n *node) hasAddr(ip netip.Addr) bool {
+	out := n.ns.IP("-o", "-4", "addr", "show", "dev", "eth0")
+	return strings.Contains(out, " "+ip.String()+"/")
+}
+
+// pair pairs secondary to primary through the primary's local API.
+func pair(t *testing.T, primary, secondary *node, failover, failback string, wait time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := primary.api().Pair(ctx, api.PairRequest{SecondaryName: secondary.name, SecondaryIP: secondary.hip.String(),
+		SecondaryPassword: password, FailoverType: failover, FailbackType: failback, LongFailoverWait: api.Duration(wait)})
+	if err != nil {
+		t.Fatalf("pair %s with %s: %v\nprimary:\n%s\nsecondary:\n%s", primary.name, secondary.name, err, primary.proc.Output(), secondary.proc.Output())
+	}
+	t.Logf("pair: %s", res.Message)
+}
+
+// serveName listens on port in the node's namespace (on every address, so
+// also on the VIP while it holds it) and answers each connection with the
+// node's name.
+func (n *node) serveName(port int) {
+	n.t.Helper()
+	var ln net.Listener
+	n.ns.MustDo(func() error {
+		var err error
+		ln, err = net.Listen("tcp4", fmt.Sprintf(":%d", port))
+		return err
+	})
+	n.t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			fmt.Fprintln(c, n.name)
+			c.Close()
+		}
+	}()
+}
+
+// ask connects from the client namespace to ip:port and returns the name
+// the server answered, or "" on failure.
+func (l *lan) ask(ip netip.Addr, port int) string {
+	var name string
+	_ = l.client.Do(func() error {
+		c, err := net.DialTimeout("tcp4", netip.AddrPortFrom(ip, uint16(port)).String(), 300*time.Millisecond)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		name = strings.TrimSpace(line)
+		return err
+	})
+	return name
+}
+
+// clientMAC is the client's neighbour entry for ip.
+func (l *lan) clientMAC(ip netip.Addr) net.HardwareAddr {
+	mac, err := l.client.NeighbourMAC("eth0", ip)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return mac
+}
+
+func sameMAC(a, b net.HardwareAddr) bool { return bytes.Equal(a, b) }
