@@ -78,7 +78,9 @@ func newLAN(t *testing.T, subnet string) *lan {
 	return l
 }
 
-func (l *lan) addr(host int) netip.Addr { return netip.MustParseAddr(fmt.Sprintf("%s.%d", l.subnet, host)) }
+func (l *lan) addr(host int) netip.Addr {
+	return netip.MustParseAddr(fmt.Sprintf("%s.%d", l.subnet, host))
+}
 func (l *lan) prefix(host int) netip.Prefix {
 	return netip.PrefixFrom(l.addr(host), 24)
 }
