@@ -19,7 +19,7 @@ type arpLab struct {
 	vip               netip.Prefix
 }
 
-func newARPLab(t *testing.T) *arpLab {
+func newARPLab(t testing.TB) *arpLab {
 	br := netnstest.NewBridge(t, "sw")
 	l := &arpLab{
 		old:    netnstest.New(t, "old"),
@@ -35,7 +35,7 @@ func newARPLab(t *testing.T) *arpLab {
 	return l
 }
 
-func dialARPIn(t *testing.T, ns *netnstest.NS) *ARP {
+func dialARPIn(t testing.TB, ns *netnstest.NS) *ARP {
 	t.Helper()
 	var a *ARP
 	ns.MustDo(func() error {
@@ -154,15 +154,15 @@ func TestProbe(t *testing.T) {
 
 	// The VIP check: an RFC 5227 probe (sender 0.0.0.0) finds the holder.
 	start := time.Now()
-	owners, err := a.Probe(ctx, l.vip.Addr(), netip.Addr{}, time.Second)
+	owners, err := a.Probe(ctx, l.vip.Addr(), netip.Addr{}, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(owners) != 1 || !bytes.Equal(owners[0], oldMAC) {
 		t.Fatalf("owners %v, want [%v]", owners, oldMAC)
 	}
-	if took := time.Since(start); took > 500*time.Millisecond {
-		t.Errorf("probe with an answer took %v; it should return soon after the answer", took)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("probe with an answer took %v of its 5 s timeout; it should return soon after the answer", took)
 	}
 
 	// The gateway vote: probe with our own address as sender.
@@ -178,7 +178,7 @@ func TestProbe(t *testing.T) {
 		if err != nil || len(owners) != 0 {
 			t.Fatalf("probe %s: %v, %v; want no owner", ip, owners, err)
 		}
-		if took := time.Since(start); took < 250*time.Millisecond || took > time.Second {
+		if took := time.Since(start); took < 250*time.Millisecond || took > 3*time.Second {
 			t.Errorf("probe %s without an answer took %v, want about the 300 ms timeout", ip, took)
 		}
 	}
@@ -203,5 +203,20 @@ func TestProbe(t *testing.T) {
 	}
 	if _, err := a.Probe(ctx, netip.MustParseAddr("fd00::1"), netip.Addr{}, time.Second); err == nil {
 		t.Fatal("IPv6 target accepted")
+	}
+}
+
+// BenchmarkProbeOwner measures the pre-claim VIP check when another node
+// holds the VIP: request out, answer back, across veths and a bridge. hmd
+// adds this to its takeover time when it probes before claiming.
+func BenchmarkProbeOwner(b *testing.B) {
+	l := newARPLab(b)
+	a := dialARPIn(b, l.next)
+	ctx := context.Background()
+	for b.Loop() {
+		owners, err := a.Probe(ctx, l.vip.Addr(), netip.Addr{}, time.Second)
+		if err != nil || len(owners) != 1 {
+			b.Fatalf("probe: %v, %v", owners, err)
+		}
 	}
 }
