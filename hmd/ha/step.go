@@ -264,7 +264,7 @@ func (s *stepper) primaryHeard() {
 		case p.HoldsVIP && s.n.State == FailoverInvoked:
 			s.set(Terminated)
 			s.do(SendState{})
-		case !p.HoldsVIP && p.State == SecondaryActive && s.now.Sub(s.n.Since) >= s.n.Config.FailoverWait:
+		case !p.HoldsVIP && (p.State == SecondaryActive || p.State == StateInitializing) && s.now.Sub(s.n.Since) >= s.n.Config.FailoverWait:
 			// The secondary has not taken over within a whole wait
 			// (refused, or N:1 busy): serve again.
 			s.want("the secondary did not take over", false)
@@ -483,7 +483,8 @@ func (s *stepper) tryClaim() {
 	}
 	if s.busy != "" && s.role() == Secondary {
 		s.notice(MsgTakeoverRefused, fmt.Sprintf("failover for %s refused: already active for %s (a secondary serves one primary at a time)", s.n.Config.Peer, s.busy))
-		if s.n.State == FailoverInvoked {
+		if s.n.State == FailoverInvoked || s.n.State == StateInitializing {
+			// Stand by visibly, so that the primary serves again.
 			s.n.Claim = Claim{}
 			s.set(SecondaryActive)
 			s.do(SendState{})
@@ -670,10 +671,18 @@ func (s *stepper) peerDesc() string {
 func (s *stepper) failback(e Failback) {
 	const cmd = "Failback"
 	p := s.n.Peer
+	if s.role() == Primary && s.n.State == Terminated && !p.Up && e.Force {
+		// The secondary is gone and the operator says so: serve again
+		// (the VIP probe still guards against a secondary that is only
+		// unreachable).
+		s.event(MsgFailbackInvoked, "forced: the secondary is unreachable")
+		s.want("forced failback with the secondary unreachable", false)
+		return
+	}
 	ok := p.Up && ((s.role() == Primary && s.n.State == Terminated && p.State == FailoverActive) ||
 		(s.role() == Secondary && s.n.State == FailoverActive && p.State == Terminated))
 	if !ok {
-		s.refuse(cmd, fmt.Sprintf("needs the primary TERMINATED and the secondary FAILOVER_ACTIVE, both reachable (now %s, peer %s)", s.n.State, s.peerDesc()))
+		s.refuse(cmd, fmt.Sprintf("needs the primary TERMINATED and the secondary FAILOVER_ACTIVE, both reachable, or force on a TERMINATED primary whose secondary is gone (now %s, peer %s)", s.n.State, s.peerDesc()))
 		return
 	}
 	if rest := s.window(s.n.LastFailover); rest > 0 && !e.Force {
