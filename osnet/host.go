@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -379,6 +380,9 @@ func (h *Host) applyAddress(l netlink.Link, addr netip.Prefix, gw netip.Addr, li
 	if err := h.nl.AddrReplace(l, na); err != nil {
 		return fmt.Errorf("set address %s on %s: %w", addr, name, err)
 	}
+	if err := h.restoreLabelled(l, addrs); err != nil {
+		return err
+	}
 	if gw.IsValid() {
 		r := &netlink.Route{LinkIndex: l.Attrs().Index, Gw: gw.AsSlice(), Dst: ipNet(netip.PrefixFrom(netip.IPv4Unspecified(), 0))}
 		if err := h.nl.RouteReplace(r); err != nil {
@@ -387,6 +391,27 @@ func (h *Host) applyAddress(l netlink.Link, addr netip.Prefix, gw netip.Addr, li
 		return nil
 	}
 	return h.removeDefaultRoutes(l)
+}
+
+// restoreLabelled re-adds labelled addresses (the VIP) from before that
+// the kernel dropped with the old primary address of their subnet: with
+// promote_secondaries off, deleting a primary deletes its secondaries.
+func (h *Host) restoreLabelled(l netlink.Link, before []Addr) error {
+	name := l.Attrs().Name
+	now, err := h.addrs(l)
+	if err != nil {
+		return err
+	}
+	for _, a := range before {
+		if a.Label == name || a.Label == "" || slices.ContainsFunc(now, func(n Addr) bool { return n.Prefix == a.Prefix }) {
+			continue
+		}
+		if err := h.nl.AddrReplace(l, &netlink.Addr{IPNet: ipNet(a.Prefix), Label: a.Label}); err != nil {
+			return fmt.Errorf("restore %s (%s) on %s: %w", a.Prefix, a.Label, name, err)
+		}
+		h.log.Info("restored labelled address after the port's address changed", "interface", name, "address", a.Prefix, "label", a.Label)
+	}
+	return nil
 }
 
 func (h *Host) removeDefaultRoutes(l netlink.Link) error {

@@ -153,12 +153,20 @@ func TestVIPSurvivesReconfigure(t *testing.T) {
 	if !found {
 		t.Fatalf("VIP lost or not secondary after reconfigure: %+v", addrs)
 	}
+	// A new address in the same subnet: the kernel drops secondaries with
+	// the old primary; Configure must put the VIP back.
+	if _, err := h.Configure(ctx, "eth0", config.Interface{Enabled: true, Address: mustPrefix("10.203.0.9/24")}); err != nil {
+		t.Fatal(err)
+	}
+	if out := node.IP("-4", "-o", "addr", "show", "dev", "eth0"); !strings.Contains(out, "inet 10.203.0.100/24") || !strings.Contains(out, "inet 10.203.0.9/24") || strings.Contains(out, "10.203.0.2/") {
+		t.Fatalf("after changing the port's address: %s", out)
+	}
 	for range 2 {
 		if err := h.RemoveSecondary("eth0", vip); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if out := node.IP("-4", "-o", "addr", "show", "dev", "eth0"); strings.Contains(out, "10.203.0.100") || !strings.Contains(out, "10.203.0.2/24") {
+	if out := node.IP("-4", "-o", "addr", "show", "dev", "eth0"); strings.Contains(out, "10.203.0.100") || !strings.Contains(out, "10.203.0.9/24") {
 		t.Fatalf("after removal: %s", out)
 	}
 }
