@@ -37,14 +37,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func binaries(t *testing.T) (hmd, gethainfo string) {
+// binaryPath builds hmd, gethainfo and hactl once and returns one of them.
+func binaryPath(t *testing.T, name string) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "hafw-hmdtest-")
 		if buildErr != nil {
 			return
 		}
-		out, err := exec.Command("go", "build", "-o", binDir+"/", "github.com/hafw/hafw/cmd/hmd", "github.com/hafw/hafw/cmd/gethainfo").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", binDir+"/", "github.com/hafw/hafw/cmd/hmd", "github.com/hafw/hafw/cmd/gethainfo", "github.com/hafw/hafw/cmd/hactl").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v: %s", err, out)
 		}
@@ -52,7 +53,7 @@ func binaries(t *testing.T) (hmd, gethainfo string) {
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
-	return filepath.Join(binDir, "hmd"), filepath.Join(binDir, "gethainfo")
+	return filepath.Join(binDir, name)
 }
 
 const password = "test-password-1"
@@ -135,8 +136,7 @@ func (l *lan) addNode(name string, host int, role config.Role, profile string, v
 // start runs hmd and waits until its local API answers.
 func (n *node) start() {
 	n.t.Helper()
-	hmd, _ := binaries(n.t)
-	n.proc = n.ns.Start(hmd, n.args...)
+	n.proc = n.ns.Start(binaryPath(n.t, "hmd"), n.args...)
 	netnstest.Eventually(n.t, 10*time.Second, n.name+"'s hmd to answer", func() bool {
 		select {
 		case <-n.proc.Exited():
@@ -166,8 +166,7 @@ func (n *node) status() api.Status {
 // gethainfo runs the real CLI against this node's socket and state.
 func (n *node) gethainfo() string {
 	n.t.Helper()
-	_, bin := binaries(n.t)
-	out, err := exec.Command(bin, "--socket", n.socket, "--config", n.cfgPath, "--state-dir", n.stateDir).CombinedOutput()
+	out, err := exec.Command(binaryPath(n.t, "gethainfo"), "--socket", n.socket, "--config", n.cfgPath, "--state-dir", n.stateDir).CombinedOutput()
 	if err != nil {
 		n.t.Fatalf("gethainfo on %s: %v\n%s", n.name, err, out)
 	}
