@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,18 +15,19 @@ import (
 	"github.com/hafw/hafw/internal/testenv"
 )
 
-// startDnsmasq runs a real DHCP server (Debian's dnsmasq, DNS disabled)
-// on srv's eth0 = 10.204.0.1/24, handing out 10.204.0.50–60 with router
-// 10.204.0.1, DNS 10.204.0.53 and T1 = 3 s (dnsmasq ignores T1 ≤ 2 s).
-func startDnsmasq(t *testing.T, srv *netnstest.NS) *netnstest.Proc {
+// startDnsmasq runs a real DHCP server (Debian's dnsmasq, DNS disabled,
+// authoritative) on srv's eth0 = 10.204.0.1/24, handing out the given
+// range with router 10.204.0.1, DNS 10.204.0.53 and T1 = 3 s (dnsmasq
+// ignores T1 ≤ 2 s).
+func startDnsmasq(t *testing.T, srv *netnstest.NS, first, last string) *netnstest.Proc {
 	t.Helper()
 	testenv.RequireCommand(t, "dnsmasq")
 	dir := t.TempDir()
 	p := srv.Start("dnsmasq",
 		"--keep-in-foreground", "--conf-file=/dev/null", "--port=0",
-		"--user=root", "--group=root",
+		"--user=root", "--group=root", "--dhcp-authoritative", "--no-ping",
 		"--interface=eth0", "--bind-interfaces", "--log-dhcp", "--log-facility=-",
-		"--dhcp-range=10.204.0.50,10.204.0.60,255.255.255.0,2m",
+		"--dhcp-range=10.204.0."+first+",10.204.0."+last+",255.255.255.0,2m",
 		"--dhcp-option=option:router,10.204.0.1",
 		"--dhcp-option=option:dns-server,10.204.0.53",
 		"--dhcp-option=option:domain-name,lab.test",
@@ -64,7 +66,7 @@ func (r *leaseRecorder) count() int {
 func TestDHCPLeaseAppliedAndRenewed(t *testing.T) {
 	client, srv := twoNodes(t)
 	srv.AddAddr("eth0", mustPrefix("10.204.0.1/24"))
-	dnsmasq := startDnsmasq(t, srv)
+	dnsmasq := startDnsmasq(t, srv, "50", "60")
 	rec := &leaseRecorder{}
 	h := hostIn(t, client, WithLeaseHook(rec.hook))
 
@@ -125,7 +127,7 @@ func TestDHCPPendingThenLease(t *testing.T) {
 	if st.State != StateDHCPPending || st.ReadyField() != "dhcp-pending" {
 		t.Fatalf("without a server: %+v", st)
 	}
-	startDnsmasq(t, srv)
+	startDnsmasq(t, srv, "50", "60")
 	netnstest.Eventually(t, 30*time.Second, "a lease after the server started", func() bool {
 		st, err := h.Status("eth0")
 		return err == nil && st.State == StateConfigured
@@ -133,6 +135,43 @@ func TestDHCPPendingThenLease(t *testing.T) {
 	st, _ = h.Status("eth0")
 	if out := client.IP("-4", "-o", "addr", "show", "dev", "eth0"); !strings.Contains(out, "inet "+st.Address.String()) {
 		t.Fatalf("status says %v but the interface has %s", st.Address, out)
+	}
+}
+
+// TestDHCPNakStartsOver replaces the server by one with another range: the
+// renewal at T1 is refused (NAK), the old address goes, and the client
+// takes a new lease from the new range.
+func TestDHCPNakStartsOver(t *testing.T) {
+	testenv.Short(t, "waits for T1")
+	client, srv := twoNodes(t)
+	srv.AddAddr("eth0", mustPrefix("10.204.0.1/24"))
+	first := startDnsmasq(t, srv, "50", "60")
+	h := hostIn(t, client)
+	var st Status
+	client.MustDo(func() error {
+		var err error
+		st, err = h.Configure(context.Background(), "eth0", config.Interface{Enabled: true, DHCP: true})
+		return err
+	})
+	if st.State != StateConfigured {
+		t.Fatalf("no first lease: %+v", st)
+	}
+	old := st.Address
+	if err := first.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-first.Exited()
+	second := startDnsmasq(t, srv, "70", "80")
+	netnstest.Eventually(t, 20*time.Second, "a lease from the new range", func() bool {
+		st, err := h.Status("eth0")
+		return err == nil && st.State == StateConfigured && st.Address.Addr().As4()[3] >= 70
+	})
+	out := client.IP("-4", "-o", "addr", "show", "dev", "eth0")
+	if strings.Contains(out, "inet "+old.String()) {
+		t.Fatalf("the refused address %v is still there: %s", old, out)
+	}
+	if !strings.Contains(second.Output(), "DHCPNAK") {
+		t.Errorf("the new server sent no NAK:\n%s", second.Output())
 	}
 }
 
