@@ -46,7 +46,7 @@ func TestTable(t *testing.T) {
 		}
 		switch p.Class {
 		case Physical:
-			if p.ImageFormat != RawDisk || p.ProductID != "AIR-MSE-"+p.Model+"-K9" || len(p.DMIProducts) == 0 {
+			if p.ImageFormat != RawDisk || p.ProductID != "AIR-MSE-"+p.Model+"-K9" || len(p.DMIProducts) == 0 || p.Sources["dmi_products"] == "" {
 				t.Errorf("%s: physical profile %+v", p.Model, p)
 			}
 			for _, d := range p.DMIProducts {
