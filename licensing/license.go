@@ -187,7 +187,9 @@ func Date(t time.Time) time.Time {
 // ParseDate reads a license date (YYYY-MM-DD, UTC).
 func ParseDate(s string) (time.Time, error) {
 	t, err := time.Parse(dateLayout, s)
-	if err != nil {
+	// Year 1 is Go's zero time, which means "never" for an expiry: refuse it
+	// so that no date has two spellings.
+	if err != nil || t.IsZero() {
 		return time.Time{}, fmt.Errorf("date %q: want YYYY-MM-DD", s)
 	}
 	return t, nil

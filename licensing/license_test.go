@@ -134,6 +134,7 @@ func TestBadInput(t *testing.T) {
 		{"reordered", signRaw(priv, strings.Replace(body, "id: LIC-9\nfeature: gold\n", "feature: gold\nid: LIC-9\n", 1)), testToday, ErrMalformed, "line 2"},
 		{"leading zero", signRaw(priv, strings.Replace(strings.Replace(body, "gold", "cas", 1), "count: 1\n", "count: 01\n", 1)), testToday, ErrMalformed, "count"},
 		{"bad date", signRaw(priv, strings.Replace(strings.Replace(body, "gold", "cas", 1), "2026-11-22", "22.11.2026", 1)), testToday, ErrMalformed, "YYYY-MM-DD"},
+		{"zero expiry", signRaw(priv, strings.Replace(strings.Replace(body, "gold", "cas", 1), "expires: never", "expires: 0001-01-01", 1)), testToday, ErrMalformed, "YYYY-MM-DD"},
 		{"version 2", bytes.Replace(good, []byte("hafw-license: 1"), []byte("hafw-license: 2"), 1), testToday, ErrMalformed, "format version"},
 		{"huge", bytes.Repeat([]byte("x"), 5000), testToday, ErrMalformed, "at most"},
 		{"short signature", append(bytes.SplitAfter(good, []byte("signature: "))[0], []byte("AAAA\n")...), testToday, ErrMalformed, "signature"},
