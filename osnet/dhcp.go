@@ -178,6 +178,12 @@ func (h *Host) applyLease(name string, got *nclient4.Lease) (Lease, error) {
 	h.setStatus(Status{Name: name, State: StateConfigured, DHCP: true, Address: l.Address, Gateway: l.Router, LeaseExpiry: l.Expiry()})
 	h.log.Info("DHCP: lease applied", "interface", name, "address", l.Address, "gateway", l.Router,
 		"server", l.Server, "lease", l.Duration, "t1", l.T1, "t2", l.T2)
+	if h.resolvConf != "" && len(l.DNS) > 0 {
+		if err := WriteResolvConf(h.resolvConf, l.DNS, l.DomainName); err != nil {
+			// The address is in place; a bad DNS option must not cost it.
+			h.log.Warn("DHCP: DNS servers not applied", "interface", name, "err", err)
+		}
+	}
 	if h.onLease != nil {
 		h.onLease(name, l)
 	}

@@ -3,6 +3,7 @@ package osnet
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -68,7 +69,8 @@ func TestDHCPLeaseAppliedAndRenewed(t *testing.T) {
 	srv.AddAddr("eth0", mustPrefix("10.204.0.1/24"))
 	dnsmasq := startDnsmasq(t, srv, "50", "60")
 	rec := &leaseRecorder{}
-	h := hostIn(t, client, WithLeaseHook(rec.hook))
+	resolv := filepath.Join(t.TempDir(), "resolv.conf")
+	h := hostIn(t, client, WithLeaseHook(rec.hook), WithResolvConf(resolv))
 
 	var st Status
 	client.MustDo(func() error {
@@ -96,6 +98,9 @@ func TestDHCPLeaseAppliedAndRenewed(t *testing.T) {
 	l := rec.leases[0]
 	if len(l.DNS) != 1 || l.DNS[0] != mustAddr("10.204.0.53") || l.DomainName != "lab.test" || l.T1 != 3*time.Second {
 		t.Fatalf("lease details %+v", l)
+	}
+	if got, err := os.ReadFile(resolv); err != nil || !strings.Contains(string(got), "nameserver 10.204.0.53\n") || !strings.Contains(string(got), "search lab.test\n") {
+		t.Fatalf("resolv.conf from the lease: %q, %v", got, err)
 	}
 
 	netnstest.Eventually(t, 10*time.Second, "a renewal at T1", func() bool { return rec.count() >= 2 })

@@ -29,6 +29,8 @@ type Host struct {
 	dhcpWait time.Duration
 	// onLease is called (from the DHCP goroutine) with each applied lease.
 	onLease func(name string, l Lease)
+	// resolvConf, when set, is rewritten with each lease's DNS servers.
+	resolvConf string
 
 	mu     sync.Mutex
 	status map[string]Status
@@ -49,6 +51,10 @@ func WithDHCPWait(d time.Duration) HostOption { return func(h *Host) { h.dhcpWai
 func WithLeaseHook(fn func(name string, l Lease)) HostOption {
 	return func(h *Host) { h.onLease = fn }
 }
+
+// WithResolvConf makes every applied lease that names DNS servers rewrite
+// path (normally /etc/resolv.conf) with them and the lease's domain.
+func WithResolvConf(path string) HostOption { return func(h *Host) { h.resolvConf = path } }
 
 // NewHost opens a netlink handle in the calling thread's network namespace.
 func NewHost(log *slog.Logger, opts ...HostOption) (*Host, error) {
