@@ -70,6 +70,8 @@ type PeerStatus struct {
 	Heartbeat         string `json:"heartbeat"` // "Up" or "Down"
 	State             string `json:"state"`
 	LastShutdownState string `json:"last_shutdown_state,omitempty"`
+	// PeerState is the state the peer last reported in its heartbeats.
+	PeerState string `json:"peer_state,omitempty"`
 	// StatusText is the management station's "Status" row ("Active", …).
 	StatusText      string  `json:"status"`
 	DataReplication string  `json:"data_replication"`

@@ -52,7 +52,7 @@ func peerStatus(onPrimary bool, c store.PeerConfig, n ha.Node, hb heartbeat.Peer
 		FailoverType: string(c.FailoverType), FailbackType: string(c.FailbackType), FailoverWaitMS: c.FailoverWait.Milliseconds(),
 		InstanceDBName: db, InstanceDBPort: port, DataguardName: dg, PrimaryDBAlias: alias,
 		DirectConnect: c.DirectIP.IsValid(), Heartbeat: "Down", State: string(n.State), LastShutdownState: string(n.LastShutdownState),
-		OwnsVIP: n.HoldsVIP, Epoch: n.Epoch, MeanHeartbeatMS: float64(hb.MeanRTT.Microseconds()) / 1000,
+		PeerState: string(n.Peer.State), OwnsVIP: n.HoldsVIP, Epoch: n.Epoch, MeanHeartbeatMS: float64(hb.MeanRTT.Microseconds()) / 1000,
 		HeartbeatsReceived: hb.Received, Rejected: rejects,
 	}
 	if c.DirectIP.IsValid() {
