@@ -190,3 +190,26 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseFields fuzzes the field values inside a well-formed frame, where
+// byte-level FuzzParse rarely gets: a value that parses must be the one
+// canonical spelling (the file re-encodes to the same bytes).
+func FuzzParseFields(f *testing.F) {
+	f.Add("LIC-1", "cas", "100", testUDI.String(), "2026-11-22", "never")
+	f.Add("a", "activation", "1", "A:V01:b", "2000-02-29", "2000-03-01")
+	f.Fuzz(func(t *testing.T, id, feature, count, udi, issued, expires string) {
+		body := "hafw-license: 1\nid: " + id + "\nfeature: " + feature + "\ncount: " + count +
+			"\nudi: " + udi + "\nissued: " + issued + "\nexpires: " + expires + "\n"
+		file := body + "signature: " + base64.StdEncoding.EncodeToString(make([]byte, 64)) + "\n"
+		l, err := Parse([]byte(file))
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnknownFeature) {
+				t.Fatalf("error %v matches no documented reason", err)
+			}
+			return
+		}
+		if got := string(l.canonical()); got != body {
+			t.Fatalf("accepted a non-canonical spelling:\n%q\ncanonical:\n%q", body, got)
+		}
+	})
+}
