@@ -25,7 +25,7 @@ func sample(seq uint64) Message {
 func newTestVerifier(t testing.TB) *Verifier {
 	t.Helper()
 	v := NewVerifier()
-	if err := v.AddPeer("pair-1", "10.210.0.2", testKey(t, "pair-1")); err != nil {
+	if err := v.AddPeer("pair-1", "10.210.0.2", testKey(t, "pair-1"), 0); err != nil {
 		t.Fatal(err)
 	}
 	return v
@@ -150,6 +150,21 @@ func TestReplayWindow(t *testing.T) {
 		if err != nil && !errors.Is(err, ErrReplayed) {
 			t.Fatalf("seq %d: err = %v, want ErrReplayed", c.seq, err)
 		}
+	}
+}
+
+func TestReplayAcrossRestart(t *testing.T) {
+	key := testKey(t, "pair-1")
+	old := seal(t, sample(500), key)
+	v := NewVerifier() // a restarted node that saved LastSeq 500
+	if err := v.AddPeer("pair-1", "10.210.0.2", key, 500); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Open(old); !errors.Is(err, ErrReplayed) {
+		t.Fatalf("packet from before the restart: %v", err)
+	}
+	if _, err := v.Open(seal(t, sample(501), key)); err != nil {
+		t.Fatalf("next packet: %v", err)
 	}
 }
 

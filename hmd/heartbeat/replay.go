@@ -67,8 +67,9 @@ func NewVerifier() *Verifier {
 	return &Verifier{peers: map[peerKey]*peerState{}, rejects: map[string]uint64{}}
 }
 
-// AddPeer accepts heartbeats from sender for pair, authenticated with key.
-func (v *Verifier) AddPeer(pair, sender string, key []byte) error {
+// AddPeer accepts heartbeats from sender for pair, authenticated with key,
+// with sequence numbers above minSeq (0 for a peer never heard).
+func (v *Verifier) AddPeer(pair, sender string, key []byte, minSeq uint64) error {
 	if err := checkID("pair", pair); err != nil {
 		return fmt.Errorf("add heartbeat peer: %w", err)
 	}
@@ -77,7 +78,8 @@ func (v *Verifier) AddPeer(pair, sender string, key []byte) error {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.peers[peerKey{pair, sender}] = &peerState{key: key}
+	// Everything at or below minSeq counts as seen.
+	v.peers[peerKey{pair, sender}] = &peerState{key: key, win: window{top: minSeq, bitmap: ^uint64(0)}}
 	return nil
 }
 

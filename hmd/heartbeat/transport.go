@@ -34,6 +34,11 @@ type Peer struct {
 	Node    string
 	Secret  []byte
 	Remotes map[string]netip.AddrPort
+	// MinSeq is the newest sequence number accepted from this peer before
+	// (PeerStatus.LastSeq saved by the caller): nothing at or below it is
+	// accepted, so a packet captured before a restart cannot be replayed
+	// to the restarted node.
+	MinSeq uint64
 }
 
 // Config configures a Monitor.
@@ -48,9 +53,10 @@ type Config struct {
 	FailoverWait time.Duration
 	// RTTWindow is how many round trips the mean response time covers.
 	RTTWindow int
-	// StartSeq is the first sequence number. Zero means the current time
-	// in nanoseconds, so that a restarted sender keeps climbing and its
-	// peer's replay window does not reject it.
+	// StartSeq is the lowest first sequence number. Sequence numbers
+	// follow the clock (nanoseconds, at least one more than the previous
+	// one), so that a restarted sender keeps climbing above what its peer
+	// has seen and is not rejected as a replay.
 	StartSeq uint64
 	Logger   *slog.Logger
 }
@@ -95,6 +101,9 @@ type PeerStatus struct {
 	Paths    map[string]PathStatus
 	Sent     uint64
 	Received uint64
+	// LastSeq is the newest sequence number accepted from the peer; save
+	// it and pass it back as Peer.MinSeq after a restart.
+	LastSeq uint64
 }
 
 // rtt is a moving window of round-trip samples.
@@ -185,10 +194,6 @@ func New(cfg Config) (*Monitor, error) {
 	if len(cfg.Paths) == 0 {
 		return nil, errors.New("heartbeat: no path configured")
 	}
-	seq := cfg.StartSeq
-	if seq == 0 {
-		seq = uint64(time.Now().UnixNano())
-	}
 	m := &Monitor{cfg: cfg, log: cfg.Logger, conns: map[string]*net.UDPConn{}, ver: NewVerifier(),
 		peers: map[string]*peer{}, wake: make(chan struct{}, 1)}
 	names := map[string]bool{}
@@ -206,10 +211,10 @@ func New(cfg Config) (*Monitor, error) {
 		if err != nil {
 			return nil, fmt.Errorf("heartbeat: pair %q: %w", pc.Pair, err)
 		}
-		if err := m.ver.AddPeer(pc.Pair, pc.Node, key); err != nil {
+		if err := m.ver.AddPeer(pc.Pair, pc.Node, key, pc.MinSeq); err != nil {
 			return nil, fmt.Errorf("heartbeat: %w", err)
 		}
-		p := &peer{cfg: pc, key: key, seq: seq, paths: map[string]*pathState{}, rtt: rtt{samples: make([]time.Duration, cfg.RTTWindow)}}
+		p := &peer{cfg: pc, key: key, seq: cfg.StartSeq, lastSeq: pc.MinSeq, paths: map[string]*pathState{}, rtt: rtt{samples: make([]time.Duration, cfg.RTTWindow)}}
 		for name, addr := range pc.Remotes {
 			if !names[name] {
 				return nil, fmt.Errorf("heartbeat: pair %q: remote on unknown path %q", pc.Pair, name)
@@ -277,7 +282,7 @@ func (m *Monitor) Status(pair string) (PeerStatus, bool) {
 		return PeerStatus{}, false
 	}
 	now := time.Now()
-	st := PeerStatus{Up: p.up, MeanRTT: p.rtt.mean(), Paths: map[string]PathStatus{}, Sent: p.sent, Received: p.received}
+	st := PeerStatus{Up: p.up, MeanRTT: p.rtt.mean(), Paths: map[string]PathStatus{}, Sent: p.sent, Received: p.received, LastSeq: p.lastSeq}
 	for name, ps := range p.paths {
 		st.Paths[name] = PathStatus{
 			Up:        !ps.lastHeard.IsZero() && now.Sub(ps.lastHeard) < m.cfg.FailoverWait,
@@ -348,7 +353,7 @@ func (m *Monitor) send(pair, path string, to netip.AddrPort, echo int64, now tim
 		m.mu.Unlock()
 		return
 	}
-	p.seq++
+	p.seq = max(p.seq+1, uint64(now.UnixNano()))
 	msg := Message{Flags: p.local.flags(), State: p.local.State, Sender: m.cfg.Node, Pair: pair,
 		Seq: p.seq, SentAt: now.UnixNano(), Echo: echo, Epoch: p.local.Epoch}
 	if echo != 0 {
