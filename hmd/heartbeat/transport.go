@@ -53,10 +53,10 @@ type Config struct {
 	FailoverWait time.Duration
 	// RTTWindow is how many round trips the mean response time covers.
 	RTTWindow int
-	// StartSeq is the lowest first sequence number. Sequence numbers
-	// follow the clock (nanoseconds, at least one more than the previous
-	// one), so that a restarted sender keeps climbing above what its peer
-	// has seen and is not rejected as a replay.
+	// StartSeq is the lowest first sequence number. The first one is at
+	// least the current time in nanoseconds and each message adds one
+	// (the replay window needs dense numbers), so that a restarted sender
+	// starts above everything it sent before and is not taken for a replay.
 	StartSeq uint64
 	Logger   *slog.Logger
 }
@@ -194,6 +194,7 @@ func New(cfg Config) (*Monitor, error) {
 	if len(cfg.Paths) == 0 {
 		return nil, errors.New("heartbeat: no path configured")
 	}
+	seq := max(cfg.StartSeq, uint64(time.Now().UnixNano()))
 	m := &Monitor{cfg: cfg, log: cfg.Logger, conns: map[string]*net.UDPConn{}, ver: NewVerifier(),
 		peers: map[string]*peer{}, wake: make(chan struct{}, 1)}
 	names := map[string]bool{}
@@ -214,7 +215,7 @@ func New(cfg Config) (*Monitor, error) {
 		if err := m.ver.AddPeer(pc.Pair, pc.Node, key, pc.MinSeq); err != nil {
 			return nil, fmt.Errorf("heartbeat: %w", err)
 		}
-		p := &peer{cfg: pc, key: key, seq: cfg.StartSeq, lastSeq: pc.MinSeq, paths: map[string]*pathState{}, rtt: rtt{samples: make([]time.Duration, cfg.RTTWindow)}}
+		p := &peer{cfg: pc, key: key, seq: seq, lastSeq: pc.MinSeq, paths: map[string]*pathState{}, rtt: rtt{samples: make([]time.Duration, cfg.RTTWindow)}}
 		for name, addr := range pc.Remotes {
 			if !names[name] {
 				return nil, fmt.Errorf("heartbeat: pair %q: remote on unknown path %q", pc.Pair, name)
@@ -353,7 +354,7 @@ func (m *Monitor) send(pair, path string, to netip.AddrPort, echo int64, now tim
 		m.mu.Unlock()
 		return
 	}
-	p.seq = max(p.seq+1, uint64(now.UnixNano()))
+	p.seq++
 	msg := Message{Flags: p.local.flags(), State: p.local.State, Sender: m.cfg.Node, Pair: pair,
 		Seq: p.seq, SentAt: now.UnixNano(), Echo: echo, Epoch: p.local.Epoch}
 	if echo != 0 {
