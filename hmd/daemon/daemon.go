@@ -121,9 +121,11 @@ type Daemon struct {
 	gw     netip.Addr
 
 	calls chan func()
-	// ctx is the loop's context, for goroutines started by actions.
-	ctx context.Context
-	wg  sync.WaitGroup
+	// ctx lives from New to the end of Run: goroutines started by actions
+	// and API calls waiting for the loop end with it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 
 	// Owned by the loop goroutine.
 	peers    []*peer
@@ -158,6 +160,7 @@ func New(opt Options) (*Daemon, error) {
 		opt.RemoteTimeout = 10 * time.Second
 	}
 	d := &Daemon{opt: opt, log: opt.Log, store: store.Store{Dir: opt.StateDir}, calls: make(chan func())}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.hip = opt.Config.HealthMonitorIP()
 	if hm, err := opt.Config.Port(opt.Config.HealthMonitorInterface); err == nil {
 		d.gw = hm.Gateway
@@ -223,10 +226,8 @@ func (d *Daemon) knownVIPs() []netip.Prefix {
 // shutdown (GRACEFUL_SHUTDOWN told to every peer, state saved, VIPs
 // released) is done; ready is called once the loop accepts API calls.
 func (d *Daemon) Run(ctx context.Context, ready func()) error {
-	loopCtx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	d.ctx = loopCtx
 	defer d.wg.Wait()
+	defer d.cancel()
 
 	if err := d.opt.VIP.Reconcile(d.knownVIPs()); err != nil {
 		d.log.Error("start-up VIP reconcile", "err", err)

@@ -45,7 +45,14 @@ func binaryPath(t *testing.T, name string) string {
 		if buildErr != nil {
 			return
 		}
-		out, err := exec.Command("go", "build", "-o", binDir+"/", "github.com/hafw/hafw/cmd/hmd", "github.com/hafw/hafw/cmd/gethainfo", "github.com/hafw/hafw/cmd/hactl").CombinedOutput()
+		args := []string{"build", "-o", binDir + "/"}
+		if os.Getenv("HMDTEST_RACE") == "1" {
+			// Build the daemons with the race detector (slow; for a
+			// developer chasing a concurrency bug).
+			args = append(args, "-race")
+		}
+		args = append(args, "github.com/hafw/hafw/cmd/hmd", "github.com/hafw/hafw/cmd/gethainfo", "github.com/hafw/hafw/cmd/hactl")
+		out, err := exec.Command("go", args...).CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v: %s", err, out)
 		}
@@ -137,6 +144,12 @@ func (l *lan) addNode(name string, host int, role config.Role, profile string, v
 func (n *node) start() {
 	n.t.Helper()
 	n.proc = n.ns.Start(binaryPath(n.t, "hmd"), n.args...)
+	proc := n.proc
+	n.t.Cleanup(func() {
+		if strings.Contains(proc.Output(), "WARNING: DATA RACE") {
+			n.t.Errorf("%s's hmd reported a data race:\n%s", n.name, proc.Output())
+		}
+	})
 	netnstest.Eventually(n.t, 10*time.Second, n.name+"'s hmd to answer", func() bool {
 		select {
 		case <-n.proc.Exited():
