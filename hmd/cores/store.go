@@ -1,0 +1,431 @@
+// Package cores runs horizontal core failover (issue 9, the second seed) on
+// etcd: cores register with a lease, claim tasks in transactions, and the
+// surviving cores fail a stopped core over exactly once per incarnation.
+// The decisions themselves are in the pure package plan; this package only
+// reads snapshots from etcd and applies plans with compare-and-swap.
+//
+// Key layout under a prefix (default "/hafw/cores/"):
+//
+//	meta/core/<num>        plan.Core of the last incarnation (persistent)
+//	meta/alive/<num>       the incarnation's lease ID, bound to that lease
+//	meta/shutdown/<num>    plan.Shutdown, the normal-shutdown announcement
+//	meta/handled/<num>     lease ID of the incarnation already failed over
+//	meta/lock/<num>        the failover handler's lease, bound to it
+//	meta/options           plan.Options, watched by every core
+//	meta/partition/<name>  owning core number (core binding)
+//	task/<id>              plan.Task
+//	event/<key>            Event
+package cores
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/hafw/hafw/hmd/cores/plan"
+)
+
+// DefaultPrefix is where the cluster keeps its keys.
+const DefaultPrefix = "/hafw/cores/"
+
+// maxTxnOps stays under etcd's default --max-txn-ops (128) so the same code
+// works against an external cluster with default settings.
+const maxTxnOps = 120
+
+// ErrNotFound is returned for a task or core that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned when a compare-and-swap lost against a concurrent
+// writer; callers re-read and retry.
+var ErrConflict = errors.New("concurrent update")
+
+// Store is the typed view of the cluster's keys.
+type Store struct {
+	cli    *clientv3.Client
+	prefix string
+}
+
+// NewStore uses cli with prefix (DefaultPrefix if empty).
+func NewStore(cli *clientv3.Client, prefix string) *Store {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	return &Store{cli: cli, prefix: prefix}
+}
+
+func (s *Store) metaKey(kind string, num int) string {
+	return s.prefix + "meta/" + kind + "/" + strconv.Itoa(num)
+}
+func (s *Store) optionsKey() string            { return s.prefix + "meta/options" }
+func (s *Store) partitionKey(name string) string { return s.prefix + "meta/partition/" + name }
+func (s *Store) taskKey(id string) string       { return s.prefix + "task/" + id }
+func (s *Store) eventKey(k string) string       { return s.prefix + "event/" + k }
+
+// Event is one entry of the event log, with the seed's texts.
+type Event struct {
+	Time time.Time `json:"time"`
+	Text string    `json:"text"`
+	// Core is the core the event is about; By the core that recorded it.
+	Core   int    `json:"core"`
+	By     int    `json:"by"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Snapshot is everything the failover decision needs, read at one revision.
+type Snapshot struct {
+	Rev        int64
+	Cores      []plan.Core
+	Alive      map[int]int64 // core number → lease of the live incarnation
+	Shutdowns  map[int]plan.Shutdown
+	Handled    map[int]int64
+	Options    plan.Options
+	Partitions map[string]int
+}
+
+// Running lists the numbers of live cores.
+func (sn Snapshot) Running() []int {
+	var out []int
+	for n := range sn.Alive {
+		out = append(out, n)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// Snapshot reads the whole meta tree in one request.
+func (s *Store) Snapshot(ctx context.Context) (Snapshot, error) {
+	resp, err := s.cli.Get(ctx, s.prefix+"meta/", clientv3.WithPrefix())
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("reading cluster state: %w", err)
+	}
+	sn := Snapshot{Rev: resp.Header.Revision, Alive: map[int]int64{}, Shutdowns: map[int]plan.Shutdown{},
+		Handled: map[int]int64{}, Options: plan.DefaultOptions(), Partitions: map[string]int{}}
+	for _, kv := range resp.Kvs {
+		rest := strings.TrimPrefix(string(kv.Key), s.prefix+"meta/")
+		kind, name, _ := strings.Cut(rest, "/")
+		if kind == "options" {
+			if err := json.Unmarshal(kv.Value, &sn.Options); err != nil {
+				return Snapshot{}, fmt.Errorf("decoding options: %w", err)
+			}
+			continue
+		}
+		if kind == "partition" {
+			n, err := strconv.Atoi(string(kv.Value))
+			if err != nil {
+				return Snapshot{}, fmt.Errorf("decoding partition %s: %w", name, err)
+			}
+			sn.Partitions[name] = n
+			continue
+		}
+		num, err := strconv.Atoi(name)
+		if err != nil {
+			continue // not ours: ignore rather than fail the whole cluster
+		}
+		switch kind {
+		case "core":
+			var c plan.Core
+			if err := json.Unmarshal(kv.Value, &c); err != nil {
+				return Snapshot{}, fmt.Errorf("decoding core %d: %w", num, err)
+			}
+			sn.Cores = append(sn.Cores, c)
+		case "alive":
+			sn.Alive[num] = kv.Lease
+		case "shutdown":
+			var sd plan.Shutdown
+			if err := json.Unmarshal(kv.Value, &sd); err != nil {
+				return Snapshot{}, fmt.Errorf("decoding shutdown of core %d: %w", num, err)
+			}
+			sn.Shutdowns[num] = sd
+		case "handled":
+			l, err := strconv.ParseInt(string(kv.Value), 10, 64)
+			if err != nil {
+				return Snapshot{}, fmt.Errorf("decoding handled mark of core %d: %w", num, err)
+			}
+			sn.Handled[num] = l
+		}
+	}
+	sort.Slice(sn.Cores, func(i, j int) bool { return sn.Cores[i].Num < sn.Cores[j].Num })
+	return sn, nil
+}
+
+// SetOptions validates and stores the cluster-wide options; every core
+// watches the key and applies them at once (the seed's "reload server
+// options ... synchronised to the other cores").
+func (s *Store) SetOptions(ctx context.Context, o plan.Options) error {
+	if err := o.Validate(); err != nil {
+		return fmt.Errorf("refusing options: %w", err)
+	}
+	b, err := json.Marshal(o)
+	if err != nil {
+		return fmt.Errorf("encoding options: %w", err)
+	}
+	if _, err := s.cli.Put(ctx, s.optionsKey(), string(b)); err != nil {
+		return fmt.Errorf("storing options: %w", err)
+	}
+	return nil
+}
+
+// versioned is a task with the revision it was read at, for CAS writes.
+type versioned struct {
+	plan.Task
+	mod int64
+}
+
+// AddTask stores a new task; it fails if the ID exists.
+func (s *Store) AddTask(ctx context.Context, t plan.Task) error {
+	if err := t.Validate(); err != nil {
+		return fmt.Errorf("refusing task: %w", err)
+	}
+	b, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("encoding task %s: %w", t.ID, err)
+	}
+	k := s.taskKey(t.ID)
+	resp, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
+		Then(clientv3.OpPut(k, string(b))).Commit()
+	if err != nil {
+		return fmt.Errorf("storing task %s: %w", t.ID, err)
+	}
+	if !resp.Succeeded {
+		return fmt.Errorf("task %s already exists", t.ID)
+	}
+	return nil
+}
+
+// Tasks returns every task matching f, sorted by ID.
+func (s *Store) Tasks(ctx context.Context, f plan.Filter) ([]plan.Task, error) {
+	vs, err := s.tasks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []plan.Task
+	for _, v := range vs {
+		if f.Match(v.Task) {
+			out = append(out, v.Task)
+		}
+	}
+	return out, nil
+}
+
+// tasks reads all tasks with their revisions, paging so that a large
+// table never needs one huge response.
+func (s *Store) tasks(ctx context.Context) ([]versioned, error) {
+	const page = 5000
+	var out []versioned
+	start, end := s.taskKey(""), clientv3.GetPrefixRangeEnd(s.taskKey(""))
+	var rev int64
+	for {
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(page)}
+		if rev != 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		resp, err := s.cli.Get(ctx, start, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("reading tasks: %w", err)
+		}
+		rev = resp.Header.Revision
+		for _, kv := range resp.Kvs {
+			var t plan.Task
+			if err := json.Unmarshal(kv.Value, &t); err != nil {
+				return nil, fmt.Errorf("decoding task %s: %w", kv.Key, err)
+			}
+			out = append(out, versioned{Task: t, mod: kv.ModRevision})
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return out, nil
+		}
+		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+}
+
+func (s *Store) task(ctx context.Context, id string) (versioned, error) {
+	resp, err := s.cli.Get(ctx, s.taskKey(id))
+	if err != nil {
+		return versioned{}, fmt.Errorf("reading task %s: %w", id, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return versioned{}, fmt.Errorf("task %s: %w", id, ErrNotFound)
+	}
+	var t plan.Task
+	if err := json.Unmarshal(resp.Kvs[0].Value, &t); err != nil {
+		return versioned{}, fmt.Errorf("decoding task %s: %w", id, err)
+	}
+	return versioned{Task: t, mod: resp.Kvs[0].ModRevision}, nil
+}
+
+// Task reads one task.
+func (s *Store) Task(ctx context.Context, id string) (plan.Task, error) {
+	v, err := s.task(ctx, id)
+	return v.Task, err
+}
+
+// putTasks writes new task values in batches, each task guarded by the
+// revision it was read at and every batch by guards (e.g. "I still hold
+// the failover lock"). It returns ErrConflict if any batch lost.
+func (s *Store) putTasks(ctx context.Context, ts []versioned, guards []clientv3.Cmp, extra []clientv3.Op) error {
+	per := maxTxnOps - len(guards)
+	conflict := false
+	for i := 0; i < len(ts) || len(extra) > 0; i += per {
+		batch := ts[min(i, len(ts)):min(i+per, len(ts))]
+		cmps := append([]clientv3.Cmp(nil), guards...)
+		var ops []clientv3.Op
+		for _, v := range batch {
+			b, err := json.Marshal(v.Task)
+			if err != nil {
+				return fmt.Errorf("encoding task %s: %w", v.ID, err)
+			}
+			k := s.taskKey(v.ID)
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(k), "=", v.mod))
+			ops = append(ops, clientv3.OpPut(k, string(b)))
+		}
+		if i+per >= len(ts) && len(extra) > 0 && len(ops)+len(extra) <= maxTxnOps {
+			ops = append(ops, extra...)
+			extra = nil
+		}
+		resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+		if err != nil {
+			return fmt.Errorf("writing %d tasks: %w", len(batch), err)
+		}
+		if !resp.Succeeded {
+			conflict = true
+		}
+	}
+	if conflict {
+		return ErrConflict
+	}
+	return nil
+}
+
+// UpdateTask applies change to a task with compare-and-swap, re-reading on
+// conflict. change returns false to leave the task alone (then
+// UpdateTask returns the unchanged task and ok=false).
+func (s *Store) UpdateTask(ctx context.Context, id string, change func(plan.Task) (plan.Task, bool)) (plan.Task, bool, error) {
+	for {
+		v, err := s.task(ctx, id)
+		if err != nil {
+			return plan.Task{}, false, err
+		}
+		nt, ok := change(v.Task)
+		if !ok {
+			return v.Task, false, nil
+		}
+		err = s.putTasks(ctx, []versioned{{Task: nt, mod: v.mod}}, nil, nil)
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return plan.Task{}, false, err
+		}
+		return nt, true, nil
+	}
+}
+
+// AssignPartition makes core the owner of partition (operator's site
+// reassignment; failback in core binding) and moves the partition's
+// unfinished tasks with it.
+func (s *Store) AssignPartition(ctx context.Context, partition string, core int) (int, error) {
+	if partition == "" || strings.Contains(partition, "/") || core < 1 {
+		return 0, fmt.Errorf("assigning partition %q to core %d: invalid", partition, core)
+	}
+	for {
+		vs, err := s.tasks(ctx)
+		if err != nil {
+			return 0, err
+		}
+		var moved []versioned
+		for _, v := range vs {
+			if v.Partition == partition && v.Core != core && !v.Status.Terminal() && v.Status != plan.Running && !v.IsGroup() {
+				v.Core = core
+				moved = append(moved, v)
+			}
+		}
+		err = s.putTasks(ctx, moved, nil, []clientv3.Op{clientv3.OpPut(s.partitionKey(partition), strconv.Itoa(core))})
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		return len(moved), err
+	}
+}
+
+// AddEventOnce records ev under key unless an event with that key exists,
+// so that a failover resumed by another core does not log twice.
+func (s *Store) AddEventOnce(ctx context.Context, key string, ev Event) error {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encoding event: %w", err)
+	}
+	k := s.eventKey(key)
+	if _, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
+		Then(clientv3.OpPut(k, string(b))).Commit(); err != nil {
+		return fmt.Errorf("recording event %q: %w", ev.Text, err)
+	}
+	return nil
+}
+
+func (s *Store) eventOp(key string, ev Event) (clientv3.Op, error) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return clientv3.Op{}, fmt.Errorf("encoding event: %w", err)
+	}
+	return clientv3.OpPut(s.eventKey(key), string(b)), nil
+}
+
+// Events returns the event log, oldest first.
+func (s *Store) Events(ctx context.Context) ([]Event, error) {
+	resp, err := s.cli.Get(ctx, s.eventKey(""), clientv3.WithPrefix())
+	if err != nil {
+		return nil, fmt.Errorf("reading events: %w", err)
+	}
+	out := make([]Event, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		var ev Event
+		if err := json.Unmarshal(kv.Value, &ev); err != nil {
+			return nil, fmt.Errorf("decoding event %s: %w", kv.Key, err)
+		}
+		out = append(out, ev)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	return out, nil
+}
+
+func marshalTask(t plan.Task) (string, error) {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return "", fmt.Errorf("encoding task %s: %w", t.ID, err)
+	}
+	return string(b), nil
+}
+
+// refreshGroup sets a group task's status from its children's. The group
+// stays with its core (also a stopped one, per the seed); whichever core
+// finishes a child updates it.
+func (s *Store) refreshGroup(ctx context.Context, id string) error {
+	_, _, err := s.UpdateTask(ctx, id, func(g plan.Task) (plan.Task, bool) {
+		sts := make([]plan.Status, 0, len(g.Children))
+		for _, cid := range g.Children {
+			ch, err := s.task(ctx, cid)
+			if err != nil {
+				sts = append(sts, plan.Pending) // a missing child keeps the group open
+				continue
+			}
+			sts = append(sts, ch.Status)
+		}
+		st := plan.GroupStatus(sts)
+		if st == g.Status {
+			return g, false
+		}
+		g.Status = st
+		if st.Terminal() {
+			g.Finished = time.Now().UTC()
+		}
+		return g, true
+	})
+	return err
+}
