@@ -139,4 +139,4 @@ func TestAbnormalShutdownRoundRobin(t *testing.T) {
 }
 
 func withSchedule(t plan.Task, at time.Time) plan.Task { t.Schedule = at; return t }
-func withParent(t plan.Task, p string) plan.Task      { t.Parent = p; return t }
+func withParent(t plan.Task, p string) plan.Task       { t.Parent = p; return t }

@@ -63,10 +63,10 @@ func NewStore(cli *clientv3.Client, prefix string) *Store {
 func (s *Store) metaKey(kind string, num int) string {
 	return s.prefix + "meta/" + kind + "/" + strconv.Itoa(num)
 }
-func (s *Store) optionsKey() string            { return s.prefix + "meta/options" }
+func (s *Store) optionsKey() string              { return s.prefix + "meta/options" }
 func (s *Store) partitionKey(name string) string { return s.prefix + "meta/partition/" + name }
-func (s *Store) taskKey(id string) string       { return s.prefix + "task/" + id }
-func (s *Store) eventKey(k string) string       { return s.prefix + "event/" + k }
+func (s *Store) taskKey(id string) string        { return s.prefix + "task/" + id }
+func (s *Store) eventKey(k string) string        { return s.prefix + "event/" + k }
 
 // Event is one entry of the event log, with the seed's texts.
 type Event struct {
