@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 }
 
 // binaryPath builds hmd, gethainfo and hactl once and returns one of them.
-func binaryPath(t *testing.T, name string) string {
+func binaryPath(t testing.TB, name string) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "hafw-hmdtest-")
@@ -71,13 +71,13 @@ var passwordHash = sync.OnceValues(func() (string, error) { return config.HashPa
 // lan is a bridge with a client namespace that is also the default gateway
 // (.1) of the test subnet.
 type lan struct {
-	t      *testing.T
+	t      testing.TB
 	br     *netnstest.Bridge
 	client *netnstest.NS
 	subnet string // "10.231.0"
 }
 
-func newLAN(t *testing.T, subnet string) *lan {
+func newLAN(t testing.TB, subnet string) *lan {
 	testenv.RequireRoot(t)
 	testenv.RequireCommand(t, "ip", "nft", "go")
 	l := &lan{t: t, br: netnstest.NewBridge(t, "br"), client: netnstest.New(t, "client"), subnet: subnet}
@@ -95,7 +95,7 @@ func (l *lan) prefix(host int) netip.Prefix {
 
 // node is one appliance: a namespace on the LAN running hmd.
 type node struct {
-	t        *testing.T
+	t        testing.TB
 	name     string
 	ns       *netnstest.NS
 	port     string // bridge port, for pulling the cable
@@ -231,7 +231,7 @@ func (n *node) hasAddr(ip netip.Addr) bool {
 }
 
 // pair pairs secondary to primary through the primary's local API.
-func pair(t *testing.T, primary, secondary *node, failover, failback string, wait time.Duration) {
+func pair(t testing.TB, primary, secondary *node, failover, failback string, wait time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
