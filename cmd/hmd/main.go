@@ -148,7 +148,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	servers, err := serve(d, cfg, id, f.socket, log)
+	lic := licenseFiles{profile: profile, udi: parsedUDI, keyFile: f.vendorKey, dir: f.licenseDir, log: log}
+	servers, err := serve(d, cfg, id, f.socket, lic, log)
 	if err != nil {
 		return err
 	}
@@ -167,8 +168,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 }
 
 // serve starts the local API on the unix socket (root only) and the remote
-// API over TLS on the health-monitor address.
-func serve(d *daemon.Daemon, cfg config.Appliance, id api.Identity, socket string, log *slog.Logger) ([]*http.Server, error) {
+// API and the management console (package webui) over TLS on the
+// health-monitor address.
+func serve(d *daemon.Daemon, cfg config.Appliance, id api.Identity, socket string, lic licenseFiles, log *slog.Logger) ([]*http.Server, error) {
 	if err := os.MkdirAll(filepath.Dir(socket), 0o755); err != nil {
 		return nil, fmt.Errorf("create socket directory: %w", err)
 	}
@@ -198,7 +200,13 @@ func serve(d *daemon.Daemon, cfg config.Appliance, id api.Identity, socket strin
 		return nil, fmt.Errorf("listen on %s:%d: %w", hip, api.Port, err)
 	}
 	auth := &api.Password{Hash: func() string { return cfg.PasswordHash }, Check: config.CheckPassword}
-	remote := &http.Server{Handler: api.NewHandler(d, auth, log), ErrorLog: errLog, ReadHeaderTimeout: 10 * time.Second, TLSConfig: id.ServerTLS()}
+	handler, err := remoteHandler(d, auth, lic, log)
+	if err != nil {
+		local.Close()
+		tln.Close()
+		return nil, err
+	}
+	remote := &http.Server{Handler: handler, ErrorLog: errLog, ReadHeaderTimeout: 10 * time.Second, TLSConfig: id.ServerTLS()}
 	go remote.Serve(tls.NewListener(tln, id.ServerTLS()))
 	return append(servers, remote), nil
 }

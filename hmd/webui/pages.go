@@ -1,0 +1,273 @@
+package webui
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+
+	"github.com/hafw/hafw/hmd/api"
+)
+
+// applianceRow is one line of the seed's "Mobility Services Engines" list.
+type applianceRow struct {
+	Name, Type, IP, Version, Reachability, Role, State string
+	// Secondary is the secondary's name on a primary's row ("" when none).
+	Secondary, SecondaryHIP string
+	// Configure offers "click here to configure" (a primary without peers).
+	Configure bool
+	Self      bool
+}
+
+type appliancesData struct {
+	Rows []applianceRow
+	// Activation of this appliance and the upload form.
+	Activation    string
+	NeedsLicense  bool
+	LicenseUpload bool
+}
+
+func (s *Server) appliances(w http.ResponseWriter, r *http.Request, cur current) {
+	v, err := s.baseView(r, cur, "Mobility Services Engines", "appliances")
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	st := v.Self
+	self := applianceRow{Name: st.Hostname, Type: st.Profile, IP: st.HealthMonitorIP, Version: st.Version,
+		Reachability: "Reachable", Role: st.Role, State: st.State, Self: true}
+	var rows []applianceRow
+	for _, p := range st.Peers {
+		pv := viewPeer(p)
+		row := applianceRow{Name: p.Name, Type: p.Profile, IP: p.HealthMonitorIP, Version: p.Version, Reachability: pv.Reachability, State: p.PeerState}
+		if st.Role == "primary" {
+			row.Role = "secondary"
+			if self.Secondary == "" {
+				self.Secondary, self.SecondaryHIP = p.Name, p.HealthMonitorIP
+			}
+		} else {
+			row.Role = "primary"
+			row.Secondary, row.SecondaryHIP = st.Hostname, st.HealthMonitorIP
+		}
+		rows = append(rows, row)
+	}
+	self.Configure = st.Role == "primary" && len(st.Peers) == 0
+	d := appliancesData{Rows: append([]applianceRow{self}, rows...), LicenseUpload: s.opt.Licenses != nil, Activation: "unknown"}
+	if s.opt.Licenses != nil {
+		ok, err := s.opt.Licenses.Activated()
+		switch {
+		case err != nil:
+			d.Activation = "unknown: " + err.Error()
+		case ok:
+			d.Activation = "Activated"
+		default:
+			d.Activation, d.NeedsLicense = "Not activated", true
+		}
+	}
+	v.Body = d
+	s.render(w, http.StatusOK, "appliances", v)
+}
+
+// haData is the HA configuration page: the pairing form on an unpaired
+// primary, the peer's configuration and the operations otherwise.
+type haData struct {
+	Peers    []peerView
+	Selected *peerView
+	// Form state of "Configure High Availability Parameters".
+	CanPair bool
+	Values  map[string]string
+	Errors  map[string]string
+	Error   string
+}
+
+func (s *Server) haPage(w http.ResponseWriter, r *http.Request, cur current) {
+	v, err := s.baseView(r, cur, "High Availability Configuration", "ha")
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	s.renderHA(w, http.StatusOK, v, r.URL.Query().Get("peer"), defaultPairValues(), nil, "")
+}
+
+func defaultPairValues() map[string]string {
+	return map[string]string{"failover_type": api.Automatic, "failback_type": api.Manual, "long_failover_wait": "10"}
+}
+
+func (s *Server) renderHA(w http.ResponseWriter, code int, v view, peer string, values, errs map[string]string, general string) {
+	d := haData{CanPair: v.Self.Role == "primary" && len(v.Self.Peers) == 0, Values: values, Errors: errs, Error: general}
+	for _, p := range v.Self.Peers {
+		d.Peers = append(d.Peers, viewPeer(p))
+	}
+	if p, ok := findPeer(v.Self, peer); ok {
+		pv := viewPeer(p)
+		d.Selected = &pv
+	} else if len(d.Peers) > 0 {
+		d.Selected = &d.Peers[0]
+	}
+	v.Body = d
+	s.render(w, code, "ha", v)
+}
+
+// pair is the form's Save: the API's decoder checks the input, the backend
+// pairs (version, matrix, activation, subnet checks happen there), and any
+// refusal is shown next to its field.
+func (s *Server) pair(w http.ResponseWriter, r *http.Request, cur current) {
+	values := map[string]string{}
+	for _, k := range pairFields() {
+		if k != "secondary_password" {
+			values[k] = r.PostForm.Get(k)
+		}
+	}
+	req, err := pairRequest(r.PostForm)
+	var res api.Result
+	if err == nil {
+		res, err = s.opt.Backend.Pair(r.Context(), req)
+	}
+	if err != nil {
+		v, verr := s.baseView(r, cur, "High Availability Configuration", "ha")
+		if verr != nil {
+			s.fail(w, verr)
+			return
+		}
+		errs, general := formErrors(err, pairFields())
+		s.renderHA(w, api.FromValidation(err).Code, v, "", values, errs, general)
+		return
+	}
+	s.log.Info("paired from the console", "secondary", req.SecondaryIP, "result", res.Message)
+	s.redirect(w, r, cur, "/ui/status?peer="+url.QueryEscape(req.SecondaryIP), res.Message, false)
+}
+
+// opButton is one of the Switchover, Failback and Delete forms.
+type opButton struct {
+	Action, Label, Confirm, CSRF, Peer string
+}
+
+func newOpButton(v view, p peerView, action, label, confirm string) opButton {
+	return opButton{Action: action, Label: label, Confirm: confirm, CSRF: v.CSRF, Peer: p.HIP}
+}
+
+// An op is one of the backend's peer operations.
+type op func(b api.Backend, ctx context.Context, req api.PeerRequest) (api.Result, error)
+
+func opSwitchover(b api.Backend, ctx context.Context, req api.PeerRequest) (api.Result, error) {
+	return b.Switchover(ctx, req)
+}
+
+func opFailback(b api.Backend, ctx context.Context, req api.PeerRequest) (api.Result, error) {
+	return b.Failback(ctx, req)
+}
+
+func opDelete(b api.Backend, ctx context.Context, req api.PeerRequest) (api.Result, error) {
+	return b.Unpair(ctx, req)
+}
+
+// operation posts Switchover, Failback or Delete for the form's peer and
+// shows the backend's answer (or refusal, e.g. the stabilization window)
+// on the status page.
+// A successful Delete goes back to the configuration page (the pairing
+// form again); the others to the status page to watch the states change.
+func (s *Server) operation(name string, do op, done string) func(http.ResponseWriter, *http.Request, current) {
+	return func(w http.ResponseWriter, r *http.Request, cur current) {
+		peer := r.PostForm.Get("peer")
+		back := "/ui/status?peer=" + url.QueryEscape(peer)
+		body, err := json.Marshal(api.PeerRequest{Peer: peer, Force: r.PostForm.Get("force") == "on"})
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		req, err := api.Decode[api.PeerRequest](bytes.NewReader(body))
+		var res api.Result
+		if err == nil {
+			res, err = do(s.opt.Backend, r.Context(), req)
+		}
+		if err != nil {
+			s.log.Info("console operation refused", "op", name, "peer", peer, "err", err)
+			s.redirect(w, r, cur, back, name+" refused: "+api.FromValidation(err).Error(), true)
+			return
+		}
+		s.log.Info("console operation", "op", name, "peer", peer, "result", res.Message)
+		if done != "" {
+			back = done
+		}
+		s.redirect(w, r, cur, back, res.Message, false)
+	}
+}
+
+// statusData is "Current High Availability Status" for one peer.
+type statusData struct {
+	Peers    []peerView
+	Selected *peerView
+	Events   []eventView
+}
+
+func (s *Server) statusPage(w http.ResponseWriter, r *http.Request, cur current) {
+	v, err := s.baseView(r, cur, "Current High Availability Status", "status")
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	d := statusData{}
+	for _, p := range v.Self.Peers {
+		d.Peers = append(d.Peers, viewPeer(p))
+	}
+	peer := r.URL.Query().Get("peer")
+	if p, ok := findPeer(v.Self, peer); ok {
+		pv := viewPeer(p)
+		d.Selected, peer = &pv, p.HealthMonitorIP
+	} else if len(d.Peers) > 0 {
+		d.Selected, peer = &d.Peers[0], d.Peers[0].HIP
+	}
+	evs, err := s.opt.Backend.Events(r.Context(), peer, eventsShown)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	d.Events = viewEvents(evs)
+	v.Body = d
+	s.render(w, http.StatusOK, "status", v)
+}
+
+func (s *Server) n1Page(w http.ResponseWriter, r *http.Request, cur current) {
+	v, err := s.baseView(r, cur, "High Availability (N:1)", "n1")
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var peers []peerView
+	for _, p := range v.Self.Peers {
+		peers = append(peers, viewPeer(p))
+	}
+	v.Body = peers
+	s.render(w, http.StatusOK, "n1", v)
+}
+
+// liveJSON is what the pages' script polls. Unlike the pages it answers an
+// unauthenticated request with 401, not a redirect, so the script can tell
+// the operator the session ended.
+func (s *Server) liveJSON(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.authenticate(w, r); !ok {
+		http.Error(w, "authentication required", http.StatusUnauthorized)
+		return
+	}
+	st, err := s.opt.Backend.Status(r.Context())
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	peer := r.URL.Query().Get("peer")
+	if p, ok := findPeer(st, peer); ok {
+		peer = p.HealthMonitorIP
+	} else {
+		peer = ""
+	}
+	evs, err := s.opt.Backend.Events(r.Context(), peer, eventsShown)
+	if err != nil {
+		s.fail(w, api.FromValidation(err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(viewLive(st, evs, s.opt.Now())); err != nil {
+		s.log.Debug("write live status", "err", err)
+	}
+}

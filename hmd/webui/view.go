@@ -1,0 +1,121 @@
+package webui
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/hmd/events"
+)
+
+// peerView is one peer as the pages print it. The same strings go into the
+// server-rendered page and into the live JSON the script polls, so a value
+// looks the same before and after the first update.
+type peerView struct {
+	Name            string `json:"name"`
+	HIP             string `json:"hip"`
+	VIP             string `json:"vip"`
+	Version         string `json:"version"`
+	UDI             string `json:"udi"`
+	Profile         string `json:"profile"`
+	FailoverType    string `json:"failover_type"`
+	FailbackType    string `json:"failback_type"`
+	FailoverWait    string `json:"failover_wait"`
+	Instance        string `json:"instance"`
+	DirectConnect   string `json:"direct_connect"`
+	Heartbeat       string `json:"heartbeat"`
+	State           string `json:"state"`
+	PeerState       string `json:"peer_state"`
+	Status          string `json:"status"`
+	DataReplication string `json:"data_replication"`
+	MeanHeartbeat   string `json:"mean_heartbeat"`
+	VIPHolder       string `json:"vip_holder"`
+	Reachability    string `json:"reachability"`
+}
+
+// title capitalises the API's "automatic"/"manual" as the seed prints them.
+func title(s string) string {
+	switch s {
+	case api.Automatic:
+		return "Automatic"
+	case api.Manual:
+		return "Manual"
+	}
+	return s
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "Yes"
+	}
+	return "No"
+}
+
+func viewPeer(p api.PeerStatus) peerView {
+	v := peerView{
+		Name: p.Name, HIP: p.HealthMonitorIP, VIP: p.VIP, Version: p.Version, UDI: p.UDI, Profile: p.Profile,
+		FailoverType: title(p.FailoverType), FailbackType: title(p.FailbackType), FailoverWait: p.FailoverWait().String(),
+		Instance:      p.InstanceDBName + " (port " + strconv.Itoa(p.InstanceDBPort) + ")",
+		DirectConnect: yesNo(p.DirectConnect), Heartbeat: p.Heartbeat, State: p.State, PeerState: p.PeerState,
+		Status: p.StatusText, DataReplication: p.DataReplication,
+		MeanHeartbeat: fmt.Sprintf("%.2f ms", p.MeanHeartbeatMS), VIPHolder: "Peer or nobody", Reachability: "Unreachable",
+	}
+	if p.PeerState == "" {
+		v.PeerState = "unknown"
+	}
+	if p.OwnsVIP {
+		v.VIPHolder = "This appliance"
+	}
+	if p.Heartbeat == "Up" {
+		v.Reachability = "Reachable"
+	}
+	return v
+}
+
+// eventView is one row of the seed's events log.
+type eventView struct {
+	Description string `json:"description"`
+	GeneratedBy string `json:"generated_by"`
+	Time        string `json:"time"`
+	Remarks     string `json:"remarks"`
+}
+
+func viewEvents(evs []events.Event) []eventView {
+	out := make([]eventView, len(evs))
+	for i, e := range evs {
+		out[i] = eventView{Description: e.Description, GeneratedBy: e.GeneratedBy, Time: e.Time.UTC().Format(events.TimeLayout), Remarks: e.Remarks}
+	}
+	return out
+}
+
+// live is what the status pages poll: every peer by health-monitor IP, the
+// appliance's own state, and the selected peer's events.
+type live struct {
+	State   string              `json:"state"`
+	Peers   map[string]peerView `json:"peers"`
+	Events  []eventView         `json:"events"`
+	Updated string              `json:"updated"`
+}
+
+func viewLive(st api.Status, evs []events.Event, now time.Time) live {
+	l := live{State: st.State, Peers: map[string]peerView{}, Events: viewEvents(evs), Updated: now.UTC().Format(events.TimeLayout)}
+	for _, p := range st.Peers {
+		l.Peers[p.HealthMonitorIP] = viewPeer(p)
+	}
+	return l
+}
+
+// findPeer returns the peer with health-monitor IP hip, or the only peer
+// when hip is empty.
+func findPeer(st api.Status, hip string) (api.PeerStatus, bool) {
+	if hip == "" && len(st.Peers) == 1 {
+		return st.Peers[0], true
+	}
+	for _, p := range st.Peers {
+		if p.HealthMonitorIP == hip {
+			return p, true
+		}
+	}
+	return api.PeerStatus{}, false
+}

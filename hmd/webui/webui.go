@@ -1,0 +1,329 @@
+// Package webui is hmd's management console in a browser: the seed's
+// management-station pages (the appliances list, "Configure High
+// Availability Parameters", "Current High Availability Status" with its
+// events log, and the N:1 view) rendered on the server with html/template,
+// plus a small script that polls for live status.
+//
+// It is mounted under /ui/ on hmd's TLS server on the health-monitor
+// address and authenticates with the same Authenticator as the API (the
+// appliance password): a login form or HTTP basic authentication opens a
+// session cookie, and every form post must carry the session's CSRF token.
+// Every operation goes to the same api.Backend the API calls, and pairing
+// input goes through the API's own decoder, so the UI has no checks of its
+// own to drift from the API's.
+package webui
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/licensing"
+)
+
+// Prefix is where the console is mounted.
+const Prefix = "/ui/"
+
+// maxLicense bounds an uploaded license file; real ones are a few hundred
+// bytes.
+const maxLicense = 64 << 10
+
+// eventsShown is how many events the status page lists.
+const eventsShown = 50
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Licenses is this appliance's license store, for the activation status
+// and the license upload the seed asks for before a virtual secondary can
+// be paired.
+type Licenses interface {
+	Activated() (bool, error)
+	// Install verifies and installs a license file.
+	Install(data []byte) (licensing.License, error)
+}
+
+// Options configure the console.
+type Options struct {
+	Backend api.Backend
+	// Auth is the API's authenticator; the login form checks the password
+	// through it so both share one password check.
+	Auth api.Authenticator
+	// Licenses may be nil: the upload form is then not offered.
+	Licenses Licenses
+	Log      *slog.Logger
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Server is the console's http.Handler.
+type Server struct {
+	opt      Options
+	log      *slog.Logger
+	sessions *sessions
+	pages    map[string]*template.Template
+	mux      *http.ServeMux
+}
+
+// New parses the embedded templates and builds the routes.
+func New(opt Options) (*Server, error) {
+	if opt.Backend == nil || opt.Auth == nil {
+		return nil, errors.New("webui: Backend and Auth are required")
+	}
+	if opt.Log == nil {
+		opt.Log = slog.Default()
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	funcs := template.FuncMap{"fields": pairForm, "title": title, "op": newOpButton}
+	s := &Server{opt: opt, log: opt.Log, sessions: newSessions(opt.Now), pages: map[string]*template.Template{}}
+	for _, name := range []string{"login", "appliances", "ha", "status", "n1"} {
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parse the %s page: %w", name, err)
+		}
+		s.pages[name] = t
+	}
+	static, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, fmt.Errorf("static assets: %w", err)
+	}
+	m := http.NewServeMux()
+	m.Handle("GET /ui/static/", http.StripPrefix("/ui/static/", http.FileServerFS(static)))
+	m.HandleFunc("GET /ui/login", s.loginPage)
+	m.HandleFunc("POST /ui/login", s.login)
+	m.HandleFunc("POST /ui/logout", s.post(s.logout))
+	m.HandleFunc("GET /ui/{$}", s.page(s.appliances))
+	m.HandleFunc("GET /ui/ha", s.page(s.haPage))
+	m.HandleFunc("GET /ui/status", s.page(s.statusPage))
+	m.HandleFunc("GET /ui/n1", s.page(s.n1Page))
+	m.HandleFunc("GET /ui/live", s.liveJSON)
+	m.HandleFunc("POST /ui/ha/pair", s.post(s.pair))
+	m.HandleFunc("POST /ui/ha/switchover", s.post(s.operation("Switchover", opSwitchover, "")))
+	m.HandleFunc("POST /ui/ha/failback", s.post(s.operation("Failback", opFailback, "")))
+	m.HandleFunc("POST /ui/ha/delete", s.post(s.operation("Delete", opDelete, "/ui/ha")))
+	m.HandleFunc("POST /ui/license", s.post(s.license))
+	s.mux = m
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler with headers that keep the console out
+// of frames and caches and allow only its own script and style.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	s.mux.ServeHTTP(w, r)
+}
+
+const cookieName = "hafw_session"
+
+// view is what every page template gets.
+type view struct {
+	Title    string
+	Nav      string
+	CSRF     string
+	Flash    string
+	FlashErr bool
+	Self     api.Status
+	Body     any
+}
+
+// current is the request's session: its id and CSRF token.
+type current struct {
+	id, csrf string
+}
+
+// authenticate finds the session of r, or opens one when r carries the
+// appliance password by HTTP basic authentication (scripts, curl).
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (current, bool) {
+	if c, err := r.Cookie(cookieName); err == nil {
+		if csrf, ok := s.sessions.touch(c.Value); ok {
+			return current{id: c.Value, csrf: csrf}, true
+		}
+	}
+	if _, _, ok := r.BasicAuth(); ok && s.opt.Auth.Authenticate(r).Admin {
+		return s.open(w)
+	}
+	return current{}, false
+}
+
+// open starts a session and sets its cookie: HttpOnly, Secure (the console
+// is only served over TLS) and SameSite=Strict, so another site's page
+// cannot post with it even before the CSRF check.
+func (s *Server) open(w http.ResponseWriter) (current, bool) {
+	id, err := s.sessions.create()
+	if err != nil {
+		s.log.Error("open console session", "err", err)
+		http.Error(w, "cannot open a session", http.StatusInternalServerError)
+		return current{}, false
+	}
+	csrf, _ := s.sessions.touch(id)
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: Prefix, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode, MaxAge: int(SessionIdle.Seconds())})
+	return current{id: id, csrf: csrf}, true
+}
+
+// page wraps a GET page: without a session the browser goes to the login
+// form, which brings it back afterwards.
+func (s *Server) page(next func(http.ResponseWriter, *http.Request, current)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		cur, ok := s.authenticate(w, r)
+		if !ok {
+			http.Redirect(w, r, "/ui/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		next(w, r, cur)
+	}
+}
+
+// post wraps a form post: it needs a session and the session's CSRF token.
+func (s *Server) post(next func(http.ResponseWriter, *http.Request, current)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		cur, ok := s.authenticate(w, r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Basic realm="hafw"`)
+			http.Error(w, "authentication required: log in with the appliance password", http.StatusUnauthorized)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxLicense+4096)
+		var err error
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
+			err = r.ParseMultipartForm(maxLicense + 4096)
+		} else {
+			err = r.ParseForm()
+		}
+		if err != nil {
+			http.Error(w, "the form could not be read: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if !s.sessions.checkCSRF(cur.id, r.PostForm.Get("csrf")) {
+			http.Error(w, "the form is stale or was not sent by this console (CSRF token mismatch); reload the page and try again", http.StatusForbidden)
+			return
+		}
+		next(w, r, cur)
+	}
+}
+
+func (s *Server) render(w http.ResponseWriter, code int, name string, v view) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	if err := s.pages[name].Execute(w, v); err != nil {
+		s.log.Warn("render console page", "page", name, "err", err)
+	}
+}
+
+// baseView fills the parts every page shows, consuming the flash message.
+func (s *Server) baseView(r *http.Request, cur current, title, nav string) (view, error) {
+	st, err := s.opt.Backend.Status(r.Context())
+	if err != nil {
+		return view{}, fmt.Errorf("read the HA status: %w", err)
+	}
+	v := view{Title: title, Nav: nav, CSRF: cur.csrf, Self: st}
+	v.Flash, v.FlashErr = s.sessions.takeFlash(cur.id)
+	return v, nil
+}
+
+func (s *Server) fail(w http.ResponseWriter, err error) {
+	s.log.Error("console page failed", "err", err)
+	http.Error(w, err.Error(), http.StatusInternalServerError)
+}
+
+// redirect sends the browser to path after a post (post/redirect/get), with
+// msg shown once on the next page.
+func (s *Server) redirect(w http.ResponseWriter, r *http.Request, cur current, path, msg string, isErr bool) {
+	s.sessions.setFlash(cur.id, msg, isErr)
+	http.Redirect(w, r, path, http.StatusSeeOther)
+}
+
+// loginData is the login page's form state.
+type loginData struct {
+	Next  string
+	Error string
+}
+
+// safeNext keeps the post-login redirect inside the console.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, Prefix) || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return Prefix
+	}
+	return next
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, http.StatusOK, "login", view{Title: "Log in", Body: loginData{Next: safeNext(r.URL.Query().Get("next"))}})
+}
+
+// login checks the password with the API's authenticator by presenting it
+// as the API's basic credentials.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "the form could not be read", http.StatusBadRequest)
+		return
+	}
+	next := safeNext(r.PostForm.Get("next"))
+	probe, err := http.NewRequestWithContext(r.Context(), http.MethodGet, Prefix, nil)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	probe.SetBasicAuth(api.AdminUser, r.PostForm.Get("password"))
+	if !s.opt.Auth.Authenticate(probe).Admin {
+		s.log.Info("console login refused", "remote", r.RemoteAddr)
+		s.render(w, http.StatusUnauthorized, "login", view{Title: "Log in", Body: loginData{Next: next, Error: "The password is not this appliance's password."}})
+		return
+	}
+	if _, ok := s.open(w); !ok {
+		return
+	}
+	s.log.Info("console login", "remote", r.RemoteAddr)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, cur current) {
+	s.sessions.delete(cur.id)
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: Prefix, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	http.Redirect(w, r, "/ui/login", http.StatusSeeOther)
+}
+
+// license installs an uploaded license file on this appliance.
+func (s *Server) license(w http.ResponseWriter, r *http.Request, cur current) {
+	if s.opt.Licenses == nil {
+		s.redirect(w, r, cur, Prefix, "License upload is not available on this appliance.", true)
+		return
+	}
+	f, _, err := r.FormFile("license")
+	if err != nil {
+		s.redirect(w, r, cur, Prefix, "Choose a license file to upload.", true)
+		return
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxLicense))
+	if err != nil {
+		s.redirect(w, r, cur, Prefix, "The license file could not be read: "+err.Error(), true)
+		return
+	}
+	l, err := s.opt.Licenses.Install(data)
+	if err != nil {
+		s.redirect(w, r, cur, Prefix, err.Error(), true)
+		return
+	}
+	s.log.Info("license installed from the console", "id", l.ID, "feature", l.Feature)
+	s.redirect(w, r, cur, Prefix, fmt.Sprintf("License %s (%s, count %d) installed.", l.ID, l.Feature.Label(), l.Count), false)
+}
