@@ -47,7 +47,7 @@ func startProber(l *lan, port int) *prober {
 				return
 			default:
 			}
-			if name := l.ask(vip, port); name != "" {
+			if name := l.askWithin(vip, port, 20*time.Millisecond); name != "" {
 				now := time.Now()
 				p.mu.Lock()
 				if _, ok := p.first[name]; !ok {

@@ -109,8 +109,9 @@ type node struct {
 }
 
 // addNode creates an appliance at .host with the given role and profile;
-// vipHost > 0 gives a primary its VIP.
-func (l *lan) addNode(name string, host int, role config.Role, profile string, vipHost int, extraArgs ...string) *node {
+// vipHost > 0 gives a primary its VIP. Each edit may change the
+// configuration and the namespace before hmd starts.
+func (l *lan) addNode(name string, host int, role config.Role, profile string, vipHost int, edits ...func(*config.Appliance, *netnstest.NS)) *node {
 	t := l.t
 	t.Helper()
 	ns := netnstest.New(t, name)
@@ -127,15 +128,18 @@ func (l *lan) addNode(name string, host int, role config.Role, profile string, v
 	if vipHost > 0 {
 		cfg.VIP = l.prefix(vipHost)
 	}
+	for _, edit := range edits {
+		edit(&cfg, ns)
+	}
 	dir := t.TempDir()
 	n := &node{t: t, name: name, ns: ns, port: port, dir: dir, cfgPath: filepath.Join(dir, "appliance.json"),
 		stateDir: filepath.Join(dir, "hmd"), socket: filepath.Join(dir, "hmd.sock"), hip: l.addr(host)}
 	if err := config.Save(n.cfgPath, cfg); err != nil {
 		t.Fatal(err)
 	}
-	n.args = append([]string{"--config", n.cfgPath, "--state-dir", n.stateDir, "--socket", n.socket,
+	n.args = []string{"--config", n.cfgPath, "--state-dir", n.stateDir, "--socket", n.socket,
 		"--version-file", filepath.Join(dir, "no-version"), "--profile-file", filepath.Join(dir, "no-profile"),
-		"--vendor-key", filepath.Join(dir, "no-key"), "--license-dir", filepath.Join(dir, "licenses"), "--log-level", "debug"}, extraArgs...)
+		"--vendor-key", filepath.Join(dir, "no-key"), "--license-dir", filepath.Join(dir, "licenses"), "--log-level", "debug"}
 	n.start()
 	return n
 }
@@ -269,10 +273,14 @@ func (n *node) serveName(port int) {
 
 // ask connects from the client namespace to ip:port and returns the name
 // the server answered, or "" on failure.
-func (l *lan) ask(ip netip.Addr, port int) string {
+func (l *lan) ask(ip netip.Addr, port int) string { return l.askWithin(ip, port, 300*time.Millisecond) }
+
+// askWithin is ask with a connect timeout; a short one keeps a prober's
+// resolution fine (one attempt stuck on a dead MAC blocks only that long).
+func (l *lan) askWithin(ip netip.Addr, port int, timeout time.Duration) string {
 	var name string
 	_ = l.client.Do(func() error {
-		c, err := net.DialTimeout("tcp4", netip.AddrPortFrom(ip, uint16(port)).String(), 300*time.Millisecond)
+		c, err := net.DialTimeout("tcp4", netip.AddrPortFrom(ip, uint16(port)).String(), timeout)
 		if err != nil {
 			return err
 		}
