@@ -19,6 +19,12 @@ type Heartbeat struct {
 // PeerDown: every heartbeat path has been silent for the failover wait.
 type PeerDown struct{}
 
+// PeerSuspect: every heartbeat path has been silent for half the failover
+// wait. A node that would take over at PeerDown gathers its votes (VIP,
+// gateway and witness probes) now, so that the takeover at PeerDown does
+// not add a probe timeout to the outage; a heartbeat in between voids them.
+type PeerSuspect struct{}
+
 // Tick is a timer tick (hmd sends one at least every FailoverWait/4).
 type Tick struct{}
 
@@ -63,6 +69,7 @@ type InstanceStopped struct{}
 func (Started) isEvent()             {}
 func (Heartbeat) isEvent()           {}
 func (PeerDown) isEvent()            {}
+func (PeerSuspect) isEvent()         {}
 func (Tick) isEvent()                {}
 func (Switchover) isEvent()          {}
 func (Failback) isEvent()            {}

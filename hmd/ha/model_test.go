@@ -14,8 +14,9 @@ import (
 // isolation, crashes, orderly reboots and random API commands, then heals
 // everything and checks that each VIP has settled on exactly one owner.
 // The simulated transport mimics package heartbeat: it reports a heartbeat
-// when the peer's reported state changes or the peer comes back, and
-// PeerDown after the failover wait of silence on every path.
+// when the peer's reported state changes or the peer comes back (also after
+// a suspicion), PeerSuspect after half the failover wait of silence on
+// every path and PeerDown after the whole wait.
 
 const (
 	simTick = 100 * time.Millisecond
@@ -34,6 +35,7 @@ type rel struct {
 	peer int
 	// What the simulated transport last reported to the machine.
 	up       bool
+	suspect  bool
 	last     Heartbeat
 	reported bool
 	heardAt  time.Time
@@ -231,10 +233,10 @@ func (s *sim) sendHeartbeat(x, i int) {
 func (s *sim) deliverHeartbeat(x, i int, hb Heartbeat) {
 	r := &s.nodes[x].rels[i]
 	r.heardAt = s.now
-	if r.up && r.last == hb {
+	if r.up && !r.suspect && r.last == hb {
 		return
 	}
-	r.up, r.last, r.reported = true, hb, true
+	r.up, r.suspect, r.last, r.reported = true, false, hb, true
 	s.step(x, i, hb)
 }
 
@@ -298,9 +300,13 @@ func (s *sim) tick() {
 				s.sendHeartbeat(x, i)
 			}
 			r := &n.rels[i]
-			if (r.up || !r.reported) && s.now.Sub(r.heardAt) >= simWait {
-				r.up, r.reported = false, true
+			switch silent := s.now.Sub(r.heardAt); {
+			case (r.up || !r.reported) && silent >= simWait:
+				r.up, r.suspect, r.reported = false, false, true
 				s.step(x, i, PeerDown{})
+			case r.up && !r.suspect && silent >= simWait/2:
+				r.suspect = true
+				s.step(x, i, PeerSuspect{})
 			}
 			s.step(x, i, Tick{})
 			// hmd's periodic ARP check of a VIP it holds.

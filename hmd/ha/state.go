@@ -179,7 +179,10 @@ type Claim struct {
 	Since  time.Time `json:"since,omitzero"`
 	// NeedVotes is true when the peer is silent (gateway and witness must
 	// agree); false when the peer told us to take over.
-	NeedVotes bool      `json:"need_votes,omitempty"`
+	NeedVotes bool `json:"need_votes,omitempty"`
+	// Early is set for votes gathered on PeerSuspect: the claim waits for
+	// PeerDown (or a failover wait of silence) before it may complete.
+	Early     bool      `json:"early,omitempty"`
 	Reason    string    `json:"reason,omitempty"`
 	ProbedAt  time.Time `json:"probed_at,omitzero"`
 	VIPFree   time.Time `json:"vip_free,omitzero"`

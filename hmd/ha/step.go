@@ -72,6 +72,8 @@ func step(n Node, ev Event, now time.Time, busy string) (Node, []Action) {
 		s.heartbeat(e)
 	case PeerDown:
 		s.peerDown()
+	case PeerSuspect:
+		s.suspect()
 	case Tick:
 		s.tick()
 	case Switchover:
@@ -202,6 +204,13 @@ func (s *stepper) heartbeat(hb Heartbeat) {
 		s.splitBrain()
 		return
 	}
+	s.react()
+}
+
+// react applies the rules that depend on the peer's reported state. It runs
+// on every heartbeat event and on every tick while the peer is up, because
+// the transport reports a peer's state once, not on every heartbeat.
+func (s *stepper) react() {
 	if s.role() == Primary {
 		s.primaryHeard()
 	} else {
@@ -210,6 +219,11 @@ func (s *stepper) heartbeat(hb Heartbeat) {
 	s.maybeSync()
 	s.maybeAutoFailback()
 }
+
+// settled reports whether this node has been in its state for a whole
+// failover wait: a peer state that contradicts ours is then a real answer,
+// not a heartbeat that was already on its way when we changed.
+func (s *stepper) settled() bool { return s.now.Sub(s.n.Since) >= s.n.Config.FailoverWait }
 
 // splitBrain: both sides hold the VIP. The newer epoch keeps it.
 func (s *stepper) splitBrain() {
@@ -275,7 +289,7 @@ func (s *stepper) primaryHeard() {
 			s.set(FailbackComplete)
 			s.event(MsgFailbackStarting, "loading data from the secondary")
 			s.do(SendState{})
-		case p.State == FailoverActive:
+		case p.State == FailoverActive && s.settled():
 			s.set(Terminated)
 			s.event(MsgFailbackAborted, "the secondary stayed in FAILOVER_ACTIVE")
 		}
@@ -283,7 +297,7 @@ func (s *stepper) primaryHeard() {
 		switch {
 		case !p.HoldsVIP && p.State == SecondaryActive:
 			s.want("failback: the secondary released the virtual IP", false)
-		case p.State == FailoverActive:
+		case p.State == FailoverActive && s.settled():
 			s.set(Terminated)
 			s.event(MsgFailbackAborted, "the secondary stayed in FAILOVER_ACTIVE")
 		}
@@ -329,11 +343,13 @@ func (s *stepper) secondaryHeard() {
 			s.n.Sync.Percent = 0
 			s.do(Sync{Kind: SyncCopyBack, Epoch: s.n.Epoch}, SendState{})
 		case Terminated:
-			s.set(FailoverActive)
-			s.event(MsgFailbackAborted, "the primary is TERMINATED")
+			if s.settled() {
+				s.set(FailoverActive)
+				s.event(MsgFailbackAborted, "the primary stayed TERMINATED")
+			}
 		}
 	case SecondaryAlone:
-		if p.State == Terminated {
+		if p.State == Terminated && s.settled() {
 			s.set(FailoverActive)
 			s.event(MsgFailbackAborted, "the primary is TERMINATED")
 		}
@@ -368,6 +384,21 @@ func (s *stepper) peerDown() {
 		s.event(MsgHeartbeatsDown, fmt.Sprintf("peer %s silent for %s", s.n.Config.Peer, s.n.Config.FailoverWait))
 	}
 	s.silence()
+}
+
+// suspect starts gathering the votes of the takeover that silence would
+// start, without claiming yet.
+func (s *stepper) suspect() {
+	cfg := s.n.Config
+	p := s.n.Peer
+	graceful := !p.GracefulAt.IsZero() && s.now.Sub(p.GracefulAt) < cfg.GracefulTimeout
+	if s.n.Claim.Active || s.n.HoldsVIP || graceful || cfg.FailoverType != Automatic {
+		return
+	}
+	if (s.role() == Secondary && s.n.State == SecondaryActive) || (s.role() == Primary && s.n.State == Terminated) {
+		s.want("the peer is silent on every path", true)
+		s.n.Claim.Early = true
+	}
 }
 
 // silence reacts to a peer that has been silent on every path for the
@@ -436,10 +467,9 @@ func (s *stepper) tick() {
 		s.probe()
 	}
 	s.tryClaim()
-	if s.n.Peer.Up && s.role() == Primary && (s.n.State == Terminated || s.n.State == FailoverInvoked) {
-		s.primaryHeard()
+	if s.n.Peer.Up && s.n.State != GracefulShutdown {
+		s.react()
 	}
-	s.maybeAutoFailback()
 }
 
 // want starts (or keeps) a claim of the VIP and asks for its votes.
@@ -449,6 +479,7 @@ func (s *stepper) want(reason string, needVotes bool) {
 	}
 	if s.n.Claim.Active {
 		s.n.Claim.NeedVotes = s.n.Claim.NeedVotes && needVotes
+		s.n.Claim.Early = false
 		s.tryClaim()
 		return
 	}
@@ -472,7 +503,7 @@ func fresh(t, since time.Time) bool { return !t.IsZero() && !t.Before(since) }
 // tryClaim takes the VIP when every vote the claim needs is in.
 func (s *stepper) tryClaim() {
 	c := s.n.Claim
-	if !c.Active || s.n.HoldsVIP {
+	if !c.Active || c.Early || s.n.HoldsVIP {
 		return
 	}
 	if !fresh(c.VIPFree, c.Since) {

@@ -83,7 +83,7 @@ func (l Local) flags() uint8 {
 // Event is an input for the state machine of relationship Pair.
 type Event struct {
 	Pair  string
-	Event ha.Event // ha.Heartbeat or ha.PeerDown
+	Event ha.Event // ha.Heartbeat, ha.PeerSuspect or ha.PeerDown
 }
 
 // PathStatus is the view of one path to one peer.
@@ -147,6 +147,7 @@ type peer struct {
 	paths    map[string]*pathState // by path name, for paths with a remote
 	rtt      rtt
 	up       bool
+	suspect  bool   // PeerSuspect was emitted for the current silence
 	reported bool   // an Up or Down was emitted since start
 	lastSeq  uint64 // newest accepted sequence number
 	last     ha.Heartbeat
@@ -156,8 +157,9 @@ type peer struct {
 
 // Monitor sends heartbeats on every path to every peer, answers and times
 // the peer's heartbeats, and reports ha.Heartbeat when a peer is heard
-// (first time, or its reported state changed) and ha.PeerDown when every
-// path to it has been silent for the failover wait.
+// (first time, after a suspicion, or its reported state changed),
+// ha.PeerSuspect when every path to it has been silent for half the
+// failover wait and ha.PeerDown when for the whole wait.
 type Monitor struct {
 	cfg   Config
 	log   *slog.Logger
@@ -422,8 +424,8 @@ func (m *Monitor) heard(path string, msg Message, now time.Time) bool {
 	}
 	p.lastSeq = msg.Seq
 	hb := ha.Heartbeat{State: msg.State, Epoch: msg.Epoch, HoldsVIP: msg.Flags&FlagHoldsVIP != 0, Graceful: msg.Flags&FlagGraceful != 0}
-	if !p.up || hb != p.last {
-		p.up, p.reported, p.last = true, true, hb
+	if !p.up || p.suspect || hb != p.last {
+		p.up, p.suspect, p.reported, p.last = true, false, true, hb
 		m.queue(Event{Pair: msg.Pair, Event: hb})
 	}
 	return true
@@ -490,9 +492,13 @@ func (m *Monitor) check(now time.Time) {
 				last = ps.lastHeard
 			}
 		}
-		if now.Sub(last) >= m.cfg.FailoverWait {
-			p.up, p.reported = false, true
+		switch silent := now.Sub(last); {
+		case silent >= m.cfg.FailoverWait:
+			p.up, p.suspect, p.reported = false, false, true
 			m.queue(Event{Pair: pair, Event: ha.PeerDown{}})
+		case p.up && !p.suspect && silent >= m.cfg.FailoverWait/2:
+			p.suspect = true
+			m.queue(Event{Pair: pair, Event: ha.PeerSuspect{}})
 		}
 	}
 }

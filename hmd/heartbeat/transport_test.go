@@ -108,6 +108,8 @@ func (s *side) waitEvent(t *testing.T, d time.Duration, ok func(ha.Event) bool) 
 
 func isDown(e ha.Event) bool { _, ok := e.(ha.PeerDown); return ok }
 
+func isSuspect(e ha.Event) bool { _, ok := e.(ha.PeerSuspect); return ok }
+
 func isHeartbeat(st ha.State) func(ha.Event) bool {
 	return func(e ha.Event) bool { hb, ok := e.(ha.Heartbeat); return ok && hb.State == st }
 }
@@ -206,13 +208,17 @@ func TestMonitorOnePathSilentIsNotDown(t *testing.T) {
 		t.Fatalf("with dc silent and hm alive: %+v", st)
 	}
 	for len(p.a.events) > 0 {
-		if e := <-p.a.events; isDown(e.Event) {
-			t.Fatal("PeerDown while one path still carries heartbeats")
+		if e := <-p.a.events; isDown(e.Event) || isSuspect(e.Event) {
+			t.Fatalf("%T while one path still carries heartbeats", e.Event)
 		}
 	}
 	// Now the other path too: down after the wait.
 	start := time.Now()
 	p.relays["hm"].drop.Store(true)
+	p.a.waitEvent(t, 5*time.Second, isSuspect)
+	if el := time.Since(start); el < 150*time.Millisecond-2*20*time.Millisecond || el > 300*time.Millisecond {
+		t.Errorf("suspect after %s, want about half the 300ms wait", el)
+	}
 	p.a.waitEvent(t, 5*time.Second, isDown)
 	p.b.waitEvent(t, 5*time.Second, isDown)
 	// Silence counts from the last heartbeat heard, at most one interval
