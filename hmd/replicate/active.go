@@ -359,6 +359,7 @@ func (s *sender) snapshot(ctx context.Context, sh StandbyHello) (uint64, error) 
 		a.mu.Unlock()
 	}
 	size := uint64(held.snap.Size())
+	a.update(func(st *Status) { st.ResumedAt = offset })
 	a.opt.Logger.Info("replication full copy", "bytes", size, "resume_at", offset, "seq", held.snap.Seq())
 	if err := s.send(MsgPlan, EncodePlan(Plan{Kind: PlanSnapshot, SnapID: held.id, Size: size, Offset: offset})); err != nil {
 		return 0, err

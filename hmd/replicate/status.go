@@ -32,6 +32,9 @@ type Status struct {
 	// SnapshotBytes is the size of the last full copy sent (0 if none);
 	// EntriesShipped counts entries sent since start (tests count the
 	// failback's changes with it).
-	SnapshotBytes  uint64 `json:"snapshot_bytes"`
+	SnapshotBytes uint64 `json:"snapshot_bytes"`
+	// ResumedAt is the byte offset the last full copy resumed at after an
+	// interruption (0 when it started from the beginning).
+	ResumedAt      uint64 `json:"resumed_at"`
 	EntriesShipped uint64 `json:"entries_shipped"`
 }

@@ -23,18 +23,18 @@ type MsgType uint8
 
 // Frame types.
 const (
-	MsgEntry       MsgType = 1 // one committed transaction (Entry)
-	MsgAck         MsgType = 2 // standby: durable up to Seq
-	MsgNack        MsgType = 3 // standby: refused, send again from Seq
-	MsgHello       MsgType = 4 // active → standby: who I am (Hello)
-	MsgStandby     MsgType = 5 // standby → active: what I hold (StandbyHello)
-	MsgPlan        MsgType = 6 // active → standby: how we sync (Plan)
-	MsgSnapChunk   MsgType = 7 // a piece of the database snapshot
-	MsgSnapEnd     MsgType = 8 // snapshot complete (SnapEnd)
-	MsgRefuse      MsgType = 9 // either side: a reason, then the connection closes
-	maxMsgType             = MsgRefuse
-	frameHeaderLen         = 5
-	frameTrailerLen        = 4
+	MsgEntry        MsgType = 1 // one committed transaction (Entry)
+	MsgAck          MsgType = 2 // standby: durable up to Seq
+	MsgNack         MsgType = 3 // standby: refused, send again from Seq
+	MsgHello        MsgType = 4 // active → standby: who I am (Hello)
+	MsgStandby      MsgType = 5 // standby → active: what I hold (StandbyHello)
+	MsgPlan         MsgType = 6 // active → standby: how we sync (Plan)
+	MsgSnapChunk    MsgType = 7 // a piece of the database snapshot
+	MsgSnapEnd      MsgType = 8 // snapshot complete (SnapEnd)
+	MsgRefuse       MsgType = 9 // either side: a reason, then the connection closes
+	maxMsgType              = MsgRefuse
+	frameHeaderLen          = 5
+	frameTrailerLen         = 4
 )
 
 // MaxPayload bounds a frame so that a corrupt length cannot make the reader
@@ -472,7 +472,7 @@ func (d *decoder) bytes() []byte {
 		d.fail(fmt.Sprintf("truncated: field of %d bytes, have %d", n, len(d.b)))
 	}
 	v := d.take(int(n))
-	if v == nil {
+	if len(v) == 0 {
 		return nil
 	}
 	return append([]byte{}, v...)
