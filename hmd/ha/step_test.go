@@ -1,6 +1,7 @@
 package ha
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -474,5 +475,31 @@ func TestNToOne(t *testing.T) {
 	}
 	if !g[1].HoldsVIP {
 		t.Fatalf("pending failover did not proceed: %s", g[1].State)
+	}
+}
+
+func TestNodeJSONRoundTripAndBadInput(t *testing.T) {
+	n := failoverActive(Automatic)
+	b, err := json.Marshal(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Node
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprintf("%#v", back) != fmt.Sprintf("%#v", n) {
+		t.Fatalf("round trip changed the node:\n%#v\n%#v", n, back)
+	}
+	for _, bad := range []string{
+		`{"state":"PRIMARY_ACTIV"}`,
+		`{"config":{"role":"tertiary"}}`,
+		`{"config":{"role":"primary","failover_type":"sometimes"}}`,
+		`{"peer":{"state":"bogus"}}`,
+	} {
+		var n Node
+		if err := json.Unmarshal([]byte(bad), &n); err == nil {
+			t.Errorf("%s: accepted", bad)
+		}
 	}
 }
