@@ -7,7 +7,7 @@ OUT   ?= out
 
 # Packages the test suite needs: root network-namespace tests (iproute2,
 # nftables, dnsmasq as a real DHCP server) and QEMU boot tests.
-TEST_PKGS  := iproute2 nftables dnsmasq-base kmod
+TEST_PKGS  := iproute2 nftables dnsmasq-base kmod chromium
 IMAGE_PKGS := kmod
 
 .PHONY: all image test check unit bench deps-test deps-image clean

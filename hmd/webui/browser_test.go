@@ -1,0 +1,489 @@
+package webui_test
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/hafw/hafw/config"
+	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/internal/netnstest"
+	"github.com/hafw/hafw/internal/testenv"
+)
+
+const (
+	browserPassword = "console-pass-1"
+	subnet          = "10.241.0"
+)
+
+// appliance is one hmd process in its own namespace on the test LAN.
+type appliance struct {
+	name   string
+	hip    netip.Addr
+	socket string
+	proc   *netnstest.Proc
+	// url is the console on the health-monitor address.
+	url string
+}
+
+func lanAddr(host int) netip.Addr { return netip.MustParseAddr(fmt.Sprintf("%s.%d", subnet, host)) }
+func lanPrefix(host int) netip.Prefix {
+	return netip.PrefixFrom(lanAddr(host), 24)
+}
+
+// buildHMD compiles the real daemon once for this test.
+func buildHMD(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	out, err := exec.Command("go", "build", "-o", dir+"/", "github.com/hafw/hafw/cmd/hmd").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build hmd: %v\n%s", err, out)
+	}
+	return filepath.Join(dir, "hmd")
+}
+
+// startAppliance creates a namespace cabled to br at .host and runs hmd in
+// it with a fresh configuration (vipHost > 0 gives a primary its VIP).
+func startAppliance(t *testing.T, bin string, br *netnstest.Bridge, hash, name string, host int, role config.Role, profile string, vipHost int) *appliance {
+	t.Helper()
+	ns := netnstest.New(t, name)
+	br.Attach(ns, "eth0")
+	ns.AddAddr("eth0", lanPrefix(host))
+	ns.IP("route", "add", "default", "via", lanAddr(1).String())
+	cfg := config.Default()
+	cfg.Hostname, cfg.Role, cfg.Profile, cfg.PasswordHash = name, role, profile, hash
+	cfg.Eth0 = config.Interface{Enabled: true, Address: lanPrefix(host), Gateway: lanAddr(1)}
+	if vipHost > 0 {
+		cfg.VIP = lanPrefix(vipHost)
+	}
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "appliance.json")
+	if err := config.Save(cfgPath, cfg); err != nil {
+		t.Fatal(err)
+	}
+	a := &appliance{name: name, hip: lanAddr(host), socket: filepath.Join(dir, "hmd.sock")}
+	a.proc = ns.Start(bin, "--config", cfgPath, "--state-dir", filepath.Join(dir, "hmd"), "--socket", a.socket,
+		"--version-file", filepath.Join(dir, "no-version"), "--profile-file", filepath.Join(dir, "no-profile"),
+		"--vendor-key", filepath.Join(dir, "no-key"), "--license-dir", filepath.Join(dir, "licenses"))
+	netnstest.Eventually(t, 15*time.Second, name+"'s hmd to answer", func() bool {
+		select {
+		case <-a.proc.Exited():
+			t.Fatalf("%s's hmd exited: %v\n%s", name, a.proc.Err(), a.proc.Output())
+		default:
+		}
+		_, err := a.status()
+		return err == nil
+	})
+	return a
+}
+
+func (a *appliance) status() (api.Status, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	c := api.NewUnixClient(a.socket)
+	defer c.CloseIdleConnections()
+	return c.Status(ctx)
+}
+
+// artifactDir is where the screenshots go: $HAFW_ARTIFACTS/webui when set
+// (kept), else a temporary directory kept only when the test fails.
+func artifactDir(t *testing.T) string {
+	t.Helper()
+	if root := os.Getenv("HAFW_ARTIFACTS"); root != "" {
+		dir := filepath.Join(root, "webui")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	dir, err := os.MkdirTemp("", "hafw-webui-artifacts-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			os.RemoveAll(dir)
+		}
+	})
+	return dir
+}
+
+// browser is headless Chromium, started inside a namespace of the test
+// LAN (so it reaches the appliances' health-monitor addresses and nothing
+// else) and driven over the DevTools pipe.
+type browser struct {
+	t         *testing.T
+	ctx       context.Context
+	shots     string
+	mu        sync.Mutex
+	questions []string
+}
+
+func newBrowser(t *testing.T, ns *netnstest.NS) *browser {
+	t.Helper()
+	ipPath, err := exec.LookPath("ip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath("chromium"),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1366, 900),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		// Appliances have self-signed certificates (see api.Identity).
+		chromedp.Flag("ignore-certificate-errors", true),
+		// Run it as `ip netns exec NS chromium …`; the DevTools pipe (fds 3
+		// and 4) survives the exec. The browser dies with the test.
+		chromedp.ModifyCmdFunc(func(cmd *exec.Cmd) {
+			cmd.Args = append([]string{"ip", "netns", "exec", ns.Name}, cmd.Args...)
+			cmd.Path = ipPath
+			if cmd.SysProcAttr == nil {
+				cmd.SysProcAttr = &syscall.SysProcAttr{}
+			}
+			cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+		}),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelB := chromedp.NewContext(actx)
+	b := &browser{t: t, ctx: ctx, shots: artifactDir(t)}
+	t.Cleanup(func() { cancelB(); cancelA() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	// The seed's confirmation questions: record them and answer OK.
+	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for ev, err := range dialogs {
+			if err != nil {
+				return
+			}
+			b.mu.Lock()
+			b.questions = append(b.questions, ev.Message)
+			b.mu.Unlock()
+			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
+	t.Logf("screenshots in %s", b.shots)
+	return b
+}
+
+// do runs browser steps with a bound, failing the test with what.
+func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		loc, _ := chromedp.Run(b.ctx, chromedp.Location())
+		body, _ := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS("body")))
+		b.t.Fatalf("%s: %v\nat %s:\n%s", what, err, loc, body)
+	}
+}
+
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("read %s: %v", sel, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+// waitText waits until the element's text contains want, without
+// reloading: the page's own script must bring the change.
+func (b *browser) waitText(sel, want string, timeout time.Duration) {
+	b.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		cancel()
+		if err == nil && strings.Contains(s, want) {
+			return
+		}
+		last = s
+		time.Sleep(200 * time.Millisecond)
+	}
+	b.t.Fatalf("%s never showed %q; last %q", sel, want, last)
+}
+
+func (b *browser) shot(name string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// asked reports whether the page asked q in a confirmation dialog.
+func (b *browser) asked(q string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Contains(b.questions, q)
+}
+
+// markPage sets a marker in the page's JavaScript state: if it is still
+// there later, the page was not reloaded.
+func (b *browser) markPage() {
+	b.t.Helper()
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`window.hafwMark = 1`)); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func (b *browser) samePage() bool {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`window.hafwMark === 1`))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return v
+}
+
+// TestConsoleInBrowser pairs two real hmd processes through the console in
+// headless Chromium, watches the status turn Active live, switches over,
+// is refused a failback inside the stabilization window, forces it, reads
+// the N:1 view on the secondary and deletes the secondary.
+func TestConsoleInBrowser(t *testing.T) {
+	testenv.Short(t, "browser test against hmd in network namespaces")
+	testenv.RequireRoot(t)
+	testenv.RequireCommand(t, "ip", "go", "chromium")
+	hash, err := config.HashPassword(browserPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := buildHMD(t)
+	br := netnstest.NewBridge(t, "wbr")
+	gw := netnstest.New(t, "wgw")
+	br.Attach(gw, "eth0")
+	gw.AddAddr("eth0", lanPrefix(1))
+	primary := startAppliance(t, bin, br, hash, "mse1", 2, config.RolePrimary, "3310", 10)
+	secondary := startAppliance(t, bin, br, hash, "mse2", 3, config.RoleSecondary, "3350", 0)
+	for _, a := range []*appliance{primary, secondary} {
+		a.url = "https://" + netip.AddrPortFrom(a.hip, api.Port).String()
+	}
+
+	t.Run("unauthenticated requests are refused", func(t *testing.T) {
+		refusedWithoutLogin(t, gw, primary.url)
+	})
+
+	b := newBrowser(t, gw)
+	p := primary.url
+	// Login: a wrong password is refused next to the field.
+	b.do("open the console", chromedp.Navigate(p+"/ui/"), chromedp.WaitVisible(chromedp.ID("password")))
+	b.shot("01-login")
+	b.do("log in with a wrong password", chromedp.SendKeys(chromedp.ID("password"), "wrong"), chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.ID("password-error")))
+	if got := b.text("#password-error"); !strings.Contains(got, "not this appliance's password") {
+		t.Errorf("login error = %q", got)
+	}
+	b.do("log in", chromedp.SendKeys(chromedp.ID("password"), browserPassword), chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.CSS("table.grid")))
+	if got := b.text("table.grid tbody"); !strings.Contains(got, "mse1") || !strings.Contains(got, "click here to configure") {
+		t.Errorf("appliances list = %q", got)
+	}
+	b.shot("02-appliances")
+
+	// The pairing form: bad input gets the API's reasons next to the fields.
+	b.do("open HA configuration", chromedp.Click(chromedp.CSS(`a[href="/ui/ha"]`)), chromedp.WaitVisible(chromedp.ID("pair-form")))
+	b.do("fill the form badly",
+		chromedp.SendKeys(chromedp.ID("secondary_name"), "mse2"),
+		chromedp.SendKeys(chromedp.ID("secondary_ip"), "10.241.0.300"),
+		chromedp.SendKeys(chromedp.ID("secondary_password"), "nope"),
+		chromedp.SetValue(chromedp.ID("long_failover_wait"), "soon"),
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.WaitVisible(chromedp.ID("secondary_ip-error")))
+	if got := b.text("#secondary_ip-error"); !strings.Contains(got, "not a unicast IPv4 address") {
+		t.Errorf("secondary IP error = %q", got)
+	}
+	if got := b.text("#long_failover_wait-error"); !strings.Contains(got, "not a duration") {
+		t.Errorf("failover wait error = %q", got)
+	}
+	if !b.asked("Are you sure you want to pair up these two servers?") {
+		t.Error("the seed's confirmation was not asked")
+	}
+	b.shot("03-ha-form-errors")
+	// A wrong secondary password is the secondary's refusal, shown at its field.
+	b.do("fix the address, keep a wrong password",
+		chromedp.SetValue(chromedp.ID("secondary_ip"), secondary.hip.String()),
+		chromedp.SetValue(chromedp.ID("long_failover_wait"), "1"),
+		chromedp.SendKeys(chromedp.ID("secondary_password"), "wrong-password"),
+		chromedp.SetValue(chromedp.ID("failover_type"), "manual"),
+		chromedp.Click(chromedp.ID("save")),
+		chromedp.WaitVisible(chromedp.ID("secondary_password-error")))
+	if got := b.text("#secondary_password-error"); !strings.Contains(got, "not the secondary's password") {
+		t.Errorf("secondary password error = %q", got)
+	}
+	start := time.Now()
+	b.do("pair", chromedp.SendKeys(chromedp.ID("secondary_password"), browserPassword),
+		chromedp.Click(chromedp.ID("save")), chromedp.WaitVisible(chromedp.ID("status-text")))
+	b.markPage()
+	b.waitText("#heartbeats", "Up", 20*time.Second)
+	b.waitText("#status-text", "Active", 20*time.Second)
+	b.waitText("#replication", "Up", 20*time.Second)
+	b.waitText("#events", "Heartbeats have been setup successfully", 10*time.Second)
+	t.Logf("pair Active in the browser %v after Save", time.Since(start).Round(10*time.Millisecond))
+	if !b.samePage() {
+		t.Error("the status page reloaded; the updates must come from its script")
+	}
+	if got := b.text("#flash"); !strings.Contains(got, "Configuration successfully created") {
+		t.Errorf("flash after pairing = %q", got)
+	}
+	b.shot("04-status-active")
+
+	// Switchover: the primary stops, the secondary takes over.
+	b.do("switch over", chromedp.Navigate(p+"/ui/ha"), chromedp.WaitVisible(chromedp.ID("switchover")),
+		chromedp.Click(chromedp.ID("switchover")), chromedp.WaitVisible(chromedp.ID("own-state")))
+	b.markPage()
+	b.waitText("#own-state", "TERMINATED", 20*time.Second)
+	b.waitText("#peer-state", "FAILOVER_ACTIVE", 20*time.Second)
+	b.waitText("#events", "Failover invoked", 10*time.Second)
+	if !b.samePage() {
+		t.Error("the status page reloaded during the switchover")
+	}
+	b.shot("05-status-switched-over")
+
+	// Failback right after the failover is refused with the reason; forced it runs.
+	b.do("fail back", chromedp.Navigate(p+"/ui/ha"), chromedp.WaitVisible(chromedp.ID("failback")),
+		chromedp.Click(chromedp.ID("failback")), chromedp.WaitVisible(chromedp.ID("flash")))
+	if got := b.text("#flash"); !strings.Contains(got, "Failback refused") || !strings.Contains(got, "stabiliz") {
+		t.Errorf("failback inside the stabilization window: flash %q", got)
+	}
+	b.do("force the failback", chromedp.Navigate(p+"/ui/ha"), chromedp.WaitVisible(chromedp.ID("failback-force")),
+		chromedp.Click(chromedp.ID("failback-force")), chromedp.Click(chromedp.ID("failback")), chromedp.WaitVisible(chromedp.ID("own-state")))
+	b.waitText("#own-state", "PRIMARY_ACTIVE", 30*time.Second)
+	b.waitText("#peer-state", "SECONDARY_ACTIVE", 30*time.Second)
+
+	// The N:1 view on the secondary: its primary and their heartbeats.
+	b.do("open the secondary's N:1 view", chromedp.Navigate(secondary.url+"/ui/n1"), chromedp.WaitVisible(chromedp.ID("password")),
+		chromedp.SendKeys(chromedp.ID("password"), browserPassword), chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.ID("live")))
+	b.waitText("#live tbody", "mse1", 5*time.Second)
+	b.waitText(`#live td[data-field="heartbeat"]`, "Up", 10*time.Second)
+	b.waitText(`#live td[data-field="state"]`, "SECONDARY_ACTIVE", 10*time.Second)
+	b.shot("06-n1-secondary")
+
+	// Delete the secondary from the primary: the pairing form returns.
+	b.do("delete the secondary", chromedp.Navigate(p+"/ui/ha"), chromedp.WaitVisible(chromedp.ID("delete")),
+		chromedp.Click(chromedp.ID("delete")), chromedp.WaitVisible(chromedp.ID("pair-form")))
+	if !b.asked("Are you sure you want to delete the secondary server? This breaks the pair.") {
+		t.Error("delete was not confirmed")
+	}
+	b.shot("07-deleted")
+	netnstest.Eventually(t, 10*time.Second, "the secondary to forget the pair", func() bool {
+		st, err := secondary.status()
+		return err == nil && len(st.Peers) == 0
+	})
+}
+
+// refusedWithoutLogin checks that nothing of the console is served, and no
+// operation runs, without the appliance password or with a forged form.
+func refusedWithoutLogin(t *testing.T, ns *netnstest.NS, base string) {
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var c net.Conn
+		err := ns.Do(func() error {
+			var d net.Dialer
+			var err error
+			c, err = d.DialContext(ctx, network, addr)
+			return err
+		})
+		return c, err
+	}
+	c := &http.Client{
+		Transport:     &http.Transport{DialContext: dial, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout:       10 * time.Second,
+	}
+	defer c.CloseIdleConnections()
+	do := func(method, path, user, pass string, form url.Values, cookie *http.Cookie) *http.Response {
+		t.Helper()
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, err := http.NewRequest(method, base+path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	for _, path := range []string{"/ui/", "/ui/ha", "/ui/status", "/ui/n1"} {
+		resp := do("GET", path, "", "", nil, nil)
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/ui/login") {
+			t.Errorf("GET %s without login: %s, Location %q", path, resp.Status, resp.Header.Get("Location"))
+		}
+		if resp := do("GET", path, api.AdminUser, "wrong", nil, nil); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("GET %s with a wrong password: %s", path, resp.Status)
+		}
+	}
+	if resp := do("GET", "/ui/live", "", "", nil, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /ui/live without login: %s", resp.Status)
+	}
+	for _, path := range []string{"/ui/ha/pair", "/ui/ha/switchover", "/ui/ha/delete", "/ui/license"} {
+		if resp := do("POST", path, "", "", url.Values{"peer": {"10.241.0.3"}}, nil); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("POST %s without login: %s", path, resp.Status)
+		}
+	}
+	// The right password opens a session, but a post without its CSRF
+	// token (what another site could forge) is still refused.
+	resp := do("GET", "/ui/", api.AdminUser, browserPassword, nil, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /ui/ with the password: %s", resp.Status)
+	}
+	var session *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "hafw_session" {
+			session = ck
+		}
+	}
+	if session == nil || !session.Secure || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("session cookie %+v: want Secure, HttpOnly, SameSite=Strict", session)
+	}
+	if resp := do("POST", "/ui/ha/switchover", "", "", url.Values{"csrf": {"forged"}}, session); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("POST with a forged CSRF token: %s", resp.Status)
+	}
+}
