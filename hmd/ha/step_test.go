@@ -503,3 +503,15 @@ func TestNodeJSONRoundTripAndBadInput(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkStepHeartbeat is the cost of one heartbeat through the machine
+// (hmd runs one per reported state change and one tick per wait/4).
+func BenchmarkStepHeartbeat(b *testing.B) {
+	n := primaryActive()
+	hbs := []Event{Heartbeat{State: SecondaryActive}, Heartbeat{State: SecondaryActive, Graceful: true}, Tick{}}
+	now := t0
+	for i := 0; b.Loop(); i++ {
+		now = now.Add(time.Millisecond)
+		n, _ = Step(n, hbs[i%len(hbs)], now)
+	}
+}
