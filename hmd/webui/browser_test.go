@@ -287,7 +287,15 @@ func TestConsoleInBrowser(t *testing.T) {
 	br.Attach(gw, "eth0")
 	gw.AddAddr("eth0", lanPrefix(1))
 	primary := startAppliance(t, bin, br, hash, "mse1", 2, config.RolePrimary, "3310", 10)
-	secondary := startAppliance(t, bin, br, hash, "mse2", 3, config.RoleSecondary, "3350", 0)
+	secondary := startAppliance(t, bin, br, hash, "mse2", 3, config.RoleSecondary, "3355", 0)
+	// A second primary of the N:1 secondary, paired through the API.
+	other := startAppliance(t, bin, br, hash, "mse4", 4, config.RolePrimary, "3350", 11)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := api.NewUnixClient(other.socket).Pair(ctx, api.PairRequest{SecondaryName: "mse2", SecondaryIP: secondary.hip.String(),
+		SecondaryPassword: browserPassword, FailoverType: api.Manual, FailbackType: api.Manual, LongFailoverWait: api.Duration(time.Second)}); err != nil {
+		t.Fatalf("pair mse4 with mse2: %v", err)
+	}
 	for _, a := range []*appliance{primary, secondary} {
 		a.url = "https://" + netip.AddrPortFrom(a.hip, api.Port).String()
 	}
@@ -387,9 +395,15 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do("open the secondary's N:1 view", chromedp.Navigate(secondary.url+"/ui/n1"), chromedp.WaitVisible(chromedp.ID("password")),
 		chromedp.SendKeys(chromedp.ID("password"), browserPassword), chromedp.Submit(chromedp.ID("password")),
 		chromedp.WaitVisible(chromedp.ID("live")))
-	b.waitText("#live tbody", "mse1", 5*time.Second)
-	b.waitText(`#live td[data-field="heartbeat"]`, "Up", 10*time.Second)
-	b.waitText(`#live td[data-field="state"]`, "SECONDARY_ACTIVE", 10*time.Second)
+	for _, a := range []*appliance{primary, other} {
+		cell := func(field string) string {
+			return fmt.Sprintf(`#live td[data-peer="%s"][data-field="%s"]`, a.hip, field)
+		}
+		b.waitText("#live tbody", a.name, 5*time.Second)
+		b.waitText(cell("heartbeat"), "Up", 10*time.Second)
+		b.waitText(cell("state"), "SECONDARY_ACTIVE", 10*time.Second)
+		b.waitText(cell("peer_state"), "PRIMARY_ACTIVE", 10*time.Second)
+	}
 	b.shot("06-n1-secondary")
 
 	// Delete the secondary from the primary: the pairing form returns.
@@ -399,9 +413,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Error("delete was not confirmed")
 	}
 	b.shot("07-deleted")
-	netnstest.Eventually(t, 10*time.Second, "the secondary to forget the pair", func() bool {
+	netnstest.Eventually(t, 10*time.Second, "the secondary to forget mse1 and keep mse4", func() bool {
 		st, err := secondary.status()
-		return err == nil && len(st.Peers) == 0
+		return err == nil && len(st.Peers) == 1 && st.Peers[0].HealthMonitorIP == other.hip.String()
 	})
 }
 
