@@ -90,8 +90,26 @@ func Run(ctx context.Context, cli *clientv3.Client, cfg Config) error {
 	if err := cfg.defaults(); err != nil {
 		return fmt.Errorf("core configuration: %w", err)
 	}
-	c := &core{cfg: cfg, st: NewStore(cli, cfg.Prefix), cli: cli, log: cfg.Log.With("core", cfg.Num)}
-	return c.run(ctx)
+	log := cfg.Log.With("core", cfg.Num)
+	for {
+		c := &core{cfg: cfg, st: NewStore(cli, cfg.Prefix), cli: cli, log: log}
+		err := c.run(ctx)
+		if !errors.Is(err, ErrLeaseLost) || ctx.Err() != nil {
+			return err
+		}
+		// Cut off from etcd for longer than the TTL: the others may have
+		// failed this incarnation over. Come back as a new one, like a
+		// restarted core; its leftovers are settled by recoverOrphans.
+		log.Warn("lease lost; registering again as a new incarnation")
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, _ = cli.Revoke(rctx, c.lease)
+		cancel()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 type core struct {
@@ -268,7 +286,9 @@ func (c *core) reconcile(ctx context.Context) time.Duration {
 	wait := c.cfg.Resync
 	sn, err := c.st.Snapshot(ctx)
 	if err != nil {
-		c.log.Warn("reading cluster state", "err", err)
+		if ctx.Err() == nil {
+			c.log.Warn("reading cluster state", "err", err)
+		}
 		return wait
 	}
 	now := time.Now()
@@ -283,7 +303,7 @@ func (c *core) reconcile(ctx context.Context) time.Duration {
 		case plan.WaitWindow:
 			wait = min(wait, until.Sub(now))
 		case plan.FailAbnormal, plan.FailNormal:
-			if err := c.failover(ctx, dead, act, sn); err != nil {
+			if err := c.failover(ctx, dead, act, sn); err != nil && ctx.Err() == nil {
 				c.log.Warn("failover", "dead", dead.Num, "err", err)
 			}
 		}

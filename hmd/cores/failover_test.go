@@ -24,10 +24,8 @@ func prefixFor(t *testing.T) string { return "/test/" + t.Name() + "/" }
 
 func addTasks(t *testing.T, st *Store, ts ...plan.Task) {
 	t.Helper()
-	for _, tk := range ts {
-		if err := st.AddTask(context.Background(), tk); err != nil {
-			t.Fatal(err)
-		}
+	if err := st.AddTasks(context.Background(), ts...); err != nil {
+		t.Fatal(err)
 	}
 }
 

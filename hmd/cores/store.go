@@ -178,23 +178,32 @@ type versioned struct {
 	mod int64
 }
 
-// AddTask stores a new task; it fails if the ID exists.
-func (s *Store) AddTask(ctx context.Context, t plan.Task) error {
-	if err := t.Validate(); err != nil {
-		return fmt.Errorf("refusing task: %w", err)
-	}
-	b, err := json.Marshal(t)
-	if err != nil {
-		return fmt.Errorf("encoding task %s: %w", t.ID, err)
-	}
-	k := s.taskKey(t.ID)
-	resp, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
-		Then(clientv3.OpPut(k, string(b))).Commit()
-	if err != nil {
-		return fmt.Errorf("storing task %s: %w", t.ID, err)
-	}
-	if !resp.Succeeded {
-		return fmt.Errorf("task %s already exists", t.ID)
+// AddTasks stores new tasks, many per transaction; it fails, storing
+// none of the offending batch, if any ID exists or a task is invalid.
+func (s *Store) AddTasks(ctx context.Context, ts ...plan.Task) error {
+	for i := 0; i < len(ts); i += maxTxnOps {
+		batch := ts[i:min(i+maxTxnOps, len(ts))]
+		cmps := make([]clientv3.Cmp, 0, len(batch))
+		ops := make([]clientv3.Op, 0, len(batch))
+		for _, t := range batch {
+			if err := t.Validate(); err != nil {
+				return fmt.Errorf("refusing task: %w", err)
+			}
+			b, err := marshalTask(t)
+			if err != nil {
+				return err
+			}
+			k := s.taskKey(t.ID)
+			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(k), "=", 0))
+			ops = append(ops, clientv3.OpPut(k, b))
+		}
+		resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+		if err != nil {
+			return fmt.Errorf("storing %d tasks: %w", len(batch), err)
+		}
+		if !resp.Succeeded {
+			return fmt.Errorf("storing tasks %s…: a task with one of these IDs already exists", batch[0].ID)
+		}
 	}
 	return nil
 }
