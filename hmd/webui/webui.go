@@ -259,7 +259,8 @@ type loginData struct {
 
 // safeNext keeps the post-login redirect inside the console.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, Prefix) || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+	lower := strings.ToLower(next)
+	if !strings.HasPrefix(next, Prefix) || strings.ContainsAny(next, "\\\r\n") || strings.Contains(lower, "..") || strings.Contains(lower, "%2e") {
 		return Prefix
 	}
 	return next
