@@ -186,7 +186,7 @@ func TestAppsStartStop(t *testing.T) {
 	a := &Apps{
 		Commands: [][]string{
 			{"sh", "-c", `echo "$` + SocketEnv + `" > ` + mark + `; exec sleep 60`},
-			{"sh", "-c", `trap "" TERM; while :; do sleep 0.05; done`},
+			{"sh", "-c", `trap "" TERM; touch ` + mark + `.trap; while :; do sleep 0.05; done`},
 		},
 		Socket: "/run/test.sock",
 		Grace:  300 * time.Millisecond,
@@ -199,7 +199,8 @@ func TestAppsStartStop(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		b, _ := os.ReadFile(mark)
-		if strings.TrimSpace(string(b)) == "/run/test.sock" {
+		_, trapErr := os.Stat(mark + ".trap")
+		if strings.TrimSpace(string(b)) == "/run/test.sock" && trapErr == nil {
 			break
 		}
 		if time.Now().After(deadline) {
