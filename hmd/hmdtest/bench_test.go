@@ -80,7 +80,7 @@ func (p *prober) firstAnswer(name string) (time.Time, bool) {
 // interval): from the kill to the first answer from the secondary through
 // the VIP, p50/p95 over HAFW_BENCH_TRIALS trials per failover wait.
 func BenchmarkFailoverOutage(b *testing.B) {
-	for _, wait := range []time.Duration{10 * time.Second, time.Second, 300 * time.Millisecond} {
+	for _, wait := range []time.Duration{10 * time.Second, time.Second, 300 * time.Millisecond, 200 * time.Millisecond} {
 		b.Run("wait="+wait.String(), func(b *testing.B) {
 			var samples []float64
 			for range b.N {
@@ -151,7 +151,7 @@ func BenchmarkFalseFailovers(b *testing.B) {
 	if n, err := strconv.Atoi(os.Getenv("HAFW_BENCH_SECONDS")); err == nil && n > 0 {
 		secs = n
 	}
-	for _, wait := range []time.Duration{time.Second, 300 * time.Millisecond} {
+	for _, wait := range []time.Duration{time.Second, 300 * time.Millisecond, 200 * time.Millisecond} {
 		for _, loss := range []int{20, 40} {
 			b.Run(fmt.Sprintf("wait=%v/loss=%d%%", wait, loss), func(b *testing.B) {
 				for range b.N {
@@ -180,11 +180,13 @@ func falseFailoverRun(b *testing.B, wait time.Duration, loss, secs int) {
 	p.nft(rule)
 	s.nft(rule)
 	before := strings.Count(strings.Join(s.states(), " "), "FAILOVER_INVOKED")
+	primaryBefore := len(p.states())
 	pr := startProber(l, servicePort)
 	time.Sleep(time.Duration(secs) * time.Second)
 	pr.stop()
 	falseFailovers := strings.Count(strings.Join(s.states(), " "), "FAILOVER_INVOKED") - before
 	b.ReportMetric(float64(falseFailovers), "false-failovers")
+	b.ReportMetric(float64(len(p.states())-primaryBefore), "primary-state-changes")
 	b.ReportMetric(float64(pr.maxGap.Microseconds())/1000, "max-client-gap-ms")
 	b.ReportMetric(p.status().Peers[0].MeanHeartbeatMS, "hb-rtt-ms")
 	b.ReportMetric(rssMB(p), "hmd-rss-MB")

@@ -30,6 +30,10 @@ const (
 	DefaultBurstGap     = 50 * time.Millisecond
 	DefaultRefreshEvery = 2 * time.Second
 	DefaultProbeTimeout = 150 * time.Millisecond
+	// DefaultReachTimeout bounds the gateway vote. A live gateway answers
+	// at once and ends the probe early, so a generous bound costs nothing
+	// when all is well and keeps a busy machine from voting "isolated".
+	DefaultReachTimeout = time.Second
 )
 
 // Executor holds and releases VIPs on one interface.
@@ -43,6 +47,7 @@ type Executor struct {
 	BurstGap     time.Duration
 	RefreshEvery time.Duration
 	ProbeTimeout time.Duration
+	ReachTimeout time.Duration
 
 	mu   sync.Mutex
 	held map[netip.Prefix]context.CancelFunc
@@ -147,7 +152,9 @@ func (e *Executor) Reconcile(vips []netip.Prefix) error {
 }
 
 // Owner ARP-probes ip (RFC 5227: sender 0.0.0.0) and returns the hardware
-// address of another host answering for it, or "" when nobody does.
+// address of another host answering for it, or "" when nobody does. "Nobody"
+// costs the whole probe timeout, which is part of every failover, so it is
+// kept short.
 func (e *Executor) Owner(ctx context.Context, ip netip.Addr) (string, error) {
 	macs, err := e.Prober.Probe(ctx, ip, netip.Addr{}, e.probeTimeout())
 	if err != nil {
@@ -162,7 +169,11 @@ func (e *Executor) Owner(ctx context.Context, ip netip.Addr) (string, error) {
 // Reachable ARP-probes ip from self (the health-monitor address) and
 // reports whether anything answered: the default gateway's vote.
 func (e *Executor) Reachable(ctx context.Context, ip, self netip.Addr) bool {
-	macs, err := e.Prober.Probe(ctx, ip, self, e.probeTimeout())
+	timeout := e.ReachTimeout
+	if timeout <= 0 {
+		timeout = DefaultReachTimeout
+	}
+	macs, err := e.Prober.Probe(ctx, ip, self, timeout)
 	if err != nil {
 		e.Log.Warn("probe failed", "ip", ip, "err", err)
 		return false
