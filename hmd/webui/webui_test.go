@@ -364,6 +364,9 @@ func TestPairFormShowsErrorsNextToFields(t *testing.T) {
 	if !strings.Contains(w.Body.String(), `id="form-error" role="alert">Secondary MSE needs to be activated`) {
 		t.Errorf("activation refusal not shown on top:\n%s", w.Body)
 	}
+	if !strings.Contains(w.Body.String(), `href="https://10.201.0.3:8443/ui/" id="secondary-console"`) {
+		t.Error("no way to the secondary's console to upload its license")
+	}
 	// Success goes to the status page of the new secondary.
 	c.b.pairErr = nil
 	w = c.post("/ui/ha/pair", with("long_failover_wait", "500ms"))
