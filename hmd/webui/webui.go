@@ -14,6 +14,7 @@
 package webui
 
 import (
+	"bytes"
 	"embed"
 	"errors"
 	"fmt"
@@ -220,11 +221,18 @@ func (s *Server) post(next func(http.ResponseWriter, *http.Request, current)) ht
 	}
 }
 
+// render executes the page into memory first, so that a template error is
+// a clean 500 and not half a page.
 func (s *Server) render(w http.ResponseWriter, code int, name string, v view) {
+	var buf bytes.Buffer
+	if err := s.pages[name].Execute(&buf, v); err != nil {
+		s.fail(w, fmt.Errorf("render the %s page: %w", name, err))
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
-	if err := s.pages[name].Execute(w, v); err != nil {
-		s.log.Warn("render console page", "page", name, "err", err)
+	if _, err := buf.WriteTo(w); err != nil {
+		s.log.Debug("write console page", "page", name, "err", err)
 	}
 }
 
