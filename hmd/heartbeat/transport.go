@@ -465,15 +465,27 @@ func (m *Monitor) emit(ctx context.Context, out chan<- Event) {
 
 // watch declares a peer down when every path has been silent for the
 // failover wait (or nothing was heard that long since start).
+//
+// A check that runs late (the process or the machine stalled) is skipped:
+// heartbeats that arrived meanwhile may still wait in the socket buffers,
+// and a stalled node must not take its own stall for the peer's silence.
 func (m *Monitor) watch(ctx context.Context) {
-	period := min(m.cfg.Interval/2, m.cfg.FailoverWait/10)
-	t := time.NewTicker(max(period, time.Millisecond))
+	period := max(min(m.cfg.Interval/2, m.cfg.FailoverWait/10), time.Millisecond)
+	t := time.NewTicker(period)
 	defer t.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
+		case <-t.C:
+			now := time.Now()
+			gap := now.Sub(last)
+			last = now
+			if gap > 2*period {
+				m.log.Debug("heartbeat: watcher ran late; check skipped", "gap", gap)
+				continue
+			}
 			m.check(now)
 		}
 	}
