@@ -250,22 +250,25 @@ func pair(t testing.TB, primary, secondary *node, failover, failback string, wai
 // serveName listens on port in the node's namespace (on every address, so
 // also on the VIP while it holds it) and answers each connection with the
 // node's name.
-func (n *node) serveName(port int) {
-	n.t.Helper()
+func (n *node) serveName(port int) { serveName(n.t, n.ns, n.name, port) }
+
+// serveName answers every TCP connection to port in ns with name.
+func serveName(t testing.TB, ns *netnstest.NS, name string, port int) {
+	t.Helper()
 	var ln net.Listener
-	n.ns.MustDo(func() error {
+	ns.MustDo(func() error {
 		var err error
 		ln, err = net.Listen("tcp4", fmt.Sprintf(":%d", port))
 		return err
 	})
-	n.t.Cleanup(func() { ln.Close() })
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			fmt.Fprintln(c, n.name)
+			fmt.Fprintln(c, name)
 			c.Close()
 		}
 	}()
