@@ -43,9 +43,11 @@ type VIPExecutor interface {
 
 // Instance starts and stops the service instance of a pair (issue 6). The
 // daemon reports the outcome to the state machine as InstanceStarted or
-// InstanceStopped.
+// InstanceStopped. Start gets the node's failover epoch: the instance
+// database writes in it from then on, which is how a returning node's
+// unacknowledged writes are told apart (package replicate).
 type Instance interface {
-	Start(ctx context.Context, slot int) error
+	Start(ctx context.Context, slot int, epoch uint64) error
 	Stop(ctx context.Context, slot int) error
 }
 
@@ -62,7 +64,7 @@ type Replicator interface {
 type NoInstance struct{}
 
 // Start implements Instance.
-func (NoInstance) Start(context.Context, int) error { return nil }
+func (NoInstance) Start(context.Context, int, uint64) error { return nil }
 
 // Stop implements Instance.
 func (NoInstance) Stop(context.Context, int) error { return nil }
@@ -450,7 +452,7 @@ func (d *Daemon) fault(p *peer, what string, err error) {
 func (d *Daemon) instance(p *peer, start bool) {
 	var err error
 	if start {
-		err = d.opt.Instance.Start(d.ctx, p.cfg.InstanceSlot)
+		err = d.opt.Instance.Start(d.ctx, p.cfg.InstanceSlot, p.node.Epoch)
 	} else {
 		err = d.opt.Instance.Stop(d.ctx, p.cfg.InstanceSlot)
 	}
