@@ -1,0 +1,421 @@
+package instance
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/hmd/ha"
+	"github.com/hafw/hafw/hmd/replicate"
+	"github.com/hafw/hafw/hmd/store"
+)
+
+// BasePort + slot is the replication port of an instance slot (the seed's
+// instance database ports start at 1521).
+const BasePort = 1521
+
+// ServiceOptions wire the instance into hmd.
+type ServiceOptions struct {
+	// Dir holds one database per slot (config.Layout.InstanceDir()).
+	Dir string
+	// Listen is the health-monitor address the standby listens on.
+	Listen netip.Addr
+	// Port overrides BasePort (tests).
+	Port     int
+	Identity api.Identity
+	// Peers lists the pairings (hmd's store): the slots to serve and the
+	// certificates a replication peer may present.
+	Peers func() ([]store.PeerConfig, error)
+	Mode  replicate.Mode
+	// Socket is the instance API socket of the serving slot.
+	Socket string
+	// Apps are the application command lines started while serving.
+	Apps [][]string
+	// AckTimeout, ProtectionWait and StallTimeout tune replication
+	// (replicate's defaults when zero).
+	AckTimeout, ProtectionWait, StallTimeout time.Duration
+	Log                                      *slog.Logger
+}
+
+// Service is the instance of every slot of this appliance. Its Hooks
+// implement hmd's instance and replication hooks.
+type Service struct {
+	opt  ServiceOptions
+	apps *Apps
+
+	mu    sync.Mutex
+	slots map[int]*slot
+	// serving is the slot whose instance runs here (0: none; one at a
+	// time, as N:1 allows).
+	serving    int
+	stopServer context.CancelFunc
+	serverDone chan struct{}
+}
+
+type slot struct {
+	n       int
+	db      *DB
+	standby *replicate.Standby
+	active  *replicate.Active
+	// stopActive ends the active side's goroutines and waits for them.
+	stopActive func()
+	// progress is the daemon's callback of the latest Sync, nil once done.
+	progress func(percent int, done bool)
+	report   chan replicate.Status
+}
+
+// NewService prepares the service; Run starts its listeners.
+func NewService(opt ServiceOptions) (*Service, error) {
+	if opt.Dir == "" || opt.Peers == nil || opt.Socket == "" {
+		return nil, errors.New("instance service needs Dir, Peers and Socket")
+	}
+	if _, err := replicate.ParseMode(string(opt.Mode)); err != nil {
+		return nil, err
+	}
+	if opt.Port == 0 {
+		opt.Port = BasePort
+	}
+	if opt.Log == nil {
+		opt.Log = slog.Default()
+	}
+	return &Service{opt: opt, slots: map[int]*slot{},
+		apps: &Apps{Commands: opt.Apps, Socket: opt.Socket, Log: opt.Log}}, nil
+}
+
+// slot opens (once) the database and standby of slot n.
+func (s *Service) slot(n int) (*slot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sl, ok := s.slots[n]; ok {
+		return sl, nil
+	}
+	dir := filepath.Join(s.opt.Dir, strconv.Itoa(n))
+	db, err := Open(filepath.Join(dir, "instance.db"), Options{})
+	if err != nil {
+		return nil, err
+	}
+	sb, err := replicate.NewStandby(replicate.StandbyOptions{Log: db, QuarantineDir: filepath.Join(dir, "quarantine"),
+		StallTimeout: s.opt.StallTimeout, Logger: s.opt.Log.With("slot", n),
+		OnQuarantine: func(path string, entries int) {
+			s.opt.Log.Warn("divergent writes quarantined", "slot", n, "file", path, "entries", entries)
+		}})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	sl := &slot{n: n, db: db, standby: sb}
+	s.slots[n] = sl
+	return sl, nil
+}
+
+// Run listens for replication on every paired slot (looking for new
+// pairings every second) until ctx ends, then stops everything.
+func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer func() {
+		wg.Wait()
+		s.closeAll()
+	}()
+	listening := map[int]bool{}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		peers, err := s.opt.Peers()
+		if err != nil {
+			s.opt.Log.Error("instance service: read pairings", "err", err)
+		}
+		for _, p := range peers {
+			if listening[p.InstanceSlot] || !s.opt.Listen.IsValid() {
+				continue
+			}
+			ln, err := s.listen(p.InstanceSlot)
+			if err != nil {
+				s.opt.Log.Error("replication listener", "slot", p.InstanceSlot, "err", err)
+				continue
+			}
+			listening[p.InstanceSlot] = true
+			sl, err := s.slot(p.InstanceSlot)
+			if err != nil {
+				ln.Close()
+				s.opt.Log.Error("instance database", "slot", p.InstanceSlot, "err", err)
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := sl.standby.ServeListener(ctx, ln); err != nil {
+					s.opt.Log.Error("replication listener stopped", "slot", sl.n, "err", err)
+				}
+			}()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// listen opens slot n's TLS listener; only a paired peer's certificate of
+// that slot is accepted.
+func (s *Service) listen(n int) (net.Listener, error) {
+	cfg := &tls.Config{
+		Certificates: []tls.Certificate{s.opt.Identity.Cert},
+		MinVersion:   tls.VersionTLS13,
+		ClientAuth:   tls.RequireAnyClientCert,
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 {
+				return errors.New("no client certificate")
+			}
+			peers, err := s.opt.Peers()
+			if err != nil {
+				return err
+			}
+			fp := api.Fingerprint(raw[0])
+			if !slices.ContainsFunc(peers, func(p store.PeerConfig) bool { return p.InstanceSlot == n && p.Fingerprint == fp }) {
+				return fmt.Errorf("replication client certificate %s is not paired for slot %d", fp, n)
+			}
+			return nil
+		},
+	}
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(s.opt.Listen, uint16(s.opt.Port+n)).String())
+	if err != nil {
+		return nil, fmt.Errorf("listen for replication: %w", err)
+	}
+	return tls.NewListener(ln, cfg), nil
+}
+
+func (s *Service) closeAll() {
+	s.mu.Lock()
+	slots := s.slots
+	s.mu.Unlock()
+	s.apps.Stop(context.Background())
+	s.stopServing()
+	for _, sl := range slots {
+		s.mu.Lock()
+		stop := sl.stopActive
+		sl.stopActive = nil
+		s.mu.Unlock()
+		if stop != nil {
+			stop()
+		}
+		if err := sl.db.Close(); err != nil {
+			s.opt.Log.Error("close instance database", "slot", sl.n, "err", err)
+		}
+	}
+}
+
+// Hooks are the service as hmd's daemon.Instance and daemon.Replicator
+// (two types, because both hooks are called Start).
+func (s *Service) Hooks() (*InstanceHook, *SyncHook) {
+	return &InstanceHook{s: s}, &SyncHook{s: s}
+}
+
+// InstanceHook starts and stops the instance of a slot.
+type InstanceHook struct{ s *Service }
+
+// Start opens slot's database as the writer in epoch (recording the fork
+// point), serves the instance API and starts the applications.
+func (h *InstanceHook) Start(ctx context.Context, n int, epoch uint64) error {
+	s := h.s
+	sl, err := s.slot(n)
+	if err != nil {
+		return err
+	}
+	sl.standby.SetServing(true)
+	fork, err := sl.db.Promote(epoch)
+	if err != nil {
+		sl.standby.SetServing(false)
+		return err
+	}
+	s.opt.Log.Info("Reconfiguring instance database", "slot", n, "epoch", epoch, "fork_point", fork)
+	s.stopServing()
+	sctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := Serve(sctx, s.opt.Socket, Handler(sl.db, s.opt.Log)); err != nil {
+			s.opt.Log.Error("instance API", "err", err)
+		}
+	}()
+	s.mu.Lock()
+	s.serving, s.stopServer, s.serverDone = n, cancel, done
+	s.mu.Unlock()
+	if err := s.apps.Start(ctx); err != nil {
+		return err
+	}
+	s.opt.Log.Info("Failover invoked; starting application instance", "slot", n)
+	return nil
+}
+
+// Stop stops the applications, the instance API and replication from this
+// node: the slot goes DORMANT and accepts replication again.
+func (h *InstanceHook) Stop(ctx context.Context, n int) error {
+	s := h.s
+	s.mu.Lock()
+	serving := s.serving == n
+	s.mu.Unlock()
+	var err error
+	if serving {
+		err = s.apps.Stop(ctx)
+		s.stopServing()
+	}
+	sl, serr := s.slot(n)
+	if serr != nil {
+		return errors.Join(err, serr)
+	}
+	s.mu.Lock()
+	stop := sl.stopActive
+	sl.stopActive = nil
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	sl.standby.SetServing(false)
+	return err
+}
+
+func (s *Service) stopServing() {
+	s.mu.Lock()
+	cancel, done := s.stopServer, s.serverDone
+	s.serving, s.stopServer, s.serverDone = 0, nil, nil
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+}
+
+// SyncHook starts replication from this node to the peer.
+type SyncHook struct{ s *Service }
+
+// Start implements daemon.Replicator: it starts (or keeps) shipping slot's
+// log to the peer and reports progress until the standby is Up.
+func (h *SyncHook) Start(ctx context.Context, peer store.PeerConfig, kind ha.SyncKind, epoch uint64, progress func(percent int, done bool)) {
+	s := h.s
+	sl, err := s.slot(peer.InstanceSlot)
+	if err != nil {
+		s.opt.Log.Error("start sync", "slot", peer.InstanceSlot, "err", err)
+		return
+	}
+	s.mu.Lock()
+	sl.progress = progress
+	running := sl.stopActive != nil
+	s.mu.Unlock()
+	s.opt.Log.Info("data sync requested", "slot", sl.n, "kind", kind, "epoch", epoch, "peer", peer.HIP, "already_running", running)
+	if running {
+		// Report the current status from the forwarder goroutine: the
+		// callback must never be called from within Start.
+		sl.push(sl.active.Status())
+		return
+	}
+	addr := netip.AddrPortFrom(peer.HIP, uint16(s.opt.Port+sl.n)).String()
+	dial := func(ctx context.Context) (net.Conn, error) {
+		cfg, err := replicate.TLSConfig(s.opt.Identity, peer.Fingerprint, false)
+		if err != nil {
+			return nil, err
+		}
+		d := tls.Dialer{Config: cfg, NetDialer: &net.Dialer{Timeout: 3 * time.Second, KeepAlive: 5 * time.Second}}
+		return d.DialContext(ctx, "tcp", addr)
+	}
+	sl.report = make(chan replicate.Status, 1)
+	a, err := replicate.NewActive(replicate.ActiveOptions{Log: sl.db, Mode: s.opt.Mode, Dial: dial,
+		AckTimeout: s.opt.AckTimeout, ProtectionWait: s.opt.ProtectionWait, StallTimeout: s.opt.StallTimeout,
+		Logger: s.opt.Log.With("slot", sl.n, "peer", peer.HIP),
+		OnStatus: sl.push})
+	if err != nil {
+		s.opt.Log.Error("start sync", "err", err)
+		return
+	}
+	actx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan struct{})
+	go func() {
+		defer close(runDone)
+		a.Run(actx)
+	}()
+	// The forwarder is not waited for: it may be blocked handing a report
+	// to the daemon's loop, which is the caller of stopActive.
+	go func() {
+		for {
+			select {
+			case st := <-sl.report:
+				if actx.Err() == nil {
+					s.forward(sl, st)
+				}
+			case <-actx.Done():
+				return
+			}
+		}
+	}()
+	sl.db.SetReplicator(a)
+	s.mu.Lock()
+	sl.active = a
+	sl.stopActive = func() {
+		sl.db.SetReplicator(nil)
+		cancel()
+		<-runDone
+		s.mu.Lock()
+		sl.active, sl.progress = nil, nil
+		s.mu.Unlock()
+	}
+	s.mu.Unlock()
+}
+
+// push queues a status for the forwarder; the latest wins and the caller
+// (possibly a commit) never blocks.
+func (sl *slot) push(st replicate.Status) {
+	for {
+		select {
+		case sl.report <- st:
+			return
+		default:
+		}
+		select {
+		case <-sl.report:
+		default:
+		}
+	}
+}
+
+// forward gives the daemon's callback the progress, once Up with done.
+func (s *Service) forward(sl *slot, st replicate.Status) {
+	s.mu.Lock()
+	progress := sl.progress
+	if st.State == replicate.StateUp {
+		sl.progress = nil
+	}
+	s.mu.Unlock()
+	if progress == nil {
+		return
+	}
+	progress(st.Percent, st.State == replicate.StateUp)
+}
+
+// Status returns the replication status of slot n as the active side sees
+// it (ok false when this node does not ship that slot).
+func (s *Service) Status(n int) (replicate.Status, bool) {
+	s.mu.Lock()
+	sl := s.slots[n]
+	s.mu.Unlock()
+	if sl == nil {
+		return replicate.Status{}, false
+	}
+	s.mu.Lock()
+	a := sl.active
+	s.mu.Unlock()
+	if a == nil {
+		return replicate.Status{}, false
+	}
+	return a.Status(), true
+}
