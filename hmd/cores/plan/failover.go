@@ -235,3 +235,28 @@ func GroupStatus(children []Status) Status {
 	}
 	return st
 }
+
+// PickCore chooses the core for a new or re-run task: in core binding the
+// owner of its partition if that core runs, otherwise (and in round robin)
+// the running core that accepts device tasks with the fewest unfinished
+// tasks (load), lowest number first — round robin's normal distribution,
+// which is also how a restored core gets work back (transparent failback).
+func PickCore(cores []Core, running []int, load map[int]int, partitionOwner int, o Options) (int, error) {
+	if o.Topology == CoreBinding && partitionOwner != 0 && slices.Contains(running, partitionOwner) {
+		return partitionOwner, nil
+	}
+	roles := roleMap(cores)
+	best := 0
+	for _, n := range running {
+		if roles[n] == RoleUserInteraction {
+			continue
+		}
+		if best == 0 || load[n] < load[best] || (load[n] == load[best] && n < best) {
+			best = n
+		}
+	}
+	if best == 0 {
+		return 0, fmt.Errorf("placing a task: %w", ErrNoTarget)
+	}
+	return best, nil
+}

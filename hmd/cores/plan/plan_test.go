@@ -276,3 +276,33 @@ func TestSearchAndPause(t *testing.T) {
 		t.Error("Rerun accepted a succeeded task")
 	}
 }
+
+func TestPickCore(t *testing.T) {
+	cs := cores(RoleDevice, RoleUserInteraction, RoleDevice)
+	rr := DefaultOptions()
+	cb := DefaultOptions()
+	cb.Topology = CoreBinding
+	for _, tc := range []struct {
+		name    string
+		running []int
+		load    map[int]int
+		owner   int
+		o       Options
+		want    int
+	}{
+		{"least loaded", []int{1, 2, 3}, map[int]int{1: 5, 3: 2}, 0, rr, 3},
+		{"tie goes to the lower number", []int{1, 3}, nil, 0, rr, 1},
+		{"never the user-interaction core", []int{2, 3}, map[int]int{3: 100}, 0, rr, 3},
+		{"restored core gets work (transparent failback)", []int{1, 3}, map[int]int{3: 7}, 0, rr, 1},
+		{"core binding: partition owner", []int{1, 3}, nil, 3, cb, 3},
+		{"core binding: owner down", []int{1}, nil, 3, cb, 1},
+	} {
+		got, err := PickCore(cs, tc.running, tc.load, tc.owner, tc.o)
+		if err != nil || got != tc.want {
+			t.Errorf("%s: PickCore = %d, %v; want %d", tc.name, got, err, tc.want)
+		}
+	}
+	if _, err := PickCore(cs, []int{2}, nil, 0, rr); !errors.Is(err, ErrNoTarget) {
+		t.Errorf("only a user-interaction core running: err = %v, want ErrNoTarget", err)
+	}
+}
