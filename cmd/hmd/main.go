@@ -30,6 +30,8 @@ import (
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/daemon"
+	"github.com/hafw/hafw/hmd/instance"
+	"github.com/hafw/hafw/hmd/replicate"
 	"github.com/hafw/hafw/hmd/vip"
 	"github.com/hafw/hafw/hwprofiles"
 	"github.com/hafw/hafw/licensing"
@@ -66,6 +68,7 @@ type flags struct {
 	logLevel                     string
 	heartbeatPort                int
 	stabilization, gracefulLimit time.Duration
+	inst                         instanceFlags
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -85,6 +88,11 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.IntVar(&f.heartbeatPort, "heartbeat-port", daemon.HeartbeatPort, "UDP `port` of heartbeats")
 	fs.DurationVar(&f.stabilization, "stabilization-window", 0, "refuse a failback this soon after a failover unless forced (default the seed's 30m)")
 	fs.DurationVar(&f.gracefulLimit, "graceful-timeout", 0, "how long a gracefully stopped peer is waited for (default 10m)")
+	fs.StringVar(&f.inst.dir, "instance-dir", "", "service instance databases `directory` (default: instance/ next to the state directory)")
+	fs.StringVar(&f.inst.socket, "instance-socket", "", "instance API unix `socket` for the applications (default: instance.sock next to --socket)")
+	fs.StringVar(&f.inst.appsFile, "apps-file", "/etc/hafw/apps", "application command lines `file` (one per line)")
+	fs.StringVar(&f.inst.mode, "protection-mode", string(replicate.MaxAvailability), "data replication `mode`: maximum-availability, maximum-protection or maximum-performance")
+	fs.IntVar(&f.inst.port, "replication-port", instance.BasePort, "replication base TCP `port` (plus the instance slot)")
 	if err := fs.Parse(args); err != nil {
 		return f, configError{err}
 	}
@@ -139,10 +147,25 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	exec := &vip.Executor{Interface: cfg.HealthMonitorInterface, Addrs: host, Announcer: arp, Prober: arp, Log: log}
 	defer exec.Close()
 
+	svc, err := newInstanceService(f.inst, f.stateDir, f.socket, cfg, id, log)
+	if err != nil {
+		return err
+	}
+	instHook, syncHook := svc.Hooks()
+	svcCtx, stopSvc := context.WithCancel(context.Background())
+	svcDone := make(chan struct{})
+	go func() {
+		defer close(svcDone)
+		svc.Run(svcCtx)
+	}()
+	// The instance stops after the daemon (which stops it first, in order).
+	defer func() { stopSvc(); <-svcDone }()
+
 	d, err := daemon.New(daemon.Options{
 		Config: cfg, StateDir: f.stateDir, Version: version, UDI: udi, Profile: profile,
 		Activated: func() (bool, error) { return activated(profile, parsedUDI, f.vendorKey, f.licenseDir, log) },
 		Identity:  id, VIP: exec, Log: log, HeartbeatPort: f.heartbeatPort,
+		Instance: instHook, Data: syncHook,
 		StabilizationWindow: f.stabilization, GracefulTimeout: f.gracefulLimit,
 	})
 	if err != nil {
