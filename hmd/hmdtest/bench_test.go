@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -250,35 +251,45 @@ vrrp_instance VI_1 {
 }
 `
 
-func keepalivedTrial(b *testing.B, advert string) float64 {
-	sc := &scope{TB: b}
-	defer sc.close()
+// kaNode is one keepalived in its namespace.
+type kaNode struct {
+	ns   *netnstest.NS
+	port string
+	proc *netnstest.Proc
+}
+
+// keepalivedPair starts a MASTER (ka1) and a BACKUP (ka2) on a fresh LAN,
+// each answering its name on servicePort, and waits for the master to
+// hold the VIP (.10).
+func keepalivedPair(sc *scope, advert string) (*lan, kaNode, kaNode) {
 	l := newLAN(sc, "10.242.0")
 	vip := l.prefix(10)
-	type ka struct {
-		ns   *netnstest.NS
-		port string
-		proc *netnstest.Proc
-	}
-	start := func(name string, host int, state string, prio int) ka {
+	start := func(name string, host int, state string, prio int) kaNode {
 		ns := netnstest.New(sc, name)
 		port := l.br.Attach(ns, "eth0")
 		ns.AddAddr("eth0", l.prefix(host))
-		dir := b.TempDir()
+		dir := sc.TempDir()
 		conf := filepath.Join(dir, "keepalived.conf")
 		if err := os.WriteFile(conf, []byte(fmt.Sprintf(keepalivedConf, name, state, prio, advert, vip)), 0o644); err != nil {
-			b.Fatal(err)
+			sc.Fatal(err)
 		}
 		proc := ns.Start("keepalived", "--dont-fork", "--log-console", "--vrrp", "-f", conf,
 			"-p", filepath.Join(dir, "keepalived.pid"), "-r", filepath.Join(dir, "vrrp.pid"))
 		serveName(sc, ns, name, servicePort)
-		return ka{ns: ns, port: port, proc: proc}
+		return kaNode{ns: ns, port: port, proc: proc}
 	}
 	master := start("ka1", 2, "MASTER", 150)
-	start("ka2", 3, "BACKUP", 100)
+	backup := start("ka2", 3, "BACKUP", 100)
 	netnstest.Eventually(sc, 15*time.Second, "keepalived's master to hold the VIP", func() bool {
 		return strings.Contains(master.ns.IP("-o", "-4", "addr", "show", "dev", "eth0"), " "+vip.Addr().String()+"/")
 	})
+	return l, master, backup
+}
+
+func keepalivedTrial(b *testing.B, advert string) float64 {
+	sc := &scope{TB: b}
+	defer sc.close()
+	l, master, _ := keepalivedPair(sc, advert)
 	pr := startProber(l, servicePort)
 	defer pr.stop()
 	netnstest.Eventually(sc, 5*time.Second, "the client to reach the master", func() bool {
@@ -300,4 +311,45 @@ func keepalivedTrial(b *testing.B, advert string) float64 {
 	}
 	b.Fatal("keepalived's backup never answered through the VIP")
 	return 0
+}
+
+// BenchmarkKeepalivedFalseFailovers is BenchmarkFalseFailovers for
+// keepalived: VRRP adverts (IP protocol 112) dropped at random on both
+// nodes for HAFW_BENCH_SECONDS; a false failover is the backup entering
+// MASTER state.
+func BenchmarkKeepalivedFalseFailovers(b *testing.B) {
+	testenv.RequireCommand(b, "keepalived")
+	secs := 60
+	if n, err := strconv.Atoi(os.Getenv("HAFW_BENCH_SECONDS")); err == nil && n > 0 {
+		secs = n
+	}
+	for _, advert := range []string{"1", "0.1"} {
+		for _, loss := range []int{20, 40} {
+			b.Run(fmt.Sprintf("advert=%ss/loss=%d%%", advert, loss), func(b *testing.B) {
+				for range b.N {
+					sc := &scope{TB: b}
+					l, master, backup := keepalivedPair(sc, advert)
+					rule := fmt.Sprintf(`table inet loss {
+  chain in { type filter hook input priority 0; ip protocol 112 numgen random mod 100 < %[1]d drop; }
+  chain out { type filter hook output priority 0; ip protocol 112 numgen random mod 100 < %[1]d drop; }
+}`, loss)
+					for _, n := range []kaNode{master, backup} {
+						cmd := exec.Command("ip", "netns", "exec", n.ns.Name, "nft", "-f", "-")
+						cmd.Stdin = strings.NewReader(rule)
+						if out, err := cmd.CombinedOutput(); err != nil {
+							b.Fatalf("nft: %v: %s", err, out)
+						}
+					}
+					before := strings.Count(backup.proc.Output(), "Entering MASTER STATE")
+					pr := startProber(l, servicePort)
+					time.Sleep(time.Duration(secs) * time.Second)
+					pr.stop()
+					b.ReportMetric(float64(strings.Count(backup.proc.Output(), "Entering MASTER STATE")-before), "false-failovers")
+					b.ReportMetric(float64(pr.maxGap.Microseconds())/1000, "max-client-gap-ms")
+					b.ReportMetric(0, "ns/op")
+					sc.close()
+				}
+			})
+		}
+	}
 }
