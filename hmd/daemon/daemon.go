@@ -246,7 +246,8 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 	if ready != nil {
 		ready()
 	}
-	tick := time.NewTicker(d.tickEvery())
+	period := d.tickEvery()
+	tick := time.NewTicker(period)
 	defer tick.Stop()
 	for {
 		select {
@@ -263,7 +264,12 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 			d.onTick()
 		}
 		d.drain()
-		tick.Reset(d.tickEvery())
+		// Only a new period resets the ticker: resetting on every event
+		// would starve the ticks while events keep coming.
+		if p := d.tickEvery(); p != period {
+			period = p
+			tick.Reset(period)
+		}
 	}
 }
 
