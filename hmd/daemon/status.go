@@ -61,8 +61,10 @@ func peerStatus(onPrimary bool, c store.PeerConfig, n ha.Node, hb heartbeat.Peer
 	if n.Peer.Up {
 		ps.Heartbeat = "Up"
 	}
+	// The serving side runs the sync and knows its state; the standby side
+	// sees replication up while the serving peer is heard.
 	switch {
-	case n.HoldsVIP && n.Sync.PeerSynced, !n.HoldsVIP && n.Peer.Up && n.Peer.HoldsVIP && n.Sync.Percent == 100:
+	case n.HoldsVIP && n.Sync.PeerSynced, !n.HoldsVIP && n.Peer.Up && n.Peer.HoldsVIP:
 		ps.DataReplication = "Up"
 	case n.Sync.Requested:
 		ps.DataReplication = "Setting up"
