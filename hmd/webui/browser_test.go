@@ -12,7 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,8 +26,10 @@ import (
 
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/hwprofiles"
 	"github.com/hafw/hafw/internal/netnstest"
 	"github.com/hafw/hafw/internal/testenv"
+	"github.com/hafw/hafw/licensing"
 )
 
 const (
@@ -61,7 +65,8 @@ func buildHMD(t *testing.T) string {
 
 // startAppliance creates a namespace cabled to br at .host and runs hmd in
 // it with a fresh configuration (vipHost > 0 gives a primary its VIP).
-func startAppliance(t *testing.T, bin string, br *netnstest.Bridge, hash, name string, host int, role config.Role, profile string, vipHost int) *appliance {
+// extra flags override the defaults (the last of a repeated flag wins).
+func startAppliance(t *testing.T, bin string, br *netnstest.Bridge, hash, name string, host int, role config.Role, profile string, vipHost int, extra ...string) *appliance {
 	t.Helper()
 	ns := netnstest.New(t, name)
 	br.Attach(ns, "eth0")
@@ -79,9 +84,10 @@ func startAppliance(t *testing.T, bin string, br *netnstest.Bridge, hash, name s
 		t.Fatal(err)
 	}
 	a := &appliance{name: name, hip: lanAddr(host), socket: filepath.Join(dir, "hmd.sock")}
-	a.proc = ns.Start(bin, "--config", cfgPath, "--state-dir", filepath.Join(dir, "hmd"), "--socket", a.socket,
+	args := []string{"--config", cfgPath, "--state-dir", filepath.Join(dir, "hmd"), "--socket", a.socket,
 		"--version-file", filepath.Join(dir, "no-version"), "--profile-file", filepath.Join(dir, "no-profile"),
-		"--vendor-key", filepath.Join(dir, "no-key"), "--license-dir", filepath.Join(dir, "licenses"))
+		"--vendor-key", filepath.Join(dir, "no-key"), "--license-dir", filepath.Join(dir, "licenses")}
+	a.proc = ns.Start(bin, append(args, extra...)...)
 	netnstest.Eventually(t, 15*time.Second, name+"'s hmd to answer", func() bool {
 		select {
 		case <-a.proc.Exited():
@@ -244,6 +250,65 @@ func (b *browser) shot(name string) {
 	}
 }
 
+// login opens url, which must bring the login form, and logs in.
+func (b *browser) login(url string) {
+	b.t.Helper()
+	b.do("log in at "+url, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.ID("password")),
+		chromedp.SendKeys(chromedp.ID("password"), browserPassword), chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitNotPresent(chromedp.ID("password")))
+}
+
+// recordTexts makes the page remember every text the element shows, so
+// that short-lived states (a sync percentage) are seen even between polls
+// of the test.
+func (b *browser) recordTexts(sel string) {
+	b.t.Helper()
+	js := fmt.Sprintf(`(() => {
+		const el = document.querySelector(%q);
+		window.hafwSeen = [el.textContent.trim()];
+		new MutationObserver(() => {
+			const t = el.textContent.trim();
+			if (window.hafwSeen[window.hafwSeen.length - 1] !== t) window.hafwSeen.push(t);
+		}).observe(el, {childList: true, characterData: true, subtree: true});
+		return 1;
+	})()`, sel)
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](js)); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func (b *browser) recorded() []string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`window.hafwSeen`))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return v
+}
+
+var syncRE = regexp.MustCompile(`^Primary and secondary server synchronization in progress \((\d+)% complete\)$`)
+
+// checkSyncProgress: the page ends Active, and any sync percentages it
+// showed on the way never go back and stay within 0–100.
+func checkSyncProgress(t *testing.T, seen []string) {
+	t.Helper()
+	if len(seen) == 0 || seen[len(seen)-1] != "Active" {
+		t.Errorf("the status did not end Active: %q", seen)
+	}
+	last := -1
+	for _, s := range seen {
+		m := syncRE.FindStringSubmatch(s)
+		if m == nil {
+			continue
+		}
+		pct, _ := strconv.Atoi(m[1])
+		if pct < last || pct > 100 {
+			t.Errorf("sync progress went %d%% then %d%%: %q", last, pct, seen)
+		}
+		last = pct
+	}
+}
+
 // asked reports whether the page asked q in a confirmation dialog.
 func (b *browser) asked(q string) bool {
 	b.mu.Lock()
@@ -355,11 +420,15 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do("pair", chromedp.SendKeys(chromedp.ID("secondary_password"), browserPassword),
 		chromedp.Click(chromedp.ID("save")), chromedp.WaitVisible(chromedp.ID("status-text")))
 	b.markPage()
+	b.recordTexts("#status-text")
 	b.waitText("#heartbeats", "Up", 20*time.Second)
 	b.waitText("#status-text", "Active", 20*time.Second)
 	b.waitText("#replication", "Up", 20*time.Second)
 	b.waitText("#events", "Heartbeats have been setup successfully", 10*time.Second)
 	t.Logf("pair Active in the browser %v after Save", time.Since(start).Round(10*time.Millisecond))
+	seen := b.recorded()
+	t.Logf("status texts the page showed: %q", seen)
+	checkSyncProgress(t, seen)
 	if !b.samePage() {
 		t.Error("the status page reloaded; the updates must come from its script")
 	}
@@ -392,9 +461,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.waitText("#peer-state", "SECONDARY_ACTIVE", 30*time.Second)
 
 	// The N:1 view on the secondary: its primary and their heartbeats.
-	b.do("open the secondary's N:1 view", chromedp.Navigate(secondary.url+"/ui/n1"), chromedp.WaitVisible(chromedp.ID("password")),
-		chromedp.SendKeys(chromedp.ID("password"), browserPassword), chromedp.Submit(chromedp.ID("password")),
-		chromedp.WaitVisible(chromedp.ID("live")))
+	b.login(secondary.url + "/ui/n1")
+	b.do("open the secondary's N:1 view", chromedp.WaitVisible(chromedp.ID("live")))
 	for _, a := range []*appliance{primary, other} {
 		cell := func(field string) string {
 			return fmt.Sprintf(`#live td[data-peer="%s"][data-field="%s"]`, a.hip, field)
@@ -500,4 +568,87 @@ func refusedWithoutLogin(t *testing.T, ns *netnstest.NS, base string) {
 	if resp := do("POST", "/ui/ha/switchover", "", "", url.Values{"csrf": {"forged"}}, session); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("POST with a forged CSRF token: %s", resp.Status)
 	}
+}
+
+// TestConsoleActivatesAVirtualSecondary walks the seed's activation path:
+// pairing a virtual secondary without its activation license is refused
+// with the seed's message, the form leads to the secondary's console, the
+// license is uploaded there, and the same form then pairs.
+func TestConsoleActivatesAVirtualSecondary(t *testing.T) {
+	testenv.Short(t, "browser test against hmd in network namespaces")
+	testenv.RequireRoot(t)
+	testenv.RequireCommand(t, "ip", "go", "chromium")
+	hash, err := config.HashPassword(browserPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, priv, err := licensing.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := t.TempDir()
+	keyFile := filepath.Join(keys, "vendor.pub")
+	if err := licensing.WritePublicKey(keyFile, pub); err != nil {
+		t.Fatal(err)
+	}
+	bin := buildHMD(t)
+	br := netnstest.NewBridge(t, "wbr")
+	gw := netnstest.New(t, "wgw")
+	br.Attach(gw, "eth0")
+	gw.AddAddr("eth0", lanPrefix(1))
+	primary := startAppliance(t, bin, br, hash, "va1", 2, config.RolePrimary, "VA-Low", 10, "--vendor-key", keyFile)
+	secondary := startAppliance(t, bin, br, hash, "va2", 3, config.RoleSecondary, "VA-Low", 0, "--vendor-key", keyFile)
+	prof, err := hwprofiles.Lookup("VA-Low")
+	if err != nil {
+		t.Fatal(err)
+	}
+	udi, err := licensing.ParseUDI(prof.ProductID + ":V01:va2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lic, err := licensing.Issue(priv, licensing.License{Feature: licensing.Activation, Count: 1, UDI: udi, Issued: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	licFile := filepath.Join(keys, "va2.lic")
+	if err := os.WriteFile(licFile, lic, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	b := newBrowser(t, gw)
+	p := "https://" + netip.AddrPortFrom(primary.hip, api.Port).String()
+	fill := chromedp.Steps(
+		chromedp.WaitVisible(chromedp.ID("pair-form")),
+		chromedp.SetValue(chromedp.ID("secondary_name"), "va2"),
+		chromedp.SetValue(chromedp.ID("secondary_ip"), secondary.hip.String()),
+		chromedp.SendKeys(chromedp.ID("secondary_password"), browserPassword),
+		chromedp.SetValue(chromedp.ID("failover_type"), api.Manual),
+		chromedp.SetValue(chromedp.ID("long_failover_wait"), "1"),
+		chromedp.Click(chromedp.ID("save")))
+	b.login(p + "/ui/ha")
+	b.do("pair the unlicensed secondary", fill, chromedp.WaitVisible(chromedp.ID("form-error")))
+	if got := b.text("#form-error"); !strings.Contains(got, "Secondary MSE needs to be activated with a Virtual Appliance license") {
+		t.Fatalf("refusal = %q", got)
+	}
+	b.shot("11-va-not-activated")
+
+	b.do("follow the link to the secondary's console", chromedp.Click(chromedp.ID("secondary-console")), chromedp.WaitVisible(chromedp.ID("password")),
+		chromedp.SendKeys(chromedp.ID("password"), browserPassword), chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.ID("activation")))
+	if got := b.text("#activation"); got != "Not activated" {
+		t.Errorf("secondary's activation before the upload = %q", got)
+	}
+	b.do("upload the license", chromedp.SetUploadFiles(chromedp.ID("license"), []string{licFile}),
+		chromedp.Click(chromedp.ID("upload-license")), chromedp.WaitVisible(chromedp.ID("flash")))
+	if got := b.text("#flash"); !strings.Contains(got, "installed") {
+		t.Fatalf("upload: %q", got)
+	}
+	if got := b.text("#activation"); got != "Activated" {
+		t.Errorf("secondary's activation after the upload = %q", got)
+	}
+	b.shot("12-va-license-installed")
+
+	b.do("pair again", chromedp.Navigate(p+"/ui/ha"), fill, chromedp.WaitVisible(chromedp.ID("status-text")))
+	b.waitText("#status-text", "Active", 20*time.Second)
+	b.waitText("#heartbeats", "Up", 20*time.Second)
 }
