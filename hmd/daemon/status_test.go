@@ -1,0 +1,73 @@
+package daemon
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/hafw/hafw/config"
+	"github.com/hafw/hafw/hmd/ha"
+	"github.com/hafw/hafw/hmd/heartbeat"
+	"github.com/hafw/hafw/hmd/store"
+)
+
+func TestSavedStatusIsTheLastSavedState(t *testing.T) {
+	dir := t.TempDir()
+	s := store.Store{Dir: dir}
+	if err := s.SaveSelf(store.Self{Hostname: "mse1", Version: "8.0.110.0", UDI: "AIR-MSE-VA-K9:V01:mse1", Profile: "VA-Low"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := store.PeerConfig{Name: "mse2", HIP: netip.MustParseAddr("10.10.10.13"), VIP: netip.MustParsePrefix("10.10.10.11/24"),
+		FailoverType: ha.Manual, FailbackType: ha.Manual, FailoverWait: 10 * time.Second, InstanceSlot: 3}
+	// Killed while TERMINATED; and a second peer stopped gracefully.
+	if err := s.Save(store.Peer{Config: cfg, Node: ha.Node{State: ha.Terminated, Peer: ha.PeerView{Up: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg2 := cfg
+	cfg2.HIP, cfg2.InstanceSlot = netip.MustParseAddr("10.10.10.14"), 4
+	if err := s.Save(store.Peer{Config: cfg2, Node: ha.Node{State: ha.GracefulShutdown, LastShutdownState: ha.PrimaryActive}}); err != nil {
+		t.Fatal(err)
+	}
+	app := config.Default()
+	app.Hostname, app.Role = "mse1", config.RolePrimary
+	app.Eth0 = config.Interface{Enabled: true, Address: netip.MustParsePrefix("10.10.10.12/24")}
+	app.VIP = netip.MustParsePrefix("10.10.10.11/24")
+	st, err := SavedStatus(app, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Running || st.Version != "8.0.110.0" || st.HealthMonitorIP != "10.10.10.12" || st.VIP != "10.10.10.11" || len(st.Peers) != 2 {
+		t.Fatalf("saved status: %+v", st)
+	}
+	p := st.Peers[0]
+	if p.LastShutdownState != "TERMINATED" || p.Heartbeat != "Down" || p.InstanceDBName != "mseos3s" || p.InstanceDBPort != 1624 || p.FailoverWaitMS != 10000 {
+		t.Fatalf("first peer: %+v", p)
+	}
+	if st.Peers[1].LastShutdownState != "PRIMARY_ACTIVE" {
+		t.Fatalf("graceful stop keeps the state before it: %+v", st.Peers[1])
+	}
+}
+
+func TestPeerStatusRows(t *testing.T) {
+	cfg := store.PeerConfig{HIP: netip.MustParseAddr("10.10.10.13"), VIP: netip.MustParsePrefix("10.10.10.11/24"), InstanceSlot: 3}
+	cases := []struct {
+		node       ha.Node
+		status     string
+		heartbeat  string
+		replicates string
+	}{
+		{ha.Node{State: ha.PrimaryActive, HoldsVIP: true, Peer: ha.PeerView{Up: true}, Sync: ha.SyncView{PeerSynced: true}}, "Active", "Up", "Up"},
+		{ha.Node{State: ha.PrimaryActive, HoldsVIP: true, Peer: ha.PeerView{Up: true}, Sync: ha.SyncView{Requested: true, Percent: 68}},
+			"Primary and secondary server synchronization in progress (68% complete)", "Up", "Setting up"},
+		{ha.Node{State: ha.SecondaryActive, Peer: ha.PeerView{Up: true, HoldsVIP: true}}, "Active", "Up", "Up"},
+		{ha.Node{State: ha.PrimaryActive, HoldsVIP: true}, "Heartbeats down", "Down", "Down"},
+		{ha.Node{State: ha.FailoverActive, HoldsVIP: true}, "Instance is in failover active state", "Down", "Down"},
+		{ha.Node{State: ha.FailbackComplete, Peer: ha.PeerView{Up: true, HoldsVIP: true}}, "Primary instance is not synchronized with the secondary server. In progress.", "Up", "Up"},
+	}
+	for _, c := range cases {
+		ps := peerStatus(true, cfg, c.node, heartbeat.PeerStatus{MeanRTT: 6 * time.Millisecond}, nil)
+		if ps.StatusText != c.status || ps.Heartbeat != c.heartbeat || ps.DataReplication != c.replicates || ps.MeanHeartbeatMS != 6 {
+			t.Errorf("%s: got %q/%s/%s/%v, want %q/%s/%s", c.node.State, ps.StatusText, ps.Heartbeat, ps.DataReplication, ps.MeanHeartbeatMS, c.status, c.heartbeat, c.replicates)
+		}
+	}
+}
