@@ -66,6 +66,7 @@ type flags struct {
 	versionFile, profileFile     string
 	vendorKey, licenseDir, udi   string
 	logLevel                     string
+	recovery                     bool
 	heartbeatPort                int
 	stabilization, gracefulLimit time.Duration
 	inst                         instanceFlags
@@ -85,6 +86,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.licenseDir, "license-dir", layout.LicenseDir(), "installed licenses `directory`")
 	fs.StringVar(&f.udi, "udi", "", "this appliance's UDI (default <product ID>:V01:<hostname>)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&f.recovery, "recovery", false, "HA recovery mode (hafw.recovery): take no HA role")
 	fs.IntVar(&f.heartbeatPort, "heartbeat-port", daemon.HeartbeatPort, "UDP `port` of heartbeats")
 	fs.DurationVar(&f.stabilization, "stabilization-window", 0, "refuse a failback this soon after a failover unless forced (default the seed's 30m)")
 	fs.DurationVar(&f.gracefulLimit, "graceful-timeout", 0, "how long a gracefully stopped peer is waited for (default 10m)")
@@ -116,6 +118,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg, err := config.Load(f.config)
 	if err != nil {
 		return configError{err}
+	}
+	if f.recovery || cfg.RecoveryMode {
+		// Restoring a primary's configuration from its secondary (the
+		// seed's recovery mode) is not implemented yet; until then a
+		// recovering appliance holds nothing, so it cannot disturb the
+		// secondary that serves in its place.
+		log.Warn("HA recovery mode: hmd takes no HA role; restoring the configuration from the secondary is not implemented")
+		cfg.Role, cfg.VIP = config.RoleNone, netip.Prefix{}
 	}
 	profile, err := readProfile(cfg, f.profileFile)
 	if err != nil {
