@@ -176,6 +176,12 @@ func New(opt Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opt.Config.Role == config.RoleNone && len(peers) > 0 {
+		// An appliance without an HA role (setup changed it, or recovery
+		// mode) must not act on old pairings; they stay on disk.
+		d.log.Warn("no HA role: saved pairings are ignored", "pairings", len(peers))
+		peers = nil
+	}
 	for _, p := range peers {
 		d.peers = append(d.peers, &peer{cfg: p.Config, node: p.Node})
 	}
