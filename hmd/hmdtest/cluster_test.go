@@ -45,7 +45,7 @@ func binaryPath(t testing.TB, name string) string {
 		if buildErr != nil {
 			return
 		}
-		args := []string{"build", "-o", binDir + "/"}
+		args := []string{"build", "-buildvcs=false", "-o", binDir + "/"}
 		if os.Getenv("HMDTEST_RACE") == "1" {
 			// Build the daemons with the race detector (slow; for a
 			// developer chasing a concurrency bug).

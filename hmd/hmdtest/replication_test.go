@@ -1,0 +1,333 @@
+package hmdtest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hafw/hafw/config"
+	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/hmd/instance"
+	"github.com/hafw/hafw/internal/testenv"
+)
+
+// The replication tests run two real hmd processes with the reference
+// service (cmd/tracker) as their instance application, and a writer in the
+// client namespace that stores numbered elements through the VIP.
+
+const trackerPort = 8080
+
+var (
+	trackerOnce sync.Once
+	trackerBin  string
+	trackerErr  error
+)
+
+// trackerPath builds cmd/tracker once per test binary.
+func trackerPath(t testing.TB) string {
+	t.Helper()
+	trackerOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "hafw-tracker-")
+		if err != nil {
+			trackerErr = err
+			return
+		}
+		trackerBin = filepath.Join(dir, "tracker")
+		if out, err := exec.Command("go", "build", "-o", trackerBin, "github.com/hafw/hafw/cmd/tracker").CombinedOutput(); err != nil {
+			trackerErr = fmt.Errorf("go build tracker: %v: %s", err, out)
+		}
+	})
+	if trackerErr != nil {
+		t.Fatal(trackerErr)
+	}
+	return trackerBin
+}
+
+// withTracker restarts n's hmd with the tracker as its application.
+func (n *node) withTracker(extra ...string) {
+	n.t.Helper()
+	apps := filepath.Join(n.dir, "apps")
+	line := fmt.Sprintf("%s --listen :%d\n", trackerPath(n.t), trackerPort)
+	if err := os.WriteFile(apps, []byte(line), 0o644); err != nil {
+		n.t.Fatal(err)
+	}
+	n.proc.Signal(syscall.SIGTERM)
+	<-n.proc.Exited()
+	n.args = append(n.args, append([]string{"--apps-file", apps}, extra...)...)
+	n.start()
+}
+
+// replication is the data replication column of n's first peer.
+func (n *node) replication() string {
+	st := n.status()
+	if len(st.Peers) == 0 {
+		return ""
+	}
+	return st.Peers[0].DataReplication
+}
+
+// writer stores element w<i> with note i through the VIP, one at a time,
+// and remembers which writes were acknowledged (HTTP 200).
+type writer struct {
+	l   *lan
+	vip netip.Addr
+
+	mu    sync.Mutex
+	next  int
+	acked map[int]bool
+	tried map[int]bool
+}
+
+func newWriter(l *lan, vip netip.Addr) *writer {
+	return &writer{l: l, vip: vip, acked: map[int]bool{}, tried: map[int]bool{}}
+}
+
+// request does one HTTP request from the client namespace (a fresh
+// connection each time, as a client reconnecting after a failover would).
+func (w *writer) request(method, path, body string, timeout time.Duration) (int, string, error) {
+	var (
+		code int
+		data []byte
+	)
+	err := w.l.client.Do(func() error {
+		c, err := net.DialTimeout("tcp4", netip.AddrPortFrom(w.vip, trackerPort).String(), timeout)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(timeout))
+		req, _ := http.NewRequest(method, "http://tracker"+path, strings.NewReader(body))
+		req.Close = true
+		if err := req.Write(c); err != nil {
+			return err
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		code = resp.StatusCode
+		data, err = io.ReadAll(resp.Body)
+		return err
+	})
+	return code, string(data), err
+}
+
+// write issues the next numbered write; it reports whether it was
+// acknowledged.
+func (w *writer) write() bool {
+	w.mu.Lock()
+	i := w.next
+	w.next++
+	w.tried[i] = true
+	w.mu.Unlock()
+	code, _, err := w.request("PUT", fmt.Sprintf("/v1/elements/w%d", i), fmt.Sprintf(`{"floor":"1F","note":"%d"}`, i), 2*time.Second)
+	ok := err == nil && code == http.StatusOK
+	if ok {
+		w.mu.Lock()
+		w.acked[i] = true
+		w.mu.Unlock()
+	}
+	return ok
+}
+
+// run writes until stop is closed.
+func (w *writer) run(stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		if !w.write() {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+func (w *writer) ackedCount() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.acked)
+}
+
+// verify reads every element through the VIP: each acknowledged write must
+// be there with its own note, and nothing may be there that was never
+// issued.
+func (w *writer) verify(t *testing.T) int {
+	t.Helper()
+	var code int
+	var body string
+	var err error
+	for range 50 {
+		if code, body, err = w.request("GET", "/v1/elements", "", 5*time.Second); err == nil && code == 200 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil || code != 200 {
+		t.Fatalf("list elements through the VIP: %d %v", code, err)
+	}
+	re := regexp.MustCompile(`"id":"w(\d+)"[^}]*"note":"(\d+)"`)
+	seen := map[int]int{}
+	for _, m := range re.FindAllStringSubmatch(body, -1) {
+		id, _ := strconv.Atoi(m[1])
+		note, _ := strconv.Atoi(m[2])
+		if id != note {
+			t.Errorf("element w%d carries note %d", id, note)
+		}
+		seen[id]++
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := range w.acked {
+		if seen[i] != 1 {
+			t.Errorf("acknowledged write %d present %d times on the serving node", i, seen[i])
+		}
+	}
+	for i, n := range seen {
+		if !w.tried[i] || n != 1 {
+			t.Errorf("write %d present %d times but tried=%v", i, n, w.tried[i])
+		}
+	}
+	return len(seen)
+}
+
+// digest opens a stopped node's instance database of slot and returns its
+// data digest and last sequence number.
+func (n *node) digest(slot int) (string, uint64) {
+	n.t.Helper()
+	db, err := instance.Open(filepath.Join(n.dir, "instance", strconv.Itoa(slot), "instance.db"), instance.Options{})
+	if err != nil {
+		n.t.Fatalf("%s: %v", n.name, err)
+	}
+	defer db.Close()
+	d, err := db.Digest()
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	last, _, _, _ := db.Position()
+	return d, last
+}
+
+var catchUpRE = regexp.MustCompile(`replication catch-up.* fork=(\d+) last=(\d+)`)
+
+// TestReplicationFailoverAndFailback: a writer stores numbered elements
+// through the VIP while the primary is killed (kill -9, cable pulled) at a
+// random moment; the secondary serves every acknowledged write. After N
+// more writes on the secondary, failback moves exactly those N entries to
+// the recovered primary (no full copy), and both databases end identical.
+func TestReplicationFailoverAndFailback(t *testing.T) {
+	testenv.Short(t, "hmd network namespace test")
+	l := newLAN(t, "10.236.0")
+	p := l.addNode("mse1", 2, config.RolePrimary, "3355", 10)
+	s := l.addNode("mse2", 3, config.RoleSecondary, "3355", 0)
+	p.withTracker()
+	s.withTracker()
+	vip := l.addr(10)
+
+	pair(t, p, s, "automatic", "manual", 500*time.Millisecond)
+	p.waitState(0, "PRIMARY_ACTIVE", 10*time.Second)
+	s.waitState(0, "SECONDARY_ACTIVE", 10*time.Second)
+	waitTrue(t, 15*time.Second, "data replication Up on the primary", func() bool { return p.replication() == "Up" })
+
+	w := newWriter(l, vip)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { defer close(done); w.run(stop) }()
+	// Kill at a random moment while writes flow.
+	time.Sleep(time.Duration(300+rand.IntN(700)) * time.Millisecond)
+	before := w.ackedCount()
+	p.kill(l)
+	t.Logf("primary killed after %d acknowledged writes", before)
+	s.waitState(0, "FAILOVER_ACTIVE", 10*time.Second)
+	waitTrue(t, 10*time.Second, "writes acknowledged by the secondary", func() bool { return w.ackedCount() > before+20 })
+	close(stop)
+	<-done
+	total := w.verify(t)
+	t.Logf("after failover: %d acknowledged, %d present on the secondary", w.ackedCount(), total)
+
+	// The primary returns (TERMINATED); N more writes on the secondary.
+	l.br.SetPort(p.port, true)
+	p.start()
+	p.waitState(0, "TERMINATED", 10*time.Second)
+	const n = 57
+	for range n {
+		if !w.write() {
+			t.Fatal("a write on the serving secondary failed")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := s.api().Failback(ctx, api.PeerRequest{Force: true}); err != nil {
+		t.Fatalf("failback: %v", err)
+	}
+	p.waitState(0, "PRIMARY_ACTIVE", 20*time.Second)
+	s.waitState(0, "SECONDARY_ACTIVE", 10*time.Second)
+	if got := w.verify(t); got < total+n {
+		t.Errorf("after failback %d elements, want at least %d", got, total+n)
+	}
+
+	// Stop both and compare the databases.
+	waitTrue(t, 10*time.Second, "replication Up after failback", func() bool { return p.replication() == "Up" })
+	slot := p.status().Peers[0].InstanceDBPort - 1621
+	pOut, sOut := p.proc.Output(), s.proc.Output()
+	for _, x := range []*node{p, s} {
+		x.proc.Signal(syscall.SIGTERM)
+		<-x.proc.Exited()
+	}
+	dp, _ := p.digest(slot)
+	ds, sLast := s.digest(slot)
+	if dp != ds {
+		t.Fatalf("databases differ after failback: primary %s, secondary %s", dp, ds)
+	}
+
+	// The returning primary received only what the secondary wrote since
+	// the failover: the entries after the fork point, counted as applied,
+	// and no full copy.
+	m := catchUpRE.FindStringSubmatch(sOut)
+	if m == nil {
+		t.Fatalf("the secondary never caught the primary up:\n%s", sOut)
+	}
+	fork, _ := strconv.ParseUint(m[1], 10, 64)
+	applied := uint64(0)
+	for _, a := range appliedRE.FindAllStringSubmatch(pOut, -1) {
+		k, _ := strconv.ParseUint(a[1], 10, 64)
+		applied += k
+	}
+	if strings.Contains(pOut, "full copy installed") {
+		t.Errorf("failback made a full copy")
+	}
+	if applied != sLast-fork || sLast-fork < n {
+		t.Errorf("the primary applied %d entries; the secondary wrote %d since the fork point %d (at least %d)", applied, sLast-fork, fork, n)
+	}
+	t.Logf("failback: fork point %d, secondary wrote %d entries since, primary applied %d", fork, sLast-fork, applied)
+}
+
+var appliedRE = regexp.MustCompile(`applied replicated entries.* count=(\d+)`)
+
+func waitTrue(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
