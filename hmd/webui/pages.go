@@ -147,26 +147,14 @@ func newOpButton(v view, p peerView, action, label, confirm string) opButton {
 	return opButton{Action: action, Label: label, Confirm: confirm, CSRF: v.CSRF, Peer: p.HIP}
 }
 
-// An op is one of the backend's peer operations.
+// An op is one of the backend's peer operations, as a method expression
+// (api.Backend.Switchover, …).
 type op func(b api.Backend, ctx context.Context, req api.PeerRequest) (api.Result, error)
-
-func opSwitchover(b api.Backend, ctx context.Context, req api.PeerRequest) (api.Result, error) {
-	return b.Switchover(ctx, req)
-}
-
-func opFailback(b api.Backend, ctx context.Context, req api.PeerRequest) (api.Result, error) {
-	return b.Failback(ctx, req)
-}
-
-func opDelete(b api.Backend, ctx context.Context, req api.PeerRequest) (api.Result, error) {
-	return b.Unpair(ctx, req)
-}
 
 // operation posts Switchover, Failback or Delete for the form's peer and
 // shows the backend's answer (or refusal, e.g. the stabilization window)
-// on the status page.
-// A successful Delete goes back to the configuration page (the pairing
-// form again); the others to the status page to watch the states change.
+// on the next page: the status page to watch the states change, or done
+// when set (Delete goes back to the pairing form).
 func (s *Server) operation(name string, do op, done string) func(http.ResponseWriter, *http.Request, current) {
 	return func(w http.ResponseWriter, r *http.Request, cur current) {
 		peer := r.PostForm.Get("peer")

@@ -113,9 +113,9 @@ func New(opt Options) (*Server, error) {
 	m.HandleFunc("GET /ui/n1", s.page(s.n1Page))
 	m.HandleFunc("GET /ui/live", s.liveJSON)
 	m.HandleFunc("POST /ui/ha/pair", s.post(s.pair))
-	m.HandleFunc("POST /ui/ha/switchover", s.post(s.operation("Switchover", opSwitchover, "")))
-	m.HandleFunc("POST /ui/ha/failback", s.post(s.operation("Failback", opFailback, "")))
-	m.HandleFunc("POST /ui/ha/delete", s.post(s.operation("Delete", opDelete, "/ui/ha")))
+	m.HandleFunc("POST /ui/ha/switchover", s.post(s.operation("Switchover", api.Backend.Switchover, "")))
+	m.HandleFunc("POST /ui/ha/failback", s.post(s.operation("Failback", api.Backend.Failback, "")))
+	m.HandleFunc("POST /ui/ha/delete", s.post(s.operation("Delete", api.Backend.Unpair, "/ui/ha")))
 	m.HandleFunc("POST /ui/license", s.post(s.license))
 	s.mux = m
 	return s, nil
