@@ -443,6 +443,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.markPage()
 	b.waitText("#own-state", "TERMINATED", 20*time.Second)
 	b.waitText("#peer-state", "FAILOVER_ACTIVE", 20*time.Second)
+	b.waitText("#self-state", "TERMINATED", 5*time.Second)
 	b.waitText("#events", "Failover invoked", 10*time.Second)
 	if !b.samePage() {
 		t.Error("the status page reloaded during the switchover")

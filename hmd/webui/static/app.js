@@ -31,6 +31,10 @@ function updateLive(root, data) {
     });
     tbody.replaceChildren(rows);
   }
+  var self = document.getElementById("self-state");
+  if (self && data.state && self.textContent !== data.state) {
+    self.textContent = data.state;
+  }
   var up = document.getElementById("updated");
   if (up) {
     up.textContent = data.updated;
