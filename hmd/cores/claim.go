@@ -2,7 +2,9 @@ package cores
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,61 +13,116 @@ import (
 	"github.com/hafw/hafw/hmd/cores/plan"
 )
 
-// claimLoop runs this core's due Pending tasks, rescanning on every task
-// change and every Resync. Tasks run in work, which outlives claiming so a
-// normal shutdown lets them finish; the loop returns when claiming ends
-// and its tasks are done.
+// claimLoop runs this core's due Pending tasks. It keeps its candidates
+// in memory — one full read, then the task watch from that revision — so
+// a claim pass costs nothing per task in etcd however large the table is.
+// Tasks run in work, which outlives claiming so a normal shutdown lets
+// them finish; the loop returns when claiming ends and its tasks are done.
 func (c *core) claimLoop(claiming, work context.Context) {
 	var tasks sync.WaitGroup
 	defer tasks.Wait()
 	slots := make(chan struct{}, c.cfg.Workers)
 	freed := make(chan struct{}, 1)
-	wch := c.cli.Watch(clientv3.WithRequireLeader(claiming), c.st.taskKey(""), clientv3.WithPrefix(), clientv3.WithFilterDelete())
-	tick := time.NewTicker(c.cfg.Resync)
-	defer tick.Stop()
-	for {
-		c.claimDue(claiming, work, slots, freed, &tasks)
-		select {
-		case <-claiming.Done():
-			return
-		case _, ok := <-wch:
-			if !ok {
-				wch = c.cli.Watch(clientv3.WithRequireLeader(claiming), c.st.taskKey(""), clientv3.WithPrefix(), clientv3.WithFilterDelete())
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for claiming.Err() == nil {
+		queue, rev, err := c.loadQueue(claiming)
+		if err != nil {
+			if claiming.Err() == nil {
+				c.log.Warn("reading tasks", "err", err)
 			}
-		case <-freed:
-		case <-tick.C:
+			sleepCtx(claiming, c.cfg.Resync)
+			continue
+		}
+		wch := c.cli.Watch(clientv3.WithRequireLeader(claiming), c.st.taskKey(""), clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+	watching:
+		for {
+			next := c.claimDue(claiming, work, queue, slots, freed, &tasks)
+			timer.Reset(next)
+			select {
+			case <-claiming.Done():
+				return
+			case wr, ok := <-wch:
+				if !ok || wr.Err() != nil {
+					break watching // compacted or leader lost: read everything again
+				}
+				for _, ev := range wr.Events {
+					c.track(queue, ev)
+				}
+			case <-freed:
+			case <-timer.C:
+			}
 		}
 	}
 }
 
-// claimDue claims as many due tasks as there are free worker slots.
-func (c *core) claimDue(claiming, work context.Context, slots chan struct{}, freed chan struct{}, tasks *sync.WaitGroup) {
-	vs, err := c.st.tasks(claiming)
+// loadQueue reads every task and keeps this core's Pending ones.
+func (c *core) loadQueue(ctx context.Context) (map[string]versioned, int64, error) {
+	vs, rev, err := c.st.tasksAt(ctx)
 	if err != nil {
-		if claiming.Err() == nil {
-			c.log.Warn("scanning tasks", "err", err)
+		return nil, 0, err
+	}
+	q := map[string]versioned{}
+	for _, v := range vs {
+		if c.candidate(v.Task) {
+			q[v.ID] = v
 		}
+	}
+	return q, rev, nil
+}
+
+func (c *core) candidate(t plan.Task) bool {
+	return t.Core == c.cfg.Num && t.Status == plan.Pending && !t.IsGroup()
+}
+
+// track applies one watch event to the queue.
+func (c *core) track(q map[string]versioned, ev *clientv3.Event) {
+	id := strings.TrimPrefix(string(ev.Kv.Key), c.st.taskKey(""))
+	if ev.Type == clientv3.EventTypeDelete {
+		delete(q, id)
 		return
 	}
+	var t plan.Task
+	if err := json.Unmarshal(ev.Kv.Value, &t); err != nil {
+		c.log.Warn("undecodable task ignored", "task", id, "err", err)
+		delete(q, id)
+		return
+	}
+	if c.candidate(t) {
+		q[id] = versioned{Task: t, mod: ev.Kv.ModRevision}
+	} else {
+		delete(q, id)
+	}
+}
+
+// claimDue claims due tasks while worker slots are free and returns how
+// long until the next scheduled one (at most Resync).
+func (c *core) claimDue(claiming, work context.Context, q map[string]versioned, slots, freed chan struct{}, tasks *sync.WaitGroup) time.Duration {
 	now := time.Now()
-	for _, v := range vs {
-		if v.Core != c.cfg.Num || v.Status != plan.Pending || v.IsGroup() || v.Schedule.After(now) || c.isRunning(v.ID) {
+	next := c.cfg.Resync
+	for id, v := range q {
+		if v.Schedule.After(now) {
+			next = min(next, v.Schedule.Sub(now))
+			continue
+		}
+		if c.isRunning(id) {
 			continue
 		}
 		select {
 		case slots <- struct{}{}:
 		default:
-			return
+			return next // full: a finishing task signals freed
 		}
 		claimed, ok := c.claim(claiming, v)
+		delete(q, id) // claimed, or changed under us: the watch brings it back if still ours
 		if !ok {
 			<-slots
 			continue
 		}
-		c.setRunning(v.ID, true)
+		c.setRunning(id, true)
 		tasks.Go(func() {
 			defer func() {
-				c.setRunning(v.ID, false)
+				c.setRunning(id, false)
 				<-slots
 				select {
 				case freed <- struct{}{}:
@@ -74,6 +131,14 @@ func (c *core) claimDue(claiming, work context.Context, slots chan struct{}, fre
 			}()
 			c.execute(work, claimed)
 		})
+	}
+	return max(next, time.Millisecond)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
 	}
 }
 

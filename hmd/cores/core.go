@@ -319,17 +319,29 @@ func (c *core) reconcile(ctx context.Context) time.Duration {
 func (c *core) failover(ctx context.Context, dead plan.Core, act plan.Action, sn Snapshot) error {
 	lock := c.st.metaKey("lock", dead.Num)
 	handled := c.st.metaKey("handled", dead.Num)
+	// Take the lock, or find it still ours: a lost reply (leader change)
+	// can leave us holding it without knowing, and nobody else may then
+	// take it while our lease lives.
 	resp, err := c.cli.Txn(ctx).If(
-		clientv3.Compare(clientv3.CreateRevision(lock), "=", 0),
 		// not handled since the snapshot that called for this failover
 		clientv3.Compare(clientv3.ModRevision(handled), "<", sn.Rev+1),
 		c.aliveGuard(),
-	).Then(clientv3.OpPut(lock, strconv.Itoa(c.cfg.Num), clientv3.WithLease(c.lease))).Commit()
+	).Then(clientv3.OpTxn(
+		[]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(lock), "=", 0)},
+		[]clientv3.Op{clientv3.OpPut(lock, strconv.Itoa(c.cfg.Num), clientv3.WithLease(c.lease))},
+		[]clientv3.Op{clientv3.OpGet(lock)},
+	)).Commit()
 	if err != nil {
 		return fmt.Errorf("taking failover lock for core %d: %w", dead.Num, err)
 	}
 	if !resp.Succeeded {
-		return nil // another core handles it, or it is done
+		return nil // done meanwhile, or we are no longer alive
+	}
+	if inner := resp.Responses[0].GetResponseTxn(); !inner.Succeeded {
+		kvs := inner.Responses[0].GetResponseRange().Kvs
+		if len(kvs) == 0 || clientv3.LeaseID(kvs[0].Lease) != c.lease {
+			return nil // another core handles it
+		}
 	}
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

@@ -226,6 +226,13 @@ func (s *Store) Tasks(ctx context.Context, f plan.Filter) ([]plan.Task, error) {
 // tasks reads all tasks with their revisions, paging so that a large
 // table never needs one huge response.
 func (s *Store) tasks(ctx context.Context) ([]versioned, error) {
+	vs, _, err := s.tasksAt(ctx)
+	return vs, err
+}
+
+// tasksAt is tasks, also returning the revision of the consistent read, from
+// which a watch continues.
+func (s *Store) tasksAt(ctx context.Context) ([]versioned, int64, error) {
 	const page = 5000
 	var out []versioned
 	start, end := s.taskKey(""), clientv3.GetPrefixRangeEnd(s.taskKey(""))
@@ -237,18 +244,18 @@ func (s *Store) tasks(ctx context.Context) ([]versioned, error) {
 		}
 		resp, err := s.cli.Get(ctx, start, opts...)
 		if err != nil {
-			return nil, fmt.Errorf("reading tasks: %w", err)
+			return nil, 0, fmt.Errorf("reading tasks: %w", err)
 		}
 		rev = resp.Header.Revision
 		for _, kv := range resp.Kvs {
 			var t plan.Task
 			if err := json.Unmarshal(kv.Value, &t); err != nil {
-				return nil, fmt.Errorf("decoding task %s: %w", kv.Key, err)
+				return nil, 0, fmt.Errorf("decoding task %s: %w", kv.Key, err)
 			}
 			out = append(out, versioned{Task: t, mod: kv.ModRevision})
 		}
 		if !resp.More || len(resp.Kvs) == 0 {
-			return out, nil
+			return out, rev, nil
 		}
 		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 	}
