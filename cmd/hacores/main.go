@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
@@ -28,6 +29,9 @@ import (
 type global struct {
 	endpoints string
 	prefix    string
+	// TLS client authentication for an external cluster (etcd's
+	// --client-cert-auth); the embedded member listens on loopback only.
+	cacert, cert, key string
 }
 
 type command struct {
@@ -76,6 +80,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var g global
 	fs.StringVar(&g.endpoints, "endpoints", defaultEndpoint, "comma-separated etcd client URLs")
 	fs.StringVar(&g.prefix, "prefix", cores.DefaultPrefix, "etcd key prefix of this core cluster")
+	fs.StringVar(&g.cacert, "cacert", "", "CA bundle that signed the etcd servers' certificates")
+	fs.StringVar(&g.cert, "cert", "", "client certificate for etcd")
+	fs.StringVar(&g.key, "key", "", "client key for etcd")
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "hacores: %v\n", err)
 		printUsage(stderr)
@@ -124,7 +131,15 @@ func printUsage(w io.Writer) {
 
 // connect opens a client to the cluster the global flags name.
 func (g global) connect() (*clientv3.Client, *cores.Store, error) {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: strings.Split(g.endpoints, ","), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	cfg := clientv3.Config{Endpoints: strings.Split(g.endpoints, ","), DialTimeout: 5 * time.Second, Logger: zap.NewNop()}
+	if g.cacert != "" || g.cert != "" || g.key != "" {
+		tlsCfg, err := transport.TLSInfo{TrustedCAFile: g.cacert, CertFile: g.cert, KeyFile: g.key}.ClientConfig()
+		if err != nil {
+			return nil, nil, fmt.Errorf("etcd client TLS: %w", err)
+		}
+		cfg.TLS = tlsCfg
+	}
+	cli, err := clientv3.New(cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connecting to etcd %s: %w", g.endpoints, err)
 	}
