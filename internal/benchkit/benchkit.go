@@ -84,7 +84,19 @@ func (c Comparison) Ratio() float64 {
 type Report struct {
 	When        time.Time    `json:"when"`
 	Machine     string       `json:"machine"`
+	Quick       bool         `json:"quick"`
+	Seconds     float64      `json:"seconds"` // wall time of the whole run
 	Comparisons []Comparison `json:"comparisons"`
+	// Skipped lists the scenarios that produced no rows and why (code not
+	// there yet, a failure), so an absent row is never silent.
+	Skipped []Skipped `json:"skipped,omitempty"`
+}
+
+// Skipped is a scenario left out of a run.
+type Skipped struct {
+	Scenario string `json:"scenario"`
+	Reason   string `json:"reason"`
+	Failed   bool   `json:"failed"` // true when it was attempted and broke
 }
 
 // WriteTable prints the comparisons as a table of percentiles and ratios.
@@ -94,7 +106,7 @@ func WriteTable(w io.Writer, comps []Comparison) error {
 	for _, c := range comps {
 		row := func(s Series, ratio string) {
 			st := Summarize(s.Samples)
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.3g\t%.3g\t%.3g\t%s\t%s\n", c.Scenario, c.Metric, s.Subject, st.N, st.P50, st.P95, st.P99, s.Unit, ratio)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", c.Scenario, c.Metric, s.Subject, st.N, num(st.P50), num(st.P95), num(st.P99), s.Unit, ratio)
 		}
 		ratio := "-"
 		if r := c.Ratio(); !math.IsNaN(r) {
@@ -110,6 +122,21 @@ func WriteTable(w io.Writer, comps []Comparison) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// num formats a figure with three significant digits but never in
+// exponent form, which a reader of a latency table misreads.
+func num(v float64) string {
+	switch a := math.Abs(v); {
+	case a >= 100 || a == 0:
+		return fmt.Sprintf("%.0f", v)
+	case a >= 10:
+		return fmt.Sprintf("%.1f", v)
+	case a >= 1:
+		return fmt.Sprintf("%.2f", v)
+	default:
+		return fmt.Sprintf("%.3g", v)
+	}
 }
 
 // WriteJSON stores the report atomically.

@@ -2,7 +2,9 @@ package benchkit
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
+	"os"
 	"strings"
 	"testing"
 )
@@ -40,5 +42,33 @@ func TestRatioAndTable(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Fatalf("table lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestNumNeverExponent(t *testing.T) {
+	for v, want := range map[float64]string{21746.361: "21746", 138.4: "138", 12.34: "12.3", 3.741: "3.74", 0.1543: "0.154", 0: "0"} {
+		if got := num(v); got != want {
+			t.Errorf("num(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+func TestWriteJSONRoundTrip(t *testing.T) {
+	path := t.TempDir() + "/results.json"
+	r := Report{Machine: "m", Quick: true, Skipped: []Skipped{{Scenario: "cores", Reason: "not there yet"}},
+		Comparisons: []Comparison{{Scenario: "micro", Metric: "x", Ours: Series{Subject: "hafw", Unit: "µs/op", Samples: []float64{1, 2}}}}}
+	if err := WriteJSON(path, r); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !back.Quick || len(back.Skipped) != 1 || back.Skipped[0].Scenario != "cores" || len(back.Comparisons[0].Ours.Samples) != 2 {
+		t.Fatalf("round trip lost data: %+v", back)
 	}
 }
