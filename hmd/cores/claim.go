@@ -35,10 +35,16 @@ func (c *core) claimLoop(claiming, work context.Context) {
 			continue
 		}
 		wch := c.cli.Watch(clientv3.WithRequireLeader(claiming), c.st.taskKey(""), clientv3.WithPrefix(), clientv3.WithRev(rev+1))
+		scan := true
 	watching:
 		for {
-			next := c.claimDue(claiming, work, queue, slots, freed, &tasks)
-			timer.Reset(next)
+			// A pass walks the whole queue, so it runs only when something
+			// may have become claimable — not for every watch batch of a
+			// failover that moves 100k future tasks here.
+			if scan {
+				timer.Reset(c.claimDue(claiming, work, queue, slots, freed, &tasks))
+				scan = false
+			}
 			select {
 			case <-claiming.Done():
 				return
@@ -46,11 +52,16 @@ func (c *core) claimLoop(claiming, work context.Context) {
 				if !ok || wr.Err() != nil {
 					break watching // compacted or leader lost: read everything again
 				}
+				now := time.Now()
 				for _, ev := range wr.Events {
-					c.track(queue, ev)
+					if v, ok := c.track(queue, ev); ok && !v.Schedule.After(now) {
+						scan = true
+					}
 				}
 			case <-freed:
+				scan = true
 			case <-timer.C:
+				scan = true
 			}
 		}
 	}
@@ -75,24 +86,27 @@ func (c *core) candidate(t plan.Task) bool {
 	return t.Core == c.cfg.Num && t.Status == plan.Pending && !t.IsGroup()
 }
 
-// track applies one watch event to the queue.
-func (c *core) track(q map[string]versioned, ev *clientv3.Event) {
+// track applies one watch event to the queue and returns the task if it
+// is (now) a candidate.
+func (c *core) track(q map[string]versioned, ev *clientv3.Event) (versioned, bool) {
 	id := strings.TrimPrefix(string(ev.Kv.Key), c.st.taskKey(""))
 	if ev.Type == clientv3.EventTypeDelete {
 		delete(q, id)
-		return
+		return versioned{}, false
 	}
 	var t plan.Task
 	if err := json.Unmarshal(ev.Kv.Value, &t); err != nil {
 		c.log.Warn("undecodable task ignored", "task", id, "err", err)
 		delete(q, id)
-		return
+		return versioned{}, false
 	}
-	if c.candidate(t) {
-		q[id] = versioned{Task: t, mod: ev.Kv.ModRevision}
-	} else {
+	if !c.candidate(t) {
 		delete(q, id)
+		return versioned{}, false
 	}
+	v := versioned{Task: t, mod: ev.Kv.ModRevision}
+	q[id] = v
+	return v, true
 }
 
 // claimDue claims due tasks while worker slots are free and returns how
@@ -113,13 +127,10 @@ func (c *core) claimDue(claiming, work context.Context, q map[string]versioned, 
 		default:
 			return next // full: a finishing task signals freed
 		}
-		claimed, ok := c.claim(claiming, v)
 		delete(q, id) // claimed, or changed under us: the watch brings it back if still ours
-		if !ok {
-			<-slots
-			continue
-		}
 		c.setRunning(id, true)
+		// Claim inside the worker: claims of one core then overlap
+		// instead of queueing behind each other's commits.
 		tasks.Go(func() {
 			defer func() {
 				c.setRunning(id, false)
@@ -129,7 +140,9 @@ func (c *core) claimDue(claiming, work context.Context, q map[string]versioned, 
 				default:
 				}
 			}()
-			c.execute(work, claimed)
+			if claimed, ok := c.claim(claiming, v); ok {
+				c.execute(work, claimed)
+			}
 		})
 	}
 	return max(next, time.Millisecond)

@@ -357,6 +357,7 @@ func (c *core) failover(ctx context.Context, dead plan.Core, act plan.Action, sn
 		}
 	}
 	for attempt := 0; ; attempt++ {
+		began := time.Now()
 		vs, err := c.st.tasks(ctx)
 		if err != nil {
 			return err
@@ -391,6 +392,7 @@ func (c *core) failover(ctx context.Context, dead plan.Core, act plan.Action, sn
 		for p, to := range res.Partitions {
 			extra = append(extra, clientv3.OpPut(c.st.partitionKey(p), strconv.Itoa(to)))
 		}
+		planned := time.Now()
 		err = c.st.putTasks(ctx, writes, []clientv3.Cmp{guard}, extra)
 		if errors.Is(err, ErrConflict) && attempt < 10 {
 			continue // a task changed under us (e.g. a child finished): re-plan what is left
@@ -410,7 +412,8 @@ func (c *core) failover(ctx context.Context, dead plan.Core, act plan.Action, sn
 		if _, err := c.cli.Txn(ctx).If(guard).Then(ops...).Commit(); err != nil {
 			return fmt.Errorf("marking core %d failed over: %w", dead.Num, err)
 		}
-		c.log.Info("failed over core", "dead", dead.Num, "kind", act, "changed", len(res.Tasks), "targets", res.Targets)
+		c.log.Info("failed over core", "dead", dead.Num, "kind", act, "changed", len(res.Tasks), "targets", res.Targets,
+			"read_plan", planned.Sub(began), "write", time.Since(planned))
 		return nil
 	}
 }

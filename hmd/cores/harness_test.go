@@ -101,7 +101,7 @@ type proc struct {
 	log  *os.File
 }
 
-func spawn(t *testing.T, name string, env ...string) *proc {
+func spawn(t testing.TB, name string, env ...string) *proc {
 	t.Helper()
 	logf, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
 	if err != nil {
@@ -142,7 +142,7 @@ func (p *proc) kill() {
 }
 
 // term asks for an orderly (normal) shutdown and waits for it.
-func (p *proc) term(t *testing.T) {
+func (p *proc) term(t testing.TB) {
 	t.Helper()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -162,7 +162,7 @@ type cluster struct {
 	members   []*proc
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -172,7 +172,7 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func startCluster(t *testing.T) *cluster {
+func startCluster(t testing.TB) *cluster {
 	t.Helper()
 	const n = 3
 	var mems []EtcdMember
@@ -201,7 +201,7 @@ func startCluster(t *testing.T) *cluster {
 	return c
 }
 
-func (c *cluster) client(t *testing.T, endpoints ...string) *clientv3.Client {
+func (c *cluster) client(t testing.TB, endpoints ...string) *clientv3.Client {
 	t.Helper()
 	if len(endpoints) == 0 {
 		endpoints = c.endpoints
@@ -216,7 +216,7 @@ func (c *cluster) client(t *testing.T, endpoints ...string) *clientv3.Client {
 
 const testTTL = 2 * time.Second
 
-func (c *cluster) startCore(t *testing.T, prefix string, num int, role plan.Role, endpoints ...string) *proc {
+func (c *cluster) startCore(t testing.TB, prefix string, num int, role plan.Role, endpoints ...string) *proc {
 	t.Helper()
 	if len(endpoints) == 0 {
 		endpoints = c.endpoints
@@ -226,7 +226,7 @@ func (c *cluster) startCore(t *testing.T, prefix string, num int, role plan.Role
 }
 
 // waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -242,7 +242,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool
 }
 
 // waitAlive waits until the given cores are registered and alive.
-func waitAlive(t *testing.T, st *Store, nums ...int) {
+func waitAlive(t testing.TB, st *Store, nums ...int) {
 	t.Helper()
 	waitFor(t, 30*time.Second, fmt.Sprintf("cores %v alive", nums), func() (bool, string) {
 		sn, err := st.Snapshot(context.Background())
@@ -258,7 +258,7 @@ func waitAlive(t *testing.T, st *Store, nums ...int) {
 	})
 }
 
-func mustTask(t *testing.T, st *Store, id string) plan.Task {
+func mustTask(t testing.TB, st *Store, id string) plan.Task {
 	t.Helper()
 	tk, err := st.Task(context.Background(), id)
 	if err != nil {
@@ -267,7 +267,7 @@ func mustTask(t *testing.T, st *Store, id string) plan.Task {
 	return tk
 }
 
-func eventsAbout(t *testing.T, st *Store, core int, text string) int {
+func eventsAbout(t testing.TB, st *Store, core int, text string) int {
 	t.Helper()
 	evs, err := st.Events(context.Background())
 	if err != nil {
@@ -283,7 +283,7 @@ func eventsAbout(t *testing.T, st *Store, core int, text string) int {
 }
 
 // runLog reads the file every test task appends "<task> <core>" to.
-func runLog(t *testing.T, path string) map[string][]string {
+func runLog(t testing.TB, path string) map[string][]string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
