@@ -16,8 +16,12 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"time"
 
+	"github.com/hafw/hafw/board"
 	"github.com/hafw/hafw/config"
+	"github.com/hafw/hafw/initagent/supervise"
+	"github.com/hafw/hafw/osnet"
 )
 
 // Paths are the files and directories the agent uses. On the appliance
@@ -29,7 +33,9 @@ type Paths struct {
 	Run     string // /run/hafw: sockets
 	Sys     string // /sys
 	Dev     string // /dev
-	Bin     string // /bin: hmd, msed, …
+	Bin     string // /bin: hmd, setup, …
+	// ResolvConf is written with the static DNS servers (PID 1 only).
+	ResolvConf string
 }
 
 // DefaultPaths are the appliance's paths.
@@ -42,6 +48,8 @@ func DefaultPaths() Paths {
 		Sys:     "/sys",
 		Dev:     "/dev",
 		Bin:     "/bin",
+
+		ResolvConf: "/etc/resolv.conf",
 	}
 }
 
@@ -54,17 +62,36 @@ func (p Paths) ControlSocket() string { return filepath.Join(p.Run, "initagent.s
 // HMDSocket is hmd's local API socket.
 func (p Paths) HMDSocket() string { return filepath.Join(p.Run, "hmd.sock") }
 
-// Agent is one run of the init agent.
+// Agent is one run of the init agent. Its fields are the seams: what
+// touches the kernel, the network and the clock is passed in by the main.
 type Agent struct {
 	// PID1 selects the appliance duties (mounts, modules, data partition,
-	// hostname, reboot); false is an ordinary service under systemd.
-	PID1    bool
-	Paths   Paths
-	Sys     System
-	Network Network // nil: the ports are left as they are
-	// Console receives the operator-facing lines (ready, recovery, fatal).
+	// hostname, NTP, reboot); false is an ordinary service under systemd.
+	PID1  bool
+	Paths Paths
+	Sys   System
+	// Network configures eth0/eth1 (osnet.Host); nil leaves the ports to
+	// the host (systemd) and reports what osnet cannot see as down.
+	Network osnet.Interfaces
+	// Clock is stepped from NTP at boot; nil leaves the clock alone.
+	Clock osnet.Clock
+	// Board is where DMI and /proc facts are read for profile and UDI.
+	Board board.System
+	// Console receives the operator-facing lines (ready, recovery, fatal)
+	// and the children's output.
 	Console io.Writer
 	Log     *slog.Logger
+	// Backoff is the restart policy for hmd and the service instance.
+	Backoff supervise.Backoff
+	// HMDReadyTimeout bounds the wait for hmd's READY=1 before the ready
+	// line is printed anyway (with a warning), so a broken hmd never keeps
+	// the appliance from reporting how it came up.
+	HMDReadyTimeout time.Duration
+	// Notify sends sd_notify states ("READY=1", "WATCHDOG=1", "STOPPING=1")
+	// when running under systemd; nil as PID 1.
+	Notify func(state string) error
+	// WatchdogInterval is how often WATCHDOG=1 is sent (0: never).
+	WatchdogInterval time.Duration
 }
 
 // bootState is what the boot steps learn, in order, and the ready line
@@ -75,14 +102,19 @@ type bootState struct {
 	configured  bool   // a stored or first-boot configuration was found
 	source      string // where cfg came from
 	dataMounted bool
-	profile     string
+	platform    board.Platform
+	profile     string // model name, "unknown" when detection failed
+	udi         string
 	activated   bool
-	eth0, eth1  string
+	recovery    bool
+	// role is the role actually taken: the configured one, or none when
+	// not activated or in recovery mode.
+	role       config.Role
+	eth0, eth1 string
 }
 
-// consolef prints one line on the console and logs it.
+// consolef prints one operator-facing line on the console (under systemd
+// stdout is the journal, so it is logged there too).
 func (a *Agent) consolef(format string, args ...any) {
-	line := fmt.Sprintf(format, args...)
-	fmt.Fprintln(a.Console, line)
-	a.Log.Info(line)
+	fmt.Fprintf(a.Console, format+"\n", args...)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/hafw/hafw/config"
+	"github.com/hafw/hafw/osnet"
 )
 
 // Ready is the content of the console ready line that operators' scripts
@@ -28,18 +29,13 @@ func (r Ready) String() string {
 		r.Host, r.Profile, r.Role, r.Eth0, r.Eth1, lic)
 }
 
-// PortReport renders one port for the ready line: its address/prefix,
-// "dhcp-pending" while DHCP has no lease, and otherwise disabled (which the
-// contract spells "down" for eth0 and "none" for eth1).
-func PortReport(name string, c config.Interface, st PortStatus, err error) string {
-	switch {
-	case err == nil && st.Address.IsValid():
-		return st.Address.String()
-	case c.Enabled && c.DHCP && (err == nil || st.DHCPPending):
-		return "dhcp-pending"
-	case name == "eth1":
-		return "none"
-	default:
+// PortReport renders one port for the ready line. osnet names a disabled
+// port "none"; the contract keeps "none" for eth1 and says "down" for an
+// eth0 that is not up, since the appliance always wants eth0.
+func PortReport(name string, st osnet.Status) string {
+	f := st.ReadyField()
+	if name == "eth0" && f == "none" {
 		return "down"
 	}
+	return f
 }

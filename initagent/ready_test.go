@@ -1,11 +1,11 @@
 package initagent
 
 import (
-	"errors"
 	"net/netip"
 	"testing"
 
 	"github.com/hafw/hafw/config"
+	"github.com/hafw/hafw/osnet"
 )
 
 func TestReadyLine(t *testing.T) {
@@ -21,25 +21,21 @@ func TestReadyLine(t *testing.T) {
 }
 
 func TestPortReport(t *testing.T) {
-	static := config.Interface{Enabled: true, Address: netip.MustParsePrefix("10.210.0.5/24")}
-	dhcp := config.Interface{Enabled: true, DHCP: true}
-	leased := PortStatus{Address: netip.MustParsePrefix("10.210.0.77/24")}
+	addr := netip.MustParsePrefix("10.210.0.5/24")
 	for _, tc := range []struct {
 		name string
-		c    config.Interface
-		st   PortStatus
-		err  error
+		st   osnet.Status
 		want string
 	}{
-		{"eth0", static, PortStatus{Address: static.Address}, nil, "10.210.0.5/24"},
-		{"eth0", static, PortStatus{}, errors.New("no such link"), "down"},
-		{"eth0", dhcp, PortStatus{DHCPPending: true}, nil, "dhcp-pending"},
-		{"eth0", dhcp, leased, nil, "10.210.0.77/24"},
-		{"eth0", config.Interface{}, PortStatus{}, nil, "down"},
-		{"eth1", config.Interface{}, PortStatus{}, nil, "none"},
+		{"eth0", osnet.Status{State: osnet.StateConfigured, Address: addr}, "10.210.0.5/24"},
+		{"eth0", osnet.Status{State: osnet.StateDown}, "down"},
+		{"eth0", osnet.Status{State: osnet.StateDHCPPending, DHCP: true}, "dhcp-pending"},
+		{"eth0", osnet.Status{State: osnet.StateDisabled}, "down"},
+		{"eth1", osnet.Status{State: osnet.StateDisabled}, "none"},
+		{"eth1", osnet.Status{State: osnet.StateConfigured, Address: addr}, "10.210.0.5/24"},
 	} {
-		if got := PortReport(tc.name, tc.c, tc.st, tc.err); got != tc.want {
-			t.Errorf("PortReport(%s, %+v, %+v, %v) = %q, want %q", tc.name, tc.c, tc.st, tc.err, got, tc.want)
+		if got := PortReport(tc.name, tc.st); got != tc.want {
+			t.Errorf("PortReport(%s, %+v) = %q, want %q", tc.name, tc.st, got, tc.want)
 		}
 	}
 }

@@ -5,10 +5,18 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hafw/hafw/config"
+	"github.com/hafw/hafw/initagent/supervise"
 )
+
+// hmdName is hmd's name in the supervisor and in `msed status`.
+const hmdName = "hmd"
 
 // Run boots and then serves until a shutdown is asked for. As PID 1 it
 // never returns: it ends in a reboot or power-off (or a hang with
@@ -17,56 +25,268 @@ func (a *Agent) Run(ctx context.Context) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGPWR, unix.SIGINT, unix.SIGUSR1, unix.SIGUSR2)
 	defer signal.Stop(sigs)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	reaper := supervise.NewReaper(a.Log)
+	reaped := make(chan struct{})
+	go func() { defer close(reaped); reaper.Run(ctx) }()
+	defer func() { cancel(); <-reaped }()
 
 	b := &bootState{}
-	err := a.safely("boot", func() error { return a.runSteps(ctx, bootSteps(), b) })
-	if err != nil {
+	if err := a.safely("boot", func() error { return a.runSteps(ctx, bootSteps(), b) }); err != nil {
 		return a.fatal(err, b.cmdline.Hang)
 	}
-	a.Log.Info("configuration", "source", b.source, "configured", b.configured, "role", b.cfg.Role)
-	a.consolef("%s", a.ready(b))
+	a.Log.Info("configuration", "source", b.source, "configured", b.configured, "role", b.role)
+
+	rt := &runtime{
+		a:       a,
+		b:       b,
+		started: time.Now(),
+		sup: &supervise.Supervisor{
+			Reaper:  reaper,
+			Backoff: a.Backoff,
+			Output:  a.Console,
+			Ring:    supervise.NewRing(1000),
+			RunDir:  a.Paths.Run,
+			Log:     a.Log,
+		},
+	}
+	if err := os.MkdirAll(a.Paths.Run, 0o700); err != nil {
+		a.consolef("hafw-init: warning: %v", err)
+	}
+	stopControl, err := serveControl(ctx, a.Paths.ControlSocket(), rt)
+	if err != nil {
+		a.consolef("hafw-init: warning: %v (msed and setup cannot reach the agent)", err)
+	}
+	if err := a.safely("start services", func() error { return rt.startServices(ctx) }); err != nil {
+		a.consolef("hafw-init: warning: %v", err)
+	}
+	rt.printReady()
+	a.notify("READY=1")
+	if a.WatchdogInterval > 0 {
+		go a.watchdog(ctx)
+	}
+	if !b.configured {
+		a.consolef("hafw-init: this appliance is not configured: run setup on the console (or deploy with OVF properties or hafw.* kernel parameters)")
+		if a.PID1 {
+			go rt.offerWizard(ctx, reaper)
+		}
+	}
 
 	poweroff := false
 	select {
 	case <-ctx.Done():
 	case s := <-sigs:
-		// SIGUSR2 and SIGPWR power off (the usual init convention); SIGTERM and
-		// ctrl-alt-del (SIGINT to PID 1) reboot.
+		// SIGUSR2 and SIGPWR power off (the usual init convention); SIGTERM,
+		// SIGUSR1 and ctrl-alt-del (SIGINT to PID 1) reboot.
 		poweroff = s == unix.SIGPWR || s == unix.SIGUSR2
 		a.consolef("hafw-init: %v received, shutting down", s)
 	}
-	a.shutdown(b)
+	a.notify("STOPPING=1")
+	a.safely("shutdown", func() error { rt.shutdown(stopControl); return nil })
 	if !a.PID1 {
+		a.consolef("hafw-init: stopped")
 		return nil
 	}
 	return a.reboot(poweroff, false)
 }
 
-// ready builds the ready line from what the boot learnt.
-func (a *Agent) ready(b *bootState) Ready {
-	return Ready{
-		Host:      b.cfg.Hostname,
-		Profile:   b.profile,
-		Role:      b.cfg.Role,
-		Eth0:      b.eth0,
-		Eth1:      b.eth1,
-		Activated: b.activated,
+// runtime is the agent after boot: the supervisor and what the control
+// socket reads and changes.
+type runtime struct {
+	a       *Agent
+	sup     *supervise.Supervisor
+	started time.Time
+
+	mu sync.Mutex // guards b and serialises start/stop/reload
+	b  *bootState
+}
+
+func (r *runtime) hmdSpec() supervise.Spec {
+	layout := r.a.Paths.Layout()
+	args := []string{
+		"--config", layout.ConfigFile(),
+		"--state-dir", layout.HMDDir(),
+		"--socket", r.a.Paths.HMDSocket(),
+	}
+	if r.b.udi != "" {
+		args = append(args, "--udi", r.b.udi)
+	}
+	if r.b.recovery {
+		args = append(args, "--recovery")
+	}
+	return supervise.Spec{
+		Name: hmdName,
+		Path: filepath.Join(r.a.Paths.Bin, "hmd"),
+		Args: args,
+		Env:  []string{"TZ=" + r.b.cfg.Timezone},
 	}
 }
 
-// shutdown stops what the agent started, syncs and unmounts the data
-// partition.
-func (a *Agent) shutdown(b *bootState) {
+// startServices starts hmd and waits for its READY=1 (bounded).
+func (r *runtime) startServices(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.startLocked(ctx)
+}
+
+func (r *runtime) startLocked(ctx context.Context) error {
+	svc := r.sup.Start(ctx, r.hmdSpec())
+	timeout := r.a.HMDReadyTimeout
+	if timeout == 0 {
+		timeout = time.Minute
+	}
+	select {
+	case <-svc.Ready():
+		return nil
+	case <-svc.Done():
+		return fmt.Errorf("hmd is not running: %s", svc.Status().State)
+	case <-time.After(timeout):
+		return fmt.Errorf("hmd did not report ready within %s; it is still supervised", timeout)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// stopServices stops every supervised service (hmd reports
+// GRACEFUL_SHUTDOWN to its peer on SIGTERM).
+func (r *runtime) stopServices() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sup.StopAll()
+}
+
+// reload applies the stored configuration without a reboot: services
+// stop, hostname/identity/licenses/role/network are redone, services start
+// again and a new ready line is printed.
+func (r *runtime) reload(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cfg, err := config.Load(r.a.Paths.Layout().ConfigFile())
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	r.sup.StopAll()
+	nb := &bootState{cmdline: r.b.cmdline, cfg: cfg, configured: true, source: "data partition (reloaded)", dataMounted: r.b.dataMounted}
+	// hafw.recovery applies to the boot it was given for; after setup the
+	// configuration decides.
+	nb.cmdline.Recovery = false
+	steps := []step{
+		{name: "set hostname", run: stepHostname, pid1: true},
+		{name: "identify appliance", run: stepIdentity},
+		{name: "verify licenses", run: stepLicenses},
+		{name: "decide HA role", run: stepRole},
+		{name: "configure network", run: stepNetwork},
+	}
+	if err := r.a.safely("reload", func() error { return r.a.runSteps(ctx, steps, nb) }); err != nil {
+		return err
+	}
+	r.b = nb
+	if err := r.startLocked(ctx); err != nil {
+		r.a.consolef("hafw-init: warning: %v", err)
+	}
+	r.printReadyLocked()
+	return nil
+}
+
+func (r *runtime) status() ControlStatus {
+	r.mu.Lock()
+	b := r.b
+	r.mu.Unlock()
+	return ControlStatus{
+		Configured: b.configured,
+		Source:     b.source,
+		Hostname:   b.cfg.Hostname,
+		Profile:    b.profile,
+		UDI:        b.udi,
+		Role:       b.role,
+		Activated:  b.activated,
+		Recovery:   b.recovery,
+		Eth0:       b.eth0,
+		Eth1:       b.eth1,
+		Timezone:   b.cfg.Timezone,
+		Started:    r.started,
+		Services:   r.sup.Statuses(),
+		Log:        r.sup.Ring.Lines(),
+	}
+}
+
+func (r *runtime) printReady() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.printReadyLocked()
+}
+
+func (r *runtime) printReadyLocked() {
+	b := r.b
+	r.a.consolef("%s", Ready{Host: b.cfg.Hostname, Profile: b.profile, Role: b.role, Eth0: b.eth0, Eth1: b.eth1, Activated: b.activated})
+}
+
+// shutdown stops the services (hmd first tells its peer GRACEFUL_SHUTDOWN),
+// closes the control socket, syncs and unmounts the data partition.
+func (r *runtime) shutdown(stopControl func()) {
+	r.stopServices()
+	if stopControl != nil {
+		stopControl()
+	}
+	a := r.a
 	if !a.PID1 {
 		return
 	}
 	a.Sys.Sync()
-	if b.dataMounted {
+	if r.b.dataMounted {
 		if err := a.Sys.Unmount(a.Paths.Data); err != nil {
 			a.consolef("hafw-init: warning: %v", err)
 		}
 	}
 	a.Sys.Sync()
+}
+
+// offerWizard runs setup on the console of an unconfigured appliance. When
+// the operator completes it, setup saves and asks the agent to reload.
+func (r *runtime) offerWizard(ctx context.Context, reaper *supervise.Reaper) {
+	path := filepath.Join(r.a.Paths.Bin, "setup")
+	if _, err := os.Stat(path); err != nil {
+		r.a.consolef("hafw-init: warning: no setup wizard in the image: %v", err)
+		return
+	}
+	cmd := newConsoleCommand(path)
+	exited, err := reaper.Start(cmd)
+	if err != nil {
+		r.a.consolef("hafw-init: warning: %v", err)
+		return
+	}
+	select {
+	case ws := <-exited:
+		if ws.ExitStatus() != 0 {
+			r.a.consolef("hafw-init: setup ended with status %d; run it again with: setup", ws.ExitStatus())
+		}
+	case <-ctx.Done():
+		unix.Kill(cmd.Process.Pid, unix.SIGTERM)
+	}
+}
+
+func (a *Agent) notify(state string) {
+	if a.Notify == nil {
+		return
+	}
+	if err := a.Notify(state); err != nil {
+		a.Log.Warn("sd_notify", "state", state, "err", err)
+	}
+}
+
+func (a *Agent) watchdog(ctx context.Context) {
+	t := time.NewTicker(a.WatchdogInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.notify("WATCHDOG=1")
+		}
+	}
 }
 
 // safely runs f and turns a panic into an error: PID 1 must never die of a

@@ -33,7 +33,10 @@ func bootSteps() []step {
 		{name: "read configuration", run: stepConfig},
 		{name: "set hostname", run: stepHostname, pid1: true},
 		{name: "identify appliance", run: stepIdentity},
+		{name: "verify licenses", run: stepLicenses},
+		{name: "decide HA role", run: stepRole},
 		{name: "configure network", run: stepNetwork},
+		{name: "synchronise clock", run: stepNTP, pid1: true},
 	}
 }
 
@@ -163,45 +166,4 @@ func firstBootKeys(_ context.Context, _ *Agent, b *bootState) (map[string]string
 
 func stepHostname(_ context.Context, a *Agent, b *bootState) error {
 	return a.Sys.SetHostname(b.cfg.Hostname)
-}
-
-// stepIdentity determines the profile: kernel command line, then the
-// configuration's override, then the image's /etc/hafw/profile.
-func stepIdentity(_ context.Context, a *Agent, b *bootState) error {
-	switch {
-	case b.cmdline.Profile != "":
-		b.profile = b.cmdline.Profile
-	case b.cfg.Profile != "":
-		b.profile = b.cfg.Profile
-	default:
-		data, err := os.ReadFile(filepath.Join(a.Paths.Etc, "profile"))
-		if err != nil {
-			b.profile = "unknown"
-			return fmt.Errorf("read image profile: %w", err)
-		}
-		b.profile = strings.TrimSpace(string(data))
-	}
-	return nil
-}
-
-func stepNetwork(ctx context.Context, a *Agent, b *bootState) error {
-	var errs []error
-	for _, name := range []string{"eth0", "eth1"} {
-		port, _ := b.cfg.Port(name)
-		var st PortStatus
-		var err error
-		if a.Network != nil && port.Enabled {
-			st, err = a.Network.Configure(ctx, name, *port)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", name, err))
-			}
-		}
-		report := PortReport(name, *port, st, err)
-		if name == "eth0" {
-			b.eth0 = report
-		} else {
-			b.eth1 = report
-		}
-	}
-	return errors.Join(errs...)
 }

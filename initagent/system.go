@@ -1,11 +1,6 @@
 package initagent
 
-import (
-	"context"
-	"net/netip"
-
-	"github.com/hafw/hafw/config"
-)
+import "context"
 
 // System is every kernel call the boot steps make. The Linux implementation
 // is LinuxSystem; boot-step tests use a recording fake, because mounting
@@ -25,20 +20,4 @@ type System interface {
 	// Reboot restarts (poweroff false) or powers off the machine. It only
 	// returns on failure.
 	Reboot(poweroff bool) error
-}
-
-// PortStatus is the outcome of configuring one Ethernet port, in the terms
-// of the ready line.
-type PortStatus struct {
-	// Address is the address in use (static, or leased by DHCP).
-	Address netip.Prefix
-	// DHCPPending is true while a DHCP port has no lease yet.
-	DHCPPending bool
-}
-
-// Network configures the Ethernet ports. Engineer D's osnet package
-// implements it (netlink, DHCP with renewal); the init agent never touches
-// netlink itself.
-type Network interface {
-	Configure(ctx context.Context, name string, c config.Interface) (PortStatus, error)
 }

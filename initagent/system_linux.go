@@ -95,3 +95,12 @@ func (LinuxSystem) Reboot(poweroff bool) error {
 	}
 	return nil
 }
+
+// newConsoleCommand runs path on the agent's own console (stdin/stdout),
+// in its own session so that signals meant for it never reach PID 1.
+func newConsoleCommand(path string) *exec.Cmd {
+	cmd := exec.Command(path)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.SysProcAttr = &unix.SysProcAttr{Setsid: true}
+	return cmd
+}

@@ -1,26 +1,92 @@
 // Command initagent is the appliance's /init (PID 1) and, on an ordinary
-// Linux host, a systemd service. All logic is in package initagent.
+// Linux host, a systemd service (Type=notify). It only picks the Linux
+// implementations and the paths; all logic is in package initagent.
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/coreos/go-systemd/v22/journal"
 
 	"github.com/hafw/hafw/initagent"
+	"github.com/hafw/hafw/initagent/supervise"
+	"github.com/hafw/hafw/osnet"
 )
 
 func main() {
+	pid1 := os.Getpid() == 1
+	paths := initagent.DefaultPaths()
+	var manageNet bool
+	if !pid1 {
+		// Flags exist only off the appliance (systemd hosts and tests); the
+		// kernel passes its own arguments to PID 1.
+		fs := flag.NewFlagSet("initagent", flag.ExitOnError)
+		fs.StringVar(&paths.Cmdline, "cmdline", paths.Cmdline, "kernel command line `file`")
+		fs.StringVar(&paths.Etc, "etc", paths.Etc, "image files `dir` (profile, version, vendor.pub)")
+		fs.StringVar(&paths.Data, "data", paths.Data, "data partition mount `dir`")
+		fs.StringVar(&paths.Run, "run", paths.Run, "runtime `dir` for sockets")
+		fs.StringVar(&paths.Bin, "bin", paths.Bin, "`dir` holding hmd and setup")
+		fs.BoolVar(&manageNet, "manage-network", false, "configure eth0/eth1 with netlink and DHCP (off: the host manages them)")
+		fs.Parse(os.Args[1:])
+	}
 	a := &initagent.Agent{
-		PID1:    os.Getpid() == 1,
-		Paths:   initagent.DefaultPaths(),
+		PID1:    pid1,
+		Paths:   paths,
 		Sys:     initagent.LinuxSystem{},
 		Console: os.Stdout,
-		Log:     slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		Log:     newLogger(pid1),
+		Backoff: supervise.DefaultBackoff(),
+	}
+	if pid1 {
+		a.Clock = osnet.SystemClock{}
+		manageNet = true
+	} else {
+		a.Notify = func(state string) error {
+			_, err := daemon.SdNotify(false, state)
+			return err
+		}
+		if d, err := daemon.SdWatchdogEnabled(false); err == nil && d > 0 {
+			a.WatchdogInterval = d / 2
+		}
+	}
+	if manageNet {
+		host, err := osnet.NewHost(a.Log, osnet.WithResolvConf(paths.ResolvConf), osnet.WithDHCPWait(15*time.Second))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "initagent: warning: network not managed: %v\n", err)
+		} else {
+			defer host.Close()
+			a.Network = host
+		}
 	}
 	if err := a.Run(context.Background()); err != nil {
 		fmt.Fprintf(os.Stderr, "initagent: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// newLogger logs to the journal under systemd and to the console as PID 1
+// (where it shares the console with the operator-facing lines).
+func newLogger(pid1 bool) *slog.Logger {
+	var w io.Writer = os.Stderr
+	if !pid1 && journal.Enabled() {
+		return slog.New(slog.NewTextHandler(journalWriter{}, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// journalWriter sends each log record to the journal.
+type journalWriter struct{}
+
+func (journalWriter) Write(p []byte) (int, error) {
+	if err := journal.Send(string(p), journal.PriInfo, nil); err != nil {
+		return 0, fmt.Errorf("journal: %w", err)
+	}
+	return len(p), nil
 }

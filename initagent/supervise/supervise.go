@@ -86,11 +86,12 @@ type Service struct {
 	spec Spec
 	sup  *Supervisor
 
-	mu     sync.Mutex
-	status Status
-	ready  chan struct{} // closed on the first READY=1 of the current process
-	stop   chan struct{} // closed by Stop
-	done   chan struct{} // closed when the supervision loop ended
+	mu        sync.Mutex
+	status    Status
+	ready     chan struct{} // closed on the first READY=1 since Start
+	readyOnce sync.Once
+	stop      chan struct{} // closed by Stop
+	done      chan struct{} // closed when the supervision loop ended
 }
 
 // Start begins supervising spec; it returns at once. Starting a name that
@@ -169,12 +170,9 @@ func (svc *Service) Status() Status {
 	return svc.status
 }
 
-// Ready is closed when the current process sent READY=1.
-func (svc *Service) Ready() <-chan struct{} {
-	svc.mu.Lock()
-	defer svc.mu.Unlock()
-	return svc.ready
-}
+// Ready is closed on the first READY=1 since Start, whichever process
+// (after restarts) sent it; Status tells whether that process still runs.
+func (svc *Service) Ready() <-chan struct{} { return svc.ready }
 
 // Done is closed when supervision ended (stopped, failed or not found).
 func (svc *Service) Done() <-chan struct{} { return svc.done }
@@ -239,7 +237,6 @@ func (svc *Service) loop(ctx context.Context) {
 		svc.mu.Lock()
 		svc.status.LastExit = why
 		svc.status.Restarts++
-		svc.ready = make(chan struct{}) // the next process must say READY=1 again
 		svc.mu.Unlock()
 		svc.logf("%s; restarting in %s (failure %d)", why, delay, failures)
 		svc.setState(BackingOff, 0)
@@ -293,7 +290,6 @@ func (svc *Service) runOnce(ctx context.Context) (ws unix.WaitStatus, stopped bo
 	}
 	pid := cmd.Process.Pid
 	svc.mu.Lock()
-	ready := svc.ready
 	svc.status.Started = time.Now()
 	svc.mu.Unlock()
 	svc.setState(Starting, pid)
@@ -303,7 +299,7 @@ func (svc *Service) runOnce(ctx context.Context) (ws unix.WaitStatus, stopped bo
 		defer close(copied)
 		svc.copyOutput(outR)
 	}()
-	go svc.readNotify(notify, ready, pid)
+	go svc.readNotify(notify, pid)
 
 	finish := func() {
 		// The child's last words go to the log before we decide; a
@@ -348,18 +344,18 @@ func (svc *Service) listenNotify() (*net.UnixConn, string, error) {
 
 // readNotify handles the sd_notify datagrams of one process until the
 // socket is closed.
-func (svc *Service) readNotify(conn *net.UnixConn, ready chan struct{}, pid int) {
+func (svc *Service) readNotify(conn *net.UnixConn, pid int) {
 	buf := make([]byte, 4096)
-	closed := false
+	said := false // this process's READY=1 is acted on once
 	for {
 		n, err := conn.Read(buf)
 		if err != nil {
 			return
 		}
 		for _, line := range strings.Split(string(buf[:n]), "\n") {
-			if line == "READY=1" && !closed {
-				closed = true
-				close(ready)
+			if line == "READY=1" && !said {
+				said = true
+				svc.readyOnce.Do(func() { close(svc.ready) })
 				svc.setState(Running, pid)
 				svc.logf("ready")
 			}

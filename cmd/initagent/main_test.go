@@ -1,0 +1,264 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/hafw/hafw/board"
+	"github.com/hafw/hafw/config"
+	"github.com/hafw/hafw/initagent"
+	"github.com/hafw/hafw/initagent/supervise"
+	"github.com/hafw/hafw/licensing"
+)
+
+// The test binary plays two parts besides running tests: the init agent
+// itself (HAFW_TEST_AGENT=1, not as PID 1) and, when started through a
+// symlink named hmd, a fake hmd that crashes on its first start, then
+// reports READY=1 and shuts down gracefully on SIGTERM.
+func TestMain(m *testing.M) {
+	switch {
+	case filepath.Base(os.Args[0]) == "hmd":
+		os.Exit(fakeHMD(os.Getenv("HAFW_TEST_DIR")))
+	case os.Getenv("HAFW_TEST_AGENT") == "1":
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func fakeHMD(dir string) int {
+	mark := func(name string) {
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err == nil {
+			fmt.Fprintln(f, strings.Join(os.Args[1:], " "))
+			f.Close()
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "hmd-started")); err != nil {
+		mark("hmd-started")
+		fmt.Println("fake hmd: crashing on first start")
+		return 1
+	}
+	mark("hmd-started")
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	fmt.Println("fake hmd: up")
+	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
+		fmt.Println("fake hmd: notify:", err)
+		return 1
+	}
+	<-term
+	fmt.Println("fake hmd: GRACEFUL_SHUTDOWN")
+	mark("hmd-graceful")
+	return 0
+}
+
+// lines collects the agent's stdout and lets the test wait for a line.
+type lines struct {
+	mu  sync.Mutex
+	all []string
+}
+
+func (l *lines) add(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.all = append(l.all, s)
+}
+
+func (l *lines) snapshot() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.all...)
+}
+
+// waitFor waits for the first line at or after index from that starts
+// with prefix, and returns it with its index.
+func (l *lines) waitFor(t *testing.T, from int, prefix string) (string, int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for i, s := range l.snapshot() {
+			if i >= from && strings.HasPrefix(s, prefix) {
+				return s, i
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no line starting %q; output:\n%s", prefix, strings.Join(l.snapshot(), "\n"))
+	return "", 0
+}
+
+func countLines(t *testing.T, path string) int {
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(data), "\n")
+}
+
+// TestAgentSupervisesHMDAndShutsDownInOrder runs the real agent binary as
+// a systemd-style service on this machine: first-boot configuration from a
+// kernel command line file, an activation license, a fake hmd that crashes
+// once (restarted with backoff) and then reports ready; the ready line
+// follows hmd's readiness; msed's control calls stop and start hmd; and
+// SIGTERM stops hmd gracefully before the agent exits.
+func TestAgentSupervisesHMDAndShutsDownInOrder(t *testing.T) {
+	dir := t.TempDir()
+	etc, data, run, bin := filepath.Join(dir, "etc"), filepath.Join(dir, "data"), filepath.Join(dir, "run"), filepath.Join(dir, "bin")
+	for _, d := range []string{etc, data, run, bin} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(self, filepath.Join(bin, "hmd")); err != nil {
+		t.Fatal(err)
+	}
+	cmdline := "console=ttyS0 hafw.hostname=mse-test hafw.role=primary hafw.eth0=10.210.0.5/24 hafw.vip=10.210.0.9/24 hafw.tz=UTC\n"
+	if err := os.WriteFile(filepath.Join(dir, "cmdline"), []byte(cmdline), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(etc, "profile"), []byte("VA-Low\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A vendor key and an activation license for the UDI this machine gets.
+	pub, priv, err := licensing.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := licensing.WritePublicKey(filepath.Join(etc, "vendor.pub"), pub); err != nil {
+		t.Fatal(err)
+	}
+	pl, err := board.Detect(board.System{}, "mse-test", "VA-Low")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lic, err := licensing.Issue(priv, licensing.License{Feature: licensing.Activation, Count: 1, UDI: pl.UDI, Issued: time.Now().UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := licensing.Store{Dir: config.Layout{Root: data}.LicenseDir(), Pub: pub, UDI: pl.UDI}
+	if err := os.MkdirAll(store.Dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Install(lic); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := exec.Command(self, "-cmdline", filepath.Join(dir, "cmdline"), "-etc", etc, "-data", data, "-run", run, "-bin", bin)
+	cmd.Env = append(os.Environ(), "HAFW_TEST_AGENT=1", "HAFW_TEST_DIR="+dir, "NOTIFY_SOCKET=")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	var got lines
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			got.add(sc.Text())
+		}
+		exited <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM) // lets the agent stop the fake hmd
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+		}
+	})
+
+	ready, readyAt := got.waitFor(t, 0, "hafw-ready:")
+	const want = "hafw-ready: host=mse-test profile=VA-Low role=primary eth0=down eth1=none license=activated"
+	if ready != want {
+		t.Errorf("ready line\n got %q\nwant %q", ready, want)
+	}
+	_, crashAt := got.waitFor(t, 0, "[hmd] supervisor: exited with status 1; restarting in 1s (failure 1)")
+	_, hmdReadyAt := got.waitFor(t, 0, "[hmd] supervisor: ready")
+	if !(crashAt < hmdReadyAt && hmdReadyAt < readyAt) {
+		t.Errorf("order: crash at line %d, hmd ready at %d, ready line at %d; want crash < hmd ready < ready line", crashAt, hmdReadyAt, readyAt)
+	}
+	// The first-boot configuration was stored (atomically, by config.Save).
+	stored, err := config.Load(config.Layout{Root: data}.ConfigFile())
+	if err != nil || stored.Hostname != "mse-test" || stored.Role != config.RolePrimary {
+		t.Errorf("stored configuration %+v, %v", stored, err)
+	}
+	// hmd got the contract's flags.
+	args, _ := os.ReadFile(filepath.Join(dir, "hmd-started"))
+	for _, flag := range []string{"--config " + config.Layout{Root: data}.ConfigFile(), "--state-dir ", "--socket " + filepath.Join(run, "hmd.sock"), "--udi " + pl.UDI.String()} {
+		if !strings.Contains(string(args), flag) {
+			t.Errorf("hmd args %q lack %q", args, flag)
+		}
+	}
+
+	// msed stop / status / start through the control socket.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ctl := initagent.ControlClient{Socket: filepath.Join(run, "initagent.sock")}
+	st, err := ctl.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Services) != 1 || st.Services[0].State != supervise.Running || st.Services[0].Restarts != 1 || !st.ServicesRunning() {
+		b, _ := json.Marshal(st.Services)
+		t.Errorf("services before stop: %s", b)
+	}
+	if st, err = ctl.Stop(ctx); err != nil || st.ServicesRunning() {
+		t.Errorf("stop: %v, running=%v", err, st.ServicesRunning())
+	}
+	if n := countLines(t, filepath.Join(dir, "hmd-graceful")); n != 1 {
+		t.Errorf("graceful hmd stops after msed stop = %d, want 1", n)
+	}
+	if st, err = ctl.Start(ctx); err != nil || !st.ServicesRunning() || st.Services[0].State != supervise.Running {
+		t.Errorf("start: %v, services %+v", err, st.Services)
+	}
+
+	// SIGTERM: orderly shutdown, hmd stopped gracefully, agent exits 0.
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("agent exit: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("agent did not exit after SIGTERM")
+	}
+	if n := countLines(t, filepath.Join(dir, "hmd-graceful")); n != 2 {
+		t.Errorf("graceful hmd stops = %d, want 2", n)
+	}
+	_, termAt := got.waitFor(t, 0, "hafw-init: terminated received, shutting down")
+	_, gracefulAt := got.waitFor(t, termAt, "[hmd] fake hmd: GRACEFUL_SHUTDOWN")
+	_, stoppedAt := got.waitFor(t, termAt, "hafw-init: stopped")
+	if !(termAt < gracefulAt && gracefulAt < stoppedAt) {
+		t.Errorf("shutdown order: signal %d, hmd graceful %d, agent stopped %d", termAt, gracefulAt, stoppedAt)
+	}
+	if _, err := os.Stat(filepath.Join(run, "initagent.sock")); !os.IsNotExist(err) {
+		t.Errorf("control socket left behind: %v", err)
+	}
+}
