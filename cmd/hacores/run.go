@@ -30,6 +30,8 @@ func runCore(ctx context.Context, g global, args []string, stdout, stderr io.Wri
 	embedded := fs.Bool("embedded", false, "start a single-member embedded etcd")
 	dir := fs.String("etcd-dir", filepath.Join(config.Layout{Root: config.DefaultRoot}.HMDDir(), "cores-etcd"), "embedded etcd data directory")
 	peer := fs.String("etcd-peer", "http://127.0.0.1:2380", "embedded etcd peer URL")
+	serverCert := fs.String("etcd-cert", "", "embedded etcd: server certificate (clients then need --cert/--key signed by --cacert)")
+	serverKey := fs.String("etcd-key", "", "embedded etcd: server key")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -43,7 +45,12 @@ func runCore(ctx context.Context, g global, args []string, stdout, stderr io.Wri
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	if *embedded {
 		client := strings.Split(g.endpoints, ",")[0]
-		e, err := cores.StartEtcd(ctx, cores.EtcdMember{Name: fmt.Sprintf("core%d", *num), Dir: *dir, Client: client, Peer: *peer})
+		clientCA := ""
+		if *serverCert != "" {
+			clientCA = g.cacert // the CA that signs the clients' certificates
+		}
+		e, err := cores.StartEtcd(ctx, cores.EtcdMember{Name: fmt.Sprintf("core%d", *num), Dir: *dir, Client: client, Peer: *peer,
+			ServerCert: *serverCert, ServerKey: *serverKey, ClientCA: clientCA})
 		if err != nil {
 			return err
 		}

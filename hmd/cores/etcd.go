@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 )
 
@@ -22,6 +23,10 @@ type EtcdMember struct {
 	// Existing joins an existing cluster instead of bootstrapping one.
 	Existing bool
 	LogLevel string // default "error": etcd is chatty
+	// ServerCert and ServerKey make the client URL serve TLS; with ClientCA
+	// every client must present a certificate signed by it (etcd's
+	// --client-cert-auth). Use an https:// client URL with them.
+	ServerCert, ServerKey, ClientCA string
 }
 
 // StartEtcd starts an embedded member and waits until it serves clients.
@@ -47,6 +52,12 @@ func StartEtcd(ctx context.Context, m EtcdMember) (*embed.Etcd, error) {
 	}
 	if m.Existing {
 		cfg.ClusterState = embed.ClusterStateFlagExisting
+	}
+	if m.ServerCert != "" || m.ServerKey != "" || m.ClientCA != "" {
+		if m.ServerCert == "" || m.ServerKey == "" || m.ClientCA == "" || cu.Scheme != "https" {
+			return nil, fmt.Errorf("etcd member %s: TLS needs a server certificate, its key, a client CA and an https client URL", m.Name)
+		}
+		cfg.ClientTLSInfo = transport.TLSInfo{CertFile: m.ServerCert, KeyFile: m.ServerKey, TrustedCAFile: m.ClientCA, ClientCertAuth: true}
 	}
 	cfg.LogLevel = m.LogLevel
 	if cfg.LogLevel == "" {
