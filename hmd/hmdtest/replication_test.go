@@ -272,6 +272,7 @@ func TestReplicationFailoverAndFailback(t *testing.T) {
 			t.Fatal("a write on the serving secondary failed")
 		}
 	}
+	waitTrue(t, 10*time.Second, "the secondary to hear the primary", func() bool { return s.status().Peers[0].Heartbeat == "Up" })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := s.api().Failback(ctx, api.PeerRequest{Force: true}); err != nil {

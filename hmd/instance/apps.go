@@ -50,7 +50,9 @@ func (a *Apps) Start(ctx context.Context) error {
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Env = append(os.Environ(), SocketEnv+"="+a.Socket)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		// The applications die with hmd (even kill -9): without their
+		// supervisor nobody would stop them when this node stops serving.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
 			a.stopLocked()
 			return fmt.Errorf("start application %s: %w", argv[0], err)

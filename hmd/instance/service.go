@@ -332,7 +332,7 @@ func (h *SyncHook) Start(ctx context.Context, peer store.PeerConfig, kind ha.Syn
 	sl.report = make(chan replicate.Status, 1)
 	a, err := replicate.NewActive(replicate.ActiveOptions{Log: sl.db, Mode: s.opt.Mode, Dial: dial,
 		AckTimeout: s.opt.AckTimeout, ProtectionWait: s.opt.ProtectionWait, StallTimeout: s.opt.StallTimeout,
-		Logger: s.opt.Log.With("slot", sl.n, "peer", peer.HIP),
+		Logger:   s.opt.Log.With("slot", sl.n, "peer", peer.HIP),
 		OnStatus: sl.push})
 	if err != nil {
 		s.opt.Log.Error("start sync", "err", err)

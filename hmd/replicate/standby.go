@@ -416,6 +416,7 @@ func (s *Standby) receiveEntries(ctx context.Context, r *Reader, reply func(MsgT
 		s.mu.Lock()
 		s.applied += uint64(len(batch))
 		s.mu.Unlock()
+		s.opt.Logger.Debug("applied replicated entries", "first", batch[0].Seq, "last", want-1, "count", len(batch))
 		if err := reply(MsgAck, EncodeSeq(want-1)); err != nil {
 			return err
 		}
