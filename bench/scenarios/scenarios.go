@@ -36,6 +36,7 @@ func All() []Scenario {
 		{"micro", Micro},
 		{"image", Image},
 		{"failover", Failover},
+		{"cores", Cores},
 	}
 }
 
@@ -44,7 +45,6 @@ func All() []Scenario {
 func NotReady() []benchkit.Skipped {
 	return []benchkit.Skipped{
 		{Scenario: "replication", Reason: "issue 6: hmd/replicate exposes no sync-vs-rsync or write-latency measurement yet; rows left out"},
-		{Scenario: "cores", Reason: "issue 9: hmd/cores exposes no requeue-time measurement yet; rows left out"},
 	}
 }
 

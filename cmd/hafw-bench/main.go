@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -73,6 +74,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		t := time.Now()
 		comps, err := sc.Run(ctx, o)
 		rep.Comparisons = append(rep.Comparisons, comps...)
+		var notReady scenarios.ErrNotReady
+		if errors.As(err, &notReady) {
+			log.Warn("scenario left out", "name", sc.Name, "why", notReady.Why)
+			rep.Skipped = append(rep.Skipped, benchkit.Skipped{Scenario: sc.Name, Reason: notReady.Why})
+			continue
+		}
 		if err != nil {
 			log.Error("scenario failed", "name", sc.Name, "err", err)
 			rep.Skipped = append(rep.Skipped, benchkit.Skipped{Scenario: sc.Name, Reason: err.Error(), Failed: true})
