@@ -27,13 +27,13 @@ func run(t *testing.T, cur config.Appliance, running bool, answers ...string) (c
 func primaryAnswers() []string {
 	return []string{
 		"", "mse1", // hostname: Yes, name
-		"s",                   // domain: skip
+		"s",                     // domain: skip
 		"", "1", "eth0", "none", // HA: yes, primary, HM eth0, no direct connect
 		"10.10.10.11", "255.255.255.0", "no", // VIP, mask, recovery
 		"", "10.10.10.12", "", "10.10.10.1", // eth0: yes, address, mask default, gateway
-		"s",                                // eth1: skip
-		"s",                                // DNS: skip
-		"", "11",                           // timezone: yes, UTC
+		"s",      // eth1: skip
+		"s",      // DNS: skip
+		"", "11", // timezone: yes, UTC
 		"", "yes", "ntp.network.local", "", // NTP: yes, enable, server, no more
 		"yes",
 	}
