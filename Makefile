@@ -7,10 +7,14 @@ OUT   ?= out
 
 # Packages the test suite needs: root network-namespace tests (iproute2,
 # nftables, dnsmasq as a real DHCP server) and QEMU boot tests.
-TEST_PKGS  := iproute2 nftables dnsmasq-base kmod chromium
-IMAGE_PKGS := kmod
+# The image builder: mtools (ESP), e2fsprogs (data partition), systemd-boot
+# (boot menu), apt/dpkg to unpack Debian's kernel (scripts/fetch-kernel.sh).
+IMAGE_PKGS := kmod mtools e2fsprogs systemd-boot-efi
+TEST_PKGS  := iproute2 nftables dnsmasq-base kmod chromium $(IMAGE_PKGS) qemu-system-x86 qemu-utils ovmf fdisk
+# Where scripts/fetch-kernel.sh unpacks Debian's linux-image package.
+KERNEL_CACHE := .cache/kernel
 
-.PHONY: all image test check unit bench deps-test deps-image clean
+.PHONY: all image kernel test check unit bench deps-test deps-image clean
 
 all: image
 
@@ -20,11 +24,15 @@ deps-test:
 deps-image:
 	@scripts/apt-ensure.sh $(IMAGE_PKGS)
 
-## image: build the default appliance images into $(OUT)/.
-image: deps-image
-	@mkdir -p $(OUT)
-	$(GO) build -o $(OUT)/bin/ ./cmd/...
-	@echo "binaries in $(OUT)/bin (the image builder is not there yet)"
+## kernel: unpack Debian's current kernel package into $(KERNEL_CACHE) (never /boot).
+kernel: deps-image
+	@scripts/fetch-kernel.sh $(KERNEL_CACHE) >/dev/null
+
+## image: build the default appliance images into $(OUT)/: the VA-Standard
+## OVA and the 3355 raw disk, each with a JSON build manifest.
+image: kernel
+	$(GO) run ./cmd/hafw build --profile VA-Standard --out $(OUT)
+	$(GO) run ./cmd/hafw build --profile 3355 --out $(OUT)
 
 ## check: formatting, vet and a tidy go.mod.
 check:
@@ -38,7 +46,7 @@ check:
 	    cp /tmp/hafw-go.mod.bak go.mod; cp /tmp/hafw-go.sum.bak go.sum; exit 1; fi
 
 ## test: every test tier (unit, root network namespaces, QEMU boots).
-test: deps-test check
+test: deps-test kernel check
 	$(GO) test -count=1 -timeout 45m ./...
 
 ## bench: side-by-side benchmarks; writes bench/results.json.

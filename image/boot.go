@@ -22,7 +22,7 @@ import (
 //	loader/loader.conf              default hafw-a.conf, menu timeout
 //	loader/entries/hafw-a.conf      slot A
 //	loader/entries/hafw-a-recovery.conf
-//	hafw/a/vmlinuz, hafw/a/initrd.xz
+//	hafw/a/vmlinuz, hafw/a/initrd.zst
 //	hafw/b/                         empty until the first upgrade
 //	hafw/slots.json                 which slot holds what, which is active
 const (
@@ -50,7 +50,7 @@ type Slot struct {
 
 // loaderEntry renders a systemd-boot Type #1 entry.
 func loaderEntry(title, slot, version, cmdline string) []byte {
-	return fmt.Appendf(nil, "title %s\nversion %s\nlinux /hafw/%s/vmlinuz\ninitrd /hafw/%s/initrd.xz\noptions %s\n",
+	return fmt.Appendf(nil, "title %s\nversion %s\nlinux /hafw/%s/vmlinuz\ninitrd /hafw/%s/initrd.zst\noptions %s\n",
 		title, version, slot, slot, strings.TrimSpace(cmdline))
 }
 
@@ -96,7 +96,7 @@ func stageESP(o Options, dir, initrd string) error {
 	for src, dst := range map[string]string{
 		o.Bootloader:   "EFI/BOOT/BOOTX64.EFI",
 		o.Kernel.Image: "hafw/a/vmlinuz",
-		initrd:         "hafw/a/initrd.xz",
+		initrd:         "hafw/a/initrd.zst",
 	} {
 		if err := copyFile(src, filepath.Join(dir, dst)); err != nil {
 			return fmt.Errorf("staging ESP: %w", err)

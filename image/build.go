@@ -51,7 +51,8 @@ type Options struct {
 	// Cmdline is appended to the kernel command line of every boot entry
 	// (labs: hafw.hang, first-boot keys).
 	Cmdline string
-	// KeepRawDisk also leaves the raw disk behind an OVA in OutDir.
+	// KeepRawDisk also leaves the raw disk behind an OVA in OutDir as
+	// <name>.img (sparse, not in the manifest).
 	KeepRawDisk bool
 	Log         *slog.Logger
 }
@@ -156,7 +157,14 @@ func Build(ctx context.Context, o Options) (*Manifest, error) {
 	if m.Commands, err = buildAppliance(ctx, o.SrcDir, binDir); err != nil {
 		return nil, err
 	}
-	initrd := filepath.Join(work, "initrd.xz")
+	for _, c := range m.Commands {
+		sum, err := fileSHA256(filepath.Join(binDir, c))
+		if err != nil {
+			return nil, err
+		}
+		m.Inputs = append(m.Inputs, Input{Name: "command " + c, Origin: "./cmd/" + c, SHA256: sum})
+	}
+	initrd := filepath.Join(work, "initrd.zst")
 	o.Log.Info("assembling initramfs", "modules", len(mods), "commands", m.Commands)
 	if err := writeInitramfs(o.Log, filepath.Join(work, "initramfs"), initramfsSpec{
 		coreCPIO: core, binDir: binDir, commands: m.Commands, kernel: o.Kernel, modules: mods,
@@ -212,9 +220,6 @@ func Build(ctx context.Context, o Options) (*Manifest, error) {
 			return nil, err
 		}
 		outputs = append(outputs, ova)
-		if o.KeepRawDisk {
-			outputs = append(outputs, disk)
-		}
 	default:
 		return nil, fmt.Errorf("%w: profile %s has unknown image format %q", ErrBadInput, o.Profile.Model, o.Profile.ImageFormat)
 	}
@@ -242,6 +247,13 @@ func Build(ctx context.Context, o Options) (*Manifest, error) {
 	}
 	if err := atomicfile.Write(filepath.Join(o.OutDir, base+".manifest.json"), append(mj, '\n'), 0o644); err != nil {
 		return nil, fmt.Errorf("writing manifest: %w", err)
+	}
+	if o.KeepRawDisk && o.Profile.ImageFormat == hwprofiles.OVA {
+		// A debugging aid, not a release artifact: kept sparse and not
+		// hashed (hashing would read the whole virtual disk size).
+		if err := os.Rename(disk, filepath.Join(o.OutDir, filepath.Base(disk))); err != nil {
+			return nil, fmt.Errorf("keeping raw disk: %w", err)
+		}
 	}
 	return m, nil
 }

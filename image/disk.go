@@ -126,7 +126,43 @@ func writeDisk(ctx context.Context, path string, diskSize int64, seed string, ep
 		"-d", dataDir, path, fmt.Sprintf("%dk", data.Size()/1024)); err != nil {
 		return fmt.Errorf("creating data partition: %w", err)
 	}
+	if err := pinExt4Times(ctx, env, fmt.Sprintf("%s?offset=%d", path, data.Offset()), dataDir, epoch); err != nil {
+		return fmt.Errorf("creating data partition: %w", err)
+	}
 	return nil
+}
+
+// pinExt4Times sets every copied inode's times to epoch with debugfs.
+// mkfs.ext4 -d copies each source file's ctime, which no program can set
+// (the kernel stamps it on every change), and reading a directory bumps its
+// atime; both would make two builds differ.
+func pinExt4Times(ctx context.Context, env []string, fsImage, dir string, epoch time.Time) error {
+	var cmds strings.Builder
+	at := "@" + strconv.FormatInt(epoch.Unix(), 10)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		if strings.ContainsAny(rel, " \t\n\"") {
+			return fmt.Errorf("cannot pin times of %q: debugfs needs paths without spaces or quotes", rel)
+		}
+		for _, field := range []string{"ctime", "atime", "mtime"} {
+			fmt.Fprintf(&cmds, "sif /%s %s %s\n", filepath.ToSlash(rel), field, at)
+		}
+		return nil
+	})
+	if err != nil || cmds.Len() == 0 {
+		return err
+	}
+	script := filepath.Join(filepath.Dir(dir), "debugfs-times.cmd")
+	if err := os.WriteFile(script, []byte(cmds.String()), 0o644); err != nil {
+		return fmt.Errorf("writing debugfs script: %w", err)
+	}
+	return run(ctx, env, "debugfs", "-w", "-f", script, fsImage)
 }
 
 // fillFAT copies the tree under dir into the FAT image img, directories

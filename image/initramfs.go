@@ -15,11 +15,11 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/u-root/gobusybox/src/pkg/golang"
 	"github.com/u-root/mkuimage/uimage"
 	"github.com/u-root/mkuimage/uimage/builder"
 	"github.com/u-root/uio/llog"
-	"github.com/ulikunitz/xz"
 )
 
 // CoreCommands are the u-root commands every image carries for field
@@ -51,7 +51,7 @@ func coreLayer(ctx context.Context, log *slog.Logger, srcDir, cacheDir string) (
 		return "", "", err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s@%s\n%s\n%s/%s\n%s\n", urootModule, ver, runtime.Version(), "linux", "amd64", strings.Join(CoreCommands, ","))
+	fmt.Fprintf(h, "%s@%s\n%s\n%s/%s\nbin\n%s\n", urootModule, ver, runtime.Version(), "linux", "amd64", strings.Join(CoreCommands, ","))
 	key := hex.EncodeToString(h.Sum(nil))[:16]
 	path := filepath.Join(cacheDir, "uroot-core-"+key+".cpio")
 	if _, err := os.Stat(path); err == nil {
@@ -75,7 +75,11 @@ func coreLayer(ctx context.Context, log *slog.Logger, srcDir, cacheDir string) (
 	// u-root and lists the commands as tool dependencies.
 	if err := uimage.Create(llogFor(log),
 		uimage.WithBaseArchive(uimage.DefaultRamfs()),
-		uimage.WithCommands(nil, &builder.GBBBuilder{}, pkgs...),
+		func(o *uimage.Opts) error {
+			// One busybox binary, its links in /bin with our commands.
+			o.AddCommands(uimage.Commands{Builder: &builder.GBBBuilder{}, Packages: pkgs, BinaryDir: "bin"})
+			return nil
+		},
 		uimage.WithShell("gosh"),
 		uimage.WithEnv(golang.DisableCGO(), golang.WithGOOS("linux"), golang.WithGOARCH("amd64"), golang.WithWorkingDir(srcDir)),
 		uimage.WithTempDir(tmp),
@@ -165,8 +169,7 @@ type initramfsSpec struct {
 }
 
 // writeInitramfs assembles the archive with u-root's uimage library and
-// writes it xz-compressed (CRC32 check: the kernel's decoder rejects the
-// default CRC64) to out.
+// writes it zstd-compressed to out.
 func writeInitramfs(log *slog.Logger, tmp string, s initramfsSpec, out string) error {
 	var files []string
 	for _, n := range s.commands {
@@ -207,10 +210,16 @@ func writeInitramfs(log *slog.Logger, tmp string, s initramfsSpec, out string) e
 	); err != nil {
 		return fmt.Errorf("assembling initramfs: %w", err)
 	}
-	return compressXZ(cpioPath, out)
+	return compressZstd(cpioPath, out)
 }
 
-func compressXZ(src, dst string) error {
+// compressZstd compresses the archive with zstd at the best level and a
+// 64 MiB window: the Go binaries in the archive share most of their runtime
+// code, and a window that spans several of them roughly halves the size
+// compared with gzip (measured: 65 MB cpio → 14 MB). One encoder goroutine
+// keeps the output a pure function of the input. The kernel's decompressor
+// (CONFIG_RD_ZSTD) allocates the window once while unpacking.
+func compressZstd(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return fmt.Errorf("compressing initramfs: %w", err)
@@ -222,11 +231,13 @@ func compressXZ(src, dst string) error {
 	}
 	defer f.Close()
 	bw := bufio.NewWriterSize(f, 1<<20)
-	zw, err := xz.WriterConfig{CheckSum: xz.CRC32, DictCap: 8 << 20}.NewWriter(bw)
+	zw, err := zstd.NewWriter(bw, zstd.WithEncoderLevel(zstd.SpeedBestCompression),
+		zstd.WithWindowSize(initramfsWindow), zstd.WithEncoderConcurrency(1))
 	if err != nil {
 		return fmt.Errorf("compressing initramfs: %w", err)
 	}
 	if _, err := io.Copy(zw, in); err != nil {
+		zw.Close()
 		return fmt.Errorf("compressing initramfs: %w", err)
 	}
 	if err := zw.Close(); err != nil {
@@ -237,3 +248,6 @@ func compressXZ(src, dst string) error {
 	}
 	return f.Close()
 }
+
+// initramfsWindow is the zstd window (and the kernel's unpacking buffer).
+const initramfsWindow = 64 << 20
