@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/u-root/mkuimage/cpio"
 	"github.com/klauspost/compress/zstd"
+	"github.com/u-root/mkuimage/cpio"
 	"github.com/vmware/govmomi/ovf"
 
 	"github.com/hafw/hafw/internal/testenv"
