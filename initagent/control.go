@@ -56,6 +56,7 @@ type controller interface {
 	startServices(ctx context.Context) error
 	stopServices()
 	reload(ctx context.Context) error
+	requestReboot()
 }
 
 // controlHandler serves the control API. The socket is mode 0600 in a
@@ -81,6 +82,10 @@ func controlHandler(ctx context.Context, c controller) http.Handler {
 			writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
 			return
 		}
+		writeJSON(w, http.StatusOK, c.status())
+	})
+	mux.HandleFunc("POST /v1/reboot", func(w http.ResponseWriter, _ *http.Request) {
+		c.requestReboot()
 		writeJSON(w, http.StatusOK, c.status())
 	})
 	return mux
@@ -182,4 +187,11 @@ func (c ControlClient) Stop(ctx context.Context) (ControlStatus, error) {
 // reboot (hostname, network, role); setup calls it after saving.
 func (c ControlClient) Reload(ctx context.Context) (ControlStatus, error) {
 	return c.do(ctx, http.MethodPost, "/v1/reload")
+}
+
+// Reboot asks the agent for an orderly reboot (as PID 1; under systemd the
+// agent just stops, and systemd decides).
+func (c ControlClient) Reboot(ctx context.Context) error {
+	_, err := c.do(ctx, http.MethodPost, "/v1/reboot")
+	return err
 }

@@ -40,9 +40,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.Log.Info("configuration", "source", b.source, "configured", b.configured, "role", b.role)
 
 	rt := &runtime{
-		a:       a,
-		b:       b,
-		started: time.Now(),
+		a:         a,
+		b:         b,
+		started:   time.Now(),
+		rebootReq: make(chan struct{}, 1),
 		sup: &supervise.Supervisor{
 			Reaper:  reaper,
 			Backoff: a.Backoff,
@@ -77,6 +78,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	poweroff := false
 	select {
 	case <-ctx.Done():
+	case <-rt.rebootReq:
+		a.consolef("hafw-init: reboot requested")
 	case s := <-sigs:
 		// SIGUSR2 and SIGPWR power off (the usual init convention); SIGTERM,
 		// SIGUSR1 and ctrl-alt-del (SIGINT to PID 1) reboot.
@@ -98,6 +101,8 @@ type runtime struct {
 	a       *Agent
 	sup     *supervise.Supervisor
 	started time.Time
+	// rebootReq carries a reboot asked for on the control socket.
+	rebootReq chan struct{}
 
 	mu sync.Mutex // guards b and serialises start/stop/reload
 	b  *bootState
@@ -188,6 +193,13 @@ func (r *runtime) reload(ctx context.Context) error {
 	}
 	r.printReadyLocked()
 	return nil
+}
+
+func (r *runtime) requestReboot() {
+	select {
+	case r.rebootReq <- struct{}{}:
+	default:
+	}
 }
 
 func (r *runtime) status() ControlStatus {
