@@ -107,7 +107,7 @@ func Build(ctx context.Context, o Options) (*Manifest, error) {
 		}
 		*p = abs
 	}
-	if err := checkKernelImage(o.Kernel.Image); err != nil {
+	if err := o.Kernel.check(); err != nil {
 		return nil, err
 	}
 	if strings.ContainsAny(o.Version, "/ \n") || o.Version == "" {

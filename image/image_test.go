@@ -451,6 +451,10 @@ func TestBadInput(t *testing.T) {
 	if err := os.WriteFile(notAFile, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	emptyModules := filepath.Join(t.TempDir(), base.Kernel.Release())
+	if err := os.Mkdir(emptyModules, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	badConfig := filepath.Join(t.TempDir(), "bad.json")
 	os.WriteFile(badConfig, []byte(`{"hostname":"-bad-","role":"boss"}`), 0o644)
 	badLicense := filepath.Join(t.TempDir(), "bad.lic")
@@ -463,7 +467,8 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"missing kernel", func(o *Options) { o.Kernel.Image = "/nonexistent/vmlinuz" }, "does not exist"},
 		{"not a kernel", func(o *Options) { o.Kernel.Image = notAFile }, "not a kernel image"},
-		{"missing modules", func(o *Options) { o.Kernel.Modules = t.TempDir() }, "no .ko files"},
+		{"missing modules", func(o *Options) { o.Kernel.Modules = emptyModules }, "no .ko files"},
+		{"modules of another kernel", func(o *Options) { o.Kernel.Modules = t.TempDir() }, "modules in"},
 		{"bad config", func(o *Options) { o.ConfigFile = badConfig }, "--config"},
 		{"bad license", func(o *Options) { o.LicenseFiles = []string{badLicense} }, "--license"},
 		{"bad vendor key", func(o *Options) { o.VendorPub = []byte("junk") }, "vendor public key"},

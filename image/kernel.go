@@ -1,6 +1,7 @@
 package image
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -58,24 +59,45 @@ func UnpackedKernel(root string) (Kernel, error) {
 	return k, nil
 }
 
-// checkKernelImage verifies that path is a bzImage that firmware can start
+// kernelRelease verifies that path is a bzImage that firmware can start
 // directly (an EFI stub kernel: "MZ" DOS header and the "HdrS" boot
-// protocol magic), so a wrong file fails the build rather than the boot.
-func checkKernelImage(path string) error {
+// protocol magic), so a wrong file fails the build rather than the boot,
+// and returns its release from the setup header's version string.
+func kernelRelease(path string) (string, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%w: %s does not exist", ErrNoKernel, path)
+		return "", fmt.Errorf("%w: %s does not exist", ErrNoKernel, path)
 	}
 	if err != nil {
-		return fmt.Errorf("opening kernel: %w", err)
+		return "", fmt.Errorf("opening kernel: %w", err)
 	}
 	defer f.Close()
-	hdr := make([]byte, 0x206)
+	hdr := make([]byte, 0x210)
 	if _, err := f.ReadAt(hdr, 0); err != nil {
-		return fmt.Errorf("%w: %s is not a kernel image: %w", ErrNoKernel, path, err)
+		return "", fmt.Errorf("%w: %s is not a kernel image: %w", ErrNoKernel, path, err)
 	}
 	if string(hdr[0:2]) != "MZ" || string(hdr[0x202:0x206]) != "HdrS" {
-		return fmt.Errorf("%w: %s is not an EFI-stub bzImage", ErrNoKernel, path)
+		return "", fmt.Errorf("%w: %s is not an EFI-stub bzImage", ErrNoKernel, path)
+	}
+	off := int64(binary.LittleEndian.Uint16(hdr[0x20e:])) + 0x200
+	ver := make([]byte, 128)
+	n, _ := f.ReadAt(ver, off)
+	release, _, _ := strings.Cut(string(ver[:n]), " ")
+	if release == "" || strings.ContainsRune(release, 0) {
+		return "", fmt.Errorf("%w: %s has no version string", ErrNoKernel, path)
+	}
+	return release, nil
+}
+
+// check verifies the kernel image and that the modules were built for it
+// (a mismatch would boot without any driver).
+func (k Kernel) check() error {
+	release, err := kernelRelease(k.Image)
+	if err != nil {
+		return err
+	}
+	if release != k.Release() {
+		return fmt.Errorf("%w: kernel %s is release %s but the modules in %s are for %s", ErrBadInput, k.Image, release, k.Modules, k.Release())
 	}
 	return nil
 }
