@@ -28,16 +28,16 @@ import (
 // bytes), the way two hmd processes use them.
 
 type node struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
 	db  *instance.DB
 	id  api.Identity
 }
 
-func newNode(t *testing.T, name string) *node {
+func newNode(t testing.TB, name string) *node {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), name)
-	db, err := instance.Open(filepath.Join(dir, "instance.db"), instance.Options{Retain: 1000})
+	db, err := instance.Open(filepath.Join(dir, "instance.db"), instance.Options{Retain: 20000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func (n *node) active(addr string, o activeOpts) (a *replicate.Active, stop func
 	return a, stop
 }
 
-func put(t *testing.T, db *instance.DB, key, value string) uint64 {
+func put(t testing.TB, db *instance.DB, key, value string) uint64 {
 	t.Helper()
 	seq, err := db.Update(context.Background(), func(tx *instance.Txn) error {
 		return tx.Put([]byte(key), []byte(value))
@@ -158,7 +158,7 @@ func put(t *testing.T, db *instance.DB, key, value string) uint64 {
 	return seq
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !cond() {
@@ -169,12 +169,12 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func waitUp(t *testing.T, a *replicate.Active) {
+func waitUp(t testing.TB, a *replicate.Active) {
 	t.Helper()
 	waitFor(t, "replication Up", func() bool { st := a.Status(); return st.State == replicate.StateUp && st.Lag == 0 })
 }
 
-func digest(t *testing.T, db *instance.DB) string {
+func digest(t testing.TB, db *instance.DB) string {
 	t.Helper()
 	d, err := db.Digest()
 	if err != nil {
@@ -451,7 +451,7 @@ type proxy struct {
 	forward atomic.Int64
 }
 
-func newProxy(t *testing.T, to string) *proxy {
+func newProxy(t testing.TB, to string) *proxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

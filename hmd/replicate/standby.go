@@ -269,7 +269,7 @@ func (s *Standby) partialSnapshot() (id, offset uint64) {
 // plan.Offset), checks size and digest, and installs it.
 func (s *Standby) receiveSnapshot(conn net.Conn, r *Reader, plan Plan) (uint64, error) {
 	path := s.opt.Log.SnapshotPath()
-	flags := os.O_CREATE | os.O_WRONLY
+	flags := os.O_CREATE | os.O_RDWR
 	if plan.Offset == 0 {
 		flags |= os.O_TRUNC
 		if err := atomicfile.Write(path+".id", binary.BigEndian.AppendUint64(nil, plan.SnapID), 0o600); err != nil {
@@ -285,6 +285,12 @@ func (s *Standby) receiveSnapshot(conn net.Conn, r *Reader, plan Plan) (uint64, 
 		return 0, fmt.Errorf("resume snapshot: %w", err)
 	}
 	pos := plan.Offset
+	// The digest is computed as the bytes arrive; on a resume the part
+	// already held is hashed first (the only second read of it).
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, int64(pos))); err != nil {
+		return 0, fmt.Errorf("resume snapshot: %w", err)
+	}
 	if _, err := f.Seek(int64(pos), io.SeekStart); err != nil {
 		return 0, fmt.Errorf("resume snapshot: %w", err)
 	}
@@ -306,6 +312,7 @@ func (s *Standby) receiveSnapshot(conn net.Conn, r *Reader, plan Plan) (uint64, 
 			if _, err := f.Write(c.Data); err != nil {
 				return 0, fmt.Errorf("write snapshot: %w", err)
 			}
+			h.Write(c.Data)
 			pos += uint64(len(c.Data))
 		case MsgSnapEnd:
 			end, err := DecodeSnapEnd(fr.Payload)
@@ -318,10 +325,10 @@ func (s *Standby) receiveSnapshot(conn net.Conn, r *Reader, plan Plan) (uint64, 
 			if err := f.Sync(); err != nil {
 				return 0, fmt.Errorf("sync snapshot: %w", err)
 			}
-			if err := checkDigest(path, end.Digest); err != nil {
+			if [32]byte(h.Sum(nil)) != end.Digest {
 				os.Remove(path)
 				os.Remove(path + ".id")
-				return 0, err
+				return 0, errors.New("snapshot digest mismatch: the copy is corrupt and was discarded")
 			}
 			f.Close()
 			if err := s.opt.Log.Install(path); err != nil {
@@ -334,22 +341,6 @@ func (s *Standby) receiveSnapshot(conn net.Conn, r *Reader, plan Plan) (uint64, 
 			return 0, fmt.Errorf("%w: type %d inside a snapshot", ErrFrame, fr.Type)
 		}
 	}
-}
-
-func checkDigest(path string, want [32]byte) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("check snapshot: %w", err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return fmt.Errorf("check snapshot: %w", err)
-	}
-	if [32]byte(h.Sum(nil)) != want {
-		return errors.New("snapshot digest mismatch: the copy is corrupt and was discarded")
-	}
-	return nil
 }
 
 // maxBatch bounds the entries committed in one standby transaction.
