@@ -1,0 +1,146 @@
+// Package serverinfo renders the seed's getserverinfo report from what the
+// init agent and hmd say. It is pure: the command gathers the inputs.
+package serverinfo
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/hafw/hafw/initagent/supervise"
+)
+
+// ProductName is the report's "Product name".
+const ProductName = "hafw Mobility Services appliance"
+
+// Report is everything the report shows.
+type Report struct {
+	// HMDRunning is false when hmd's local API did not answer; the seed
+	// then prints only "Health Monitor is not running".
+	HMDRunning      bool
+	Version         string
+	HealthMonitorIP string
+	Role            string // primary, secondary, none
+	// UDI is PID:VID:SN.
+	UDI string
+	// Services is nil when the init agent could not be asked.
+	Services []supervise.Status
+	Started  time.Time
+	Now      time.Time
+	Location *time.Location
+	// Restarts is the number of service restarts since boot.
+	Restarts int
+	// Memory in MiB: used, and the machine's total.
+	UsedMB, TotalMB int
+}
+
+// roleNumber is the seed's "High Availability Role: 1" (primary) / 2.
+func roleNumber(r string) string {
+	switch r {
+	case "primary":
+		return "1"
+	case "secondary":
+		return "2"
+	}
+	return "none"
+}
+
+const seedTime = "Mon Jan 02 15:04:05 MST 2006"
+
+func rule(b *strings.Builder, title string) {
+	line := strings.Repeat("-", len(title)+2)
+	fmt.Fprintf(b, "%s\n%s\n%s\n", line, title, line)
+}
+
+// Format writes the report.
+func Format(w io.Writer, r Report) error {
+	var b strings.Builder
+	if !r.HMDRunning {
+		b.WriteString("Health Monitor is not running\n")
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
+	b.WriteString("Health Monitor is running\nRetrieving MSE Services status.\n")
+	if r.Role == "secondary" {
+		b.WriteString("MSE services are up and in DORMANT mode, getting the status\n")
+	} else {
+		b.WriteString("MSE services are up, getting the status\n")
+	}
+	rule(&b, "Server Config")
+	pid, vid, sn := splitUDI(r.UDI)
+	fmt.Fprintf(&b, "Product name: %s\nVersion: %s\nHealth Monitor Ip Address: %s\nHigh Availability Role: %s\n",
+		ProductName, r.Version, orNA(r.HealthMonitorIP), roleNumber(r.Role))
+	fmt.Fprintf(&b, "Hw Version: %s\nHw Product Identifier: %s\nHw Serial Number: %s\n", vid, pid, sn)
+	rule(&b, "Services")
+	if r.Services == nil {
+		b.WriteString("Service status unavailable: the init agent is not running\n")
+	}
+	for _, s := range r.Services {
+		admin, op := "Enabled", "Down"
+		switch s.State {
+		case supervise.Stopped, supervise.Failed, supervise.NotExists:
+			admin = "Disabled"
+		case supervise.Running:
+			op = "Up"
+		}
+		fmt.Fprintf(&b, "Service Name: %s\nAdmin Status: %s\nOperation Status: %s\n\n", serviceLabel(s.Name), admin, op)
+	}
+	rule(&b, "Server Monitor")
+	loc := r.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	_, offset := r.Now.In(loc).Zone()
+	fmt.Fprintf(&b, "Server start time: %s\nServer current time: %s\nServer timezone: %s\nServer timezone offset (mins): %d\n",
+		r.Started.In(loc).Format(seedTime), r.Now.In(loc).Format(seedTime), loc, offset/60)
+	fmt.Fprintf(&b, "Restarts: %d\nUsed Memory (MB): %d\nAllocated Memory (MB): %d\nMax Memory (MB): %d\n", r.Restarts, r.UsedMB, r.TotalMB, r.TotalMB)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func serviceLabel(name string) string {
+	if name == "hmd" {
+		return "Health Monitor"
+	}
+	return name
+}
+
+func orNA(s string) string {
+	if s == "" {
+		return "Not configured"
+	}
+	return s
+}
+
+// splitUDI splits PID:VID:SN; a malformed UDI is shown whole as the serial.
+func splitUDI(udi string) (pid, vid, sn string) {
+	parts := strings.SplitN(udi, ":", 3)
+	if len(parts) != 3 {
+		return "unknown", "unknown", orNA(udi)
+	}
+	return parts[0], parts[1], parts[2]
+}
+
+// ParseMemInfo reads MemTotal and MemAvailable (kB) from /proc/meminfo and
+// returns used and total MiB.
+func ParseMemInfo(text string) (usedMB, totalMB int, err error) {
+	var total, avail int
+	for _, line := range strings.Split(text, "\n") {
+		var key string
+		var kb int
+		if _, err := fmt.Sscanf(line, "%s %d kB", &key, &kb); err != nil {
+			continue
+		}
+		switch key {
+		case "MemTotal:":
+			total = kb
+		case "MemAvailable:":
+			avail = kb
+		}
+	}
+	if total == 0 {
+		return 0, 0, fmt.Errorf("meminfo has no MemTotal")
+	}
+	return (total - avail) / 1024, total / 1024, nil
+}

@@ -1,0 +1,74 @@
+package serverinfo
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hafw/hafw/initagent/supervise"
+)
+
+func TestFormatSeedLayout(t *testing.T) {
+	loc, err := time.LoadLocation("Europe/Brussels")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Report{
+		HMDRunning:      true,
+		Version:         "8.0.110.0",
+		HealthMonitorIP: "10.48.39.238",
+		Role:            "primary",
+		UDI:             "AIR-MSE-VA-K9:V01:NicoMSE_b950a7c0-b68c-11e4-99d9-005056993b63",
+		Services:        []supervise.Status{{Name: "hmd", State: supervise.Running}},
+		Started:         time.Date(2015, 3, 8, 11, 40, 32, 0, time.UTC),
+		Now:             time.Date(2015, 3, 8, 13, 4, 30, 0, time.UTC),
+		Location:        loc,
+		Restarts:        1,
+		UsedMB:          197,
+		TotalMB:         989,
+	}
+	var b strings.Builder
+	if err := Format(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Health Monitor is running\nRetrieving MSE Services status.\nMSE services are up, getting the status\n",
+		"Server Config",
+		"Version: 8.0.110.0\nHealth Monitor Ip Address: 10.48.39.238\nHigh Availability Role: 1\n",
+		"Hw Version: V01\nHw Product Identifier: AIR-MSE-VA-K9\nHw Serial Number: NicoMSE_b950a7c0-b68c-11e4-99d9-005056993b63\n",
+		"Service Name: Health Monitor\nAdmin Status: Enabled\nOperation Status: Up\n",
+		"Server start time: Sun Mar 08 12:40:32 CET 2015\nServer current time: Sun Mar 08 14:04:30 CET 2015\n",
+		"Server timezone: Europe/Brussels\nServer timezone offset (mins): 60\nRestarts: 1\nUsed Memory (MB): 197\nAllocated Memory (MB): 989\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+	r.Role = "secondary"
+	r.Services[0].State = supervise.Stopped
+	b.Reset()
+	Format(&b, r)
+	for _, want := range []string{"DORMANT mode", "High Availability Role: 2", "Admin Status: Disabled\nOperation Status: Down"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("secondary report lacks %q", want)
+		}
+	}
+}
+
+func TestFormatHMDDown(t *testing.T) {
+	var b strings.Builder
+	Format(&b, Report{})
+	if b.String() != "Health Monitor is not running\n" {
+		t.Errorf("got %q", b.String())
+	}
+}
+
+func TestParseMemInfo(t *testing.T) {
+	used, total, err := ParseMemInfo("MemTotal:        1012736 kB\nMemFree:          100000 kB\nMemAvailable:     811008 kB\n")
+	if err != nil || total != 989 || used != 197 {
+		t.Errorf("used %d total %d err %v", used, total, err)
+	}
+	if _, _, err := ParseMemInfo("garbage"); err == nil {
+		t.Error("garbage accepted")
+	}
+}
