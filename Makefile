@@ -49,9 +49,12 @@ check:
 test: deps-test kernel check
 	$(GO) test -count=1 -timeout 45m ./...
 
-## bench: side-by-side benchmarks; writes bench/results.json.
-bench:
-	@echo "no benchmarks yet"
+## bench: side-by-side benchmarks (hafw next to keepalived, u-root's CLI, …);
+## prints the table and writes bench/results.json. BENCH_QUICK=1 for a short run.
+BENCH_PKGS := keepalived rsync iproute2 nftables $(IMAGE_PKGS) qemu-system-x86 qemu-utils ovmf
+bench: kernel
+	@scripts/apt-ensure.sh $(BENCH_PKGS)
+	$(GO) run ./cmd/hafw-bench -out bench/results.json
 
 clean:
 	rm -rf $(OUT)
