@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,14 +152,21 @@ func stepConfig(ctx context.Context, a *Agent, b *bootState) error {
 }
 
 // firstBootKeys merges the OVF environment (if any) with the kernel
-// command line keys.
-func firstBootKeys(_ context.Context, _ *Agent, b *bootState) (map[string]string, string) {
+// command line keys; the command line wins key by key, since it is what an
+// operator edits at the boot loader to correct a deployment.
+func firstBootKeys(ctx context.Context, a *Agent, b *bootState) (map[string]string, string) {
 	keys := map[string]string{}
 	var sources []string
+	ovf, err := a.ovfKeys(ctx)
+	if err != nil {
+		a.consolef("hafw-init: warning: OVF environment ignored: %v", err)
+	}
+	if len(ovf) > 0 {
+		maps.Copy(keys, ovf)
+		sources = append(sources, "OVF environment")
+	}
 	if len(b.cmdline.Keys) > 0 {
-		for k, v := range b.cmdline.Keys {
-			keys[k] = v
-		}
+		maps.Copy(keys, b.cmdline.Keys)
 		sources = append(sources, "kernel command line")
 	}
 	return keys, strings.Join(sources, " + ")
