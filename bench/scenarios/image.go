@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ulikunitz/xz"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/hafw/hafw/image"
 	"github.com/hafw/hafw/internal/benchkit"
@@ -125,13 +125,13 @@ func Image(ctx context.Context, o Options) ([]benchkit.Comparison, error) {
 	if err != nil {
 		return comps, err
 	}
-	urootXZ, err := xzSize(cpio)
+	urootZ, err := zstdSize(cpio)
 	if err != nil {
 		return comps, err
 	}
-	comps = append(comps, benchkit.Comparison{Scenario: "image", Metric: "initramfs size, xz",
+	comps = append(comps, benchkit.Comparison{Scenario: "image", Metric: "initramfs size, zstd",
 		Ours:          benchkit.Series{Subject: "hafw " + imageProfile, Unit: "MiB", Samples: []float64{mib(m.InitramfsBytes)}},
-		Peer:          &benchkit.Series{Subject: "u-root bare", Unit: "MiB", Samples: []float64{mib(urootXZ)}},
+		Peer:          &benchkit.Series{Subject: "u-root bare", Unit: "MiB", Samples: []float64{mib(urootZ)}},
 		LowerIsBetter: true,
 		Note:          "ours adds the appliance binaries and kernel modules; target < 20 MB"})
 	var ova string
@@ -230,18 +230,19 @@ func readManifest(dir string) (*image.Manifest, error) {
 	return &m, nil
 }
 
-// xzSize is the size of path compressed with xz, the compressor our
-// builder uses, so the initramfs sizes compare like with like.
-func xzSize(path string) (int64, error) {
+// zstdSize is the size of path compressed the way our builder compresses
+// the initramfs (zstd, best level, 64 MiB window), so the initramfs sizes
+// compare like with like.
+func zstdSize(path string) (int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, fmt.Errorf("opening %s: %w", path, err)
 	}
 	defer f.Close()
 	var n countWriter
-	w, err := xz.NewWriter(&n)
+	w, err := zstd.NewWriter(&n, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithWindowSize(64<<20), zstd.WithEncoderConcurrency(1))
 	if err != nil {
-		return 0, fmt.Errorf("xz writer: %w", err)
+		return 0, fmt.Errorf("zstd writer: %w", err)
 	}
 	if _, err := io.Copy(w, f); err != nil {
 		return 0, fmt.Errorf("compressing %s: %w", path, err)

@@ -87,6 +87,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			continue
 		}
 		log.Info("scenario done", "name", sc.Name, "took", time.Since(t).Round(time.Second))
+		// Save after every scenario: an interrupted long run keeps what it
+		// measured.
+		rep.Seconds = time.Since(start).Seconds()
+		if err := benchkit.WriteJSON(*out, rep); err != nil {
+			return err
+		}
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	if err := benchkit.WriteTable(stdout, rep.Comparisons); err != nil {
