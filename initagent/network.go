@@ -30,12 +30,16 @@ func stepNetwork(ctx context.Context, a *Agent, b *bootState) error {
 			b.eth1 = PortReport(name, st)
 		}
 	}
-	if a.PID1 && len(b.cfg.DNSServers) > 0 {
-		if err := osnet.WriteResolvConf(a.Paths.ResolvConf, b.cfg.DNSServers, b.cfg.Domain); err != nil {
-			errs = append(errs, err)
-		}
-	}
 	return errors.Join(errs...)
+}
+
+// stepDNS writes the static DNS servers (DHCP ports write their lease's
+// through osnet).
+func stepDNS(_ context.Context, a *Agent, b *bootState) error {
+	if len(b.cfg.DNSServers) == 0 {
+		return nil
+	}
+	return osnet.WriteResolvConf(a.Paths.ResolvConf, b.cfg.DNSServers, b.cfg.Domain)
 }
 
 // stepNTP sets the clock from the configured servers. No server reachable

@@ -183,6 +183,7 @@ func (r *runtime) reload(ctx context.Context) error {
 		{name: "verify licenses", run: stepLicenses},
 		{name: "decide HA role", run: stepRole},
 		{name: "configure network", run: stepNetwork},
+		{name: "write resolv.conf", run: stepDNS, pid1: true},
 	}
 	if err := r.a.safely("reload", func() error { return r.a.runSteps(ctx, steps, nb) }); err != nil {
 		return err

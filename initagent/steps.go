@@ -28,6 +28,7 @@ type step struct {
 func bootSteps() []step {
 	return []step{
 		{name: "mount pseudo filesystems", run: stepMounts, fatal: true, pid1: true},
+		{name: "attach console", run: stepConsole, pid1: true},
 		{name: "read kernel command line", run: stepCmdline},
 		{name: "load kernel modules", run: stepModules, pid1: true},
 		{name: "mount data partition", run: stepDataPartition, pid1: true},
@@ -37,6 +38,7 @@ func bootSteps() []step {
 		{name: "verify licenses", run: stepLicenses},
 		{name: "decide HA role", run: stepRole},
 		{name: "configure network", run: stepNetwork},
+		{name: "write resolv.conf", run: stepDNS, pid1: true},
 		{name: "synchronise clock", run: stepNTP, pid1: true},
 	}
 }
@@ -66,6 +68,10 @@ func stepMounts(_ context.Context, a *Agent, _ *bootState) error {
 		}
 	}
 	return os.MkdirAll(a.Paths.Run, 0o755)
+}
+
+func stepConsole(_ context.Context, a *Agent, _ *bootState) error {
+	return errors.Join(a.Sys.AttachConsole(), a.Sys.TrapCtrlAltDel())
 }
 
 func stepCmdline(_ context.Context, a *Agent, b *bootState) error {

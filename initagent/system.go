@@ -17,6 +17,12 @@ type System interface {
 	// MakeFS creates an ext4 filesystem with label on a blank device.
 	MakeFS(ctx context.Context, device, label string) error
 	Sync()
+	// AttachConsole makes /dev/console stdin/stdout/stderr when the kernel
+	// could not (an initramfs without /dev/console).
+	AttachConsole() error
+	// TrapCtrlAltDel makes the kernel send SIGINT to PID 1 on
+	// ctrl-alt-del instead of rebooting at once.
+	TrapCtrlAltDel() error
 	// Reboot restarts (poweroff false) or powers off the machine. It only
 	// returns on failure.
 	Reboot(poweroff bool) error

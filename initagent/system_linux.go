@@ -81,6 +81,36 @@ func (LinuxSystem) MakeFS(ctx context.Context, device, label string) error {
 	return nil
 }
 
+// AttachConsole implements System: fds 0-2 are pointed at /dev/console
+// only when stdout is not open.
+func (LinuxSystem) AttachConsole() error {
+	var st unix.Stat_t
+	if unix.Fstat(1, &st) == nil {
+		return nil
+	}
+	fd, err := unix.Open("/dev/console", unix.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return fmt.Errorf("open /dev/console: %w", err)
+	}
+	for _, target := range []int{0, 1, 2} {
+		if err := unix.Dup2(fd, target); err != nil {
+			return fmt.Errorf("attach console to fd %d: %w", target, err)
+		}
+	}
+	if fd > 2 {
+		unix.Close(fd)
+	}
+	return nil
+}
+
+// TrapCtrlAltDel implements System.
+func (LinuxSystem) TrapCtrlAltDel() error {
+	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF); err != nil {
+		return fmt.Errorf("route ctrl-alt-del to init: %w", err)
+	}
+	return nil
+}
+
 // Sync implements System.
 func (LinuxSystem) Sync() { unix.Sync() }
 
