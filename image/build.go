@@ -73,17 +73,17 @@ type Output struct {
 
 // Manifest is the JSON record written next to every image.
 type Manifest struct {
-	Profile        string            `json:"profile"`
-	Version        string            `json:"version"`
-	Format         string            `json:"format"`
-	SourceDateEpch int64             `json:"source_date_epoch"`
-	KernelRelease  string            `json:"kernel_release"`
-	Modules        []string          `json:"modules"`
-	Commands       []string          `json:"commands"`
-	Inputs         []Input           `json:"inputs"`
-	Tools          map[string]string `json:"tools"`
-	InitramfsBytes int64             `json:"initramfs_bytes"`
-	Outputs        []Output          `json:"outputs"`
+	Profile         string            `json:"profile"`
+	Version         string            `json:"version"`
+	Format          string            `json:"format"`
+	SourceDateEpoch int64             `json:"source_date_epoch"`
+	KernelRelease   string            `json:"kernel_release"`
+	Modules         []string          `json:"modules"`
+	Commands        []string          `json:"commands"`
+	Inputs          []Input           `json:"inputs"`
+	Tools           map[string]string `json:"tools"`
+	InitramfsBytes  int64             `json:"initramfs_bytes"`
+	Outputs         []Output          `json:"outputs"`
 }
 
 // ErrBadInput marks a build refused because of its inputs.
@@ -126,7 +126,8 @@ func Build(ctx context.Context, o Options) (*Manifest, error) {
 	defer os.RemoveAll(work)
 
 	m := &Manifest{Profile: o.Profile.Model, Version: o.Version, Format: string(o.Profile.ImageFormat),
-		SourceDateEpch: o.Epoch.Unix(), KernelRelease: o.Kernel.Release(), Tools: map[string]string{"go": runtime.Version()}}
+		SourceDateEpoch: o.Epoch.Unix(), KernelRelease: o.Kernel.Release(), Tools: toolVersions(ctx)}
+	m.Tools["go"] = runtime.Version()
 	dataDir := filepath.Join(work, "data")
 	if err := stageData(o, dataDir, m); err != nil {
 		return nil, err

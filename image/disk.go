@@ -208,3 +208,18 @@ func fillFAT(ctx context.Context, env []string, img, dir string) error {
 	}
 	return nil
 }
+
+// toolVersions reports the versions of the disk tools for the manifest:
+// their output is part of the image, so a different version may change it.
+func toolVersions(ctx context.Context) map[string]string {
+	out := map[string]string{}
+	for name, args := range map[string][]string{"mtools": {"mformat", "--version"}, "e2fsprogs": {"mkfs.ext4", "-V"}} {
+		b, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput()
+		line, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+		if err != nil {
+			line = "unknown (" + err.Error() + ")"
+		}
+		out[name] = line
+	}
+	return out
+}
