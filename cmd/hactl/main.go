@@ -182,6 +182,9 @@ func runStatus(ctx context.Context, c *api.Client, args []string, stdout, stderr
 		fmt.Fprintf(tw, "Status\t%s\n", p.StatusText)
 		fmt.Fprintf(tw, "Heartbeats\t%s\n", p.Heartbeat)
 		fmt.Fprintf(tw, "Data Replication\t%s\n", p.DataReplication)
+		if r := p.Replication; r != nil {
+			fmt.Fprintf(tw, "Replication detail\t%s, %d%%, acknowledged %d of %d (lag %d), resent %d, stalls %d %s\n", r.Mode, r.Percent, r.AckedSeq, r.LastSeq, r.Lag, r.Resent, r.Stalls, r.Reason)
+		}
 		fmt.Fprintf(tw, "Mean Heartbeat Response Time\t%.1f millisec\n", p.MeanHeartbeatMS)
 		fmt.Fprintf(tw, "Current state\t%s\n", p.State)
 		fmt.Fprintf(tw, "Holds virtual IP\t%v (epoch %d)\n", p.OwnsVIP, p.Epoch)

@@ -82,6 +82,22 @@ type PeerStatus struct {
 	// refused ones by reason (forged, replayed, truncated, unknown peer, …).
 	HeartbeatsReceived uint64            `json:"heartbeats_received"`
 	Rejected           map[string]uint64 `json:"rejected,omitempty"`
+	// Replication is the live data replication as the node shipping it
+	// sees it (issue 6); absent on the standby side.
+	Replication *Replication `json:"replication,omitempty"`
+}
+
+// Replication details the data replication of a pair (package replicate).
+type Replication struct {
+	State    string `json:"state"` // Up, Setting up, Down
+	Mode     string `json:"mode"`
+	Percent  int    `json:"percent"`
+	LastSeq  uint64 `json:"last_seq"`
+	AckedSeq uint64 `json:"acked_seq"`
+	Lag      uint64 `json:"lag"`
+	Reason   string `json:"reason,omitempty"`
+	Resent   uint64 `json:"resent"`
+	Stalls   uint64 `json:"stalls"`
 }
 
 // FailoverWait returns the peer's failover wait as a duration.

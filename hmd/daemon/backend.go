@@ -30,7 +30,13 @@ func (d *Daemon) Status(ctx context.Context) (api.Status, error) {
 		st.CertFingerprint = d.opt.Identity.Fingerprint
 		for _, p := range d.peers {
 			hb, rejects := d.heartbeatStatus(p.cfg)
-			st.Peers = append(st.Peers, peerStatus(d.role() == ha.Primary, p.cfg, p.node, hb, rejects))
+			ps := peerStatus(d.role() == ha.Primary, p.cfg, p.node, hb, rejects)
+			if r, ok := d.opt.Data.(ReplicationReporter); ok && p.node.HoldsVIP {
+				if rep, ok := r.Replication(p.cfg.InstanceSlot); ok {
+					ps.Replication, ps.DataReplication = &rep, rep.State
+				}
+			}
+			st.Peers = append(st.Peers, ps)
 		}
 		st.State = overallState(d.opt.Config, st.Peers)
 		return st, nil

@@ -59,6 +59,13 @@ type Replicator interface {
 	Start(ctx context.Context, peer store.PeerConfig, kind ha.SyncKind, epoch uint64, progress func(percent int, done bool))
 }
 
+// ReplicationReporter is implemented by a Replicator that knows the live
+// state of what it ships (the state machine only hears progress up to the
+// first complete sync); Status shows it.
+type ReplicationReporter interface {
+	Replication(slot int) (api.Replication, bool)
+}
+
 // NoInstance is the instance hook until issue 6 lands: nothing to start, so
 // starting and stopping always succeed at once.
 type NoInstance struct{}

@@ -332,3 +332,119 @@ func waitTrue(t *testing.T, timeout time.Duration, what string, cond func() bool
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// writeCode issues the next numbered write and returns its HTTP status (0
+// when the request failed) and how long it took.
+func (w *writer) writeCode() (int, time.Duration) {
+	w.mu.Lock()
+	i := w.next
+	w.next++
+	w.tried[i] = true
+	w.mu.Unlock()
+	start := time.Now()
+	code, _, err := w.request("PUT", fmt.Sprintf("/v1/elements/w%d", i), fmt.Sprintf(`{"floor":"1F","note":"%d"}`, i), 15*time.Second)
+	if err != nil {
+		code = 0
+	}
+	if code == http.StatusOK {
+		w.mu.Lock()
+		w.acked[i] = true
+		w.mu.Unlock()
+	}
+	return code, time.Since(start)
+}
+
+// TestReplicationPartitionPerMode cuts only the replication link (an
+// nftables drop of the replication port on the secondary; heartbeats keep
+// flowing, so no failover) under each protection mode and checks the
+// documented outcome, then heals it: replication resyncs to Up and both
+// databases end identical.
+func TestReplicationPartitionPerMode(t *testing.T) {
+	testenv.Short(t, "hmd network namespace test")
+	for i, mode := range []string{"maximum-availability", "maximum-protection", "maximum-performance"} {
+		t.Run(mode, func(t *testing.T) {
+			l := newLAN(t, fmt.Sprintf("10.%d.0", 238+i))
+			p := l.addNode("mse1", 2, config.RolePrimary, "3355", 10)
+			s := l.addNode("mse2", 3, config.RoleSecondary, "3355", 0)
+			p.withTracker("--protection-mode", mode)
+			s.withTracker("--protection-mode", mode)
+			pair(t, p, s, "manual", "manual", time.Second)
+			waitTrue(t, 15*time.Second, "data replication Up", func() bool { return p.replication() == "Up" })
+			w := newWriter(l, l.addr(10))
+			for range 5 {
+				if code, _ := w.writeCode(); code != http.StatusOK {
+					t.Fatalf("write before the partition: %d", code)
+				}
+			}
+			port := strconv.Itoa(p.status().Peers[0].InstanceDBPort - 1621 + instance.BasePort)
+			nft := func(script string) {
+				cmd := exec.Command("ip", "netns", "exec", s.ns.Name, "nft", "-f", "-")
+				cmd.Stdin = strings.NewReader(script)
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("nft: %v: %s", err, out)
+				}
+			}
+			nft("table inet repcut {\n chain cut {\n type filter hook input priority 0; policy accept;\n tcp dport " + port + " drop\n }\n}\n")
+
+			switch mode {
+			case "maximum-availability":
+				// The first write waits for the standby at most the ack
+				// timeout, then replication is Down and writes go on.
+				code, took := w.writeCode()
+				if code != http.StatusOK || took > 5*time.Second {
+					t.Fatalf("write during the partition: %d after %s", code, took)
+				}
+				for range 5 {
+					if code, took := w.writeCode(); code != http.StatusOK || took > time.Second {
+						t.Fatalf("write with replication Down: %d after %s", code, took)
+					}
+				}
+				if r := p.replication(); r != "Down" {
+					t.Fatalf("data replication %q during the partition, want Down", r)
+				}
+			case "maximum-protection":
+				// Bounded wait, then a clear refusal; later writes are
+				// refused without being written.
+				code, took := w.writeCode()
+				if code != http.StatusServiceUnavailable || took > 12*time.Second {
+					t.Fatalf("write during the partition: %d after %s, want 503 within the bound", code, took)
+				}
+				code, took = w.writeCode()
+				if code != http.StatusServiceUnavailable || took > 12*time.Second {
+					t.Fatalf("second write during the partition: %d after %s, want 503", code, took)
+				}
+			case "maximum-performance":
+				for range 5 {
+					if code, took := w.writeCode(); code != http.StatusOK || took > time.Second {
+						t.Fatalf("write during the partition: %d after %s", code, took)
+					}
+				}
+				rep := p.status().Peers[0].Replication
+				if rep == nil || rep.Lag == 0 {
+					t.Fatalf("no lag reported during the partition: %+v", rep)
+				}
+				t.Logf("lag during the partition: %d entries", rep.Lag)
+			}
+
+			nft("delete table inet repcut")
+			waitTrue(t, 30*time.Second, "data replication Up after healing", func() bool {
+				r := p.status().Peers[0].Replication
+				return r != nil && r.State == "Up" && r.Lag == 0
+			})
+			if code, _ := w.writeCode(); code != http.StatusOK {
+				t.Fatalf("write after healing: %d", code)
+			}
+			w.verify(t)
+			slot := p.status().Peers[0].InstanceDBPort - 1621
+			for _, x := range []*node{p, s} {
+				x.proc.Signal(syscall.SIGTERM)
+				<-x.proc.Exited()
+			}
+			dp, _ := p.digest(slot)
+			ds, _ := s.digest(slot)
+			if dp != ds {
+				t.Fatalf("databases differ after healing")
+			}
+		})
+	}
+}

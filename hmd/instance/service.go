@@ -402,6 +402,16 @@ func (s *Service) forward(sl *slot, st replicate.Status) {
 	progress(st.Percent, st.State == replicate.StateUp)
 }
 
+// Replication implements daemon.ReplicationReporter.
+func (h *SyncHook) Replication(n int) (api.Replication, bool) {
+	st, ok := h.s.Status(n)
+	if !ok {
+		return api.Replication{}, false
+	}
+	return api.Replication{State: st.State, Mode: string(st.Mode), Percent: st.Percent, LastSeq: st.LastSeq,
+		AckedSeq: st.AckedSeq, Lag: st.Lag, Reason: st.Reason, Resent: st.Resent, Stalls: st.Stalls}, true
+}
+
 // Status returns the replication status of slot n as the active side sees
 // it (ok false when this node does not ship that slot).
 func (s *Service) Status(n int) (replicate.Status, bool) {

@@ -127,6 +127,11 @@ func (a *Active) Committed(ctx context.Context, seq uint64) error {
 		return nil
 	case MaxProtection:
 		err := a.wait(ctx, a.opt.ProtectionWait, func(st Status) bool { return st.AckedSeq >= seq })
+		if errors.Is(err, ErrNotProtected) {
+			// Drop the session: later writes are refused by Admit before
+			// anything is written, until the standby is back and Up.
+			a.drop(fmt.Sprintf("standby did not acknowledge entry %d within %s", seq, a.opt.ProtectionWait))
+		}
 		if err != nil {
 			return fmt.Errorf("commit %d is durable here but not confirmed by the standby: %w", seq, err)
 		}
