@@ -448,3 +448,59 @@ func TestReplicationPartitionPerMode(t *testing.T) {
 		})
 	}
 }
+
+// TestReplicationKillMidInitialSync: the secondary's database is wiped and
+// it comes back, so the primary starts a full copy of about 200 MB; the
+// primary is killed while the copy runs. The secondary must not serve the
+// incomplete database (it would silently lack acknowledged writes): hmd
+// records that the instance could not be started and the takeover stays
+// FAILOVER_INVOKED, visible to the operator.
+func TestReplicationKillMidInitialSync(t *testing.T) {
+	testenv.Short(t, "hmd network namespace test")
+	l := newLAN(t, "10.241.0")
+	p := l.addNode("mse1", 2, config.RolePrimary, "3355", 10)
+	s := l.addNode("mse2", 3, config.RoleSecondary, "3355", 0)
+	p.withTracker()
+	s.withTracker()
+	pair(t, p, s, "automatic", "manual", 500*time.Millisecond)
+	waitTrue(t, 15*time.Second, "data replication Up", func() bool { return p.replication() == "Up" })
+	w := newWriter(l, l.addr(10))
+	for range 10 {
+		if !w.write() {
+			t.Fatal("write failed")
+		}
+	}
+	bulk := instance.NewClient(filepath.Join(p.dir, "instance.sock"))
+	val := make([]byte, 512<<10)
+	for i := range 200 {
+		for j := range val {
+			val[j] = byte(rand.Uint32())
+		}
+		if _, err := bulk.Txn(context.Background(), instance.TxnOp{Op: "put", Key: fmt.Sprintf("bulk/%d", i), Value: val}); err != nil {
+			t.Fatalf("bulk write %d: %v", i, err)
+		}
+	}
+
+	s.proc.Signal(syscall.SIGTERM)
+	<-s.proc.Exited()
+	if err := os.RemoveAll(filepath.Join(s.dir, "instance")); err != nil {
+		t.Fatal(err)
+	}
+	s.start()
+	waitTrue(t, 20*time.Second, "the full copy to be under way", func() bool {
+		r := p.status().Peers[0].Replication
+		return r != nil && r.State == "Setting up" && r.Percent > 0 && r.Percent < 90
+	})
+	p.kill(l)
+	// The takeover starts (FAILOVER_INVOKED) but the instance is refused,
+	// so it never becomes FAILOVER_ACTIVE.
+	waitTrue(t, 10*time.Second, "the refusal to serve the incomplete database", func() bool {
+		return strings.Contains(s.proc.Output(), "refusing to serve an incomplete instance database")
+	})
+	if code, _, err := w.request("GET", "/v1/elements", "", time.Second); err == nil && code == http.StatusOK {
+		t.Fatalf("the secondary serves an incomplete database (HTTP %d)", code)
+	}
+	if st := s.status().Peers[0].State; st == "FAILOVER_ACTIVE" {
+		t.Fatalf("secondary reached %s with an incomplete database", st)
+	}
+}

@@ -233,6 +233,12 @@ func (h *InstanceHook) Start(ctx context.Context, n int, epoch uint64) error {
 	if err != nil {
 		return err
 	}
+	if sl.standby.Incomplete() {
+		// A standby whose initial (or fallback) full copy never finished
+		// holds an old or empty database; serving it would silently lose
+		// what the active node acknowledged. Refuse, loudly.
+		return errors.New("the initial sync into this node never completed: refusing to serve an incomplete instance database")
+	}
 	sl.standby.SetServing(true)
 	fork, err := sl.db.Promote(epoch)
 	if err != nil {

@@ -64,6 +64,13 @@ func (s *Standby) SetServing(v bool) {
 	s.mu.Unlock()
 }
 
+// Incomplete reports whether a full copy into this node is unfinished: the
+// database is then an older state (or empty) and must not be served.
+func (s *Standby) Incomplete() bool {
+	id, _ := s.partialSnapshot()
+	return id != 0
+}
+
 // Counters returns the entries applied and refused since start.
 func (s *Standby) Counters() (applied, refused uint64) {
 	s.mu.Lock()
