@@ -25,16 +25,35 @@ func (a *Agent) Run(ctx context.Context) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGPWR, unix.SIGINT, unix.SIGUSR1, unix.SIGUSR2)
 	defer signal.Stop(sigs)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
+	// reaperCtx outlives the shutdown so that stopped children are reaped;
+	// ctx ends at the first shutdown request, which also interrupts a boot
+	// still waiting for DHCP or hmd.
+	reaperCtx, stopReaper := context.WithCancel(context.Background())
 	reaper := supervise.NewReaper(a.Log)
 	reaped := make(chan struct{})
-	go func() { defer close(reaped); reaper.Run(ctx) }()
-	defer func() { cancel(); <-reaped }()
+	go func() { defer close(reaped); reaper.Run(reaperCtx) }()
+	defer func() { stopReaper(); <-reaped }()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rebootReq := make(chan struct{}, 1)
+	var poweroff bool
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-rebootReq:
+			a.consolef("hafw-init: reboot requested")
+		case s := <-sigs:
+			// SIGUSR2 and SIGPWR power off (the usual init convention);
+			// SIGTERM, SIGUSR1 and ctrl-alt-del (SIGINT to PID 1) reboot.
+			poweroff = s == unix.SIGPWR || s == unix.SIGUSR2
+			a.consolef("hafw-init: %v received, shutting down", s)
+		}
+		cancel()
+	}()
 
 	b := &bootState{}
-	if err := a.safely("boot", func() error { return a.runSteps(ctx, bootSteps(), b) }); err != nil {
+	if err := a.safely("boot", func() error { return a.runSteps(ctx, bootSteps(), b) }); err != nil && ctx.Err() == nil {
 		return a.fatal(err, b.cmdline.Hang)
 	}
 	a.Log.Info("configuration", "source", b.source, "configured", b.configured, "role", b.role)
@@ -43,7 +62,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		a:         a,
 		b:         b,
 		started:   time.Now(),
-		rebootReq: make(chan struct{}, 1),
+		rebootReq: rebootReq,
 		sup: &supervise.Supervisor{
 			Reaper:  reaper,
 			Backoff: a.Backoff,
@@ -53,39 +72,33 @@ func (a *Agent) Run(ctx context.Context) error {
 			Log:     a.Log,
 		},
 	}
-	if err := os.MkdirAll(a.Paths.Run, 0o700); err != nil {
-		a.consolef("hafw-init: warning: %v", err)
-	}
-	stopControl, err := serveControl(ctx, a.Paths.ControlSocket(), rt)
-	if err != nil {
-		a.consolef("hafw-init: warning: %v (msed and setup cannot reach the agent)", err)
-	}
-	if err := a.safely("start services", func() error { return rt.startServices(ctx) }); err != nil {
-		a.consolef("hafw-init: warning: %v", err)
-	}
-	rt.printReady()
-	a.notify("READY=1")
-	if a.WatchdogInterval > 0 {
-		go a.watchdog(ctx)
-	}
-	if !b.configured {
-		a.consolef("hafw-init: this appliance is not configured: run setup on the console (or deploy with OVF properties or hafw.* kernel parameters)")
-		if a.PID1 {
-			go rt.offerWizard(ctx, reaper)
+	var stopControl func()
+	if ctx.Err() == nil {
+		if err := os.MkdirAll(a.Paths.Run, 0o700); err != nil {
+			a.consolef("hafw-init: warning: %v", err)
+		}
+		var err error
+		if stopControl, err = serveControl(ctx, a.Paths.ControlSocket(), rt); err != nil {
+			a.consolef("hafw-init: warning: %v (msed and setup cannot reach the agent)", err)
+		}
+		if err := a.safely("start services", func() error { return rt.startServices(ctx) }); err != nil && ctx.Err() == nil {
+			a.consolef("hafw-init: warning: %v", err)
 		}
 	}
-
-	poweroff := false
-	select {
-	case <-ctx.Done():
-	case <-rt.rebootReq:
-		a.consolef("hafw-init: reboot requested")
-	case s := <-sigs:
-		// SIGUSR2 and SIGPWR power off (the usual init convention); SIGTERM,
-		// SIGUSR1 and ctrl-alt-del (SIGINT to PID 1) reboot.
-		poweroff = s == unix.SIGPWR || s == unix.SIGUSR2
-		a.consolef("hafw-init: %v received, shutting down", s)
+	if ctx.Err() == nil {
+		rt.printReady()
+		a.notify("READY=1")
+		if a.WatchdogInterval > 0 {
+			go a.watchdog(ctx)
+		}
+		if !b.configured {
+			a.consolef("hafw-init: this appliance is not configured: run setup on the console (or deploy with OVF properties or hafw.* kernel parameters)")
+			if a.PID1 {
+				go rt.offerWizard(ctx, reaper)
+			}
+		}
 	}
+	<-ctx.Done()
 	a.notify("STOPPING=1")
 	a.safely("shutdown", func() error { rt.shutdown(stopControl); return nil })
 	if !a.PID1 {
@@ -114,6 +127,10 @@ func (r *runtime) hmdSpec() supervise.Spec {
 		"--config", layout.ConfigFile(),
 		"--state-dir", layout.HMDDir(),
 		"--socket", r.a.Paths.HMDSocket(),
+		"--license-dir", layout.LicenseDir(),
+		"--version-file", filepath.Join(r.a.Paths.Etc, "version"),
+		"--profile-file", filepath.Join(r.a.Paths.Etc, "profile"),
+		"--vendor-key", filepath.Join(r.a.Paths.Etc, "vendor.pub"),
 	}
 	if r.b.udi != "" {
 		args = append(args, "--udi", r.b.udi)
