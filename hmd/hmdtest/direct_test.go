@@ -31,7 +31,7 @@ func TestDirectConnectKeepsThePeerUp(t *testing.T) {
 		p.ns.AddAddr("eth1", netip.MustParsePrefix("10.241.0.1/24"))
 		ns.AddAddr("eth1", netip.MustParsePrefix("10.241.0.2/24"))
 	})
-	pair(t, p, s, "automatic", "manual", 500*time.Millisecond)
+	pair(t, p, s, "automatic", "manual", time.Second)
 	s.waitState(0, "SECONDARY_ACTIVE", 10*time.Second)
 	if got := field(s.gethainfo(), "Direct connect used"); len(got) != 1 || got[0] != "Yes" {
 		t.Fatalf("secondary: direct connect used %v", got)
@@ -43,7 +43,7 @@ func TestDirectConnectKeepsThePeerUp(t *testing.T) {
   chain in { type filter hook input priority 0; iifname "eth0" udp dport %[1]d drop; }
   chain out { type filter hook output priority 0; oifname "eth0" udp dport %[1]d drop; }
 }`, daemon.HeartbeatPort))
-	for range 10 { // 2 s, four failover waits
+	for range 15 { // 3 s, three failover waits
 		if st := s.status().Peers[0]; st.Heartbeat != "Up" || st.State != "SECONDARY_ACTIVE" {
 			t.Fatalf("with the direct cable up the peer must stay up: %+v", st)
 		}
