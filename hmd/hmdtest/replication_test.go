@@ -504,3 +504,52 @@ func TestReplicationKillMidInitialSync(t *testing.T) {
 		t.Fatalf("secondary reached %s with an incomplete database", st)
 	}
 }
+
+// TestReplicationKillMidFailback: the secondary (serving since a failover)
+// is killed at a random moment right after a failback was asked for, with
+// the writer running. The primary must end up serving every acknowledged
+// write.
+func TestReplicationKillMidFailback(t *testing.T) {
+	testenv.Short(t, "hmd network namespace test")
+	l := newLAN(t, "10.242.0")
+	p := l.addNode("mse1", 2, config.RolePrimary, "3355", 10)
+	s := l.addNode("mse2", 3, config.RoleSecondary, "3355", 0)
+	p.withTracker()
+	s.withTracker()
+	pair(t, p, s, "automatic", "manual", 500*time.Millisecond)
+	waitTrue(t, 15*time.Second, "data replication Up", func() bool { return p.replication() == "Up" })
+	w := newWriter(l, l.addr(10))
+	for range 20 {
+		w.write()
+	}
+	p.kill(l)
+	s.waitState(0, "FAILOVER_ACTIVE", 10*time.Second)
+	for range 20 {
+		w.write()
+	}
+	l.br.SetPort(p.port, true)
+	p.start()
+	p.waitState(0, "TERMINATED", 10*time.Second)
+	waitTrue(t, 15*time.Second, "copy-back replication Up on the secondary", func() bool { return s.replication() == "Up" })
+
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { defer close(done); w.run(stop) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := s.api().Failback(ctx, api.PeerRequest{Force: true}); err != nil {
+		t.Fatalf("failback: %v", err)
+	}
+	time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
+	s.kill(l)
+	t.Logf("secondary killed mid-failback; primary was %s", field(p.gethainfo(), "Current state"))
+	waitTrue(t, 20*time.Second, "the primary to serve", func() bool {
+		code, _, err := w.request("GET", "/v1/elements/w0", "", 300*time.Millisecond)
+		return err == nil && code == http.StatusOK
+	})
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	<-done
+	got := w.verify(t)
+	t.Logf("primary serves %d elements, %d acknowledged; state %v", got, w.ackedCount(), field(p.gethainfo(), "Current state"))
+}
