@@ -251,9 +251,12 @@ type Node struct {
 	LastShutdownState State     `json:"last_shutdown_state,omitempty"`
 	LastFailover      time.Time `json:"last_failover,omitzero"`
 	LastFailback      time.Time `json:"last_failback,omitzero"`
-	Peer              PeerView  `json:"peer"`
-	Claim             Claim     `json:"claim"`
-	Sync              SyncView  `json:"sync"`
+	// ConflictSince is when an ARP check first saw another host answer
+	// for the VIP we hold while heartbeats were down.
+	ConflictSince time.Time `json:"conflict_since,omitzero"`
+	Peer          PeerView  `json:"peer"`
+	Claim         Claim     `json:"claim"`
+	Sync          SyncView  `json:"sync"`
 	// Notice is the last refusal or deferral logged, so that a condition
 	// that lasts is logged once, not on every tick.
 	Notice string `json:"notice,omitempty"`

@@ -145,6 +145,7 @@ func (s *stepper) release() {
 		s.do(StopInstance{})
 	}
 	s.n.HoldsVIP = false
+	s.n.ConflictSince = time.Time{}
 	s.n.Claim = Claim{}
 	s.n.Sync.Requested = false
 	s.n.Sync.PeerSynced = false
@@ -159,6 +160,7 @@ func (s *stepper) started() {
 	// Reconcile: whatever the last run left behind, own nothing.
 	s.do(RemoveVIP{}, StopInstance{})
 	s.n.HoldsVIP = false
+	s.n.ConflictSince = time.Time{}
 	s.n.InstanceRunning = false
 	s.n.Claim = Claim{}
 	s.n.Sync.Requested = false
@@ -192,6 +194,7 @@ func (s *stepper) heartbeat(hb Heartbeat) {
 	if !wasUp {
 		s.event(MsgHeartbeatsUp, "peer "+s.n.Config.Peer+" in "+string(hb.State))
 	}
+	s.n.ConflictSince = time.Time{} // heartbeats decide now
 	if s.n.State == GracefulShutdown {
 		return
 	}
@@ -591,9 +594,22 @@ func (s *stepper) vipProbe(e VIPProbe) {
 	case e.Owner != "" && s.n.Claim.Active:
 		s.n.Claim.VIPFree = time.Time{}
 		s.notice(MsgTakeoverRefused, "the virtual IP is answered by "+e.Owner+": not claiming it (split brain avoided)")
+	case e.Owner == "" && s.n.HoldsVIP:
+		s.n.ConflictSince = time.Time{}
 	case e.Owner != "" && s.n.HoldsVIP && !s.n.Peer.Up:
 		// Another host answers for our VIP and heartbeats cannot tell
-		// whose claim is newer: the secondary yields to the primary.
+		// whose claim is newer. Give them a failover wait to return (the
+		// usual case: a partition just healed) and decide by epoch; if
+		// they do not, the secondary yields to the primary.
+		if s.n.ConflictSince.IsZero() {
+			s.n.ConflictSince = s.now
+			s.notice(MsgSplitBrain, "the virtual IP is also answered by "+e.Owner+"; waiting for heartbeats to decide by epoch")
+			s.do(SendState{})
+			return
+		}
+		if s.now.Sub(s.n.ConflictSince) < s.n.Config.FailoverWait {
+			return
+		}
 		if s.role() == Secondary {
 			s.event(MsgSplitBrain, "the virtual IP is also answered by "+e.Owner+"; the secondary releases it")
 			s.release()

@@ -282,11 +282,22 @@ func TestTransitions(t *testing.T) {
 		{"split brain: secondary with older epoch releases", func() Node { return failoverActive(Manual) }, t0,
 			[]Event{Heartbeat{State: PrimaryActive, Epoch: 2, HoldsVIP: true}},
 			check{state: SecondaryActive, epoch: 1, present: []func([]Action) bool{removeVIP}, events: []string{MsgSplitBrain}}},
-		{"ARP sees another owner while partitioned: secondary yields", func() Node { return failoverActive(Manual) }, t0,
+		{"ARP sees another owner while partitioned: wait for heartbeats", func() Node { return failoverActive(Manual) }, t0,
 			[]Event{PeerDown{}, VIPProbe{Owner: "02:00:00:00:00:09"}},
+			check{state: FailoverActive, holds: true, epoch: 1, present: []func([]Action) bool{sendState}, absent: []func([]Action) bool{removeVIP},
+				events: []string{"waiting for heartbeats"}}},
+		{"ARP conflict then heartbeats: the newer epoch keeps", func() Node {
+			n, _ := run(failoverActive(Manual), t0, PeerDown{}, VIPProbe{Owner: "02:00:00:00:00:09"})
+			return n
+		}, t0.Add(time.Second), []Event{Heartbeat{State: PrimaryActive, Epoch: 0, HoldsVIP: true}, VIPProbe{Owner: "02:00:00:00:00:09"}},
+			check{state: FailoverActive, holds: true, epoch: 1, absent: []func([]Action) bool{removeVIP}}},
+		{"ARP conflict lasting a whole wait without heartbeats: secondary yields", func() Node {
+			n, _ := run(failoverActive(Manual), t0, PeerDown{}, VIPProbe{Owner: "02:00:00:00:00:09"})
+			return n
+		}, t0.Add(11 * time.Second), []Event{VIPProbe{Owner: "02:00:00:00:00:09"}},
 			check{state: SecondaryActive, epoch: 1, present: []func([]Action) bool{removeVIP}, events: []string{MsgSplitBrain}}},
 		{"ARP sees another owner while partitioned: primary keeps", primaryActive, t0,
-			[]Event{PeerDown{}, VIPProbe{Owner: "02:00:00:00:00:09"}},
+			[]Event{PeerDown{}, VIPProbe{Owner: "02:00:00:00:00:09"}, Tick{}, VIPProbe{Owner: "02:00:00:00:00:09"}},
 			check{state: PrimaryActive, holds: true, epoch: 0, events: []string{MsgSplitBrain}}},
 		{"failback refused inside the stabilization window", func() Node { return failoverActive(Manual) }, t0.Add(10 * time.Minute),
 			[]Event{Failback{}},
