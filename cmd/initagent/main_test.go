@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -164,8 +166,28 @@ func TestAgentSupervisesHMDAndShutsDownInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The test is systemd: it receives the agent's sd_notify messages.
+	notifyPath := filepath.Join(dir, "notify.sock")
+	notify, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notifyPath, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer notify.Close()
+	notes := make(chan string, 16)
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, err := notify.Read(buf)
+			if err != nil {
+				close(notes)
+				return
+			}
+			notes <- string(buf[:n])
+		}
+	}()
+
 	cmd := exec.Command(self, "-cmdline", filepath.Join(dir, "cmdline"), "-etc", etc, "-data", data, "-run", run, "-bin", bin)
-	cmd.Env = append(os.Environ(), "HAFW_TEST_AGENT=1", "HAFW_TEST_DIR="+dir, "NOTIFY_SOCKET=")
+	cmd.Env = append(os.Environ(), "HAFW_TEST_AGENT=1", "HAFW_TEST_DIR="+dir, "NOTIFY_SOCKET="+notifyPath)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -257,6 +279,14 @@ func TestAgentSupervisesHMDAndShutsDownInOrder(t *testing.T) {
 	_, stoppedAt := got.waitFor(t, termAt, "hafw-init: stopped")
 	if !(termAt < gracefulAt && gracefulAt < stoppedAt) {
 		t.Errorf("shutdown order: signal %d, hmd graceful %d, agent stopped %d", termAt, gracefulAt, stoppedAt)
+	}
+	notify.Close()
+	var said []string
+	for n := range notes {
+		said = append(said, n)
+	}
+	if !slices.Equal(said, []string{"READY=1", "STOPPING=1"}) {
+		t.Errorf("sd_notify messages %q, want READY=1 then STOPPING=1", said)
 	}
 	if _, err := os.Stat(filepath.Join(run, "initagent.sock")); !os.IsNotExist(err) {
 		t.Errorf("control socket left behind: %v", err)
