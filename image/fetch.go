@@ -106,3 +106,19 @@ func (f Fetcher) watch(resp *grab.Response) {
 		}
 	}
 }
+
+// VerifySHA256 checks a local input against its expected SHA-256 (hex).
+func VerifySHA256(path, sum string) error {
+	want, err := hex.DecodeString(strings.ToLower(sum))
+	if err != nil || len(want) != sha256.Size {
+		return fmt.Errorf("%w: --kernel-sha256 must be 64 hex digits, got %q", ErrBadInput, sum)
+	}
+	got, err := fileSHA256(path)
+	if err != nil {
+		return err
+	}
+	if got != hex.EncodeToString(want) {
+		return fmt.Errorf("%s: %w: has SHA-256 %s, expected %s", path, ErrChecksum, got, hex.EncodeToString(want))
+	}
+	return nil
+}

@@ -25,7 +25,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	profile := fs.String("profile", "", "appliance model to build (see `hafw profiles`)")
 	all := fs.Bool("all", false, "build every profile")
 	kernel := fs.String("kernel", "", "kernel: a bzImage `PATH|URL`, or an unpacked Debian kernel package directory (default: newest under CACHE/kernel, from scripts/fetch-kernel.sh)")
-	kernelSum := fs.String("kernel-sha256", "", "SHA-256 of --kernel (required for a URL)")
+	kernelSum := fs.String("kernel-sha256", "", "SHA-256 of --kernel (required for a URL, checked for a file)")
 	modules := fs.String("modules", "", "lib/modules/KVER `DIR` for a --kernel bzImage")
 	out := fs.String("out", "out", "output `DIR`")
 	cache := fs.String("cache", ".cache", "cache `DIR` (downloads, u-root layer, kernels)")
@@ -130,6 +130,10 @@ func resolveKernel(ctx context.Context, log *slog.Logger, stderr io.Writer, kern
 	} else if st, err := os.Stat(kernel); err == nil && st.IsDir() {
 		k, err := image.UnpackedKernel(kernel)
 		return k, origin, err
+	} else if sum != "" {
+		if err := image.VerifySHA256(kernel, sum); err != nil {
+			return image.Kernel{}, "", err
+		}
 	}
 	if modules == "" {
 		return image.Kernel{}, "", usageError("--kernel %s needs --modules DIR (lib/modules/KVER)", origin)

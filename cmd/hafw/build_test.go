@@ -15,6 +15,10 @@ import (
 func TestBuildBadInput(t *testing.T) {
 	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
 	out := filepath.Join(t.TempDir(), "out")
+	kernel := filepath.Join(t.TempDir(), "vmlinuz")
+	if err := os.WriteFile(kernel, []byte("not the kernel you expect"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		args []string
@@ -28,6 +32,7 @@ func TestBuildBadInput(t *testing.T) {
 		{"kernel without modules", []string{"--profile", "3355", "--kernel", "/nonexistent/vmlinuz"}, 2, "needs --modules"},
 		{"URL without checksum", []string{"--profile", "3355", "--kernel", "http://127.0.0.1:1/vmlinuz"}, 2, "--kernel-sha256"},
 		{"bad checksum syntax", []string{"--profile", "3355", "--kernel", "http://127.0.0.1:1/vmlinuz", "--kernel-sha256", "abc", "--modules", "/x"}, 1, "64 hex digits"},
+		{"kernel file with wrong checksum", []string{"--profile", "3355", "--kernel", kernel, "--modules", "/x", "--kernel-sha256", strings.Repeat("0", 64)}, 1, "checksum mismatch"},
 		{"no kernel in cache", []string{"--profile", "3355", "--cache", t.TempDir()}, 1, "no kernel"},
 	}
 	for _, c := range cases {
