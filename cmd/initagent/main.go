@@ -33,6 +33,7 @@ func main() {
 		fs.StringVar(&paths.Data, "data", paths.Data, "data partition mount `dir`")
 		fs.StringVar(&paths.Run, "run", paths.Run, "runtime `dir` for sockets")
 		fs.StringVar(&paths.Bin, "bin", paths.Bin, "`dir` holding hmd and setup")
+		fs.StringVar(&paths.ResolvConf, "resolv-conf", paths.ResolvConf, "resolv.conf `file` written from DHCP leases when managing the network")
 		fs.BoolVar(&manageNet, "manage-network", false, "configure eth0/eth1 with netlink and DHCP (off: the host manages them)")
 		fs.Parse(os.Args[1:])
 	}
