@@ -281,7 +281,7 @@ func (s *stepper) primaryHeard() {
 		case p.HoldsVIP && s.n.State == FailoverInvoked:
 			s.set(Terminated)
 			s.do(SendState{})
-		case !p.HoldsVIP && (p.State == SecondaryActive || p.State == StateInitializing) && s.now.Sub(s.n.Since) >= s.n.Config.FailoverWait:
+		case !p.HoldsVIP && (p.State == SecondaryActive || p.State == StateInitializing) && s.settled():
 			// The secondary has not taken over within a whole wait
 			// (refused, or N:1 busy): serve again.
 			s.want("the secondary did not take over", false)
