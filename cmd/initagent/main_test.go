@@ -114,6 +114,45 @@ func countLines(t *testing.T, path string) int {
 	return strings.Count(string(data), "\n")
 }
 
+// applianceRoot is a directory tree standing in for the appliance's
+// /etc/hafw, /data, /run/hafw and /bin (with the fake hmd), plus a kernel
+// command line file.
+type applianceRoot struct {
+	self                     string // this test binary
+	dir, etc, data, run, bin string
+}
+
+func newApplianceRoot(t *testing.T, cmdline string) applianceRoot {
+	t.Helper()
+	dir := t.TempDir()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := applianceRoot{self: self, dir: dir, etc: filepath.Join(dir, "etc"), data: filepath.Join(dir, "data"),
+		run: filepath.Join(dir, "run"), bin: filepath.Join(dir, "bin")}
+	for _, d := range []string{r.etc, r.data, r.run, r.bin} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(self, filepath.Join(r.bin, "hmd")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cmdline"), []byte(cmdline), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(r.etc, "profile"), []byte("VA-Low\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// args are the agent's flags for this root.
+func (r applianceRoot) args(extra ...string) []string {
+	return append([]string{"-cmdline", filepath.Join(r.dir, "cmdline"), "-etc", r.etc, "-data", r.data, "-run", r.run, "-bin", r.bin}, extra...)
+}
+
 // TestAgentSupervisesHMDAndShutsDownInOrder runs the real agent binary as
 // a systemd-style service on this machine: first-boot configuration from a
 // kernel command line file, an activation license, a fake hmd that crashes
@@ -121,27 +160,9 @@ func countLines(t *testing.T, path string) int {
 // follows hmd's readiness; msed's control calls stop and start hmd; and
 // SIGTERM stops hmd gracefully before the agent exits.
 func TestAgentSupervisesHMDAndShutsDownInOrder(t *testing.T) {
-	dir := t.TempDir()
-	etc, data, run, bin := filepath.Join(dir, "etc"), filepath.Join(dir, "data"), filepath.Join(dir, "run"), filepath.Join(dir, "bin")
-	for _, d := range []string{etc, data, run, bin} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(self, filepath.Join(bin, "hmd")); err != nil {
-		t.Fatal(err)
-	}
 	cmdline := "console=ttyS0 hafw.hostname=mse-test hafw.role=primary hafw.eth0=10.210.0.5/24 hafw.vip=10.210.0.9/24 hafw.tz=UTC\n"
-	if err := os.WriteFile(filepath.Join(dir, "cmdline"), []byte(cmdline), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(etc, "profile"), []byte("VA-Low\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	root := newApplianceRoot(t, cmdline)
+	dir, etc, data, run := root.dir, root.etc, root.data, root.run
 	// A vendor key and an activation license for the UDI this machine gets.
 	pub, priv, err := licensing.GenerateKey()
 	if err != nil {
@@ -186,7 +207,7 @@ func TestAgentSupervisesHMDAndShutsDownInOrder(t *testing.T) {
 		}
 	}()
 
-	cmd := exec.Command(self, "-cmdline", filepath.Join(dir, "cmdline"), "-etc", etc, "-data", data, "-run", run, "-bin", bin)
+	cmd := exec.Command(root.self, root.args()...)
 	cmd.Env = append(os.Environ(), "HAFW_TEST_AGENT=1", "HAFW_TEST_DIR="+dir, "NOTIFY_SOCKET="+notifyPath)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
