@@ -29,7 +29,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, scenarios.All())
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hafw-bench:", err)
@@ -37,7 +37,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, suite []scenarios.Scenario) error {
 	fs := flag.NewFlagSet("hafw-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("out", "bench/results.json", "results `FILE`")
@@ -46,6 +46,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cache := fs.String("cache", ".cache/bench", "`DIR` kept between runs (u-root CLI, image cache)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var selected []string
+	if *only != "" {
+		selected = strings.Split(*only, ",")
+		for _, name := range selected {
+			if !slices.ContainsFunc(suite, func(s scenarios.Scenario) bool { return s.Name == name }) {
+				return fmt.Errorf("-only: no scenario %q", name)
+			}
+		}
 	}
 	src, err := os.Getwd()
 	if err != nil {
@@ -66,8 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	rep := benchkit.Report{When: start.UTC(), Machine: machine(), Quick: *quick, Skipped: scenarios.NotReady()}
 	var failed []string
-	for _, sc := range scenarios.All() {
-		if *only != "" && !slices.Contains(strings.Split(*only, ","), sc.Name) {
+	for _, sc := range suite {
+		if selected != nil && !slices.Contains(selected, sc.Name) {
 			continue
 		}
 		log.Info("scenario", "name", sc.Name, "quick", *quick)
@@ -75,18 +84,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		comps, err := sc.Run(ctx, o)
 		rep.Comparisons = append(rep.Comparisons, comps...)
 		var notReady scenarios.ErrNotReady
-		if errors.As(err, &notReady) {
+		switch {
+		case errors.As(err, &notReady):
 			log.Warn("scenario left out", "name", sc.Name, "why", notReady.Why)
 			rep.Skipped = append(rep.Skipped, benchkit.Skipped{Scenario: sc.Name, Reason: notReady.Why})
-			continue
-		}
-		if err != nil {
+		case err != nil:
 			log.Error("scenario failed", "name", sc.Name, "err", err)
 			rep.Skipped = append(rep.Skipped, benchkit.Skipped{Scenario: sc.Name, Reason: err.Error(), Failed: true})
 			failed = append(failed, sc.Name)
-			continue
+		default:
+			log.Info("scenario done", "name", sc.Name, "took", time.Since(t).Round(time.Second))
 		}
-		log.Info("scenario done", "name", sc.Name, "took", time.Since(t).Round(time.Second))
 		// Save after every scenario: an interrupted long run keeps what it
 		// measured.
 		rep.Seconds = time.Since(start).Seconds()
