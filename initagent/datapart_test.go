@@ -1,11 +1,14 @@
 package initagent
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/hafw/hafw/internal/testenv"
 )
 
 // extHead builds the first 2 KiB of an ext4 device with label.
@@ -103,5 +106,37 @@ func TestParseModulesList(t *testing.T) {
 	}
 	if _, err := ParseModulesList("e1000e.ko\n"); err == nil {
 		t.Error("relative path accepted")
+	}
+}
+
+// TestMakeFSThenFindByLabel formats a blank image file with the real
+// mke2fs and finds it again by its label, as the first boot does with the
+// data partition.
+func TestMakeFSThenFindByLabel(t *testing.T) {
+	testenv.RequireCommand(t, "mke2fs")
+	d := fakeDisks(t, map[string][]byte{"vda1": extHead("boot")}, map[string]string{"vda2": "hafw-data"})
+	img := filepath.Join(d.DevRoot, "vda2")
+	if err := os.WriteFile(img, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, 16<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(d.SysRoot, "class", "block", "vda2"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d.SysRoot, "class", "block", "vda2", "uevent"), []byte("PARTNAME=hafw-data\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := d.Find("hafw-data")
+	if err != nil || !p.Blank || p.Device != img {
+		t.Fatalf("before mkfs: %+v, %v", p, err)
+	}
+	if err := (LinuxSystem{}).MakeFS(context.Background(), img, "hafw-data"); err != nil {
+		t.Fatal(err)
+	}
+	p, err = d.Find("hafw-data")
+	if err != nil || p.Blank || p.Device != img {
+		t.Errorf("after mkfs: %+v, %v", p, err)
 	}
 }

@@ -280,6 +280,24 @@ func TestAgentSupervisesHMDAndShutsDownInOrder(t *testing.T) {
 		t.Errorf("start: %v, services %+v", err, st.Services)
 	}
 
+	// setup's apply: a changed stored configuration is reloaded without a
+	// reboot — hmd restarts and a new ready line reports the new hostname.
+	// A virtual appliance's UDI contains its hostname, so the activation
+	// license no longer matches and the primary role is given up.
+	stored.Hostname = "mse-renamed"
+	if err := config.Save(config.Layout{Root: data}.ConfigFile(), stored); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = ctl.Reload(ctx); err != nil || st.Hostname != "mse-renamed" || !st.ServicesRunning() {
+		t.Errorf("reload: %v, status %+v", err, st)
+	}
+	if ready, _ := got.waitFor(t, readyAt+1, "hafw-ready:"); ready != "hafw-ready: host=mse-renamed profile=VA-Low role=none eth0=down eth1=none license=not-activated" {
+		t.Errorf("ready line after reload %q", ready)
+	}
+	if n := countLines(t, filepath.Join(dir, "hmd-graceful")); n != 2 {
+		t.Errorf("graceful hmd stops after reload = %d, want 2", n)
+	}
+
 	// SIGTERM: orderly shutdown, hmd stopped gracefully, agent exits 0.
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -292,8 +310,8 @@ func TestAgentSupervisesHMDAndShutsDownInOrder(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("agent did not exit after SIGTERM")
 	}
-	if n := countLines(t, filepath.Join(dir, "hmd-graceful")); n != 2 {
-		t.Errorf("graceful hmd stops = %d, want 2", n)
+	if n := countLines(t, filepath.Join(dir, "hmd-graceful")); n != 3 {
+		t.Errorf("graceful hmd stops = %d, want 3", n)
 	}
 	_, termAt := got.waitFor(t, 0, "hafw-init: terminated received, shutting down")
 	_, gracefulAt := got.waitFor(t, termAt, "[hmd] fake hmd: GRACEFUL_SHUTDOWN")
