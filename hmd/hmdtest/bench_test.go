@@ -41,7 +41,7 @@ type prober struct {
 }
 
 func startProber(l *lan, port int) *prober {
-	p := &prober{first: map[string]time.Time{}, stopped: make(chan struct{}), lastOK: time.Now()}
+	p := &prober{first: map[string]time.Time{}, stopped: make(chan struct{})}
 	vip := l.addr(10)
 	p.done.Add(1)
 	go func() {
@@ -58,7 +58,11 @@ func startProber(l *lan, port int) *prober {
 				if _, ok := p.first[name]; !ok {
 					p.first[name] = now
 				}
-				p.maxGap = max(p.maxGap, now.Sub(p.lastOK))
+				// Gaps count from the first answer on: the very first
+				// one includes ARP resolution and is no outage.
+				if !p.lastOK.IsZero() {
+					p.maxGap = max(p.maxGap, now.Sub(p.lastOK))
+				}
 				p.lastOK = now
 				p.mu.Unlock()
 			}
