@@ -31,6 +31,8 @@ type ControlStatus struct {
 	Eth0       string      `json:"eth0"`
 	Eth1       string      `json:"eth1"`
 	Timezone   string      `json:"timezone"`
+	// Pairing is why the HA pair is unsupported (pairing matrix), if it is.
+	Pairing string `json:"pairing_problem,omitempty"`
 	// Started is when the init agent started (the seed's "Server start time").
 	Started  time.Time          `json:"started"`
 	Services []supervise.Status `json:"services"`

@@ -117,11 +117,24 @@ type runtime struct {
 	// rebootReq carries a reboot asked for on the control socket.
 	rebootReq chan struct{}
 
-	mu sync.Mutex // guards b and serialises start/stop/reload
-	b  *bootState
+	// opMu serialises start, stop and reload (which may wait a minute for
+	// hmd); mu guards the fields below and is only held briefly, so that
+	// status answers during a slow start.
+	opMu    sync.Mutex
+	mu      sync.Mutex
+	b       *bootState // replaced whole by reload, never modified
+	pairing string     // why the pair hmd knows is unsupported, if it is
+}
+
+// boot returns the current boot state.
+func (r *runtime) boot() *bootState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.b
 }
 
 func (r *runtime) hmdSpec() supervise.Spec {
+	b := r.boot()
 	layout := r.a.Paths.Layout()
 	args := []string{
 		"--config", layout.ConfigFile(),
@@ -132,24 +145,24 @@ func (r *runtime) hmdSpec() supervise.Spec {
 		"--profile-file", filepath.Join(r.a.Paths.Etc, "profile"),
 		"--vendor-key", filepath.Join(r.a.Paths.Etc, "vendor.pub"),
 	}
-	if r.b.udi != "" {
-		args = append(args, "--udi", r.b.udi)
+	if b.udi != "" {
+		args = append(args, "--udi", b.udi)
 	}
-	if r.b.recovery {
+	if b.recovery {
 		args = append(args, "--recovery")
 	}
 	return supervise.Spec{
 		Name: hmdName,
 		Path: filepath.Join(r.a.Paths.Bin, "hmd"),
 		Args: args,
-		Env:  []string{"TZ=" + r.b.cfg.Timezone},
+		Env:  []string{"TZ=" + b.cfg.Timezone},
 	}
 }
 
 // startServices starts hmd and waits for its READY=1 (bounded).
 func (r *runtime) startServices(ctx context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.opMu.Lock()
+	defer r.opMu.Unlock()
 	return r.startLocked(ctx)
 }
 
@@ -161,6 +174,7 @@ func (r *runtime) startLocked(ctx context.Context) error {
 	}
 	select {
 	case <-svc.Ready():
+		r.checkPairing(ctx)
 		return nil
 	case <-svc.Done():
 		return fmt.Errorf("hmd is not running: %s", svc.Status().State)
@@ -174,8 +188,8 @@ func (r *runtime) startLocked(ctx context.Context) error {
 // stopServices stops every supervised service (hmd reports
 // GRACEFUL_SHUTDOWN to its peer on SIGTERM).
 func (r *runtime) stopServices() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.opMu.Lock()
+	defer r.opMu.Unlock()
 	r.sup.StopAll()
 }
 
@@ -183,14 +197,15 @@ func (r *runtime) stopServices() {
 // stop, hostname/identity/licenses/role/network are redone, services start
 // again and a new ready line is printed.
 func (r *runtime) reload(ctx context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.opMu.Lock()
+	defer r.opMu.Unlock()
 	cfg, err := config.Load(r.a.Paths.Layout().ConfigFile())
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
 	r.sup.StopAll()
-	nb := &bootState{cmdline: r.b.cmdline, cfg: cfg, configured: true, source: "data partition (reloaded)", dataMounted: r.b.dataMounted}
+	old := r.boot()
+	nb := &bootState{cmdline: old.cmdline, cfg: cfg, configured: true, source: "data partition (reloaded)", dataMounted: old.dataMounted}
 	// hafw.recovery applies to the boot it was given for; after setup the
 	// configuration decides.
 	nb.cmdline.Recovery = false
@@ -205,11 +220,13 @@ func (r *runtime) reload(ctx context.Context) error {
 	if err := r.a.safely("reload", func() error { return r.a.runSteps(ctx, steps, nb) }); err != nil {
 		return err
 	}
-	r.b = nb
+	r.mu.Lock()
+	r.b, r.pairing = nb, ""
+	r.mu.Unlock()
 	if err := r.startLocked(ctx); err != nil {
 		r.a.consolef("hafw-init: warning: %v", err)
 	}
-	r.printReadyLocked()
+	r.printReady()
 	return nil
 }
 
@@ -222,7 +239,7 @@ func (r *runtime) requestReboot() {
 
 func (r *runtime) status() ControlStatus {
 	r.mu.Lock()
-	b := r.b
+	b, pairing := r.b, r.pairing
 	r.mu.Unlock()
 	return ControlStatus{
 		Configured: b.configured,
@@ -236,6 +253,7 @@ func (r *runtime) status() ControlStatus {
 		Eth0:       b.eth0,
 		Eth1:       b.eth1,
 		Timezone:   b.cfg.Timezone,
+		Pairing:    pairing,
 		Started:    r.started,
 		Services:   r.sup.Statuses(),
 		Log:        r.sup.Ring.Lines(),
@@ -243,13 +261,7 @@ func (r *runtime) status() ControlStatus {
 }
 
 func (r *runtime) printReady() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.printReadyLocked()
-}
-
-func (r *runtime) printReadyLocked() {
-	b := r.b
+	b := r.boot()
 	r.a.consolef("%s", Ready{Host: b.cfg.Hostname, Profile: b.profile, Role: b.role, Eth0: b.eth0, Eth1: b.eth1, Activated: b.activated})
 }
 
@@ -265,7 +277,7 @@ func (r *runtime) shutdown(stopControl func()) {
 		return
 	}
 	a.Sys.Sync()
-	if r.b.dataMounted {
+	if r.boot().dataMounted {
 		if err := a.Sys.Unmount(a.Paths.Data); err != nil {
 			a.consolef("hafw-init: warning: %v", err)
 		}
