@@ -123,7 +123,7 @@ func (n *node) active(addr string, o activeOpts) (a *replicate.Active, stop func
 		return c, nil
 	}
 	a, err := replicate.NewActive(replicate.ActiveOptions{Log: n.db, Mode: o.mode, Dial: dial,
-		AckTimeout: time.Second, ProtectionWait: 300 * time.Millisecond, StallTimeout: max(o.stall, 2*time.Second),
+		AckTimeout: 5 * time.Second, ProtectionWait: 300 * time.Millisecond, StallTimeout: max(o.stall, 2*time.Second),
 		Retry: 50 * time.Millisecond, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
