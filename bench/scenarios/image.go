@@ -39,7 +39,7 @@ func Image(ctx context.Context, o Options) ([]benchkit.Comparison, error) {
 	if err != nil {
 		return nil, err
 	}
-	kernelDir := filepath.Join(o.SrcDir, ".cache", "kernel")
+	kernelDir := o.KernelDir
 	if _, err := os.Stat(kernelDir); err != nil {
 		return nil, fmt.Errorf("no unpacked kernel (run `make kernel`): %w", err)
 	}
@@ -53,6 +53,7 @@ func Image(ctx context.Context, o Options) ([]benchkit.Comparison, error) {
 		return o.run(ctx, o.SrcDir, env, uroot, args...)
 	}
 	hafwBuild := func(env []string, cache, out string) error {
+		env = append(env, fmt.Sprintf("SOURCE_DATE_EPOCH=%d", o.SourceDateEpoch))
 		return o.run(ctx, o.SrcDir, env, hafw, "build", "--profile", imageProfile, "--out", out, "--cache", cache, "--src", o.SrcDir)
 	}
 	timed := func(f func() error) (float64, error) {

@@ -10,8 +10,14 @@ import (
 // Options shape a run. Quick trades sample counts and durations for a run
 // of minutes instead of most of an hour; the method stays the same.
 type Options struct {
-	// SrcDir is the hafw source tree (the module root).
+	// SrcDir is the hafw source tree (the module root) the benchmarks
+	// build and run: a Snapshot of a commit.
 	SrcDir string
+	// SourceDateEpoch is the commit time of SrcDir, for the image builds.
+	SourceDateEpoch int64
+	// KernelDir is the unpacked Debian kernel (`make kernel`) the image
+	// builds use.
+	KernelDir string
 	// WorkDir holds build outputs and caches of this run; the caller
 	// removes it.
 	WorkDir string
@@ -29,13 +35,14 @@ type Scenario struct {
 	Run  func(ctx context.Context, o Options) ([]benchkit.Comparison, error)
 }
 
-// All is the suite in the order `make bench` runs it: the cheap rows first,
-// so a failure late in a long run still leaves them in the report.
+// All is the suite in the order `make bench` runs it: the cheap rows
+// first, then the headline (failover), so that a run cut short still
+// leaves the most important rows in the report.
 func All() []Scenario {
 	return []Scenario{
 		{"micro", Micro},
-		{"image", Image},
 		{"failover", Failover},
+		{"image", Image},
 		{"cores", Cores},
 	}
 }

@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, suite []s
 			}
 		}
 	}
-	src, err := os.Getwd()
+	tree, err := os.Getwd()
 	if err != nil {
 		return fmt.Errorf("finding the source tree: %w", err)
 	}
@@ -70,10 +70,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, suite []s
 	}
 	defer os.RemoveAll(work)
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	o := scenarios.Options{SrcDir: src, WorkDir: work, CacheDir: cacheDir, Quick: *quick, Log: stderr}
+	src, err := scenarios.Snapshot(ctx, tree, filepath.Join(work, "src"))
+	if err != nil {
+		return err
+	}
+	log.Info("measuring the committed code", "commit", src.Commit)
+	o := scenarios.Options{SrcDir: src.Dir, SourceDateEpoch: src.CommitTime, KernelDir: filepath.Join(tree, ".cache", "kernel"),
+		WorkDir: work, CacheDir: cacheDir, Quick: *quick, Log: stderr}
 
 	start := time.Now()
-	rep := benchkit.Report{When: start.UTC(), Machine: machine(), Quick: *quick, Skipped: scenarios.NotReady()}
+	rep := benchkit.Report{When: start.UTC(), Machine: machine(), Commit: src.Commit, Quick: *quick, Skipped: scenarios.NotReady()}
 	var failed []string
 	for _, sc := range suite {
 		if selected != nil && !slices.Contains(selected, sc.Name) {

@@ -84,6 +84,7 @@ func (c Comparison) Ratio() float64 {
 type Report struct {
 	When        time.Time    `json:"when"`
 	Machine     string       `json:"machine"`
+	Commit      string       `json:"commit"` // the code measured
 	Quick       bool         `json:"quick"`
 	Seconds     float64      `json:"seconds"` // wall time of the whole run
 	Comparisons []Comparison `json:"comparisons"`
