@@ -25,15 +25,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGPWR, unix.SIGINT, unix.SIGUSR1, unix.SIGUSR2)
 	defer signal.Stop(sigs)
-	// reaperCtx outlives the shutdown so that stopped children are reaped;
 	// ctx ends at the first shutdown request, which also interrupts a boot
 	// still waiting for DHCP or hmd.
-	reaperCtx, stopReaper := context.WithCancel(context.Background())
-	reaper := supervise.NewReaper(a.Log)
-	reaped := make(chan struct{})
-	go func() { defer close(reaped); reaper.Run(reaperCtx) }()
-	defer func() { stopReaper(); <-reaped }()
-
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	rebootReq := make(chan struct{}, 1)
@@ -57,6 +50,16 @@ func (a *Agent) Run(ctx context.Context) error {
 		return a.fatal(err, b.cmdline.Hang)
 	}
 	a.Log.Info("configuration", "source", b.source, "configured", b.configured, "role", b.role)
+
+	// The reaper starts only now: boot steps run tools (mke2fs) with
+	// exec.Cmd.Wait, which must not lose its child to wait4(-1). Orphans
+	// from the boot are reaped as soon as it runs. reaperCtx outlives the
+	// shutdown so that stopped children are still reaped.
+	reaperCtx, stopReaper := context.WithCancel(context.Background())
+	reaper := supervise.NewReaper(a.Log)
+	reaped := make(chan struct{})
+	go func() { defer close(reaped); reaper.Run(reaperCtx) }()
+	defer func() { stopReaper(); <-reaped }()
 
 	rt := &runtime{
 		a:         a,
