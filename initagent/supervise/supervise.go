@@ -210,6 +210,14 @@ func (svc *Service) logf(format string, args ...any) {
 // loop is the supervision loop: start, wait, decide, back off, repeat.
 func (svc *Service) loop(ctx context.Context) {
 	defer close(svc.done)
+	// The supervisor runs inside PID 1, where a panic would take the
+	// kernel down with it: a bug here stops supervising this one service.
+	defer func() {
+		if r := recover(); r != nil {
+			svc.logf("supervisor panic: %v; no longer supervised", r)
+			svc.setState(Failed, 0)
+		}
+	}()
 	if _, err := os.Stat(svc.spec.Path); err != nil {
 		svc.logf("not started: %v", err)
 		svc.setState(NotExists, 0)
