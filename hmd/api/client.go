@@ -55,6 +55,9 @@ type RemoteOptions struct {
 	Password string
 	// Timeout bounds each call (30 s when zero).
 	Timeout time.Duration
+	// DialContext, if set, opens the TCP connections: a management station
+	// that lives in another network namespace (the QEMU demo) dials there.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // NewRemoteClient talks to the hmd at host over TLS on Port.
@@ -89,7 +92,7 @@ func NewRemoteClient(host netip.Addr, opt RemoteOptions) *Client {
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}
-	c.http = &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: timeout}
+	c.http = &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, DialContext: opt.DialContext}, Timeout: timeout}
 	return c
 }
 
