@@ -44,6 +44,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, suite []s
 	quick := fs.Bool("quick", os.Getenv("BENCH_QUICK") == "1", "fewer trials, shorter runs (default from BENCH_QUICK=1)")
 	only := fs.String("only", "", "comma-separated scenarios to run (default all)")
 	cache := fs.String("cache", ".cache/bench", "`DIR` kept between runs (u-root CLI, image cache)")
+	treeFlag := fs.String("tree", ".", "hafw git `DIR` whose HEAD is measured")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -56,9 +57,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, suite []s
 			}
 		}
 	}
-	tree, err := os.Getwd()
+	tree, err := filepath.Abs(*treeFlag)
 	if err != nil {
-		return fmt.Errorf("finding the source tree: %w", err)
+		return fmt.Errorf("resolving -tree: %w", err)
 	}
 	cacheDir, err := filepath.Abs(*cache)
 	if err != nil {

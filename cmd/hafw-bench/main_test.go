@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/hafw/hafw/bench/scenarios"
 	"github.com/hafw/hafw/internal/benchkit"
+	"github.com/hafw/hafw/internal/testenv"
 )
 
 // fakeSuite stands in for the real scenarios (which need root, QEMU and
@@ -34,6 +36,23 @@ func fakeSuite() []scenarios.Scenario {
 	}
 }
 
+// gitTree makes a one-commit repository for the driver to snapshot.
+func gitTree(t *testing.T) string {
+	t.Helper()
+	testenv.RequireCommand(t, "git", "tar")
+	tree := t.TempDir()
+	if err := os.WriteFile(filepath.Join(tree, "go.mod"), []byte("module x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"init", "-q"}, {"add", "go.mod"}, {"commit", "-q", "-m", "one"}} {
+		cmd := exec.Command("git", append([]string{"-C", tree, "-c", "user.name=t", "-c", "user.email=t@t"}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	return tree
+}
+
 func readReport(t *testing.T, path string) benchkit.Report {
 	t.Helper()
 	data, err := os.ReadFile(path)
@@ -53,12 +72,12 @@ func readReport(t *testing.T, path string) benchkit.Report {
 func TestRunReportsEveryOutcome(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "results.json")
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"-quick", "-out", out, "-cache", t.TempDir()}, &stdout, &stderr, fakeSuite())
+	err := run(context.Background(), []string{"-quick", "-out", out, "-cache", t.TempDir(), "-tree", gitTree(t)}, &stdout, &stderr, fakeSuite())
 	if err == nil || !strings.Contains(err.Error(), "broken") {
 		t.Fatalf("run = %v, want an error naming the broken scenario", err)
 	}
 	rep := readReport(t, out)
-	if !rep.Quick || len(rep.Comparisons) != 2 {
+	if !rep.Quick || len(rep.Comparisons) != 2 || len(rep.Commit) != 40 {
 		t.Fatalf("report %+v", rep)
 	}
 	reasons := map[string]benchkit.Skipped{}
@@ -81,7 +100,7 @@ func TestRunReportsEveryOutcome(t *testing.T) {
 func TestRunOnlySelected(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "results.json")
 	var stdout, stderr bytes.Buffer
-	if err := run(context.Background(), []string{"-only", "good", "-out", out, "-cache", t.TempDir()}, &stdout, &stderr, fakeSuite()); err != nil {
+	if err := run(context.Background(), []string{"-only", "good", "-out", out, "-cache", t.TempDir(), "-tree", gitTree(t)}, &stdout, &stderr, fakeSuite()); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	if rep := readReport(t, out); len(rep.Comparisons) != 1 || rep.Comparisons[0].Metric != "good metric" {
