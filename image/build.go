@@ -174,6 +174,7 @@ func Build(ctx context.Context, o Options) (*Manifest, error) {
 			"version":      []byte(o.Version + "\n"),
 			"vendor.pub":   o.VendorPub,
 			"modules.list": []byte(strings.Join(modList, "\n") + "\n"),
+			"apps":         []byte(Apps),
 		},
 	}, initrd); err != nil {
 		return nil, err

@@ -34,8 +34,13 @@ var CoreCommands = []string{
 }
 
 // ApplianceCommands are our programs, built from cmd/<name> when present,
-// and installed as /bin/<name>; cmd/initagent becomes /bin/init.
-var ApplianceCommands = []string{"initagent", "hmd", "setup", "gethainfo", "getserverinfo", "hactl", "msed", "hafw"}
+// and installed as /bin/<name>; cmd/initagent becomes /bin/init. tracker is
+// the reference service hmd runs from /etc/hafw/apps on the serving node.
+var ApplianceCommands = []string{"initagent", "hmd", "setup", "gethainfo", "getserverinfo", "hactl", "msed", "hafw", "tracker"}
+
+// Apps is /etc/hafw/apps: the service command lines hmd runs on the node
+// that serves the instance (docs/replication.md).
+const Apps = "/bin/tracker --listen :8080\n"
 
 // urootModule is the u-root module path; its version (from the build list)
 // is part of the core layer's cache key.
