@@ -558,3 +558,20 @@ func TestInterruptedFullCopyResumes(t *testing.T) {
 		t.Fatal("digests differ after the resumed copy")
 	}
 }
+
+// A standby that starts serving (failover) takes no more entries from the
+// old writer, even on a connection opened before.
+func TestServingStandbyRefusesEntries(t *testing.T) {
+	p, s := newNode(t, "primary"), newNode(t, "secondary")
+	put(t, p.db, "seed", "1")
+	sb, addr, _ := s.standby(p, false)
+	a, _ := p.active(addr, activeOpts{mode: replicate.MaxPerformance})
+	waitUp(t, a)
+	sb.SetServing(true)
+	before := last(s.db)
+	put(t, p.db, "after", "2")
+	waitFor(t, "replication Down", func() bool { return a.Status().State == replicate.StateDown })
+	if got := last(s.db); got != before {
+		t.Fatalf("serving standby applied entries: last %d, was %d", got, before)
+	}
+}

@@ -408,6 +408,15 @@ func (s *Standby) receiveEntries(ctx context.Context, r *Reader, reply func(MsgT
 		if len(batch) == 0 {
 			continue
 		}
+		s.mu.Lock()
+		serving := s.serving
+		s.mu.Unlock()
+		if serving {
+			// This node started serving while the session was open: it
+			// is the writer now and must not take the old writer's log.
+			reply(MsgRefuse, []byte("this node serves the instance itself"))
+			return errors.New("replication session ended: this node now serves the instance")
+		}
 		if err := s.opt.Log.Apply(batch); err != nil {
 			return fmt.Errorf("apply entries %d..%d: %w", batch[0].Seq, want-1, err)
 		}
