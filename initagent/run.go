@@ -244,6 +244,7 @@ func (r *runtime) status() ControlStatus {
 	r.mu.Lock()
 	b, pairing := r.b, r.pairing
 	r.mu.Unlock()
+	eth0, eth1 := r.ports()
 	return ControlStatus{
 		Configured: b.configured,
 		Source:     b.source,
@@ -253,8 +254,8 @@ func (r *runtime) status() ControlStatus {
 		Role:       b.role,
 		Activated:  b.activated,
 		Recovery:   b.recovery,
-		Eth0:       b.eth0,
-		Eth1:       b.eth1,
+		Eth0:       eth0,
+		Eth1:       eth1,
 		Timezone:   b.cfg.Timezone,
 		Pairing:    pairing,
 		Started:    r.started,
@@ -265,7 +266,25 @@ func (r *runtime) status() ControlStatus {
 
 func (r *runtime) printReady() {
 	b := r.boot()
-	r.a.consolef("%s", Ready{Host: b.cfg.Hostname, Profile: b.profile, Role: b.role, Eth0: b.eth0, Eth1: b.eth1, Activated: b.activated})
+	eth0, eth1 := r.ports()
+	r.a.consolef("%s", Ready{Host: b.cfg.Hostname, Profile: b.profile, Role: b.role, Eth0: eth0, Eth1: eth1, Activated: b.activated})
+}
+
+// ports reports eth0 and eth1 as they stand now: a DHCP lease that
+// arrived after the boot step stopped waiting shows up here.
+func (r *runtime) ports() (eth0, eth1 string) {
+	b := r.boot()
+	eth0, eth1 = b.eth0, b.eth1
+	if r.a.Network == nil {
+		return eth0, eth1
+	}
+	if st, err := r.a.Network.Status("eth0"); err == nil {
+		eth0 = PortReport("eth0", st)
+	}
+	if st, err := r.a.Network.Status("eth1"); err == nil {
+		eth1 = PortReport("eth1", st)
+	}
+	return eth0, eth1
 }
 
 // shutdown stops the services (hmd first tells its peer GRACEFUL_SHUTDOWN),
