@@ -29,6 +29,7 @@ var commands = map[string]command{
 	"udi":      {"print this machine's UDI and detected profile", runUDI},
 	"license":  {"vendor keys, issue, verify and summarize signed licenses", runLicense},
 	"build":    {"build firmware images (raw disk or OVA) for a profile", runBuild},
+	"flash":    {"write a raw firmware image onto a disk, verified (--keep-data keeps hafw-data)", runFlash},
 }
 
 // exitError carries a specific exit status out of a subcommand: 1 for a

@@ -3,9 +3,6 @@ package flash
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -13,51 +10,20 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hafw/hafw/image"
+	"github.com/hafw/hafw/image/flash/flashtest"
 	"github.com/hafw/hafw/internal/testenv"
 )
 
-// fixture geometry: a 1 MiB ESP and a 2 MiB hafw-data partition, laid out
-// like the builder's disks but small enough for unit tests.
+// Short names for the test image geometry.
 const (
-	fixESP  = 1 << 20
-	fixData = 3 << 20
-	fixSize = 6 << 20
+	fixESP  = flashtest.ESP
+	fixData = flashtest.Data
+	fixSize = flashtest.Size
 )
 
-// writeFixture writes a GPT disk image whose ESP and data partition are
-// filled with espByte and dataByte, plus its build manifest; it returns the
-// image path.
 func writeFixture(t *testing.T, dir string, espByte, dataByte byte, dataFirstLBA uint64) string {
 	t.Helper()
-	g := image.GPT{DiskID: image.DeriveGUID("fix"), DiskSize: fixSize, Partitions: []image.Partition{
-		{Type: image.TypeESP, ID: image.DeriveGUID("esp"), Name: "hafw-esp", FirstLBA: fixESP / sector, LastLBA: fixData/sector - 1},
-		{Type: image.TypeLinuxData, ID: image.DeriveGUID("data"), Name: "hafw-data", FirstLBA: dataFirstLBA, LastLBA: dataFirstLBA + (2<<20)/sector - 1},
-	}}
-	primary, backup, err := g.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	disk := make([]byte, fixSize)
-	copy(disk, primary)
-	copy(disk[fixSize-len(backup):], backup)
-	for i := fixESP; i < fixData; i++ {
-		disk[i] = espByte
-	}
-	d := int(dataFirstLBA * sector)
-	for i := d; i < d+(2<<20); i++ {
-		disk[i] = dataByte
-	}
-	p := filepath.Join(dir, "hafw-3355-1.0.img")
-	if err := os.WriteFile(p, disk, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(disk)
-	m, _ := json.Marshal(image.Manifest{Profile: "3355", Outputs: []image.Output{{File: filepath.Base(p), Size: fixSize, SHA256: hex.EncodeToString(sum[:])}}})
-	if err := os.WriteFile(filepath.Join(dir, "hafw-3355-1.0.manifest.json"), m, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return flashtest.Write(t, dir, "hafw-3355-1.0.img", espByte, dataByte, dataFirstLBA)
 }
 
 func flashFile(t *testing.T, ctx context.Context, img, dev string, keep bool, progress func(string, int64, int64)) (Result, error) {
