@@ -30,6 +30,7 @@ var commands = map[string]command{
 	"license":  {"vendor keys, issue, verify and summarize signed licenses", runLicense},
 	"build":    {"build firmware images (raw disk or OVA) for a profile", runBuild},
 	"flash":    {"write a raw firmware image onto a disk, verified (--keep-data keeps hafw-data)", runFlash},
+	"reboot":   {"orderly reboot of this appliance; --recovery boots the recovery entry once", runReboot},
 }
 
 // exitError carries a specific exit status out of a subcommand: 1 for a

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/hafw/hafw/image/bootctl"
+	"github.com/hafw/hafw/initagent"
+)
+
+// runReboot is `hafw reboot [--recovery]` on the appliance: an orderly
+// reboot through the init agent, with --recovery once into the recovery
+// entry of the slot that booted (systemd-boot's one-shot variable; the boot
+// after that is normal again).
+func runReboot(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("reboot", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	recovery := fs.Bool("recovery", false, "boot the recovery entry once (no HA role, network up, configuration restore)")
+	efivars := fs.String("efivars", bootctl.DefaultEfivars, "efivarfs `DIR`")
+	socket := fs.String("control", initagent.DefaultPaths().ControlSocket(), "init agent control `SOCKET`")
+	if err := fs.Parse(args); err != nil {
+		return usageError("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usageError("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if *recovery {
+		if *efivars == bootctl.DefaultEfivars {
+			if err := bootctl.EnsureMounted(*efivars); err != nil {
+				return err
+			}
+		}
+		vars := bootctl.Vars{Dir: *efivars}
+		sel, err := vars.Selected()
+		if err != nil {
+			return err
+		}
+		entry, err := bootctl.RecoveryEntry(sel)
+		if err != nil {
+			return err
+		}
+		if err := vars.SetOneShot(entry); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "next boot, once: %s (booted from %s)\n", entry, sel)
+	}
+	if err := (initagent.ControlClient{Socket: *socket}).Reboot(ctx); err != nil {
+		if *recovery {
+			return fmt.Errorf("the recovery one-shot is set but the reboot request failed (it applies at the next reboot, however caused): %w", err)
+		}
+		return fmt.Errorf("requesting reboot: %w", err)
+	}
+	fmt.Fprintln(stdout, "rebooting")
+	return nil
+}
