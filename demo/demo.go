@@ -1,0 +1,512 @@
+// Package demo is the end-to-end proof that the parts are one product: it
+// builds the VA-Standard image, boots two appliances from it in QEMU (TCG)
+// on a private L2 segment inside a network namespace, pairs them through
+// the management API, has a client write to the tracker service on the
+// VIP, pulls the primary's power, measures the outage, boots the primary
+// again, fails back and checks that no acknowledged write was lost; then
+// boots a VA licensed for another machine and checks it refuses an HA
+// role. Nothing is simulated: the appliances run the image's init agent,
+// hmd and tracker. `make demo` (cmd/hafw-demo) and demo_test.go run it.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/hmd/hainfo"
+	"github.com/hafw/hafw/internal/vmtest"
+)
+
+// Options configure a run.
+type Options struct {
+	// SrcDir is the hafw source tree (built into the image).
+	SrcDir string
+	// WorkDir receives the image, the appliance disks and QEMU's files.
+	WorkDir string
+	// Out receives the narration, gethainfo outputs and the summary.
+	Out io.Writer
+	Log *slog.Logger
+	// BootTimeout bounds each boot to the ready line (TCG is slow).
+	BootTimeout time.Duration
+}
+
+// Step is one step of the scenario and its outcome.
+type Step struct {
+	Name string
+	Took time.Duration
+	Err  error
+}
+
+// Summary is the outcome of a run.
+type Summary struct {
+	Steps    []Step
+	Outage   time.Duration
+	Attempts int // writes the client tried
+	Acked    int // writes the service acknowledged
+	Lost     []int
+	Total    time.Duration
+}
+
+// Passed reports whether every step passed.
+func (s Summary) Passed() bool {
+	return len(s.Steps) > 0 && !slices.ContainsFunc(s.Steps, func(st Step) bool { return st.Err != nil })
+}
+
+// Print writes the one-screen summary.
+func (s Summary) Print(w io.Writer) {
+	fmt.Fprintf(w, "\n==================== hafw demo summary ====================\n")
+	for i, st := range s.Steps {
+		mark := "PASS"
+		if st.Err != nil {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(w, "%2d. %s %6.1fs  %s\n", i+1, mark, st.Took.Seconds(), st.Name)
+		if st.Err != nil {
+			fmt.Fprintf(w, "          %s\n", strings.SplitN(st.Err.Error(), "\n", 2)[0])
+		}
+	}
+	fmt.Fprintf(w, "client outage after pulling the primary's power: %d ms\n", s.Outage.Milliseconds())
+	fmt.Fprintf(w, "writes: %d tried, %d acknowledged, %d acknowledged but lost\n", s.Attempts, s.Acked, len(s.Lost))
+	fmt.Fprintf(w, "total time: %s\n", s.Total.Round(time.Second))
+	fmt.Fprintf(w, "============================================================\n")
+}
+
+// The segment's addresses (10.2xx.0.0/24 by the project's test rules).
+const (
+	clientAddr = "10.231.0.100/24"
+	vipAddr    = "10.231.0.10"
+	password   = "demo-pass-1"
+	// failoverWait is the pair's long failover wait: generous, because
+	// heartbeats from a TCG guest on a busy host arrive late.
+	failoverWait = 4 * time.Second
+)
+
+// appliance is one VA of the demo.
+type appliance struct {
+	name, role, eth0, mac, uuid string
+	vip                         string // primary only
+	disk                        string
+	vm                          *VM
+}
+
+func (a *appliance) udi() string { return "AIR-MSE-VA-K9:V01:" + a.name + "_" + a.uuid }
+
+func (a *appliance) addr() netip.Addr { return netip.MustParsePrefix(a.eth0).Addr() }
+
+// cmdline is the image's boot entry plus the first-boot keys, as an
+// operator deploying the appliance would give them.
+func (a *appliance) cmdline(base string) string {
+	keys := []string{base, "hafw.hostname=" + a.name, "hafw.role=" + a.role, "hafw.eth0=" + a.eth0,
+		"hafw.dc=none", "hafw.password=" + password}
+	if a.vip != "" {
+		keys = append(keys, "hafw.vip="+a.vip)
+	}
+	return strings.Join(keys, " ")
+}
+
+// readyRE is the init agent's ready line.
+var readyRE = regexp.MustCompile(`hafw-ready: host=(\S+) profile=(\S+) role=(\S+) eth0=(\S+) eth1=(\S+) license=(\S+)`)
+
+// run is one execution of the scenario.
+type run struct {
+	o       Options
+	fw      *Firmware
+	seg     *Segment
+	apps    []*appliance
+	sum     Summary
+	vmCount int
+}
+
+// Run executes the whole scenario. It always cleans up its VMs and the
+// namespace, also when ctx is cancelled (Ctrl-C). The error is the first
+// failed step's, with the tail of every appliance's console.
+func Run(ctx context.Context, o Options) (Summary, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.BootTimeout == 0 {
+		o.BootTimeout = 5 * time.Minute
+	}
+	start := time.Now()
+	r := &run{o: o}
+	defer r.cleanup()
+	err := r.scenario(ctx)
+	r.sum.Total = time.Since(start)
+	if err != nil {
+		err = fmt.Errorf("%w%s", err, r.consoleTails())
+	}
+	return r.sum, err
+}
+
+// step runs fn as a named step, narrating it.
+func (r *run) step(name string, fn func() error) error {
+	fmt.Fprintf(r.o.Out, "\n--- %s\n", name)
+	t := time.Now()
+	err := fn()
+	r.sum.Steps = append(r.sum.Steps, Step{Name: name, Took: time.Since(t), Err: err})
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	fmt.Fprintf(r.o.Out, "    ok (%.1fs)\n", time.Since(t).Seconds())
+	return nil
+}
+
+func (r *run) say(format string, args ...any) { fmt.Fprintf(r.o.Out, "    "+format+"\n", args...) }
+
+func (r *run) scenario(ctx context.Context) error {
+	p := &appliance{name: "mse1", role: "primary", eth0: "10.231.0.11/24", vip: vipAddr + "/24",
+		mac: "52:54:00:23:10:01", uuid: "5a1e0001-0000-4000-8000-00000000d001"}
+	s := &appliance{name: "mse2", role: "secondary", eth0: "10.231.0.12/24",
+		mac: "52:54:00:23:10:02", uuid: "5a1e0002-0000-4000-8000-00000000d002"}
+	r.apps = []*appliance{p, s}
+	if err := os.MkdirAll(r.o.WorkDir, 0o755); err != nil {
+		return err
+	}
+	if err := r.step("build the VA-Standard image and license each appliance for its UDI", func() error {
+		fw, err := BuildFirmware(ctx, r.o.SrcDir, filepath.Join(r.o.WorkDir, "image"), r.o.Log)
+		if err != nil {
+			return err
+		}
+		r.fw = fw
+		for _, a := range r.apps {
+			a.disk = filepath.Join(r.o.WorkDir, a.name+".img")
+			if err := fw.ApplianceDisk(a.disk, a.udi()); err != nil {
+				return err
+			}
+			r.say("%s: disk %s, activation license for %s", a.name, a.disk, a.udi())
+		}
+		seg, err := NewSegment(clientAddr)
+		if err != nil {
+			return err
+		}
+		r.seg = seg
+		r.say("segment: namespace %s, bridge br0, client %s", seg.Name, clientAddr)
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	if err := r.step("boot both appliances (first-boot keys on the kernel command line)", func() error {
+		for _, a := range r.apps {
+			if err := r.boot(a); err != nil {
+				return err
+			}
+		}
+		for _, a := range r.apps {
+			m, err := a.vm.WaitFor(ctx, readyRE, 0, r.o.BootTimeout)
+			if err != nil {
+				return err
+			}
+			r.say("%s", m[0])
+			if m[3] != a.role || m[6] != "activated" {
+				return fmt.Errorf("%s came up as role=%s license=%s, want role=%s license=activated", a.name, m[3], m[6], a.role)
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	pAPI, sAPI := r.client(p), r.client(s)
+	if err := r.step("pair mse2 to mse1 through the management API; sync 100%, PRIMARY_ACTIVE/SECONDARY_ACTIVE", func() error {
+		res, err := pAPI.Pair(ctx, api.PairRequest{SecondaryName: s.name, SecondaryIP: s.addr().String(),
+			SecondaryPassword: password, FailoverType: "automatic", FailbackType: "manual",
+			LongFailoverWait: api.Duration(failoverWait)})
+		if err != nil {
+			return fmt.Errorf("POST /v1/pair on mse1: %w", err)
+		}
+		r.say("mse1: %s", res.Message)
+		if err := r.waitPair(ctx, pAPI, sAPI, "PRIMARY_ACTIVE", "SECONDARY_ACTIVE", true, 3*time.Minute); err != nil {
+			return err
+		}
+		return r.gethainfo(ctx, pAPI, sAPI)
+	}); err != nil {
+		return err
+	}
+
+	w := NewWriter(vipAddr, r.seg.DialContext, 2*time.Second)
+	wctx, stopWriter := context.WithCancel(ctx)
+	writerDone := make(chan struct{})
+	go func() { defer close(writerDone); w.Run(wctx, 200*time.Millisecond) }()
+	defer func() { stopWriter(); <-writerDone }()
+	if err := r.step("client writes numbered elements to the tracker on the VIP "+vipAddr, func() error {
+		return waitUntil(ctx, 2*time.Minute, "10 acknowledged writes", func() bool { _, n := w.Counts(); return n >= 10 })
+	}); err != nil {
+		return err
+	}
+
+	var killed time.Time
+	if err := r.step("pull mse1's power (kill -9 of its QEMU): FAILOVER_ACTIVE, client served again", func() error {
+		killed = time.Now()
+		p.vm.Kill()
+		r.say("mse1 killed at %s", killed.Format("15:04:05.000"))
+		if err := waitState(ctx, sAPI, "FAILOVER_ACTIVE", 2*time.Minute); err != nil {
+			return fmt.Errorf("mse2: %w", err)
+		}
+		if err := waitUntil(ctx, 2*time.Minute, "a write acknowledged after the kill", func() bool { return w.AckedAfter(killed) }); err != nil {
+			return err
+		}
+		out, _ := w.Outage(killed)
+		r.sum.Outage = out
+		r.say("client served again through the VIP; outage %d ms", out.Milliseconds())
+		return r.gethainfo(ctx, sAPI)
+	}); err != nil {
+		return err
+	}
+
+	if err := r.step("boot mse1 again (TERMINATED), fail back: PRIMARY_ACTIVE/SECONDARY_ACTIVE", func() error {
+		if err := r.boot(p); err != nil {
+			return err
+		}
+		if _, err := p.vm.WaitFor(ctx, readyRE, 0, r.o.BootTimeout); err != nil {
+			return err
+		}
+		if err := waitState(ctx, pAPI, "TERMINATED", 2*time.Minute); err != nil {
+			return fmt.Errorf("mse1: %w", err)
+		}
+		r.gethainfo(ctx, pAPI, sAPI)
+		pMark, sMark := p.vm.Len(), s.vm.Len()
+		res, err := pAPI.Failback(ctx, api.PeerRequest{Force: true})
+		if err != nil {
+			return fmt.Errorf("POST /v1/failback on mse1: %w", err)
+		}
+		r.say("mse1: %s", res.Message)
+		if err := r.waitPair(ctx, pAPI, sAPI, "PRIMARY_ACTIVE", "SECONDARY_ACTIVE", true, 3*time.Minute); err != nil {
+			return err
+		}
+		pw, sw := p.vm.States(pMark), s.vm.States(sMark)
+		r.say("mse1 walked %s", strings.Join(pw, " → "))
+		r.say("mse2 walked %s", strings.Join(sw, " → "))
+		if !slices.Contains(pw, "FAILBACK_ACTIVE") || !slices.Contains(pw, "FAILBACK_COMPLETE") {
+			return fmt.Errorf("mse1 walked %v, want FAILBACK_ACTIVE and FAILBACK_COMPLETE", pw)
+		}
+		if !slices.Contains(sw, "SECONDARY_ALONE") && !slices.Contains(sw, "FAILBACK_ACTIVE") {
+			return fmt.Errorf("mse2 walked %v, want FAILBACK_ACTIVE / SECONDARY_ALONE", sw)
+		}
+		return r.gethainfo(ctx, pAPI, sAPI)
+	}); err != nil {
+		return err
+	}
+
+	if err := r.step("client served by mse1 again; every acknowledged write intact", func() error {
+		back := time.Now()
+		if err := waitUntil(ctx, 2*time.Minute, "a write acknowledged after failback", func() bool { return w.AckedAfter(back) }); err != nil {
+			return err
+		}
+		stopWriter()
+		<-writerDone
+		r.sum.Attempts, r.sum.Acked = w.Counts()
+		lost, err := w.Lost(ctx)
+		if err != nil {
+			return err
+		}
+		r.sum.Lost = lost
+		r.say("%d writes tried, %d acknowledged, %d lost", r.sum.Attempts, r.sum.Acked, len(lost))
+		if len(lost) > 0 {
+			return fmt.Errorf("acknowledged writes lost: %v", lost)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	for _, a := range r.apps {
+		a.vm.Kill()
+	}
+	return r.step("a VA licensed for another machine refuses an HA role", func() error {
+		u := &appliance{name: "mse3", role: "primary", eth0: "10.231.0.13/24", vip: "10.231.0.20/24",
+			mac: "52:54:00:23:10:03", uuid: "5a1e0003-0000-4000-8000-00000000d003"}
+		u.disk = filepath.Join(r.o.WorkDir, u.name+".img")
+		// The license of another VA (mse1's UDI) on mse3's disk.
+		if err := r.fw.ApplianceDisk(u.disk, p.udi()); err != nil {
+			return err
+		}
+		r.apps = append(r.apps, u)
+		if err := r.boot(u); err != nil {
+			return err
+		}
+		m, err := u.vm.WaitFor(ctx, readyRE, 0, r.o.BootTimeout)
+		if err != nil {
+			return err
+		}
+		r.say("%s", m[0])
+		if m[3] != "none" || m[6] != "not-activated" {
+			return fmt.Errorf("mse3 with another machine's license came up role=%s license=%s, want role=none license=not-activated", m[3], m[6])
+		}
+		line, err := u.vm.WaitFor(ctx, regexp.MustCompile(`[^\n]*not activated[^\n]*`), 0, time.Second)
+		if err != nil {
+			return fmt.Errorf("no console message about the missing activation: %w", err)
+		}
+		r.say("console: %s", strings.TrimSpace(line[0]))
+		return nil
+	})
+}
+
+// boot starts a's VM (again) from its own disk, writable: what the
+// appliance stores survives a power cycle.
+func (r *run) boot(a *appliance) error {
+	tap, err := r.seg.AddTap()
+	if err != nil {
+		return err
+	}
+	r.vmCount++
+	dir := filepath.Join(r.o.WorkDir, fmt.Sprintf("qemu-%s-%d", a.name, r.vmCount))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	vm, err := StartVM(r.seg, a.name, vmtest.Options{
+		Kernel: r.fw.Kernel, Initrd: r.fw.Initrd, Cmdline: a.cmdline(r.fw.Cmdline),
+		Disks:    []vmtest.Disk{{Path: a.disk, Writable: true}},
+		NICs:     []vmtest.NIC{{Model: "virtio-net-pci", Backend: "tap,ifname=" + tap + ",script=no,downscript=no", MAC: a.mac}},
+		MemoryMB: 1024, Extra: []string{"-uuid", a.uuid},
+	}, dir)
+	if err != nil {
+		return err
+	}
+	a.vm = vm
+	r.say("%s booting (QEMU TCG, %s on br0, UUID %s)", a.name, tap, a.uuid)
+	return nil
+}
+
+// client is the management station's API client for a, dialling inside
+// the segment.
+func (r *run) client(a *appliance) *api.Client {
+	return api.NewRemoteClient(a.addr(), api.RemoteOptions{Password: password, DialContext: r.seg.DialContext, Timeout: 30 * time.Second})
+}
+
+// gethainfo prints each appliance's status in gethainfo's layout.
+func (r *run) gethainfo(ctx context.Context, clients ...*api.Client) error {
+	for _, c := range clients {
+		st, err := c.Status(ctx)
+		if err != nil {
+			return fmt.Errorf("GET /v1/status: %w", err)
+		}
+		fmt.Fprintf(r.o.Out, "\n    ---- gethainfo on %s ----\n", st.Hostname)
+		if err := hainfo.Format(indent{r.o.Out}, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// indent prefixes every write with four spaces (gethainfo inside the
+// narration). hainfo writes whole lines.
+type indent struct{ w io.Writer }
+
+func (i indent) Write(p []byte) (int, error) {
+	s := strings.ReplaceAll(strings.TrimRight(string(p), "\n"), "\n", "\n    ")
+	if _, err := fmt.Fprintf(i.w, "    %s\n", s); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// waitPair waits until the primary's and the secondary's view of the pair
+// show the wanted states and, with synced, the primary reports data
+// replication Up at 100%.
+func (r *run) waitPair(ctx context.Context, pAPI, sAPI *api.Client, pState, sState string, synced bool, timeout time.Duration) error {
+	var last string
+	err := waitUntil(ctx, timeout, fmt.Sprintf("%s/%s with replication in sync", pState, sState), func() bool {
+		ps, err1 := pAPI.Status(ctx)
+		ss, err2 := sAPI.Status(ctx)
+		if err := errors.Join(err1, err2); err != nil {
+			last = err.Error()
+			return false
+		}
+		if len(ps.Peers) != 1 || len(ss.Peers) != 1 {
+			last = fmt.Sprintf("peers: mse1 %d, mse2 %d", len(ps.Peers), len(ss.Peers))
+			return false
+		}
+		pp, sp := ps.Peers[0], ss.Peers[0]
+		now := fmt.Sprintf("mse1 %s, mse2 %s, data replication %q", pp.State, sp.State, pp.DataReplication)
+		if rep := pp.Replication; rep != nil {
+			now += fmt.Sprintf(" (%s %d%%)", rep.State, rep.Percent)
+		}
+		if now != last {
+			r.say("%s", now)
+			last = now
+		}
+		if pp.State != pState || sp.State != sState {
+			return false
+		}
+		return !synced || (pp.Replication != nil && pp.Replication.State == "Up" && pp.Replication.Percent == 100)
+	})
+	if err != nil {
+		return fmt.Errorf("%w (last seen: %s)", err, last)
+	}
+	return nil
+}
+
+// waitState waits until c's appliance shows state for its (only) peer.
+func waitState(ctx context.Context, c *api.Client, state string, timeout time.Duration) error {
+	var last string
+	err := waitUntil(ctx, timeout, state, func() bool {
+		st, err := c.Status(ctx)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		if len(st.Peers) == 0 {
+			last = "no peer"
+			return false
+		}
+		last = st.Peers[0].State
+		return last == state
+	})
+	if err != nil {
+		return fmt.Errorf("%w (last seen: %s)", err, last)
+	}
+	return nil
+}
+
+// waitUntil polls cond every 250 ms.
+func waitUntil(ctx context.Context, timeout time.Duration, what string, cond func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no %s within %s", what, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// consoleTails is every appliance's last console lines, for failures.
+func (r *run) consoleTails() string {
+	var b strings.Builder
+	for _, a := range r.apps {
+		if a.vm != nil {
+			fmt.Fprintf(&b, "\n--- %s console tail ---\n%s", a.name, a.vm.Tail(40))
+		}
+	}
+	return b.String()
+}
+
+// cleanup kills every VM and deletes the namespace.
+func (r *run) cleanup() {
+	for _, a := range r.apps {
+		if a.vm != nil {
+			a.vm.Kill()
+		}
+	}
+	if r.seg != nil {
+		if err := r.seg.Close(); err != nil {
+			r.o.Log.Error("removing the demo namespace", "err", err)
+		}
+	}
+}
