@@ -58,3 +58,13 @@ bench: kernel
 
 clean:
 	rm -rf $(OUT)
+
+## demo: the end-to-end demo (docs/demo.md): builds the VA-Standard image,
+## boots a pair in QEMU (TCG) inside a private network namespace, pairs,
+## pulls the primary's power, fails back; ends with a one-screen summary.
+## Needs root (namespace, tap devices). Ctrl-C cleans up.
+DEMO_PKGS := iproute2 qemu-system-x86 fdisk $(IMAGE_PKGS)
+.PHONY: demo
+demo: kernel
+	@scripts/apt-ensure.sh $(DEMO_PKGS)
+	$(GO) run ./cmd/hafw-demo

@@ -56,6 +56,8 @@ type Summary struct {
 	Acked    int // writes the service acknowledged
 	Lost     []int
 	Total    time.Duration
+	// Namespace is the segment's network namespace (deleted at the end).
+	Namespace string
 }
 
 // Passed reports whether every step passed.
@@ -115,8 +117,9 @@ func (a *appliance) cmdline(base string) string {
 	return strings.Join(keys, " ")
 }
 
-// readyRE is the init agent's ready line.
-var readyRE = regexp.MustCompile(`hafw-ready: host=(\S+) profile=(\S+) role=(\S+) eth0=(\S+) eth1=(\S+) license=(\S+)`)
+// readyRE is the init agent's ready line, whole (the console may hold
+// half of it).
+var readyRE = regexp.MustCompile(`hafw-ready: host=(\S+) profile=(\S+) role=(\S+) eth0=(\S+) eth1=(\S+) license=(\S+)\r?\n`)
 
 // run is one execution of the scenario.
 type run struct {
@@ -191,6 +194,7 @@ func (r *run) scenario(ctx context.Context) error {
 			return err
 		}
 		r.seg = seg
+		r.sum.Namespace = seg.Name
 		r.say("segment: namespace %s, bridge br0, client %s", seg.Name, clientAddr)
 		return nil
 	}); err != nil {
@@ -367,8 +371,11 @@ func (r *run) boot(a *appliance) error {
 	}
 	vm, err := StartVM(r.seg, a.name, vmtest.Options{
 		Kernel: r.fw.Kernel, Initrd: r.fw.Initrd, Cmdline: a.cmdline(r.fw.Cmdline),
-		Disks:    []vmtest.Disk{{Path: a.disk, Writable: true}},
-		NICs:     []vmtest.NIC{{Model: "virtio-net-pci", Backend: "tap,ifname=" + tap + ",script=no,downscript=no", MAC: a.mac}},
+		Disks: []vmtest.Disk{{Path: a.disk, Writable: true}},
+		// eth0 on the segment; eth1 (the VA's direct-connect port, unused
+		// here) on QEMU's isolated user network.
+		NICs: []vmtest.NIC{{Model: "virtio-net-pci", Backend: "tap,ifname=" + tap + ",script=no,downscript=no", MAC: a.mac},
+			{Model: "virtio-net-pci"}},
 		MemoryMB: 1024, Extra: []string{"-uuid", a.uuid},
 	}, dir)
 	if err != nil {
