@@ -136,11 +136,26 @@ func (r *runtime) boot() *bootState {
 	return r.b
 }
 
-func (r *runtime) hmdSpec() supervise.Spec {
+// hmdConfig is the configuration file hmd is given. An unconfigured
+// appliance has nothing on /data (so that the next boot still takes OVF or
+// kernel command line keys and offers the wizard); hmd then gets the
+// default configuration, role none, written to the runtime directory.
+func (r *runtime) hmdConfig(b *bootState) (string, error) {
+	if b.configured {
+		return r.a.Paths.Layout().ConfigFile(), nil
+	}
+	path := filepath.Join(r.a.Paths.Run, "unconfigured-appliance.json")
+	if err := config.Save(path, b.cfg); err != nil {
+		return "", fmt.Errorf("write hmd's configuration for an unconfigured appliance: %w", err)
+	}
+	return path, nil
+}
+
+func (r *runtime) hmdSpec(cfgPath string) supervise.Spec {
 	b := r.boot()
 	layout := r.a.Paths.Layout()
 	args := []string{
-		"--config", layout.ConfigFile(),
+		"--config", cfgPath,
 		"--state-dir", layout.HMDDir(),
 		"--socket", r.a.Paths.HMDSocket(),
 		"--license-dir", layout.LicenseDir(),
@@ -170,7 +185,11 @@ func (r *runtime) startServices(ctx context.Context) error {
 }
 
 func (r *runtime) startLocked(ctx context.Context) error {
-	svc := r.sup.Start(ctx, r.hmdSpec())
+	cfgPath, err := r.hmdConfig(r.boot())
+	if err != nil {
+		return err
+	}
+	svc := r.sup.Start(ctx, r.hmdSpec(cfgPath))
 	timeout := r.a.HMDReadyTimeout
 	if timeout == 0 {
 		timeout = time.Minute

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -153,6 +154,83 @@ func (r applianceRoot) args(extra ...string) []string {
 	return append([]string{"-cmdline", filepath.Join(r.dir, "cmdline"), "-etc", r.etc, "-data", r.data, "-run", r.run, "-bin", r.bin}, extra...)
 }
 
+// agentProc is the agent running as a child of the test.
+type agentProc struct {
+	cmd  *exec.Cmd
+	out  lines
+	done chan struct{}
+	err  error
+}
+
+// startAgent runs the agent on root, stopping it with SIGTERM when the
+// test ends (so that it stops the fake hmd).
+func startAgent(t *testing.T, root applianceRoot, env ...string) *agentProc {
+	t.Helper()
+	a := &agentProc{cmd: exec.Command(root.self, root.args()...), done: make(chan struct{})}
+	a.cmd.Env = append(append(os.Environ(), "HAFW_TEST_AGENT=1", "HAFW_TEST_DIR="+root.dir, "NOTIFY_SOCKET="), env...)
+	out, err := a.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.cmd.Stderr = os.Stderr
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			a.out.add(sc.Text())
+		}
+		a.err = a.cmd.Wait()
+		close(a.done)
+	}()
+	t.Cleanup(func() {
+		a.cmd.Process.Signal(syscall.SIGTERM)
+		if a.wait(10*time.Second) == errStillRunning {
+			a.cmd.Process.Kill()
+			<-a.done
+		}
+	})
+	return a
+}
+
+var errStillRunning = errors.New("agent still running")
+
+// wait waits up to d for the agent to exit and returns its exit error.
+func (a *agentProc) wait(d time.Duration) error {
+	select {
+	case <-a.done:
+		return a.err
+	case <-time.After(d):
+		return errStillRunning
+	}
+}
+
+// TestUnconfiguredAgentRunsHMDWithNoRole: with no stored configuration and
+// no first-boot keys the appliance still comes up — hmd runs on the
+// default configuration (role none) written to the runtime directory,
+// nothing is stored on /data, and the console says to run setup.
+func TestUnconfiguredAgentRunsHMDWithNoRole(t *testing.T) {
+	root := newApplianceRoot(t, "console=ttyS0\n")
+	agent := startAgent(t, root)
+	ready, _ := agent.out.waitFor(t, 0, "hafw-ready:")
+	if want := "hafw-ready: host=mse profile=VA-Low role=none eth0=down eth1=none license=not-activated"; ready != want {
+		t.Errorf("ready line %q, want %q", ready, want)
+	}
+	agent.out.waitFor(t, 0, "hafw-init: this appliance is not configured: run setup")
+	runCfg := filepath.Join(root.run, "unconfigured-appliance.json")
+	args, _ := os.ReadFile(filepath.Join(root.dir, "hmd-started"))
+	if !strings.Contains(string(args), "--config "+runCfg) {
+		t.Errorf("hmd args %q lack --config %s", args, runCfg)
+	}
+	if cfg, err := config.Load(runCfg); err != nil || cfg.Role != config.RoleNone {
+		t.Errorf("hmd's configuration %+v, %v", cfg, err)
+	}
+	if _, err := os.Stat(config.Layout{Root: root.data}.ConfigFile()); !os.IsNotExist(err) {
+		t.Errorf("an unconfigured boot stored a configuration on /data: %v", err)
+	}
+}
+
 // TestAgentSupervisesHMDAndShutsDownInOrder runs the real agent binary as
 // a systemd-style service on this machine: first-boot configuration from a
 // kernel command line file, an activation license, a fake hmd that crashes
@@ -207,33 +285,8 @@ func TestAgentSupervisesHMDAndShutsDownInOrder(t *testing.T) {
 		}
 	}()
 
-	cmd := exec.Command(root.self, root.args()...)
-	cmd.Env = append(os.Environ(), "HAFW_TEST_AGENT=1", "HAFW_TEST_DIR="+dir, "NOTIFY_SOCKET="+notifyPath)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	var got lines
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			got.add(sc.Text())
-		}
-		exited <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM) // lets the agent stop the fake hmd
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-		}
-	})
+	agent := startAgent(t, root, "NOTIFY_SOCKET="+notifyPath)
+	cmd, got := agent.cmd, &agent.out
 
 	ready, readyAt := got.waitFor(t, 0, "hafw-ready:")
 	const want = "hafw-ready: host=mse-test profile=VA-Low role=primary eth0=down eth1=none license=activated"
@@ -302,13 +355,8 @@ func TestAgentSupervisesHMDAndShutsDownInOrder(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("agent exit: %v", err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("agent did not exit after SIGTERM")
+	if err := agent.wait(60 * time.Second); err != nil {
+		t.Errorf("agent exit: %v", err)
 	}
 	if n := countLines(t, filepath.Join(dir, "hmd-graceful")); n != 3 {
 		t.Errorf("graceful hmd stops = %d, want 3", n)
