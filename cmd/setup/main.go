@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -32,6 +33,10 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("setup", flag.ContinueOnError)
 	cfgPath := fs.String("config", paths.Layout().ConfigFile(), "appliance configuration `file`")
 	socket := fs.String("control", paths.ControlSocket(), "init agent control `socket`")
+	licDir := fs.String("licenses", paths.Layout().LicenseDir(), "license `directory` on the data partition")
+	vendorPub := fs.String("vendor-pub", filepath.Join(paths.Etc, "vendor.pub"), "licensing vendor public key `file` of the image")
+	udi := fs.String("udi", "", "this appliance's UDI `PID:VID:SN` (default: from the init agent)")
+	profile := fs.String("profile", "", "this appliance's profile `model` (default: from the init agent)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,6 +71,20 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 		return fmt.Errorf("save configuration: %w", err)
 	}
 	fmt.Fprintf(stdout, "Configuration saved to %s.\n", *cfgPath)
+	// License activation (issue 10): before the reload, so the new ready
+	// line already reports the license.
+	if *udi == "" {
+		if st, err := ctl.Status(ctx); err == nil {
+			*udi, *profile = st.UDI, st.Profile
+		}
+	}
+	if step, ok, err := newLicenseStep(in, stdout, *licDir, *vendorPub, *udi, *profile); err != nil {
+		return err
+	} else if ok {
+		if err := step.run(ctx); err != nil {
+			return err
+		}
+	}
 	if _, err := ctl.Reload(ctx); err != nil {
 		if errors.Is(err, initagent.ErrAgentNotRunning) {
 			fmt.Fprintf(stdout, "The init agent is not running; the configuration takes effect at the next boot.\n")
