@@ -212,7 +212,7 @@ func (r *run) scenario(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			r.say("%s", m[0])
+			r.say("%s", strings.TrimSpace(m[0]))
 			if m[3] != a.role || m[6] != "activated" {
 				return fmt.Errorf("%s came up as role=%s license=%s, want role=%s license=activated", a.name, m[3], m[6], a.role)
 			}
@@ -344,7 +344,7 @@ func (r *run) scenario(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		r.say("%s", m[0])
+		r.say("%s", strings.TrimSpace(m[0]))
 		if m[3] != "none" || m[6] != "not-activated" {
 			return fmt.Errorf("mse3 with another machine's license came up role=%s license=%s, want role=none license=not-activated", m[3], m[6])
 		}
