@@ -39,6 +39,10 @@ type Options struct {
 	Log *slog.Logger
 	// BootTimeout bounds each boot to the ready line (TCG is slow).
 	BootTimeout time.Duration
+	// FailoverWait is the pair's long failover wait (DefaultFailoverWait
+	// when zero). Heartbeats from TCG guests on a busy host arrive late; a
+	// wait too short for the load fails over a living primary.
+	FailoverWait time.Duration
 }
 
 // Step is one step of the scenario and its outcome.
@@ -89,10 +93,10 @@ const (
 	clientAddr = "10.231.0.100/24"
 	vipAddr    = "10.231.0.10"
 	password   = "demo-pass-1"
-	// failoverWait is the pair's long failover wait: generous, because
-	// heartbeats from a TCG guest on a busy host arrive late.
-	failoverWait = 4 * time.Second
 )
+
+// DefaultFailoverWait suits the demo on an otherwise idle two-core host.
+const DefaultFailoverWait = 4 * time.Second
 
 // appliance is one VA of the demo.
 type appliance struct {
@@ -140,6 +144,9 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	if o.BootTimeout == 0 {
 		o.BootTimeout = 5 * time.Minute
+	}
+	if o.FailoverWait == 0 {
+		o.FailoverWait = DefaultFailoverWait
 	}
 	start := time.Now()
 	r := &run{o: o}
@@ -226,7 +233,7 @@ func (r *run) scenario(ctx context.Context) error {
 	if err := r.step("pair mse2 to mse1 through the management API; sync 100%, PRIMARY_ACTIVE/SECONDARY_ACTIVE", func() error {
 		res, err := pAPI.Pair(ctx, api.PairRequest{SecondaryName: s.name, SecondaryIP: s.addr().String(),
 			SecondaryPassword: password, FailoverType: "automatic", FailbackType: "manual",
-			LongFailoverWait: api.Duration(failoverWait)})
+			LongFailoverWait: api.Duration(r.o.FailoverWait)})
 		if err != nil {
 			return fmt.Errorf("POST /v1/pair on mse1: %w", err)
 		}

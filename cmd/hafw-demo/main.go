@@ -22,15 +22,16 @@ func main() {
 	src := flag.String("src", ".", "hafw source `directory` (built into the image)")
 	work := flag.String("work", "", "work `directory` for the image and disks (default: a temporary one, removed afterwards)")
 	boot := flag.Duration("boot-timeout", 5*time.Minute, "time allowed for each boot to the ready line")
+	wait := flag.Duration("failover-wait", demo.DefaultFailoverWait, "the pair's long failover wait (raise it on a busy host)")
 	verbose := flag.Bool("v", false, "log the image build")
 	flag.Parse()
-	if err := run(*src, *work, *boot, *verbose); err != nil {
+	if err := run(*src, *work, *boot, *wait, *verbose); err != nil {
 		fmt.Fprintf(os.Stderr, "hafw-demo: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(src, work string, boot time.Duration, verbose bool) error {
+func run(src, work string, boot, wait time.Duration, verbose bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if work == "" {
@@ -49,7 +50,7 @@ func run(src, work string, boot time.Duration, verbose bool) error {
 	if verbose {
 		level = slog.LevelInfo
 	}
-	sum, err := demo.Run(ctx, demo.Options{SrcDir: abs, WorkDir: work, Out: os.Stdout, BootTimeout: boot,
+	sum, err := demo.Run(ctx, demo.Options{SrcDir: abs, WorkDir: work, Out: os.Stdout, BootTimeout: boot, FailoverWait: wait,
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))})
 	sum.Print(os.Stdout)
 	return err
