@@ -125,14 +125,6 @@ func (s *Supervisor) Start(ctx context.Context, spec Spec) *Service {
 	return svc
 }
 
-// Get returns the named service, if it was ever started.
-func (s *Supervisor) Get(name string) (*Service, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	svc, ok := s.services[name]
-	return svc, ok
-}
-
 // Statuses returns every service's status.
 func (s *Supervisor) Statuses() []Status {
 	s.mu.Lock()
