@@ -4,7 +4,7 @@ import "time"
 
 // Backoff is the restart delay policy: the n-th consecutive failure waits
 // Initial·2^(n-1), capped at Max. A child that stayed up for Stable counts
-// as healthy again and its next failure starts from Initial.
+// as healthy again and its next failure starts from Initial (0: never).
 type Backoff struct {
 	Initial time.Duration
 	Max     time.Duration

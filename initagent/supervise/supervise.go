@@ -228,7 +228,7 @@ func (svc *Service) loop(ctx context.Context) {
 			svc.setState(Failed, 0)
 			return
 		}
-		if time.Since(started) >= svc.sup.Backoff.Stable {
+		if svc.sup.Backoff.Stable > 0 && time.Since(started) >= svc.sup.Backoff.Stable {
 			failures = 0
 		}
 		failures++
