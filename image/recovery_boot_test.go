@@ -46,5 +46,9 @@ func TestBoot3355RecoveryEntry(t *testing.T) {
 		NICs:  []vmtest.NIC{{Model: "virtio-net-pci"}, {Model: "virtio-net-pci"}},
 	})
 	vm.WaitFor(regexp.MustCompile(`hafw-recovery: recovery mode requested by`), bootTimeout)
-	checkReady(t, vm, "lab3355", "3355", "10.210.0.10/24")
+	// A whole line: the console arrives in chunks.
+	got := vm.WaitFor(regexp.MustCompile(readyRE.String()+`\r?\n`), bootTimeout)
+	if got[1] != "lab3355" || got[2] != "3355" || got[3] != "none" || got[4] != "10.210.0.10/24" {
+		t.Fatalf("ready line %q, want host=lab3355 profile=3355 role=none eth0=10.210.0.10/24", got[0])
+	}
 }
