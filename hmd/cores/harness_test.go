@@ -214,7 +214,7 @@ func (c *cluster) client(t testing.TB, endpoints ...string) *clientv3.Client {
 	return cli
 }
 
-const testTTL = 2 * time.Second
+const testTTL = 4 * time.Second
 
 func (c *cluster) startCore(t testing.TB, prefix string, num int, role plan.Role, endpoints ...string) *proc {
 	t.Helper()
