@@ -82,7 +82,11 @@ func (s Summary) Print(w io.Writer) {
 			fmt.Fprintf(w, "          %s\n", strings.SplitN(st.Err.Error(), "\n", 2)[0])
 		}
 	}
-	fmt.Fprintf(w, "client outage after pulling the primary's power: %d ms\n", s.Outage.Milliseconds())
+	if s.Outage > 0 {
+		fmt.Fprintf(w, "client outage after pulling the primary's power: %d ms\n", s.Outage.Milliseconds())
+	} else {
+		fmt.Fprintf(w, "client outage after pulling the primary's power: not measured\n")
+	}
 	fmt.Fprintf(w, "writes: %d tried, %d acknowledged, %d acknowledged but lost\n", s.Attempts, s.Acked, len(s.Lost))
 	fmt.Fprintf(w, "total time: %s\n", s.Total.Round(time.Second))
 	fmt.Fprintf(w, "============================================================\n")
