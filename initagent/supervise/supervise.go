@@ -355,9 +355,11 @@ func (svc *Service) readNotify(conn *net.UnixConn, pid int) {
 		for _, line := range strings.Split(string(buf[:n]), "\n") {
 			if line == "READY=1" && !said {
 				said = true
-				svc.readyOnce.Do(func() { close(svc.ready) })
+				// State and log line first: whoever waits on Ready may
+				// report readiness and must not overtake them.
 				svc.setState(Running, pid)
 				svc.logf("ready")
+				svc.readyOnce.Do(func() { close(svc.ready) })
 			}
 		}
 	}
