@@ -34,6 +34,7 @@ var commands = map[string]command{
 	"unpair":     {"delete the secondary (the clean way to break a pair)", peerOp("unpair")},
 	"status":     {"current high availability status", runStatus},
 	"events":     {"the events log", runEvents},
+	"recover":    {"on the secondary: restore a recovering primary's pairing", runRecover},
 }
 
 // usageError is a command-line mistake (exit status 2).

@@ -50,6 +50,9 @@ func (e configError) Unwrap() error { return e.err }
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	err := run(ctx, os.Args[1:], os.Stderr)
+	for errors.Is(err, errRestored) {
+		err = run(ctx, os.Args[1:], os.Stderr)
+	}
 	stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "hmd: %v\n", err)
@@ -119,12 +122,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return configError{err}
 	}
-	if f.recovery || cfg.RecoveryMode {
-		// Restoring a primary's configuration from its secondary (the
-		// seed's recovery mode) is not implemented yet; until then a
-		// recovering appliance holds nothing, so it cannot disturb the
+	recovery, err := recovering(f.recovery, cfg, f.stateDir, log)
+	if err != nil {
+		return err
+	}
+	restore := newRestorer(f.config)
+	if recovery {
+		// A recovering appliance holds nothing, so it cannot disturb the
 		// secondary that serves in its place.
-		log.Warn("HA recovery mode: hmd takes no HA role; restoring the configuration from the secondary is not implemented")
 		cfg.Role, cfg.VIP = config.RoleNone, netip.Prefix{}
 	}
 	profile, err := readProfile(cfg, f.profileFile)
@@ -177,6 +182,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		Identity:  id, VIP: exec, Log: log, HeartbeatPort: f.heartbeatPort,
 		Instance: instHook, Data: syncHook,
 		StabilizationWindow: f.stabilization, GracefulTimeout: f.gracefulLimit,
+		Recovery: recovery, Restored: restore.restored,
 	})
 	if err != nil {
 		return err
@@ -186,17 +192,38 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		for _, s := range servers {
-			s.Close()
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	go func() {
+		select {
+		case <-restore.done:
+			cancelRun()
+		case <-runCtx.Done():
 		}
 	}()
-	err = d.Run(ctx, func() {
+	defer func() {
+		// Let the restore request that ended the run get its answer.
+		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, s := range servers {
+			if err := s.Shutdown(shutCtx); err != nil {
+				s.Close()
+			}
+		}
+	}()
+	err = d.Run(runCtx, func() {
 		if _, err := sddaemon.SdNotify(false, sddaemon.SdNotifyReady); err != nil {
 			log.Warn("readiness notification failed", "err", err)
 		}
-		log.Info("hmd ready", "role", cfg.Role, "version", version, "udi", udi, "socket", f.socket)
+		log.Info("hmd ready", "role", cfg.Role, "version", version, "udi", udi, "socket", f.socket, "recovery", recovery)
 	})
+	select {
+	case <-restore.done:
+		if ctx.Err() == nil {
+			return errRestored
+		}
+	default:
+	}
 	return err
 }
 

@@ -119,6 +119,9 @@ func NewHandler(backend Backend, auth Authenticator, log *slog.Logger) http.Hand
 	mux.HandleFunc("POST /v1/unpair", h.admin(h.unpair))
 	mux.HandleFunc("POST /v1/peer/pair", h.peerPair)
 	mux.HandleFunc("POST /v1/peer/unpair", h.peerUnpair)
+	if rb, ok := backend.(RecoveryBackend); ok {
+		h.recoveryRoutes(mux, rb)
+	}
 	return mux
 }
 

@@ -109,6 +109,14 @@ type Options struct {
 	GracefulTimeout time.Duration
 	// RemoteTimeout bounds calls to the peer's API (10 s when zero).
 	RemoteTimeout time.Duration
+	// Recovery is set in recovery mode: the appliance holds no HA role and
+	// accepts its pairing back from its secondary (Restore).
+	Recovery bool
+	// Restored is called in recovery mode once a restored pairing with its
+	// VIP is stored; it makes the appliance a primary again (cmd/hmd
+	// saves the configuration and restarts the daemon). An error undoes
+	// the restore.
+	Restored func(vip netip.Prefix) error
 }
 
 // peer is one relationship at run time.

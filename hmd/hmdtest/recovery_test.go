@@ -1,0 +1,124 @@
+package hmdtest
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hafw/hafw/config"
+	"github.com/hafw/hafw/hmd/daemon"
+	"github.com/hafw/hafw/internal/netnstest"
+	"github.com/hafw/hafw/internal/testenv"
+)
+
+// peerBlock is gethainfo's configuration of the first peer without the
+// live lines (heartbeats, state), for comparing configurations.
+func peerBlock(out string) string {
+	_, block, ok := strings.Cut(out, "Peer configuration#: 1")
+	if !ok {
+		return ""
+	}
+	var keep []string
+	for _, l := range strings.Split(block, "\n") {
+		if !strings.HasPrefix(l, "Heartbeat status:") && !strings.HasPrefix(l, "Current state:") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+// TestRecoveryRestoresPrimaryFromSecondary: a primary dies (kill -9), its
+// secondary takes over, and the primary comes back with an empty state
+// directory in recovery mode. The restore from the secondary (hactl
+// recover) is refused for the wrong password, for a primary the secondary
+// does not back, and for a primary not in recovery mode; with the right
+// password the primary gets its pairing back, rejoins TERMINATED without
+// touching the VIP, fails back, and shows the configuration it had before.
+func TestRecoveryRestoresPrimaryFromSecondary(t *testing.T) {
+	testenv.Short(t, "hmd network namespace test")
+	l := newLAN(t, "10.243.0")
+	p := l.addNode("mse1", 2, config.RolePrimary, "3355", 10)
+	s := l.addNode("mse2", 3, config.RoleSecondary, "3355", 0)
+	vip := l.addr(10)
+	pair(t, p, s, "automatic", "manual", 500*time.Millisecond)
+	p.waitState(0, "PRIMARY_ACTIVE", 10*time.Second)
+	s.waitState(0, "SECONDARY_ACTIVE", 10*time.Second)
+	before := peerBlock(p.gethainfo())
+	if before == "" {
+		t.Fatalf("primary's gethainfo has no peer block:\n%s", p.gethainfo())
+	}
+
+	recoverFrom := func(primary, pw string) (string, error) {
+		return s.hactl("recover", "--primary", primary, "--primary-password", pw)
+	}
+	// A primary that is not in recovery mode refuses, and keeps its pair.
+	if out, err := recoverFrom(p.hip.String(), password); err == nil || !strings.Contains(out, "not in recovery mode") {
+		t.Fatalf("recover onto a running primary: err %v, output %q", err, out)
+	}
+	// The secondary backs no primary at .9.
+	if out, err := recoverFrom(l.addr(9).String(), password); err == nil || !strings.Contains(out, "holds no pairing for the primary "+l.addr(9).String()) {
+		t.Fatalf("recover of an unknown primary: err %v, output %q", err, out)
+	}
+	p.waitState(0, "PRIMARY_ACTIVE", time.Second)
+
+	// The primary dies and loses its data partition.
+	p.kill(l)
+	s.waitState(0, "FAILOVER_ACTIVE", 10*time.Second)
+	if err := os.RemoveAll(p.stateDir); err != nil {
+		t.Fatal(err)
+	}
+	l.br.SetPort(p.port, true)
+	p.args = append(p.args, "--recovery")
+	p.start()
+	if st := p.status(); st.Role != "none" || len(st.Peers) != 0 {
+		t.Fatalf("in recovery mode the primary must have no role and no peers: %+v", st)
+	}
+
+	if out, err := recoverFrom(p.hip.String(), "wrong-password"); err == nil || !strings.Contains(out, "the primary refused the password") {
+		t.Fatalf("recover with a wrong password: err %v, output %q", err, out)
+	}
+	if st := p.status(); st.Role != "none" || len(st.Peers) != 0 {
+		t.Fatalf("a refused restore changed the primary: %+v", st)
+	}
+
+	out, err := recoverFrom(p.hip.String(), password)
+	if err != nil || !strings.Contains(out, "Configuration restored to the primary") {
+		t.Fatalf("hactl recover: err %v, output %q\nsecondary:\n%s\nprimary:\n%s", err, out, s.proc.Output(), p.proc.Output())
+	}
+	t.Logf("hactl recover: %s", strings.TrimSpace(out))
+	p.waitState(0, "TERMINATED", 10*time.Second)
+	time.Sleep(time.Second) // long enough for a wrong claim to show
+	if p.hasAddr(vip) || !s.hasAddr(vip) {
+		t.Fatalf("a restored primary must leave the VIP to the serving secondary (primary %v, secondary %v)", p.hasAddr(vip), s.hasAddr(vip))
+	}
+	s.waitState(0, "FAILOVER_ACTIVE", time.Second)
+
+	// Failback through the existing path.
+	if out, err := s.hactl("failback", "--force"); err != nil {
+		t.Fatalf("hactl failback --force: %v\n%s", err, out)
+	}
+	p.waitState(0, "PRIMARY_ACTIVE", 15*time.Second)
+	s.waitState(0, "SECONDARY_ACTIVE", 15*time.Second)
+	netnstest.Eventually(t, 5*time.Second, "VIP back on the primary only", func() bool { return p.hasAddr(vip) && !s.hasAddr(vip) })
+	info := p.gethainfo()
+	if after := peerBlock(info); after != before {
+		t.Errorf("restored configuration differs:\nbefore:%s\nafter:%s", before, after)
+	}
+	if !strings.Contains(info, "Server role: Primary") || !strings.Contains(info, "Virtual IP Address: "+vip.String()) {
+		t.Errorf("the restored primary's base configuration:\n%s", info)
+	}
+	for _, c := range []struct {
+		n    *node
+		want string
+	}{{p, daemon.MsgRestoredFromSecondary}, {s, daemon.MsgRestoredToPrimary}} {
+		if evs, err := c.n.hactl("events", "--limit", "0"); err != nil || !strings.Contains(evs, c.want) {
+			t.Errorf("%s's events lack %q (err %v):\n%s", c.n.name, c.want, err, evs)
+		}
+	}
+
+	// A supervisor that restarts hmd with --recovery still set must not
+	// throw the restored pairing away.
+	p.restart()
+	p.waitState(0, "PRIMARY_ACTIVE", 10*time.Second)
+}
