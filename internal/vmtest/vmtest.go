@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,17 +62,21 @@ type Options struct {
 	Kernel, Initrd, Cmdline string
 	MemoryMB                int // default 1024
 	CPUs                    int // default 1: the test machines are small
+	// CDROM is an ISO image in a SATA CD drive on the q35 machine's AHCI
+	// controller, the way ESXi hands a guest its OVF environment.
+	CDROM string
 	// Extra QEMU arguments.
 	Extra []string
 }
 
 // VM is a running QEMU.
 type VM struct {
-	t     testing.TB
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	done  chan struct{}
-	err   error // exit status, valid after done
+	t       testing.TB
+	cmd     *exec.Cmd
+	monitor string // QEMU's human monitor socket
+	stdin   io.WriteCloser
+	done    chan struct{}
+	err     error // exit status, valid after done
 
 	mu      sync.Mutex
 	console bytes.Buffer
@@ -92,7 +97,9 @@ func Require(t testing.TB, efi bool) {
 }
 
 // Args returns the QEMU command line for o; dir holds per-VM files (the
-// writable EFI variable store).
+// writable EFI variable store, the monitor socket). Every VM gets a
+// virtio-rng device, as hypervisors offer one: without it the guest's
+// first getrandom waits about 20 s for entropy under TCG.
 func (o Options) Args(dir string) ([]string, error) {
 	mem, cpus := o.MemoryMB, o.CPUs
 	if mem == 0 {
@@ -103,7 +110,8 @@ func (o Options) Args(dir string) ([]string, error) {
 	}
 	args := []string{"-machine", "q35,accel=tcg", "-m", strconv.Itoa(mem), "-smp", strconv.Itoa(cpus),
 		"-nodefaults", "-no-user-config", "-display", "none", "-vga", "none",
-		"-serial", "stdio", "-monitor", "none", "-no-reboot"}
+		"-serial", "stdio", "-monitor", "unix:" + MonitorSocket(dir) + ",server=on,wait=off", "-no-reboot",
+		"-device", "virtio-rng-pci"}
 	switch {
 	case o.EFI:
 		vars := filepath.Join(dir, "OVMF_VARS.fd")
@@ -136,6 +144,10 @@ func (o Options) Args(dir string) ([]string, error) {
 		}
 		args = append(args, "-drive", spec, "-device", fmt.Sprintf("virtio-blk-pci,drive=disk%d,bootindex=%d", i, i+1))
 	}
+	if o.CDROM != "" {
+		args = append(args, "-drive", "if=none,id=cd0,media=cdrom,readonly=on,format=raw,file="+o.CDROM,
+			"-device", "ide-cd,drive=cd0,bus=ide.0")
+	}
 	for i, n := range o.NICs {
 		backend := n.Backend
 		if backend == "" {
@@ -158,11 +170,12 @@ func (o Options) Args(dir string) ([]string, error) {
 func Start(t testing.TB, o Options) *VM {
 	t.Helper()
 	Require(t, o.EFI)
-	args, err := o.Args(t.TempDir())
+	dir := t.TempDir()
+	args, err := o.Args(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vm := &VM{t: t, done: make(chan struct{}), changed: make(chan struct{})}
+	vm := &VM{t: t, monitor: MonitorSocket(dir), done: make(chan struct{}), changed: make(chan struct{})}
 	vm.cmd = exec.Command("qemu-system-x86_64", args...)
 	vm.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	vm.cmd.Stdout = vm
@@ -250,6 +263,62 @@ func (vm *VM) Match(re *regexp.Regexp, timeout time.Duration) ([]string, error) 
 		case <-deadline.C:
 			return nil, fmt.Errorf("console did not match %q within %s", re, timeout)
 		}
+	}
+}
+
+// MonitorSocket is where Args puts the QEMU monitor's unix socket.
+func MonitorSocket(dir string) string { return filepath.Join(dir, "monitor.sock") }
+
+// Monitor runs one command on QEMU's human monitor (e.g. "sendkey
+// ctrl-alt-delete", what an operator's keyboard or the hypervisor's
+// console would send) and returns its output.
+func (vm *VM) Monitor(command string) (string, error) {
+	c, err := net.DialTimeout("unix", vm.monitor, 10*time.Second)
+	if err != nil {
+		return "", fmt.Errorf("QEMU monitor: %w", err)
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		return "", fmt.Errorf("QEMU monitor: %w", err)
+	}
+	// The monitor greets with a banner and a "(qemu) " prompt, echoes the
+	// command and prompts again when it is done.
+	var out bytes.Buffer
+	if err := readUntilPrompt(c, &out); err != nil {
+		return "", fmt.Errorf("QEMU monitor greeting: %w", err)
+	}
+	out.Reset()
+	if _, err := io.WriteString(c, command+"\n"); err != nil {
+		return "", fmt.Errorf("QEMU monitor %q: %w", command, err)
+	}
+	if err := readUntilPrompt(c, &out); err != nil {
+		return out.String(), fmt.Errorf("QEMU monitor %q: %w", command, err)
+	}
+	return strings.TrimSuffix(out.String(), monitorPrompt), nil
+}
+
+const monitorPrompt = "(qemu) "
+
+func readUntilPrompt(r io.Reader, out *bytes.Buffer) error {
+	buf := make([]byte, 4096)
+	for !bytes.HasSuffix(out.Bytes(), []byte(monitorPrompt)) {
+		n, err := r.Read(buf)
+		out.Write(buf[:n])
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WaitExit waits up to timeout for QEMU to exit (with -no-reboot a guest
+// reboot or power-off ends QEMU) and returns its exit status.
+func (vm *VM) WaitExit(timeout time.Duration) error {
+	select {
+	case <-vm.done:
+		return vm.err
+	case <-time.After(timeout):
+		return fmt.Errorf("QEMU still running after %s", timeout)
 	}
 }
 

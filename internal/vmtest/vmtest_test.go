@@ -29,10 +29,21 @@ func TestArgs(t *testing.T) {
 		"if=none,id=disk1,format=vmdk,file=/b.vmdk -device",
 		"-netdev user,restrict=on,id=net0 -device virtio-net-pci,netdev=net0",
 		"-netdev socket,listen=127.0.0.1:4000,id=net1 -device e1000,netdev=net1,mac=52:54:00:00:00:02",
+		"-device virtio-rng-pci", "-monitor unix:" + MonitorSocket(dir) + ",server=on,wait=off",
 	} {
 		if !strings.Contains(line, want) {
 			t.Errorf("args lack %q:\n%s", want, line)
 		}
+	}
+	if strings.Contains(line, "cd0") {
+		t.Errorf("CD drive without CDROM: %s", line)
+	}
+	args, err = Options{Kernel: "/k", CDROM: "/env.iso"}.Args(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line := strings.Join(args, " "); !strings.Contains(line, "media=cdrom,readonly=on,format=raw,file=/env.iso -device ide-cd,drive=cd0") {
+		t.Errorf("args lack the CD drive: %s", line)
 	}
 	if _, err := (Options{}).Args(dir); err == nil {
 		t.Error("options without EFI or kernel accepted")
@@ -79,5 +90,31 @@ func TestConsoleAndKill(t *testing.T) {
 	}
 	if !strings.Contains(vm.Tail(1000), "Linux version") {
 		t.Error("console tail lost the banner")
+	}
+}
+
+// TestMonitor runs commands on a VM's QEMU monitor: the status of a
+// running guest (a kernel that hangs after its panic, panic=0), then
+// "quit", after which QEMU must have exited.
+func TestMonitor(t *testing.T) {
+	kernels, _ := filepath.Glob("../../.cache/kernel/*/boot/vmlinuz-*")
+	if len(kernels) == 0 {
+		testenv.Unavailable(t, "no unpacked Debian kernel (make test runs scripts/fetch-kernel.sh)")
+	}
+	vm := Start(t, Options{Kernel: kernels[len(kernels)-1], Cmdline: "console=ttyS0 panic=0", MemoryMB: 256})
+	vm.WaitFor(regexp.MustCompile(`Linux version`), 120*time.Second)
+	out, err := vm.Monitor("info status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "VM status: running") {
+		t.Fatalf("info status: %q", out)
+	}
+	if _, err := vm.Monitor("no-such-command"); err != nil {
+		t.Fatalf("an unknown command must answer with an error text, not break the monitor: %v", err)
+	}
+	vm.Monitor("quit") // QEMU may close the socket before prompting again
+	if err := vm.WaitExit(30 * time.Second); err != nil {
+		t.Fatalf("after quit: %v", err)
 	}
 }
