@@ -122,6 +122,9 @@ func NewHandler(backend Backend, auth Authenticator, log *slog.Logger) http.Hand
 	if rb, ok := backend.(RecoveryBackend); ok {
 		h.recoveryRoutes(mux, rb)
 	}
+	if wb, ok := backend.(WitnessBackend); ok {
+		h.witnessRoutes(mux, wb)
+	}
 	return mux
 }
 

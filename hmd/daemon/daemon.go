@@ -117,6 +117,9 @@ type Options struct {
 	// saves the configuration and restarts the daemon). An error undoes
 	// the restore.
 	Restored func(vip netip.Prefix) error
+	// Witness, when its address is set, must agree that a primary is gone
+	// before this secondary takes over automatically (witness.go).
+	Witness Witness
 }
 
 // peer is one relationship at run time.
@@ -228,6 +231,7 @@ func (d *Daemon) haConfig(c store.PeerConfig) ha.Config {
 		FailoverWait:        c.FailoverWait,
 		StabilizationWindow: d.opt.StabilizationWindow,
 		GracefulTimeout:     d.opt.GracefulTimeout,
+		Witness:             d.witnessed(),
 	}
 }
 
@@ -456,8 +460,7 @@ func (d *Daemon) execute(p *peer, acts []ha.Action) {
 		case ha.ProbeGateway:
 			d.probeGateway(p.cfg.HIP)
 		case ha.AskWitness:
-			// Pairing never sets Config.Witness, so the machine never asks.
-			d.log.Error("witness vote asked but no witness is configured", "peer", p.cfg.HIP)
+			d.askWitness(p.cfg.HIP)
 		case ha.AppendEvent:
 			r := a.Record
 			if err := d.events.Append(events.Event{Time: r.Time, Peer: p.cfg.HIP.String(), Description: r.Description, GeneratedBy: r.GeneratedBy, Remarks: r.Remarks}); err != nil {
