@@ -16,12 +16,17 @@ import (
 // hardware (virtio PCI transport, virtio disk and NIC, SCSI and SATA
 // controllers, e1000) so that any image boots in the lab, plus the file
 // systems the init agent mounts (ext4 data partition, FAT boot partition,
-// efivarfs for boot-slot variables). crc32c_generic is ext4's soft
+// efivarfs for boot-slot variables), and the CD-ROM stack (SCSI CD on
+// AHCI/virtio-scsi, iso9660) that the OVF environment arrives on with
+// ESXi's "iso" transport, and virtio_rng: QEMU's entropy device seeds the
+// kernel's random pool, without which the first DHCP exchange waited about
+// 20 s for entropy under TCG (the lab CPU has no RDRAND). crc32c_generic is ext4's soft
 // dependency ("softdep pre: crc32c", an alias that modprobe would resolve);
 // without it ext4 refuses to mount.
 var LabModules = []string{
 	"virtio_pci", "virtio_blk", "virtio_net", "virtio_scsi", "e1000",
 	"ahci", "sd_mod", "crc32c_generic", "ext4", "vfat", "nls_cp437", "nls_ascii", "efivarfs",
+	"sr_mod", "isofs", "virtio_rng",
 }
 
 // ModuleName normalises a module name: the kernel treats '-' and '_' alike.
