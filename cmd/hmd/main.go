@@ -131,6 +131,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	restore := newRestorer(f.config)
+	staleVIP := cfg.VIP
 	if recovery {
 		// A recovering appliance holds nothing, so it cannot disturb the
 		// secondary that serves in its place.
@@ -169,6 +170,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	defer arp.Close()
 	exec := &vip.Executor{Interface: cfg.HealthMonitorInterface, Addrs: host, Announcer: arp, Prober: arp, Log: log}
 	defer exec.Close()
+	if recovery && staleVIP.IsValid() {
+		// hmd restarted into recovery mode without a reboot may find the
+		// configured VIP still on the interface; a recovering node holds
+		// nothing, or the secondary serving in its place would see a
+		// second owner.
+		if err := exec.Reconcile([]netip.Prefix{staleVIP}); err != nil {
+			log.Error("recovery mode: remove a left-over VIP", "err", err)
+		}
+	}
 
 	svc, err := newInstanceService(f.inst, f.stateDir, f.socket, cfg, id, log)
 	if err != nil {

@@ -2,7 +2,9 @@ package hmdtest
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -74,6 +76,9 @@ func TestRecoveryRestoresPrimaryFromSecondary(t *testing.T) {
 	if st := p.status(); st.Role != "none" || len(st.Peers) != 0 {
 		t.Fatalf("in recovery mode the primary must have no role and no peers: %+v", st)
 	}
+	if p.hasAddr(vip) {
+		t.Fatal("in recovery mode the primary must not keep the VIP it had before the crash")
+	}
 
 	if out, err := recoverFrom(p.hip.String(), "wrong-password"); err == nil || !strings.Contains(out, "the primary refused the password") {
 		t.Fatalf("recover with a wrong password: err %v, output %q", err, out)
@@ -122,3 +127,68 @@ func TestRecoveryRestoresPrimaryFromSecondary(t *testing.T) {
 	p.restart()
 	p.waitState(0, "PRIMARY_ACTIVE", 10*time.Second)
 }
+
+// TestRecoveryDataFlowsBackOnFailback: the recovering primary lost its
+// instance database too. After the restore, the ordinary failback copies
+// the secondary's data back: every write acknowledged before the crash and
+// while the secondary served is there, and both databases end identical.
+func TestRecoveryDataFlowsBackOnFailback(t *testing.T) {
+	testenv.Short(t, "hmd network namespace test")
+	l := newLAN(t, "10.245.0")
+	p := l.addNode("mse1", 2, config.RolePrimary, "3355", 10)
+	s := l.addNode("mse2", 3, config.RoleSecondary, "3355", 0)
+	p.withTracker()
+	s.withTracker()
+	vip := l.addr(10)
+	pair(t, p, s, "automatic", "manual", 500*time.Millisecond)
+	p.waitState(0, "PRIMARY_ACTIVE", 10*time.Second)
+	s.waitState(0, "SECONDARY_ACTIVE", 10*time.Second)
+	waitTrue(t, 15*time.Second, "data replication Up on the primary", func() bool { return p.replication() == "Up" })
+
+	w := newWriter(l, vip)
+	for range 40 {
+		if !w.write() {
+			t.Fatal("a write on the primary failed")
+		}
+	}
+	p.kill(l)
+	s.waitState(0, "FAILOVER_ACTIVE", 10*time.Second)
+	for range 30 {
+		if !w.write() {
+			t.Fatal("a write on the serving secondary failed")
+		}
+	}
+	// The data partition is gone: state and instance databases.
+	for _, dir := range []string{p.stateDir, filepath.Join(p.dir, "instance")} {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.br.SetPort(p.port, true)
+	p.args = append(p.args, "--recovery")
+	p.start()
+	if out, err := s.hactl("recover", "--primary", p.hip.String(), "--primary-password", password); err != nil {
+		t.Fatalf("hactl recover: %v\n%s", err, out)
+	}
+	p.waitState(0, "TERMINATED", 10*time.Second)
+	waitTrue(t, 10*time.Second, "the secondary to hear the primary", func() bool { return s.status().Peers[0].Heartbeat == "Up" })
+	if out, err := s.hactl("failback", "--force"); err != nil {
+		t.Fatalf("hactl failback --force: %v\n%s", err, out)
+	}
+	p.waitState(0, "PRIMARY_ACTIVE", 20*time.Second)
+	s.waitState(0, "SECONDARY_ACTIVE", 10*time.Second)
+	if got := w.verify(t); got != 70 {
+		t.Errorf("after recovery and failback %d elements are served, want 70", got)
+	}
+	waitTrue(t, 10*time.Second, "replication Up after failback", func() bool { return p.replication() == "Up" })
+	slot := p.status().Peers[0].InstanceDBPort - 1621
+	for _, x := range []*node{p, s} {
+		x.proc.Signal(syscall.SIGTERM)
+		<-x.proc.Exited()
+	}
+	if dp, ds := first(p.digest(slot)), first(s.digest(slot)); dp != ds {
+		t.Fatalf("databases differ after failback: primary %s, secondary %s", dp, ds)
+	}
+}
+
+func first[A, B any](a A, _ B) A { return a }
