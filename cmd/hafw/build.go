@@ -40,6 +40,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	bootloader := fs.String("bootloader", image.DefaultBootloader, "systemd-boot EFI binary")
 	cmdline := fs.String("cmdline", "", "extra kernel command line for every boot entry")
 	src := fs.String("src", ".", "hafw source tree whose cmd/* go into the image")
+	recoveryMedia := fs.Bool("recovery-media", false, "also write <image>.recovery.img: USB/ISO-style media that boots an installer for this firmware (raw-disk profiles)")
 	if err := fs.Parse(args); err != nil {
 		return usageError("%v", err)
 	}
@@ -62,6 +63,11 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		profiles = []hwprofiles.Profile{p}
 	}
 
+	if *recoveryMedia {
+		if err := checkRecoveryMedia(profiles); err != nil {
+			return err
+		}
+	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	k, origin, err := resolveKernel(ctx, log, stderr, *kernel, *kernelSum, *modules, *cache)
 	if err != nil {
@@ -99,6 +105,11 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		fmt.Fprintf(stdout, "%s  kernel %s, %d modules, initramfs %.1f MiB, %s, built in %s\n", p.Model, m.KernelRelease,
 			len(m.Modules), float64(m.InitramfsBytes)/(1<<20), strings.Join(m.Commands, " "), time.Since(start).Round(time.Second))
+		if *recoveryMedia {
+			if err := buildRecoveryMedia(ctx, stdout, p, m, *out, srcAbs); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
