@@ -67,7 +67,9 @@ func TestRecoveryMediaInstallsOntoBlankDisk(t *testing.T) {
 	vm.Type("\n")
 	vm.WaitFor(regexp.MustCompile(`Flash the firmware onto /dev/vdb\? ALL DATA ON IT WILL BE LOST\. Type yes to continue: `), time.Minute)
 	vm.Type("yes\n")
-	vm.WaitFor(regexp.MustCompile(`hafw-installer: installed onto /dev/vdb: \d+ bytes written and verified`), bootTimeout)
+	// Writing and reading back 1.3 GB through an emulated disk under TCG
+	// takes minutes on a loaded machine.
+	vm.WaitFor(regexp.MustCompile(`hafw-installer: installed onto /dev/vdb: \d+ bytes written and verified`), 12*time.Minute)
 	vm.WaitFor(regexp.MustCompile(`hafw-installer: rebooting`), time.Minute)
 	deadline := time.Now().Add(time.Minute)
 	for exited, _ := vm.Exited(); !exited; exited, _ = vm.Exited() {
