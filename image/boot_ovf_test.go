@@ -138,16 +138,39 @@ func TestOVFDeclaresISOTransport(t *testing.T) {
 // UUID is on its data partition), since an unactivated VA may not take the
 // primary role.
 func TestBootVAOVFEnvironmentISO(t *testing.T) {
-	testenv.Short(t, "QEMU boot")
-	vmtest.Require(t, true)
-	disk := privateDisk(t, blankVABuild(t))
 	const host, uuid = "ovfva", "5a1e0000-0000-4000-8000-0000000f0e01"
-	stageActivation(t, disk, "AIR-MSE-VA-K9:V01:"+host+"_"+uuid)
-	iso := ovfEnvISO(t, [][2]string{
+	bootOVF(t, uuid, "AIR-MSE-VA-K9:V01:"+host+"_"+uuid, [][2]string{
 		{"hostname", host}, {"role", "primary"}, {"eth0", "10.212.0.10/24"}, {"gw", "10.212.0.1"},
 		{"vip", "10.212.0.100/24"}, {"eth1", "10.212.1.1/30"}, {"dc", "eth1"},
 		{"dns", "10.212.0.2"}, {"tz", "UTC"}, {"password", ""},
-	})
+	}, []string{host, "VA-Standard", "primary", "10.212.0.10/24", "10.212.1.1/30", "activated"})
+}
+
+// TestBootVAOVFEnvironmentDHCP deploys with eth0=dhcp: the lease from
+// QEMU's user network (10.0.2.15/24) must be on eth0 when the ready line
+// is printed, i.e. within the agent's DHCP wait. It used to miss it under
+// TCG while the kernel's random pool was not yet initialised (no RDRAND,
+// no RNG device); vmtest gives every VM a virtio-rng device and the image
+// loads virtio_rng.
+func TestBootVAOVFEnvironmentDHCP(t *testing.T) {
+	bootOVF(t, "5a1e0000-0000-4000-8000-0000000f0e02", "", [][2]string{
+		{"hostname", "ovfdhcp"}, {"role", "none"}, {"eth0", "dhcp"},
+	}, []string{"ovfdhcp", "VA-Standard", "none", "10.0.2.15/24", "none", "not-activated"})
+}
+
+// bootOVF boots a private copy of the blank VA-Standard disk with VM UUID
+// uuid, an activation license for licenseUDI (none if empty) on its data
+// partition and the OVF environment props on a CD-ROM, and checks the
+// ready line's fields (host, profile, role, eth0, eth1, license).
+func bootOVF(t *testing.T, uuid, licenseUDI string, props [][2]string, want []string) {
+	t.Helper()
+	testenv.Short(t, "QEMU boot")
+	vmtest.Require(t, true)
+	disk := privateDisk(t, blankVABuild(t))
+	if licenseUDI != "" {
+		stageActivation(t, disk, licenseUDI)
+	}
+	iso := ovfEnvISO(t, props)
 	t.Parallel()
 	vm := vmtest.Start(t, vmtest.Options{EFI: true, CDROM: iso,
 		Disks: []vmtest.Disk{{Path: disk}},
@@ -158,7 +181,6 @@ func TestBootVAOVFEnvironmentISO(t *testing.T) {
 	// A whole line: the console arrives in chunks.
 	got := vm.WaitFor(regexp.MustCompile(readyRE.String()+`\r?\n`), bootTimeout)
 	t.Logf("ready after %s: %s", time.Since(start).Round(100*time.Millisecond), strings.TrimSpace(got[0]))
-	want := []string{host, "VA-Standard", "primary", "10.212.0.10/24", "10.212.1.1/30", "activated"}
 	if !slices.Equal(got[1:], want) {
 		t.Fatalf("ready line %q, want host=%s profile=%s role=%s eth0=%s eth1=%s license=%s\n--- console tail ---\n%s",
 			got[0], want[0], want[1], want[2], want[3], want[4], want[5], vm.Tail(40))
@@ -203,5 +225,52 @@ func TestBootCtrlAltDelOrderlyShutdown(t *testing.T) {
 		if strings.Contains(shutdown, bad) {
 			t.Errorf("shutdown shows %q:\n%s", bad, shutdown)
 		}
+	}
+}
+
+// TestBootBlankDataPartition boots a disk whose data partition was never
+// formatted (its start zeroed, as on a replaced or factory-fresh disk):
+// the init agent formats it with the image's mke2fs (from the build host,
+// with its shared libraries) and comes up unconfigured, role none. The
+// disk is written by the guest, so the test then checks on the host that
+// the partition carries an ext4 file system labelled hafw-data.
+func TestBootBlankDataPartition(t *testing.T) {
+	testenv.Short(t, "QEMU boot")
+	vmtest.Require(t, true)
+	testenv.RequireCommand(t, "dumpe2fs")
+	disk := privateDisk(t, blankVABuild(t))
+	f, err := os.OpenFile(disk, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteAt(make([]byte, 1<<20), dataOffset)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatalf("zeroing the data partition: %v", err)
+	}
+	fs := disk + "?offset=" + strconv.FormatInt(dataOffset, 10)
+	if out, err := exec.Command("dumpe2fs", "-h", fs).CombinedOutput(); err == nil {
+		t.Fatalf("data partition still has a file system after zeroing:\n%s", out)
+	}
+	t.Parallel()
+	vm := vmtest.Start(t, vmtest.Options{EFI: true,
+		Disks: []vmtest.Disk{{Path: disk, Writable: true}},
+		NICs:  []vmtest.NIC{{Model: "e1000"}, {Model: "e1000"}},
+	})
+	vm.WaitFor(regexp.MustCompile(`hafw-init: creating the data filesystem on blank /dev/vda2`), bootTimeout)
+	got := vm.WaitFor(regexp.MustCompile(readyRE.String()+`\r?\n`), bootTimeout)
+	if got[2] != "VA-Standard" || got[3] != "none" {
+		t.Fatalf("ready line %q, want profile=VA-Standard role=none\n--- console tail ---\n%s", got[0], vm.Tail(40))
+	}
+	vm.Kill()
+	out, err := exec.Command("dumpe2fs", "-h", fs).CombinedOutput()
+	if err != nil {
+		t.Fatalf("no file system on the data partition after the boot: %v\n%s", err, out)
+	}
+	if !regexp.MustCompile(`(?m)^Filesystem volume name:\s+hafw-data$`).Match(out) ||
+		!regexp.MustCompile(`(?m)^Filesystem features:.*\bextent\b`).Match(out) {
+		t.Fatalf("data partition after the boot:\n%s", out)
 	}
 }

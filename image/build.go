@@ -165,10 +165,22 @@ func Build(ctx context.Context, o Options) (*Manifest, error) {
 		}
 		m.Inputs = append(m.Inputs, Input{Name: "command " + c, Origin: "./cmd/" + c, SHA256: sum})
 	}
+	hostFiles, err := hostToolFiles(HostTools)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range hostFiles {
+		sum, err := fileSHA256(f.Src)
+		if err != nil {
+			return nil, err
+		}
+		m.Inputs = append(m.Inputs, Input{Name: "host file /" + f.Dst, Origin: f.Src, SHA256: sum})
+	}
 	initrd := filepath.Join(work, "initrd.zst")
 	o.Log.Info("assembling initramfs", "modules", len(mods), "commands", m.Commands)
 	if err := writeInitramfs(o.Log, filepath.Join(work, "initramfs"), initramfsSpec{
 		coreCPIO: core, binDir: binDir, commands: m.Commands, kernel: o.Kernel, modules: mods,
+		hostFiles: hostFiles,
 		etc: map[string][]byte{
 			"profile":      []byte(o.Profile.Model + "\n"),
 			"version":      []byte(o.Version + "\n"),

@@ -171,6 +171,8 @@ type initramfsSpec struct {
 	etc      map[string][]byte
 	kernel   Kernel
 	modules  []string // relative to kernel.Modules, load order
+	// hostFiles are the build host's tools and their libraries.
+	hostFiles []hostFile
 }
 
 // writeInitramfs assembles the archive with u-root's uimage library and
@@ -203,6 +205,9 @@ func writeInitramfs(log *slog.Logger, tmp string, s initramfsSpec, out string) e
 	modRoot := "lib/modules/" + s.kernel.Release()
 	for _, m := range s.modules {
 		files = append(files, filepath.Join(s.kernel.Modules, m)+":"+modRoot+"/"+m)
+	}
+	for _, f := range s.hostFiles {
+		files = append(files, f.Src+":"+f.Dst)
 	}
 	cpioPath := filepath.Join(tmp, "initramfs.cpio")
 	if err := uimage.Create(llogFor(log),

@@ -62,10 +62,12 @@ func (LinuxSystem) SetHostname(name string) error {
 // cannot be formatted on the appliance.
 var ErrNoMkfs = errors.New("no mke2fs or mkfs.ext4 in the image")
 
-// MakeFS implements System by running mke2fs from the image.
+// MakeFS implements System by running mke2fs from the image. The image
+// puts it at /sbin/mke2fs; PID 1 has no PATH (the kernel sets none), so
+// that path is tried after the PATH lookup that serves tests and hosts.
 func (LinuxSystem) MakeFS(ctx context.Context, device, label string) error {
 	var tool string
-	for _, name := range []string{"mke2fs", "mkfs.ext4"} {
+	for _, name := range []string{"mke2fs", "mkfs.ext4", "/sbin/mke2fs"} {
 		if p, err := exec.LookPath(name); err == nil {
 			tool = p
 			break
