@@ -25,7 +25,7 @@ func Cores(ctx context.Context, o Options) ([]benchkit.Comparison, error) {
 		return nil, err
 	}
 	trials := o.pick(1, 3)
-	res, err := o.goBench(ctx, coresPkg, "^BenchmarkFailoverRequeue$", "1x", trials)
+	res, err := o.goBench(ctx, coresPkg, "^BenchmarkFailoverRequeue$", "1x", trials, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func Cores(ctx context.Context, o Options) ([]benchkit.Comparison, error) {
 			benchkit.Comparison{Scenario: "cores", Metric: "re-queue after detection, " + n + " tasks",
 				Ours: benchkit.Series{Subject: "hafw", Unit: "s", Samples: requeue}, LowerIsBetter: true, Note: note})
 	}
-	res, err = o.goBench(ctx, coresPkg, "^BenchmarkClaimThroughput$", "1x", trials)
+	res, err = o.goBench(ctx, coresPkg, "^BenchmarkClaimThroughput$", "1x", trials, nil)
 	if err != nil {
 		return comps, err
 	}

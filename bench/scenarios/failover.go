@@ -32,11 +32,11 @@ func Failover(ctx context.Context, o Options) ([]benchkit.Comparison, error) {
 	lossSecs := o.pick(10, 60)
 	// One trial per benchmark iteration, -count trials: every trial's
 	// outage is its own sample.
-	ours, err := o.goBench(ctx, hmdtestPkg, "^BenchmarkFailoverOutage$", "1x", trials, "HAFW_BENCH_TRIALS=1")
+	ours, err := o.goBench(ctx, hmdtestPkg, "^BenchmarkFailoverOutage$", "1x", trials, []string{"HAFW_BENCH_TRIALS=1"})
 	if err != nil {
 		return nil, err
 	}
-	peer, err := o.goBench(ctx, hmdtestPkg, "^BenchmarkKeepalivedFailoverOutage$", "1x", trials, "HAFW_BENCH_TRIALS=1")
+	peer, err := o.goBench(ctx, hmdtestPkg, "^BenchmarkKeepalivedFailoverOutage$", "1x", trials, []string{"HAFW_BENCH_TRIALS=1"})
 	if err != nil {
 		return nil, err
 	}
@@ -59,11 +59,11 @@ func Failover(ctx context.Context, o Options) ([]benchkit.Comparison, error) {
 	}
 
 	secsEnv := "HAFW_BENCH_SECONDS=" + strconv.Itoa(lossSecs)
-	ours, err = o.goBench(ctx, hmdtestPkg, "^BenchmarkFalseFailovers$", "1x", 1, secsEnv)
+	ours, err = o.goBench(ctx, hmdtestPkg, "^BenchmarkFalseFailovers$", "1x", 1, []string{secsEnv})
 	if err != nil {
 		return comps, err
 	}
-	peer, err = o.goBench(ctx, hmdtestPkg, "^BenchmarkKeepalivedFalseFailovers$", "1x", 1, secsEnv)
+	peer, err = o.goBench(ctx, hmdtestPkg, "^BenchmarkKeepalivedFalseFailovers$", "1x", 1, []string{secsEnv})
 	if err != nil {
 		return comps, err
 	}

@@ -84,12 +84,15 @@ func Samples(rs []Result, name, unit string) []float64 {
 	return s
 }
 
-// goBench runs benchmarks matching pattern in pkg, count times, one
-// iteration each unless benchtime says otherwise, with extra environment
-// variables, streaming go test's output to o.Log as progress.
-func (o Options) goBench(ctx context.Context, pkg, pattern, benchtime string, count int, env ...string) ([]Result, error) {
+// goBench runs benchmarks matching pattern in pkg, count times, for
+// benchtime each, with extra environment variables and flags for the test
+// binary, streaming go test's output to o.Log as progress.
+func (o Options) goBench(ctx context.Context, pkg, pattern, benchtime string, count int, env []string, testArgs ...string) ([]Result, error) {
 	args := []string{"test", "-buildvcs=false", "-run", "^$", "-bench", pattern, "-benchtime", benchtime,
 		"-count", strconv.Itoa(count), "-timeout", "0", pkg}
+	if len(testArgs) > 0 {
+		args = append(append(args, "-args"), testArgs...)
+	}
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = o.SrcDir
 	cmd.Env = append(os.Environ(), env...)

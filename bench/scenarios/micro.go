@@ -25,7 +25,7 @@ func Micro(ctx context.Context, o Options) ([]benchkit.Comparison, error) {
 	count := o.pick(3, 10)
 	var comps []benchkit.Comparison
 	for _, m := range microBenches {
-		res, err := o.goBench(ctx, m.pkg, "^"+m.name+"$", "300ms", count)
+		res, err := o.goBench(ctx, m.pkg, "^"+m.name+"$", "300ms", count, nil)
 		if err != nil {
 			return comps, err
 		}

@@ -44,14 +44,7 @@ func All() []Scenario {
 		{"failover", Failover},
 		{"image", Image},
 		{"cores", Cores},
-	}
-}
-
-// NotReady names the scenarios of the issues whose code is not in the tree
-// yet, with the reason shown in the report instead of invented rows.
-func NotReady() []benchkit.Skipped {
-	return []benchkit.Skipped{
-		{Scenario: "replication", Reason: "issue 6: hmd/replicate exposes no sync-vs-rsync or write-latency measurement yet; rows left out"},
+		{"replication", Replication},
 	}
 }
 

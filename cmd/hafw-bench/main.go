@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, suite []s
 		WorkDir: work, CacheDir: cacheDir, Quick: *quick, Log: stderr}
 
 	start := time.Now()
-	rep := benchkit.Report{When: start.UTC(), Machine: machine(), Commit: src.Commit, Quick: *quick, Skipped: scenarios.NotReady()}
+	rep := benchkit.Report{When: start.UTC(), Machine: machine(), Commit: src.Commit, Quick: *quick}
 	var failed []string
 	for _, sc := range suite {
 		if selected != nil && !slices.Contains(selected, sc.Name) {
