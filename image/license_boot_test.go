@@ -21,10 +21,7 @@ import (
 func TestBootVAActivationThroughWizard(t *testing.T) {
 	testenv.Short(t, "QEMU boot")
 	vmtest.Require(t, true)
-	o := testOptions(t, "VA-Standard")
-	o.KeepRawDisk = true
-	dir, m := build(t, "VA-Standard-blank", o)
-	disk := strings.TrimSuffix(output(t, dir, m, ".ova"), ".ova") + ".img"
+	disk := blankVABuild(t)
 	t.Parallel()
 	vm := vmtest.Start(t, vmtest.Options{EFI: true,
 		Disks: []vmtest.Disk{{Path: disk}},
