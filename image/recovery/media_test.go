@@ -71,12 +71,8 @@ func TestRecoveryMediaInstallsOntoBlankDisk(t *testing.T) {
 	// takes minutes on a loaded machine.
 	vm.WaitFor(regexp.MustCompile(`hafw-installer: installed onto /dev/vdb: \d+ bytes written and verified`), 12*time.Minute)
 	vm.WaitFor(regexp.MustCompile(`hafw-installer: rebooting`), time.Minute)
-	deadline := time.Now().Add(time.Minute)
-	for exited, _ := vm.Exited(); !exited; exited, _ = vm.Exited() {
-		if time.Now().After(deadline) {
-			t.Fatalf("the installer did not reboot (QEMU runs with -no-reboot)\n%s", vm.Tail(20))
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := vm.WaitExit(time.Minute); err != nil {
+		t.Fatalf("the installer did not reboot (QEMU runs with -no-reboot): %v\n%s", err, vm.Tail(20))
 	}
 
 	vm2 := vmtest.Start(t, vmtest.Options{EFI: true,
