@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/image/flash"
+	"github.com/hafw/hafw/internal/cli"
 )
 
 // runFlash is `hafw flash`: show the target, refuse a disk in use, confirm,
@@ -58,7 +59,7 @@ func (c flashCmd) run(ctx context.Context, args []string, stdout, stderr io.Writ
 		return err
 	}
 	if err := t.InUse(mounts); err != nil {
-		return &exitError{code: 1, msg: err.Error()}
+		return &cli.ExitError{Code: 1, Msg: err.Error()}
 	}
 	if !*yes {
 		what := "ALL DATA ON IT WILL BE LOST"
@@ -68,16 +69,16 @@ func (c flashCmd) run(ctx context.Context, args []string, stdout, stderr io.Writ
 		fmt.Fprintf(stdout, "Flash %s onto %s? %s. Type yes to continue: ", *img, *dev, what)
 		line, _ := bufio.NewReader(c.in).ReadString('\n')
 		if strings.TrimSpace(line) != "yes" {
-			return &exitError{code: 1, msg: "not confirmed; nothing written"}
+			return &cli.ExitError{Code: 1, Msg: "not confirmed; nothing written"}
 		}
 	}
 	res, err := flash.Flash(ctx, flash.Options{Image: *img, ImageSHA256: sum, Target: t, KeepData: *keep,
 		Progress: progressPrinter(stderr)})
 	if err != nil {
 		if errors.Is(err, flash.ErrRefused) {
-			return &exitError{code: 1, msg: err.Error() + " (nothing written)"}
+			return &cli.ExitError{Code: 1, Msg: err.Error() + " (nothing written)"}
 		}
-		return &exitError{code: 1, msg: "FAILED: " + err.Error()}
+		return &cli.ExitError{Code: 1, Msg: "FAILED: " + err.Error()}
 	}
 	fmt.Fprintf(stdout, "flashed %s onto %s: %d bytes written, read back and verified (SHA-256 %s)\n", *img, *dev, res.Written, res.SHA256)
 	if res.Kept != nil {

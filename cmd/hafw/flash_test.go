@@ -10,6 +10,7 @@ import (
 
 	"github.com/hafw/hafw/image/flash"
 	"github.com/hafw/hafw/image/flash/flashtest"
+	"github.com/hafw/hafw/internal/cli"
 )
 
 func TestFlashCommand(t *testing.T) {
@@ -51,9 +52,9 @@ func TestFlashCommandRefusals(t *testing.T) {
 		var out, errOut bytes.Buffer
 		err := flashCmd{in: strings.NewReader(in), host: flash.DefaultHost}.run(context.Background(), args, &out, &errOut)
 		code := 0
-		if ee, ok := err.(*exitError); ok {
-			code = ee.code
-			errOut.WriteString(ee.msg)
+		if ee, ok := err.(*cli.ExitError); ok {
+			code = ee.Code
+			errOut.WriteString(ee.Msg)
 		} else if err != nil {
 			code = 1
 			errOut.WriteString(err.Error())

@@ -16,6 +16,7 @@ import (
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hwprofiles"
 	"github.com/hafw/hafw/internal/atomicfile"
+	"github.com/hafw/hafw/internal/cli"
 	"github.com/hafw/hafw/licensing"
 )
 
@@ -182,7 +183,7 @@ func verifyFiles(fs *flag.FlagSet, pubPath, udiText string, stderr io.Writer) (c
 
 func (c checkArgs) result() error {
 	if c.refused > 0 {
-		return &exitError{code: 1, msg: fmt.Sprintf("%d of %d license file(s) refused", c.refused, c.files)}
+		return &cli.ExitError{Code: 1, Msg: fmt.Sprintf("%d of %d license file(s) refused", c.refused, c.files)}
 	}
 	return nil
 }
@@ -341,7 +342,7 @@ func licenseInstall(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "%s: %v\n", path, err)
 	}
 	if refused > 0 {
-		return &exitError{code: 1, msg: fmt.Sprintf("%d of %d license file(s) refused", refused, fs.NArg())}
+		return &cli.ExitError{Code: 1, Msg: fmt.Sprintf("%d of %d license file(s) refused", refused, fs.NArg())}
 	}
 	return nil
 }

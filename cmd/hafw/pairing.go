@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/hafw/hafw/hwprofiles"
+	"github.com/hafw/hafw/internal/cli"
 )
 
 // stringList is a flag that may be given several times (--primary A
@@ -54,7 +55,7 @@ func runPairing(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := hwprofiles.CheckPairing(sec, prims...); err != nil {
 		fmt.Fprintf(stdout, "not supported: %v\n", err)
-		return &exitError{code: 1}
+		return &cli.ExitError{Code: 1}
 	}
 	fmt.Fprintln(stdout, "supported")
 	return nil

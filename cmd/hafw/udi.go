@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/hafw/hafw/board"
+	"github.com/hafw/hafw/internal/cli"
 )
 
 // runUDI prints this machine's UDI and detected profile. Exit status: 0 when
@@ -40,7 +41,7 @@ func runUDI(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	pl, err := board.Detect(board.System{Root: *root}, *hostname, *profile)
 	if err != nil {
-		return &exitError{code: 1, msg: err.Error()}
+		return &cli.ExitError{Code: 1, Msg: err.Error()}
 	}
 	source := "detected from the hardware"
 	if pl.Overridden {
