@@ -13,7 +13,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hafw/hafw/hmd/cores"
+	"github.com/hafw/hafw/internal/cli"
 )
 
 // global are the flags every subcommand accepts before its name.
@@ -34,38 +34,25 @@ type global struct {
 	cacert, cert, key string
 }
 
-type command struct {
-	summary string
-	run     func(ctx context.Context, g global, args []string, stdout, stderr io.Writer) error
-}
-
 // commands is the table of subcommands; one line per subcommand.
-var commands = map[string]command{
-	"run":       {"run this appliance as core N (optionally with an embedded single-member etcd)", runCore},
-	"cores":     {"list the cores and their state", runCores},
-	"tasks":     {"search tasks by status, failure type, core and time range", runTasks},
-	"add":       {"add a task", runAdd},
-	"rerun":     {"re-run failed tasks (by ID or by search)", runRerun},
-	"pause":     {"pause the non-critical tasks scheduled in the next N hours", runPause},
-	"resume":    {"resume paused tasks", runResume},
-	"partition": {"reassign a partition (and its tasks) to a core", runPartition},
-	"options":   {"show or set enable_auto_failover, topology, maintenance window, override lists", runOptions},
-	"events":    {"show the failover events", runEvents},
+var commands = map[string]cli.EnvCommand[global]{
+	"run":       {Summary: "run this appliance as core N (optionally with an embedded single-member etcd)", Run: runCore},
+	"cores":     {Summary: "list the cores and their state", Run: runCores},
+	"tasks":     {Summary: "search tasks by status, failure type, core and time range", Run: runTasks},
+	"add":       {Summary: "add a task", Run: runAdd},
+	"rerun":     {Summary: "re-run failed tasks (by ID or by search)", Run: runRerun},
+	"pause":     {Summary: "pause the non-critical tasks scheduled in the next N hours", Run: runPause},
+	"resume":    {Summary: "resume paused tasks", Run: runResume},
+	"partition": {Summary: "reassign a partition (and its tasks) to a core", Run: runPartition},
+	"options":   {Summary: "show or set enable_auto_failover, topology, maintenance window, override lists", Run: runOptions},
+	"events":    {Summary: "show the failover events", Run: runEvents},
 }
 
 // defaultEndpoint is where `hacores run --embedded` serves clients.
 const defaultEndpoint = "http://127.0.0.1:2379"
 
-type exitError struct {
-	code int
-	msg  string
-}
-
-func (e *exitError) Error() string { return e.msg }
-
-func usageError(format string, a ...any) error {
-	return &exitError{code: 2, msg: fmt.Sprintf(format, a...)}
-}
+// usageError reports a command-line mistake (exit status 2).
+func usageError(format string, a ...any) error { return cli.Usagef(format, a...) }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -73,6 +60,8 @@ func main() {
 	stop()
 	os.Exit(code)
 }
+
+const synopsis = "[--endpoints URL,...] [--prefix P] [--cacert F --cert F --key F] COMMAND [flags]"
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hacores", flag.ContinueOnError)
@@ -85,48 +74,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&g.key, "key", "", "client key for etcd")
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "hacores: %v\n", err)
-		printUsage(stderr)
+		cli.Tool{Name: "hacores", Synopsis: synopsis, Commands: cli.Bind(commands, g)}.PrintUsage(stderr)
 		return 2
 	}
-	args = fs.Args()
-	if len(args) == 0 || args[0] == "help" {
-		printUsage(stderr)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
-	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "hacores: unknown command %q\n", args[0])
-		printUsage(stderr)
-		return 2
-	}
-	err := cmd.run(ctx, g, args[1:], stdout, stderr)
-	if err == nil {
-		return 0
-	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.code != 0 {
-			fmt.Fprintf(stderr, "hacores %s: %s\n", args[0], ee.msg)
-		}
-		return ee.code
-	}
-	fmt.Fprintf(stderr, "hacores %s: %v\n", args[0], err)
-	return 1
-}
-
-func printUsage(w io.Writer) {
-	fmt.Fprintln(w, "usage: hacores [--endpoints URL,...] [--prefix P] COMMAND [flags]")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
-	}
+	return cli.Tool{Name: "hacores", Synopsis: synopsis, Commands: cli.Bind(commands, g)}.Run(ctx, fs.Args(), stdout, stderr)
 }
 
 // connect opens a client to the cluster the global flags name.
@@ -151,7 +102,7 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return &exitError{code: 0, msg: "help shown"}
+			return err
 		}
 		return usageError("%v", err)
 	}

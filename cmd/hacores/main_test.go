@@ -23,8 +23,8 @@ func freeURL(t *testing.T) string {
 	return "http://" + l.Addr().String()
 }
 
-// cli runs hacores in-process and returns its exit code and output.
-func cli(t *testing.T, args ...string) (int, string) {
+// runCLI runs hacores in-process and returns its exit code and output.
+func runCLI(t *testing.T, args ...string) (int, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -35,7 +35,7 @@ func cli(t *testing.T, args ...string) (int, string) {
 
 func mustCLI(t *testing.T, want string, args ...string) string {
 	t.Helper()
-	code, out := cli(t, args...)
+	code, out := runCLI(t, args...)
 	if code != 0 || !strings.Contains(out, want) {
 		t.Fatalf("hacores %s: exit %d, output:\n%s\nwant it to contain %q", strings.Join(args, " "), code, out, want)
 	}
@@ -65,7 +65,7 @@ func TestOperatorWorkflow(t *testing.T) {
 	g := []string{"--endpoints", ep}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if code, out := cli(t, append(g, "cores")...); code == 0 && strings.Contains(out, "running") {
+		if code, out := runCLI(t, append(g, "cores")...); code == 0 && strings.Contains(out, "running") {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -78,16 +78,16 @@ func TestOperatorWorkflow(t *testing.T) {
 	mustCLI(t, "task bad added on core 1", append(g, "add", "--id", "bad", "--", "false")...)
 	mustCLI(t, "task later added on core 1", append(g, "add", "--id", "later", "--at", "+2h", "--", "true")...)
 	mustCLI(t, "task crit added", append(g, "add", "--id", "crit", "--critical", "--at", "+1h", "--", "true")...)
-	if code, out := cli(t, append(g, "add", "--id", "ok", "--", "true")...); code == 0 {
+	if code, out := runCLI(t, append(g, "add", "--id", "ok", "--", "true")...); code == 0 {
 		t.Errorf("a duplicate task ID was accepted: %s", out)
 	}
-	if code, _ := cli(t, append(g, "add", "--id", "x")...); code != 2 {
+	if code, _ := runCLI(t, append(g, "add", "--id", "x")...); code != 2 {
 		t.Errorf("a task without a command: exit %d, want 2", code)
 	}
 
 	deadline = time.Now().Add(30 * time.Second)
 	for {
-		_, out := cli(t, append(g, "tasks", "--status", "Failed", "--failure", "Command Failed")...)
+		_, out := runCLI(t, append(g, "tasks", "--status", "Failed", "--failure", "Command Failed")...)
 		if strings.Contains(out, "bad") {
 			break
 		}
@@ -115,7 +115,7 @@ func TestOperatorWorkflow(t *testing.T) {
 	if !strings.Contains(out, "distributed/bind_to_core_override_1 = 4,2") {
 		t.Errorf("override not stored:\n%s", out)
 	}
-	if code, _ := cli(t, append(g, "options", "--topology", "mesh")...); code != 2 {
+	if code, _ := runCLI(t, append(g, "options", "--topology", "mesh")...); code != 2 {
 		t.Errorf("a bad topology: exit %d, want 2", code)
 	}
 	mustCLI(t, "partition site-a assigned to core 1", append(g, "partition", "site-a", "1")...)

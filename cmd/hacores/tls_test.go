@@ -88,7 +88,7 @@ func TestClientCertificateRequired(t *testing.T) {
 	})
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if code, out := cli(t, append(append([]string{}, auth...), "cores")...); code == 0 && strings.Contains(out, "running") {
+		if code, out := runCLI(t, append(append([]string{}, auth...), "cores")...); code == 0 && strings.Contains(out, "running") {
 			break
 		}
 		if time.Now().After(deadline) {
