@@ -20,27 +20,22 @@ import (
 
 	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/events"
+	"github.com/hafw/hafw/internal/cli"
 )
 
-type command struct {
-	summary string
-	run     func(ctx context.Context, c *api.Client, args []string, stdout, stderr io.Writer) error
+// commands is the table of subcommands; one line per subcommand.
+var commands = map[string]cli.EnvCommand[*api.Client]{
+	"pair":       {Summary: "configure a secondary for this primary", Run: runPair},
+	"switchover": {Summary: "move service to the secondary", Run: peerOp("switchover")},
+	"failback":   {Summary: "move service back to the primary", Run: peerOp("failback")},
+	"unpair":     {Summary: "delete the secondary (the clean way to break a pair)", Run: peerOp("unpair")},
+	"status":     {Summary: "current high availability status", Run: runStatus},
+	"events":     {Summary: "the events log", Run: runEvents},
+	"recover":    {Summary: "on the secondary: restore a recovering primary's pairing", Run: runRecover},
 }
 
-var commands = map[string]command{
-	"pair":       {"configure a secondary for this primary", runPair},
-	"switchover": {"move service to the secondary", peerOp("switchover")},
-	"failback":   {"move service back to the primary", peerOp("failback")},
-	"unpair":     {"delete the secondary (the clean way to break a pair)", peerOp("unpair")},
-	"status":     {"current high availability status", runStatus},
-	"events":     {"the events log", runEvents},
-	"recover":    {"on the secondary: restore a recovering primary's pairing", runRecover},
-}
-
-// usageError is a command-line mistake (exit status 2).
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
+// usageError reports a command-line mistake (exit status 2).
+func usageError(format string, a ...any) error { return cli.Usagef(format, a...) }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -53,48 +48,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hactl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	socket := fs.String("socket", api.DefaultSocket, "hmd's local API `socket`")
-	fs.Usage = func() { usage(stderr, fs) }
+	tool := func() cli.Tool {
+		return cli.Tool{Name: "hactl", Synopsis: "[--socket PATH] COMMAND [FLAGS]", Commands: cli.Bind(commands, api.NewUnixClient(*socket))}
+	}
+	fs.Usage = func() { tool().PrintUsage(stderr) }
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() == 0 {
-		usage(stderr, fs)
-		return 2
-	}
-	name := fs.Arg(0)
-	cmd, ok := commands[name]
-	if !ok {
-		fmt.Fprintf(stderr, "hactl: unknown command %q\n", name)
-		usage(stderr, fs)
-		return 2
-	}
-	err := cmd.run(ctx, api.NewUnixClient(*socket), fs.Args()[1:], stdout, stderr)
-	if err == nil {
-		return 0
-	}
-	var ue usageError
-	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "hactl %s: %s\n", name, ue.msg)
-		return 2
-	}
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	fmt.Fprintf(stderr, "hactl %s: %v\n", name, err)
-	return 1
-}
-
-func usage(w io.Writer, fs *flag.FlagSet) {
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	fmt.Fprintln(w, "usage: hactl [--socket PATH] COMMAND [FLAGS]\n\ncommands:")
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-11s %s\n", n, commands[n].summary)
-	}
-	fmt.Fprintln(w, "\nRun 'hactl COMMAND -h' for a command's flags.")
+	return tool().Run(ctx, fs.Args(), stdout, stderr)
 }
 
 func flags(name string, stderr io.Writer) *flag.FlagSet {
@@ -108,10 +69,10 @@ func parse(fs *flag.FlagSet, args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return usageError{err.Error()}
+		return usageError("%v", err)
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
+		return usageError("unexpected arguments %q", fs.Args())
 	}
 	return nil
 }

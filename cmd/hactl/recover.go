@@ -22,7 +22,7 @@ func runRecover(ctx context.Context, c *api.Client, args []string, stdout, stder
 		return err
 	}
 	if req.PrimaryIP == "" {
-		return usageError{"--primary is required"}
+		return usageError("--primary is required")
 	}
 	res, err := c.Recover(ctx, req)
 	if err != nil {
