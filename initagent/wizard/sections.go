@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hafw/hafw/config"
 )
@@ -100,21 +99,24 @@ func (w *Wizard) askHA(a *config.Appliance) error {
 	if a.Role == config.RoleSecondary {
 		def = "2"
 	}
+	// The seed's prompt offers 1 and 2 only; "none" is accepted as well
+	// (and named in the reason for a wrong answer) so that an operator can
+	// take a configured box out of HA without resetting other sections.
 	ans, err := w.ask("Select role [1 for Primary, 2 for Secondary]", def, func(s string) error {
-		if s != "1" && s != "2" {
-			return fmt.Errorf("enter 1 for Primary or 2 for Secondary")
+		if s != "1" && s != "2" && s != "none" {
+			return fmt.Errorf("enter 1 for Primary or 2 for Secondary (or none for no HA role)")
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	role := config.RolePrimary
-	if ans == "2" {
-		role = config.RoleSecondary
-	}
+	role := map[string]config.Role{"1": config.RolePrimary, "2": config.RoleSecondary, "none": config.RoleNone}[ans]
 	if err := w.setRole(a, role); err != nil {
 		return err
+	}
+	if a.Role == config.RoleNone {
+		return nil // no health monitor, direct connect or VIP without a role
 	}
 	w.printf("Health monitor interface holds physical IP address of this MSE server.\n" +
 		"This IP address is used by Secondary, Primary MSE servers and WCS to communicate among themselves\n")
@@ -484,62 +486,6 @@ func joinAddrs(as []netip.Addr) string {
 	return strings.Join(s, ",")
 }
 
-// continents is the seed's tzselect menu; 11 is UTC and 12 goes back.
-func continents() []string {
-	return []string{"Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific"}
-}
-
-func (w *Wizard) askTimezone(a *config.Appliance) error {
-	w.printf("Current timezone=[%s]\n", a.Timezone)
-	c, err := w.ysu("Configure timezone?")
-	if err != nil || c == skip {
-		return err
-	}
-	if c == useDefault {
-		a.Timezone = config.Default().Timezone
-		return nil
-	}
-	w.printf("Enter the current date and time.\nPlease identify a location so that time zone rules can be set correctly.\nPlease select a continent or ocean.\n")
-	labels := []string{"Africa", "Americas", "Antarctica", "Arctic Ocean", "Asia", "Atlantic Ocean", "Australia", "Europe", "Indian Ocean", "Pacific Ocean"}
-	for i, l := range labels {
-		w.printf("%2d) %s\n", i+1, l)
-	}
-	w.printf("11) UTC - I want to use Coordinated Universal Time.\n12) Return to previous setup step (^).\n")
-	ans, err := w.ask("#?", "", func(s string) error {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 12 {
-			return fmt.Errorf("enter a number from 1 to 12")
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	n, _ := strconv.Atoi(ans)
-	switch n {
-	case 11:
-		a.Timezone = "UTC"
-		return nil
-	case 12:
-		return errBack
-	}
-	prefix := continents()[n-1] + "/"
-	def := ""
-	if strings.HasPrefix(a.Timezone, prefix) {
-		def = a.Timezone
-	}
-	a.Timezone, err = w.ask(fmt.Sprintf("Enter the time zone (for example %sXxx)", prefix), def, func(s string) error {
-		if !strings.HasPrefix(s, prefix) {
-			return fmt.Errorf("%q is not in %s", s, labels[n-1])
-		}
-		if _, err := time.LoadLocation(s); err != nil {
-			return fmt.Errorf("%q is not a known time zone", s)
-		}
-		return nil
-	})
-	return err
-}
-
 func (w *Wizard) askNTP(a *config.Appliance) error {
 	w.printf("Network Time Protocol (NTP) Setup.\n\nIf you choose to enable NTP, the system time will be\nconfigured from NTP servers that you select. Otherwise,\nyou will be prompted to enter the current date and time.\n\n")
 	if len(a.NTPServers) == 0 {
@@ -547,13 +493,14 @@ func (w *Wizard) askNTP(a *config.Appliance) error {
 	} else {
 		w.printf("NTP is currently enabled, servers=[%s]\n", strings.Join(a.NTPServers, ","))
 	}
+	w.clockStep = nil // a date entered on an earlier pass is void
 	c, err := w.ysu("Configure NTP related parameters?")
 	if err != nil || c == skip {
 		return err
 	}
 	if c == useDefault {
 		a.NTPServers = nil
-		return nil
+		return w.askDateTime(a)
 	}
 	w.printf("Enter whether or not you would like to set up the\nNetwork Time Protocol (NTP) for this machine.\n")
 	def := "no"
@@ -566,7 +513,7 @@ func (w *Wizard) askNTP(a *config.Appliance) error {
 	}
 	a.NTPServers = nil
 	if !on {
-		return nil
+		return w.askDateTime(a)
 	}
 	validServer := func(s string) error {
 		if s == "" || strings.ContainsAny(s, " \t/") {

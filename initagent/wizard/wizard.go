@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/hafw/hafw/config"
 )
@@ -33,8 +34,16 @@ type Wizard struct {
 	// ServicesRunning reports whether the appliance's services run; the
 	// HA role may not be switched then (the seed's refusal). Nil: never.
 	ServicesRunning func() bool
+	// Clock sets the system time entered when NTP stays disabled; nil:
+	// the entered time is not applied (and the operator is told so).
+	Clock Clock
+	// Now is the current time; nil: time.Now.
+	Now func() time.Time
 
 	in *bufio.Reader
+	// clockStep is the pending offset from a date and time the operator
+	// entered; applied after confirmation.
+	clockStep *time.Duration
 }
 
 // step is one section of the wizard.
@@ -86,6 +95,7 @@ func (w *Wizard) Run() (config.Appliance, error) {
 			return config.Appliance{}, err
 		}
 	}
+	w.applyClock()
 	return a, nil
 }
 

@@ -107,7 +107,7 @@ func TestWrongAnswersAreReasked(t *testing.T) {
 	for _, reason := range []string{
 		"Invalid answer: answer Y, S or U. Please try again.",
 		`Invalid answer: "-bad-" must start with a letter`,
-		"Invalid answer: enter 1 for Primary or 2 for Secondary.",
+		"Invalid answer: enter 1 for Primary or 2 for Secondary (or none for no HA role).",
 		`Invalid answer: unknown interface "eth7": choose one of eth0, eth1.`,
 		"Invalid answer: the direct connect interface must differ from the health monitor interface eth0.",
 		`Invalid answer: "10.10.10.300" is not a valid IPv4 address.`,
