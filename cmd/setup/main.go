@@ -19,6 +19,7 @@ import (
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/initagent"
 	"github.com/hafw/hafw/initagent/wizard"
+	"github.com/hafw/hafw/osnet"
 )
 
 func main() {
@@ -62,6 +63,8 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 			st, err := ctl.Status(ctx)
 			return err == nil && st.ServicesRunning()
 		},
+		// The date and time typed when NTP stays off set the system clock.
+		Clock: osnet.SystemClock{},
 	}
 	a, err := w.Run()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +34,9 @@ type terminal struct {
 	mu   sync.Mutex
 	out  bytes.Buffer
 	seen int // output already matched
+
+	exited  chan struct{} // closed when the command has exited
+	waitErr error         // the command's exit, once exited is closed
 }
 
 func (term *terminal) read() {
@@ -77,6 +81,40 @@ func (term *terminal) answer(prompt, typed string) {
 	}
 }
 
+// startSetup runs the setup command on a new pseudo-terminal with the
+// given configuration file and (absent) control socket.
+func startSetup(t *testing.T, cfgPath, socket string) *terminal {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-config", cfgPath, "-control", socket)
+	cmd.Env = append(os.Environ(), "HAFW_TEST_SETUP=1")
+	f, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	term := &terminal{t: t, f: f, exited: make(chan struct{})}
+	go term.read()
+	go func() { term.waitErr = cmd.Wait(); close(term.exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-term.exited
+		f.Close()
+	})
+	return term
+}
+
+// wait expects the command to exit successfully.
+func (term *terminal) wait() {
+	term.t.Helper()
+	select {
+	case <-term.exited:
+		if term.waitErr != nil {
+			term.t.Fatalf("setup exited: %v", term.waitErr)
+		}
+	case <-time.After(20 * time.Second):
+		term.t.Fatal("setup did not exit")
+	}
+}
+
 // TestWizardOnPseudoTerminal types the seed's primary set-up at a real
 // terminal, with wrong answers on the way (invalid IP, VIP equal to the
 // health-monitor IP, VIP outside the eth0 subnet, unknown interface), and
@@ -90,22 +128,7 @@ func TestWizardOnPseudoTerminal(t *testing.T) {
 	if err := config.Save(cfgPath, cur); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-config", cfgPath, "-control", filepath.Join(dir, "no-agent.sock"))
-	cmd.Env = append(os.Environ(), "HAFW_TEST_SETUP=1")
-	f, err := pty.Start(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	term := &terminal{t: t, f: f}
-	go term.read()
-	var waitErr error
-	exited := make(chan struct{})
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		f.Close()
-	})
+	term := startSetup(t, cfgPath, filepath.Join(dir, "no-agent.sock"))
 
 	term.answer("Configure hostname? (Y)es/(S)kip/(U)se default [Yes]: ", "")
 	term.answer("Enter a host name [mse]: ", "1mse")
@@ -150,14 +173,7 @@ func TestWizardOnPseudoTerminal(t *testing.T) {
 	term.answer("Is the above information correct (yes, no, or ^): ", "yes")
 	term.expect("Configuration saved to " + cfgPath)
 	term.expect("The init agent is not running; the configuration takes effect at the next boot.")
-	select {
-	case <-exited:
-		if waitErr != nil {
-			t.Fatalf("setup exited: %v", waitErr)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("setup did not exit")
-	}
+	term.wait()
 
 	got, err := config.Load(cfgPath)
 	if err != nil {
@@ -187,4 +203,81 @@ func TestAbortedWizardKeepsStoredConfiguration(t *testing.T) {
 	if !bytes.Equal(before, after) {
 		t.Error("aborted wizard changed the stored configuration")
 	}
+}
+
+// TestWizardMenusOnPseudoTerminal takes a primary out of HA with "none"
+// at the seed's role prompt, picks Europe/Brussels from the seed's
+// continent menu and its zone list, and turns NTP off, which asks for the
+// date and time (a wrong one is re-asked; Enter keeps the host clock, so
+// the test never changes it).
+func TestWizardMenusOnPseudoTerminal(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "appliance.json")
+	cur := config.Default()
+	cur.Hostname, cur.Role = "mse1", config.RolePrimary
+	cur.Eth0 = config.Interface{Enabled: true, Address: netip.MustParsePrefix("10.10.10.12/24"), Gateway: netip.MustParseAddr("10.10.10.1")}
+	cur.VIP = netip.MustParsePrefix("10.10.10.11/24")
+	cur.NTPServers = []string{"10.10.10.10"}
+	if err := config.Save(cfgPath, cur); err != nil {
+		t.Fatal(err)
+	}
+	term := startSetup(t, cfgPath, filepath.Join(dir, "no-agent.sock"))
+
+	term.answer("Configure hostname? (Y)es/(S)kip/(U)se default [Yes]: ", "s")
+	term.answer("Configure domain name? (Y)es/(S)kip/(U)se default [Yes]: ", "s")
+	term.answer("Current role=[Primary]\r\nConfigure High Availability? (Y)es/(S)kip/(U)se default [Yes]: ", "")
+	term.answer("Select role [1 for Primary, 2 for Secondary] [1]: ", "3")
+	term.expect("Invalid answer: enter 1 for Primary or 2 for Secondary (or none for no HA role).")
+	term.answer("Select role [1 for Primary, 2 for Secondary] [1]: ", "none")
+	term.answer("Configure eth0 interface parameters? (Y)es/(S)kip/(U)se default [Yes]: ", "s")
+	term.answer("Configure eth1 interface parameters? (Y)es/(S)kip/(U)se default [Yes]: ", "s")
+	term.answer("Configure DNS related parameters? (Y)es/(S)kip/(U)se default [Yes]: ", "s")
+	term.answer("Configure timezone? (Y)es/(S)kip/(U)se default [Yes]: ", "")
+	term.expect("Please select a continent or ocean.\r\n 1) Africa\r\n 2) Americas\r\n")
+	term.answer("12) Return to previous setup step (^).\r\n#? ", "13")
+	term.expect("Invalid answer: enter a number from 1 to 12.")
+	term.answer("#? ", "8")
+	term.expect("Please select one of the following time zone regions.")
+	term.expect(") Europe/Zurich\r\n#? ")
+	n := term.menuNumber("Europe/Brussels")
+	if _, err := term.f.Write([]byte(n + "\r")); err != nil {
+		t.Fatal(err)
+	}
+	term.expect("Therefore TZ='Europe/Brussels' will be used.")
+	term.answer("Is the above information OK?\r\n 1) Yes\r\n 2) No\r\n#? ", "1")
+	term.answer("Configure NTP related parameters? (Y)es/(S)kip/(U)se default [Yes]: ", "")
+	term.answer("Enable NTP (yes/no) [yes]: ", "no")
+	term.answer("Enter the current date and time (YYYY-MM-DD HH:MM:SS, Europe/Brussels) [", "yesterday")
+	term.expect(`Invalid answer: "yesterday" is not a date and time in the form YYYY-MM-DD HH:MM:SS.`)
+	term.answer("Enter the current date and time (YYYY-MM-DD HH:MM:SS, Europe/Brussels) [", "")
+	term.expect("Role=none, Health Monitor Interface=eth0")
+	term.expect("Time zone=Europe/Brussels\r\nEnable NTP=no\r\n-----END-----")
+	term.answer("Is the above information correct (yes, no, or ^): ", "yes")
+	term.expect("Configuration saved to " + cfgPath)
+	term.wait()
+	term.mu.Lock()
+	if strings.Contains(term.out.String(), "The clock") {
+		t.Errorf("Enter at the date prompt touched the clock:\n%s", term.out.String())
+	}
+	term.mu.Unlock()
+
+	got, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Role != config.RoleNone || got.VIP.IsValid() || got.Timezone != "Europe/Brussels" || len(got.NTPServers) != 0 || got.Hostname != "mse1" {
+		t.Errorf("saved configuration %+v", got)
+	}
+}
+
+// menuNumber is the number the last menu shown gives zone.
+func (term *terminal) menuNumber(zone string) string {
+	term.t.Helper()
+	term.mu.Lock()
+	defer term.mu.Unlock()
+	m := regexp.MustCompile(`(?m)^ *(\d+)\) `+regexp.QuoteMeta(zone)+"\r$").FindAllStringSubmatch(term.out.String(), -1)
+	if len(m) == 0 {
+		term.t.Fatalf("no menu entry for %s", zone)
+	}
+	return m[len(m)-1][1]
 }
