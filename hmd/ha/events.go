@@ -60,6 +60,19 @@ type ReplicationProgress struct{ Percent int }
 // (initial sync, resync or failback copy-back finished).
 type ReplicationSynced struct{}
 
+// ReplicaUsable tells a standby whether its local copy of the instance data
+// is complete (Reason says why not). A standby whose initial or fallback
+// full copy never finished holds an old or empty database: taking over with
+// it would silently lose what the active node acknowledged, so the machine
+// refuses the takeover (MsgTakeoverRefused) and keeps standing by until the
+// copy completes, instead of claiming the VIP and then hanging in
+// FAILOVER_INVOKED with an instance that cannot start. hmd feeds it when
+// the answer changes; a node never told is usable.
+type ReplicaUsable struct {
+	Usable bool
+	Reason string
+}
+
 // InstanceStarted: the application instance runs on this node.
 type InstanceStarted struct{}
 
@@ -79,5 +92,6 @@ func (VIPProbe) isEvent()            {}
 func (ShutdownRequested) isEvent()   {}
 func (ReplicationProgress) isEvent() {}
 func (ReplicationSynced) isEvent()   {}
+func (ReplicaUsable) isEvent()       {}
 func (InstanceStarted) isEvent()     {}
 func (InstanceStopped) isEvent()     {}

@@ -257,6 +257,9 @@ type Node struct {
 	Peer          PeerView  `json:"peer"`
 	Claim         Claim     `json:"claim"`
 	Sync          SyncView  `json:"sync"`
+	// ReplicaIncomplete is why this node's copy of the instance data is
+	// not complete ("" when it is): see ReplicaUsable.
+	ReplicaIncomplete string `json:"replica_incomplete,omitempty"`
 	// Notice is the last refusal or deferral logged, so that a condition
 	// that lasts is logged once, not on every tick.
 	Notice string `json:"notice,omitempty"`

@@ -92,6 +92,8 @@ func step(n Node, ev Event, now time.Time, busy string) (Node, []Action) {
 		s.n.Sync.Percent = max(0, min(100, e.Percent))
 	case ReplicationSynced:
 		s.synced()
+	case ReplicaUsable:
+		s.replicaUsable(e)
 	case InstanceStarted:
 		s.instanceStarted()
 	case InstanceStopped:
@@ -525,7 +527,30 @@ func (s *stepper) tryClaim() {
 		}
 		return
 	}
+	if s.n.ReplicaIncomplete != "" {
+		s.notice(MsgTakeoverRefused, "this node has no complete copy of the instance data ("+s.n.ReplicaIncomplete+"): not serving it")
+		s.n.Claim = Claim{}
+		if s.role() == Secondary && (s.n.State == FailoverInvoked || s.n.State == StateInitializing) {
+			// Stand by visibly, so that the primary serves again if it can.
+			s.set(SecondaryActive)
+			s.do(SendState{})
+		}
+		return
+	}
 	s.claim(c.Reason)
+}
+
+// replicaUsable records whether this node's replica may be served; a claim
+// refused for an incomplete copy is retried by the next silence or command.
+func (s *stepper) replicaUsable(e ReplicaUsable) {
+	if e.Usable {
+		s.n.ReplicaIncomplete = ""
+		return
+	}
+	s.n.ReplicaIncomplete = e.Reason
+	if s.n.ReplicaIncomplete == "" {
+		s.n.ReplicaIncomplete = "the initial sync never completed"
+	}
 }
 
 func nextEpoch(r Role, base uint64) uint64 {

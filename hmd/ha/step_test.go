@@ -212,6 +212,15 @@ func TestTransitions(t *testing.T) {
 		{"VIP answered by another MAC: no claim", func() Node { return secondaryActive(Automatic) }, t0,
 			[]Event{PeerDown{}, GatewayProbe{Reachable: true}, VIPProbe{Owner: "02:00:00:00:00:01"}},
 			check{state: SecondaryActive, epoch: 0, absent: []func([]Action) bool{addVIP}, events: []string{"split brain avoided"}}},
+		{"standby without a complete replica refuses to take over", func() Node { return secondaryActive(Automatic) }, t0,
+			[]Event{ReplicaUsable{Reason: "initial sync stopped at 40%"}, PeerDown{}, GatewayProbe{Reachable: true}, VIPProbe{}},
+			check{state: SecondaryActive, epoch: 0, absent: []func([]Action) bool{addVIP, startInst}, events: []string{MsgTakeoverRefused, "initial sync stopped at 40%"}}},
+		{"switchover to a standby without a complete replica stands by", func() Node { return secondaryActive(Automatic) }, t0,
+			[]Event{ReplicaUsable{}, Switchover{}, PeerDown{}, VIPProbe{}},
+			check{state: SecondaryActive, epoch: 0, absent: []func([]Action) bool{addVIP, startInst}, events: []string{"initial sync never completed"}}},
+		{"a replica usable again takes over", func() Node { return secondaryActive(Automatic) }, t0,
+			[]Event{ReplicaUsable{Reason: "copying"}, ReplicaUsable{Usable: true}, PeerDown{}, GatewayProbe{Reachable: true}, VIPProbe{}},
+			check{state: FailoverInvoked, holds: true, epoch: 1, present: []func([]Action) bool{addVIP, startInst}}},
 		{"manual failover type never fails over alone", func() Node { return secondaryActive(Manual) }, t0,
 			[]Event{PeerDown{}, Tick{}, GatewayProbe{Reachable: true}, VIPProbe{}},
 			check{state: SecondaryActive, epoch: 0, absent: []func([]Action) bool{addVIP, probeVIP}, events: []string{"failover type is manual"}}},
@@ -425,6 +434,27 @@ func TestSecondaryReclaimsOnlyAfterTerminatedPrimaryWaited(t *testing.T) {
 	n, acts := run(n, t0.Add(11*time.Second), Tick{}, VIPProbe{})
 	if n.State != PrimaryActive || !addVIP(acts) {
 		t.Fatalf("state %s, acts %#v", n.State, acts)
+	}
+}
+
+func TestIncompleteReplicaRetriedOnceComplete(t *testing.T) {
+	n := secondaryActive(Automatic)
+	n, acts := run(n, t0, ReplicaUsable{Reason: "initial sync at 10%"}, PeerDown{}, GatewayProbe{Reachable: true}, VIPProbe{})
+	if n.HoldsVIP || n.Claim.Active || addVIP(acts) || n.ReplicaIncomplete == "" {
+		t.Fatalf("claimed with an incomplete replica: holds %v claim %v acts %#v", n.HoldsVIP, n.Claim.Active, acts)
+	}
+	n, acts = run(n, t0.Add(time.Second), Tick{})
+	if strings.Contains(descs(acts), MsgTakeoverRefused) {
+		t.Fatalf("the refusal must be logged once while it lasts: %s", descs(acts))
+	}
+	later := t0.Add(time.Minute)
+	n, _ = run(n, later, ReplicaUsable{Usable: true}, Tick{})
+	if !n.Claim.Active {
+		t.Fatal("a silent primary must be claimed again once the replica is complete")
+	}
+	n, acts = run(n, later, GatewayProbe{Reachable: true}, VIPProbe{})
+	if !n.HoldsVIP || n.State != FailoverInvoked || !addVIP(acts) {
+		t.Fatalf("state %s holds %v acts %#v", n.State, n.HoldsVIP, acts)
 	}
 }
 
