@@ -8,13 +8,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/hafw/hafw/board"
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hwprofiles"
+	"github.com/hafw/hafw/initagent"
 	"github.com/hafw/hafw/internal/atomicfile"
 	"github.com/hafw/hafw/internal/cli"
 	"github.com/hafw/hafw/licensing"
@@ -25,8 +28,9 @@ const licenseUsage = `usage:
   hafw license issue --key FILE --udi UDI --feature F --count N [--expires YYYY-MM-DD] [--issued YYYY-MM-DD] [--id ID] [--out FILE]
   hafw license verify --pub FILE --udi UDI LICENSE...
   hafw license summary --pub FILE --udi UDI [--profile MODEL] LICENSE...
-  hafw license install [--dir DIR] [--pub FILE] --udi UDI LICENSE...
-  hafw license list [--dir DIR] [--pub FILE] --udi UDI
+  hafw license install [--dir DIR] [--pub FILE] [--udi UDI] LICENSE...
+  hafw license list [--dir DIR] [--pub FILE] [--udi UDI]
+  (install and list default --udi to this appliance's, as hafw udi detects it)
   hafw license remove [--dir DIR] ID...`
 
 // runLicense is the vendor's (keygen, issue) and the administrator's
@@ -285,13 +289,24 @@ func summaryProfile(model string, udi licensing.UDI) (hwprofiles.Profile, error)
 	return hwprofiles.Profile{}, usageError("product ID %s is shared by %s: give --profile", udi.PID, strings.Join(names, ", "))
 }
 
-// storeFlags declares the flags of the commands that work on a machine's
-// license directory; the defaults are the appliance's own paths.
-func storeFlags(fs *flag.FlagSet) (dir, pub, udi *string) {
-	dir = dirFlag(fs)
-	pub = fs.String("pub", licensing.DefaultVendorKeyPath, "vendor public key file")
-	udi = fs.String("udi", "", "UDI of this machine, PID:VID:SN (see hafw udi)")
-	return dir, pub, udi
+// storeOpts are the flags of the commands that work on a machine's license
+// directory; the defaults are the appliance's own paths.
+type storeOpts struct {
+	dir, pub, udi *string
+	// root, config and profileFile locate what board detection needs when
+	// --udi is not given (fixture trees in tests).
+	root, config, profileFile *string
+}
+
+func storeFlags(fs *flag.FlagSet) storeOpts {
+	return storeOpts{
+		dir:         dirFlag(fs),
+		pub:         fs.String("pub", licensing.DefaultVendorKeyPath, "vendor public key file"),
+		udi:         fs.String("udi", "", "UDI of this machine, PID:VID:SN (default: detected, as hafw udi shows it)"),
+		root:        fs.String("root", "/", "root of the sysfs/procfs tree board detection reads"),
+		config:      fs.String("config", config.Layout{Root: config.DefaultRoot}.ConfigFile(), "appliance configuration (hostname and profile for the detected UDI)"),
+		profileFile: fs.String("profile-file", "/etc/hafw/profile", "the image's profile file (profile override for the detected UDI)"),
+	}
 }
 
 func dirFlag(fs *flag.FlagSet) *string {
@@ -299,32 +314,70 @@ func dirFlag(fs *flag.FlagSet) *string {
 }
 
 // openStore builds the Store from the flags.
-func openStore(dir, pubPath, udiText string) (licensing.Store, error) {
-	s := licensing.Store{Dir: dir}
+func (o storeOpts) openStore() (licensing.Store, error) {
+	s := licensing.Store{Dir: *o.dir}
 	var err error
-	if udiText == "" {
-		return s, usageError("need --udi (this machine's UDI, see hafw udi)")
-	}
-	if s.UDI, err = licensing.ParseUDI(udiText); err != nil {
+	if *o.udi == "" {
+		if s.UDI, err = o.detectUDI(); err != nil {
+			return s, &cli.ExitError{Code: 1, Msg: fmt.Sprintf("no --udi given and %v", err)}
+		}
+	} else if s.UDI, err = licensing.ParseUDI(*o.udi); err != nil {
 		return s, usageError("--udi: %v", err)
 	}
-	if s.Pub, err = licensing.ReadPublicKey(pubPath); err != nil {
+	if s.Pub, err = licensing.ReadPublicKey(*o.pub); err != nil {
 		return s, err
 	}
 	return s, nil
 }
 
+// detectUDI forms this appliance's UDI the way the init agent does at boot,
+// so that an operator on the appliance need not copy it by hand: the
+// hostname from the configuration (the machine's own without one), the
+// profile override from hafw.profile= on the kernel command line, else the
+// configuration's, else the image's profile file.
+func (o storeOpts) detectUDI() (licensing.UDI, error) {
+	cfg, err := config.Load(*o.config)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return licensing.UDI{}, fmt.Errorf("reading the configuration for the UDI: %w", err)
+	}
+	hostname := cfg.Hostname
+	if err != nil || hostname == "" {
+		if hostname, err = os.Hostname(); err != nil {
+			return licensing.UDI{}, fmt.Errorf("reading hostname: %w", err)
+		}
+	}
+	override := ""
+	if line, err := os.ReadFile(filepath.Join(*o.root, "proc", "cmdline")); err == nil {
+		override = initagent.ParseCmdline(string(line)).Profile
+	}
+	if override == "" {
+		override = cfg.Profile
+	}
+	if override == "" {
+		if data, err := os.ReadFile(*o.profileFile); err == nil {
+			override = strings.TrimSpace(string(data))
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return licensing.UDI{}, fmt.Errorf("reading the profile file: %w", err)
+		}
+	}
+	pl, err := board.Detect(board.System{Root: *o.root}, hostname, override)
+	if err != nil {
+		return licensing.UDI{}, fmt.Errorf("detecting the UDI: %w", err)
+	}
+	return pl.UDI, nil
+}
+
 func licenseInstall(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("license install", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir, pub, udi := storeFlags(fs)
+	opts := storeFlags(fs)
 	if done, err := parseFlags(fs, args); done || err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
 		return usageError("need at least one license file")
 	}
-	s, err := openStore(*dir, *pub, *udi)
+	s, err := opts.openStore()
 	if err != nil {
 		return err
 	}
@@ -350,14 +403,14 @@ func licenseInstall(args []string, stdout, stderr io.Writer) error {
 func licenseList(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("license list", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir, pub, udi := storeFlags(fs)
+	opts := storeFlags(fs)
 	if done, err := parseFlags(fs, args); done || err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
 		return usageError("unexpected arguments %q", fs.Args())
 	}
-	s, err := openStore(*dir, *pub, *udi)
+	s, err := opts.openStore()
 	if err != nil {
 		return err
 	}

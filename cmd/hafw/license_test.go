@@ -167,7 +167,7 @@ func TestLicenseStoreCLI(t *testing.T) {
 	if code, _, errOut := hafw(t, "license", "remove", "--dir", store, "LIC-ACT"); code != 1 || !strings.Contains(errOut, "no such license installed") {
 		t.Fatalf("second remove: exit %d %s", code, errOut)
 	}
-	if code, _, _ := hafw(t, "license", "install", "--dir", store, "--pub", devPub, act); code != 2 {
-		t.Fatalf("install without --udi: exit %d", code)
+	if code, _, _ := hafw(t, "license", "install", "--dir", store, "--pub", devPub, "--udi", "not-a-udi", act); code != 2 {
+		t.Fatalf("install with a malformed --udi: exit %d", code)
 	}
 }
