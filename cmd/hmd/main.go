@@ -194,18 +194,20 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	// The instance stops after the daemon (which stops it first, in order).
 	defer func() { stopSvc(); <-svcDone }()
 
+	lic := licenseFiles{profile: profile, udi: parsedUDI, keyFile: f.vendorKey, dir: f.licenseDir, log: log}
 	d, err := daemon.New(daemon.Options{
 		Config: cfg, StateDir: f.stateDir, Version: version, UDI: udi, Profile: profile,
 		Activated: func() (bool, error) { return activated(profile, parsedUDI, f.vendorKey, f.licenseDir, log) },
 		Identity:  id, VIP: exec, Log: log, HeartbeatPort: f.heartbeatPort,
-		Instance: instHook, Data: syncHook,
+		InstallLicense: lic.Install,
+		Instance:       instHook, Data: syncHook,
 		StabilizationWindow: f.stabilization, GracefulTimeout: f.gracefulLimit,
 		Recovery: recovery, Restored: restore.restored, Witness: witness,
 	})
 	if err != nil {
 		return err
 	}
-	lic := licenseFiles{profile: profile, udi: parsedUDI, keyFile: f.vendorKey, dir: f.licenseDir, log: log}
+	svc.SetEvents(d)
 	servers, err := serve(d, cfg, id, f.socket, lic, log)
 	if err != nil {
 		return err

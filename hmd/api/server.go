@@ -125,6 +125,9 @@ func NewHandler(backend Backend, auth Authenticator, log *slog.Logger) http.Hand
 	if wb, ok := backend.(WitnessBackend); ok {
 		h.witnessRoutes(mux, wb)
 	}
+	if sb, ok := backend.(SecondaryBackend); ok {
+		h.secondaryRoutes(mux, sb)
+	}
 	return mux
 }
 

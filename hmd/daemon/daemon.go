@@ -96,11 +96,15 @@ type Options struct {
 	// Activated reports whether this appliance holds its activation
 	// license (licensing.Summary.Activated); asked at pairing time.
 	Activated func() (bool, error)
-	Identity  api.Identity
-	VIP       VIPExecutor
-	Instance  Instance
-	Data      Replicator
-	Log       *slog.Logger
+	// InstallLicense verifies and installs a license file on this
+	// appliance (licensing.Store.Install); nil refuses uploads through the
+	// API (secondary.go).
+	InstallLicense LicenseInstaller
+	Identity       api.Identity
+	VIP            VIPExecutor
+	Instance       Instance
+	Data           Replicator
+	Log            *slog.Logger
 	// HeartbeatPort overrides HeartbeatPort (tests).
 	HeartbeatPort int
 	// StabilizationWindow overrides the seed's 30 minutes (tests).
@@ -311,6 +315,7 @@ func (d *Daemon) tickEvery() time.Duration {
 func (d *Daemon) onTick() {
 	now := time.Now()
 	for i, p := range d.peers {
+		d.feedReplica(i)
 		d.step(i, ha.Tick{})
 		// While holding the VIP with the peer silent, check now and then
 		// that nobody else answers for it.

@@ -24,7 +24,7 @@ func pairForm() []formField {
 	return []formField{
 		{Name: "secondary_name", Label: "Secondary device name", Type: "text", Auto: "off", Help: "The secondary's host name."},
 		{Name: "secondary_ip", Label: "Secondary IP address", Type: "text", Auto: "off", Hint: "10.0.0.3", Help: "The secondary's health monitor IP, on this primary's subnet."},
-		{Name: "secondary_password", Label: "Secondary password", Type: "password", Auto: "off", Help: "The secondary appliance's admin password."},
+		{Name: "secondary_password", Label: "Secondary password", Type: "password", Auto: "off", Help: "The secondary appliance's admin password (type it again after Check secondary: it is never sent back to the browser)."},
 		{Name: "failover_type", Label: "Failover type", Choices: types, Help: "Automatic: the secondary takes over when the primary is silent for the failover wait. Manual: only by switchover."},
 		{Name: "failback_type", Label: "Failback type", Choices: types},
 		{Name: "long_failover_wait", Label: "Long failover wait", Type: "text", Hint: "10", Help: "Seconds (10 is the default), or a duration such as 500ms."},

@@ -79,6 +79,10 @@ type haData struct {
 	Values  map[string]string
 	Errors  map[string]string
 	Error   string
+	// Secondary is the future secondary as it answered "Check secondary"
+	// (nil before); CanActivate offers the check and the license upload.
+	Secondary   *api.IdentityInfo
+	CanActivate bool
 }
 
 func (s *Server) haPage(w http.ResponseWriter, r *http.Request, cur current) {
@@ -87,15 +91,16 @@ func (s *Server) haPage(w http.ResponseWriter, r *http.Request, cur current) {
 		s.fail(w, err)
 		return
 	}
-	s.renderHA(w, http.StatusOK, v, r.URL.Query().Get("peer"), defaultPairValues(), nil, "")
+	s.renderHA(w, http.StatusOK, v, r.URL.Query().Get("peer"), defaultPairValues(), nil, "", nil)
 }
 
 func defaultPairValues() map[string]string {
 	return map[string]string{"failover_type": api.Automatic, "failback_type": api.Manual, "long_failover_wait": "10"}
 }
 
-func (s *Server) renderHA(w http.ResponseWriter, code int, v view, peer string, values, errs map[string]string, general string) {
-	d := haData{CanPair: v.Self.Role == "primary" && len(v.Self.Peers) == 0, Values: values, Errors: errs, Error: general}
+func (s *Server) renderHA(w http.ResponseWriter, code int, v view, peer string, values, errs map[string]string, general string, secondary *api.IdentityInfo) {
+	_, canActivate := s.secondaryBackend()
+	d := haData{CanPair: v.Self.Role == "primary" && len(v.Self.Peers) == 0, Values: values, Errors: errs, Error: general, Secondary: secondary, CanActivate: canActivate}
 	for _, p := range v.Self.Peers {
 		d.Peers = append(d.Peers, viewPeer(p))
 	}
@@ -113,25 +118,22 @@ func (s *Server) renderHA(w http.ResponseWriter, code int, v view, peer string, 
 // pairs (version, matrix, activation, subnet checks happen there), and any
 // refusal is shown next to its field.
 func (s *Server) pair(w http.ResponseWriter, r *http.Request, cur current) {
-	values := map[string]string{}
-	for _, k := range pairFields() {
-		if k != "secondary_password" {
-			values[k] = r.PostForm.Get(k)
-		}
-	}
 	req, err := pairRequest(r.PostForm)
-	var res api.Result
-	if err == nil {
-		res, err = s.opt.Backend.Pair(r.Context(), req)
-	}
 	if err != nil {
-		v, verr := s.baseView(r, cur, "High Availability Configuration", "ha")
-		if verr != nil {
-			s.fail(w, verr)
-			return
+		s.renderForm(w, r, cur, formAnswer{err: err})
+		return
+	}
+	res, err := s.opt.Backend.Pair(r.Context(), req)
+	if err != nil {
+		// After a refused Save the form shows the secondary's UDI and
+		// activation status, as the seed's does.
+		a := formAnswer{err: err}
+		if sb, ok := s.secondaryBackend(); ok {
+			if info, ierr := sb.InspectSecondary(r.Context(), api.SecondaryRequest{SecondaryIP: req.SecondaryIP, SecondaryPassword: req.SecondaryPassword, SecondaryFingerprint: req.SecondaryFingerprint}); ierr == nil {
+				a.secondary = &info
+			}
 		}
-		errs, general := formErrors(err, pairFields())
-		s.renderHA(w, api.FromValidation(err).Code, v, "", values, errs, general)
+		s.renderForm(w, r, cur, a)
 		return
 	}
 	s.log.Info("paired from the console", "secondary", req.SecondaryIP, "result", res.Message)

@@ -113,6 +113,8 @@ func New(opt Options) (*Server, error) {
 	m.HandleFunc("GET /ui/n1", s.page(s.n1Page))
 	m.HandleFunc("GET /ui/live", s.liveJSON)
 	m.HandleFunc("POST /ui/ha/pair", s.post(s.pair))
+	m.HandleFunc("POST /ui/ha/inspect", s.post(s.inspect))
+	m.HandleFunc("POST /ui/ha/secondary-license", s.post(s.secondaryLicense))
 	m.HandleFunc("POST /ui/ha/switchover", s.post(s.operation("Switchover", api.Backend.Switchover, "")))
 	m.HandleFunc("POST /ui/ha/failback", s.post(s.operation("Failback", api.Backend.Failback, "")))
 	m.HandleFunc("POST /ui/ha/delete", s.post(s.operation("Delete", api.Backend.Unpair, "/ui/ha")))

@@ -33,6 +33,10 @@ type fakeBackend struct {
 	opErr   error
 	pairs   []api.PairRequest
 	ops     []string
+	// The future secondary (secondary_test.go).
+	secondary     api.IdentityInfo
+	secondaryReqs []api.SecondaryRequest
+	secondaryLics []string
 }
 
 func (f *fakeBackend) Status(context.Context) (api.Status, error) {
@@ -131,7 +135,7 @@ func primaryStatus() api.Status {
 
 func newConsole(t *testing.T) *console {
 	t.Helper()
-	c := &console{t: t, b: &fakeBackend{st: primaryStatus()}, lic: &fakeLicenses{}, now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	c := &console{t: t, b: &fakeBackend{st: primaryStatus(), secondary: futureSecondary()}, lic: &fakeLicenses{}, now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	s, err := New(Options{Backend: c.b, Auth: fakeAuth{}, Licenses: c.lic, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return c.now }})
 	if err != nil {
 		t.Fatal(err)
@@ -204,7 +208,7 @@ func TestPagesNeedLogin(t *testing.T) {
 	if w := c.get("/ui/live"); w.Code != http.StatusUnauthorized {
 		t.Errorf("GET /ui/live: %d, want 401", w.Code)
 	}
-	for _, path := range []string{"/ui/ha/pair", "/ui/ha/switchover", "/ui/ha/failback", "/ui/ha/delete", "/ui/license", "/ui/logout"} {
+	for _, path := range []string{"/ui/ha/pair", "/ui/ha/inspect", "/ui/ha/secondary-license", "/ui/ha/switchover", "/ui/ha/failback", "/ui/ha/delete", "/ui/license", "/ui/logout"} {
 		if w := c.post(path, url.Values{"peer": {"10.201.0.3"}, "csrf": {"x"}}); w.Code != http.StatusUnauthorized {
 			t.Errorf("POST %s: %d, want 401", path, w.Code)
 		}
@@ -364,8 +368,11 @@ func TestPairFormShowsErrorsNextToFields(t *testing.T) {
 	if !strings.Contains(w.Body.String(), `id="form-error" role="alert">Secondary MSE needs to be activated`) {
 		t.Errorf("activation refusal not shown on top:\n%s", w.Body)
 	}
-	if !strings.Contains(w.Body.String(), `href="https://10.201.0.3:8443/ui/" id="secondary-console"`) {
-		t.Error("no way to the secondary's console to upload its license")
+	if !strings.Contains(w.Body.String(), `id="secondary-udi">VA-LOW:V01:mse2<`) || !strings.Contains(w.Body.String(), `id="secondary-activation">Not Activated<`) {
+		t.Errorf("the refused Save does not show the secondary's UDI and activation status:\n%s", w.Body)
+	}
+	if !strings.Contains(w.Body.String(), `id="activate-secondary"`) {
+		t.Error("no license upload for the secondary on the form")
 	}
 	// Success goes to the status page of the new secondary.
 	c.b.pairErr = nil

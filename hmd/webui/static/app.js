@@ -4,6 +4,11 @@
 
 document.addEventListener("submit", function (ev) {
   var q = ev.target.getAttribute("data-confirm");
+  // "Check secondary" and the license upload post the pairing form
+  // without pairing: no question for them.
+  if (ev.submitter && ev.submitter.hasAttribute("data-skip-confirm")) {
+    q = null;
+  }
   if (q && !window.confirm(q)) {
     ev.preventDefault();
   }
