@@ -99,6 +99,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			if a.PID1 {
 				go rt.offerWizard(ctx, reaper)
 			}
+		} else if a.PID1 {
+			go rt.offerShell(ctx, reaper)
 		}
 	}
 	<-ctx.Done()
