@@ -573,8 +573,9 @@ func refusedWithoutLogin(t *testing.T, ns *netnstest.NS, base string) {
 
 // TestConsoleActivatesAVirtualSecondary walks the seed's activation path:
 // pairing a virtual secondary without its activation license is refused
-// with the seed's message, the form leads to the secondary's console, the
-// license is uploaded there, and the same form then pairs.
+// with the seed's message and the form shows the secondary's UDI and
+// "Not Activated"; Check secondary shows the same, the license is uploaded
+// for the secondary on the primary's form, and the same form then pairs.
 func TestConsoleActivatesAVirtualSecondary(t *testing.T) {
 	testenv.Short(t, "browser test against hmd in network namespaces")
 	testenv.RequireRoot(t)
@@ -633,19 +634,40 @@ func TestConsoleActivatesAVirtualSecondary(t *testing.T) {
 	}
 	b.shot("11-va-not-activated")
 
-	b.do("follow the link to the secondary's console", chromedp.Click(chromedp.ID("secondary-console")), chromedp.WaitVisible(chromedp.ID("password")),
-		chromedp.SendKeys(chromedp.ID("password"), browserPassword), chromedp.Submit(chromedp.ID("password")),
-		chromedp.WaitVisible(chromedp.ID("activation")))
-	if got := b.text("#activation"); got != "Not activated" {
-		t.Errorf("secondary's activation before the upload = %q", got)
+	udiText := prof.ProductID + ":V01:va2"
+	if got := b.text("#secondary-udi"); got != udiText {
+		t.Errorf("secondary platform UDI after the refused Save = %q, want %q", got, udiText)
 	}
-	b.do("upload the license", chromedp.SetUploadFiles(chromedp.ID("license"), []string{licFile}),
-		chromedp.Click(chromedp.ID("upload-license")), chromedp.WaitVisible(chromedp.ID("flash")))
-	if got := b.text("#flash"); !strings.Contains(got, "installed") {
+	if got := b.text("#secondary-activation"); got != "Not Activated" {
+		t.Errorf("secondary activation status after the refused Save = %q", got)
+	}
+
+	// Check secondary on a fresh form: the same answer, without pairing.
+	b.do("check the secondary", chromedp.Navigate(p+"/ui/ha"), chromedp.WaitVisible(chromedp.ID("pair-form")),
+		chromedp.SetValue(chromedp.ID("secondary_name"), "va2"),
+		chromedp.SetValue(chromedp.ID("secondary_ip"), secondary.hip.String()),
+		chromedp.SendKeys(chromedp.ID("secondary_password"), browserPassword),
+		chromedp.Click(chromedp.ID("check-secondary")), chromedp.WaitVisible(chromedp.ID("activate-secondary")))
+	if got := b.text("#secondary-udi"); got != udiText {
+		t.Errorf("secondary platform UDI after Check secondary = %q, want %q", got, udiText)
+	}
+	if got := b.text("#secondary-activation"); got != "Not Activated" {
+		t.Errorf("secondary activation status after Check secondary = %q", got)
+	}
+	b.shot("11b-va-checked")
+
+	// The license for the secondary, uploaded on the primary's form.
+	b.do("upload the secondary's license on the primary's form", chromedp.SendKeys(chromedp.ID("secondary_password"), browserPassword),
+		chromedp.SetUploadFiles(chromedp.ID("license"), []string{licFile}),
+		chromedp.Click(chromedp.ID("activate-secondary")), chromedp.WaitVisible(chromedp.ID("flash")))
+	if got := b.text("#flash"); !strings.Contains(got, "installed on va2") {
 		t.Fatalf("upload: %q", got)
 	}
-	if got := b.text("#activation"); got != "Activated" {
+	if got := b.text("#secondary-activation"); got != "Activated" {
 		t.Errorf("secondary's activation after the upload = %q", got)
+	}
+	if st, err := secondary.status(); err != nil || st.Role != "secondary" {
+		t.Fatalf("secondary after the upload: %+v, %v", st, err)
 	}
 	b.shot("12-va-license-installed")
 

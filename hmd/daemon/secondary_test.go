@@ -1,0 +1,99 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/hwprofiles"
+	"github.com/hafw/hafw/licensing"
+)
+
+// TestLicenseThroughTheAPI installs licenses with the real license store:
+// a refused file changes nothing and says why on the license field, a good
+// one activates the appliance and Identify says so.
+func TestLicenseThroughTheAPI(t *testing.T) {
+	prof, err := hwprofiles.Lookup("VA-Low")
+	if err != nil {
+		t.Fatal(err)
+	}
+	udi, err := licensing.ParseUDI(prof.ProductID + ":V01:mse2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := licensing.ParseUDI(prof.ProductID + ":V01:other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, priv, err := licensing.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := licensing.Store{Dir: t.TempDir(), Pub: pub, UDI: udi}
+	activated := func() (bool, error) {
+		valid, _, err := st.LoadVerified()
+		if err != nil {
+			return false, err
+		}
+		return licensing.Summarize(prof, valid).Activated(), nil
+	}
+	d := &Daemon{opt: Options{Config: secondaryConfig(), Version: "1.0", UDI: udi.String(), Profile: prof, Activated: activated, InstallLicense: st.Install},
+		log: slog.New(slog.NewTextHandler(io.Discard, nil)), hip: netip.MustParseAddr("10.10.10.13")}
+	ctx := context.Background()
+
+	info, err := d.Identify(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := api.IdentityInfo{Name: "mse2", HIP: "10.10.10.13", Role: "secondary", UDI: udi.String(), Profile: "VA-Low", Version: "1.0", Activation: api.StatusNotActivated}
+	if info != want {
+		t.Fatalf("Identify = %+v, want %+v", info, want)
+	}
+
+	issue := func(u licensing.UDI) string {
+		data, err := licensing.Issue(priv, licensing.License{Feature: licensing.Activation, Count: 1, UDI: u, Issued: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	good := issue(udi)
+	tampered := strings.Replace(good, "count: 1", "count: 9", 1)
+	if tampered == good {
+		t.Fatalf("the license text has no count line to tamper with:\n%s", good)
+	}
+	for name, text := range map[string]string{
+		"another machine's": issue(other),
+		"malformed":         "hello",
+		"tampered":          tampered,
+	} {
+		_, err := d.InstallLicense(ctx, api.LicenseRequest{License: text})
+		var ae *api.Error
+		if !errors.As(err, &ae) || ae.Code != http.StatusConflict || len(ae.Fields) != 1 || ae.Fields[0].Field != "license" || strings.Contains(ae.Message, "\n") {
+			t.Errorf("%s license: %v, want a one-line 409 on the license field", name, err)
+		}
+		if files, _ := os.ReadDir(st.Dir); len(files) != 0 {
+			t.Fatalf("%s license left %d files", name, len(files))
+		}
+	}
+	res, err := d.InstallLicense(ctx, api.LicenseRequest{License: issue(udi)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Identity.Activation != api.StatusActivated || !strings.Contains(res.Message, "installed on mse2") {
+		t.Errorf("install: %+v", res)
+	}
+
+	d.opt.InstallLicense = nil
+	if _, err := d.InstallLicense(ctx, api.LicenseRequest{License: issue(udi)}); api.FromValidation(err).Code != http.StatusNotImplemented {
+		t.Errorf("without an installer: %v", err)
+	}
+}
