@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,8 @@ import (
 
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/hmd/events"
+	"github.com/hafw/hafw/hmd/ha"
 	"github.com/hafw/hafw/hmd/instance"
 	"github.com/hafw/hafw/internal/testenv"
 )
@@ -487,21 +490,32 @@ func TestReplicationKillMidInitialSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.start()
-	waitTrue(t, 20*time.Second, "the full copy to be under way", func() bool {
+	// The shipping side's events log (the API behind hactl events) shows
+	// the full copy under way with its progress.
+	waitTrue(t, 20*time.Second, "the full copy under way, with its progress in the events log", func() bool {
 		r := p.status().Peers[0].Replication
-		return r != nil && r.State == "Setting up" && r.Percent > 0 && r.Percent < 90
+		if r == nil || r.State != "Setting up" || r.Percent < 25 || r.Percent >= 90 {
+			return false
+		}
+		evs, err := p.api().Events(context.Background(), "", 0)
+		return err == nil && slices.ContainsFunc(evs, func(e events.Event) bool {
+			return e.Description == ha.MsgSyncInProgress && strings.HasSuffix(e.Remarks, "% complete)") && e.GeneratedBy == "Primary"
+		})
 	})
 	p.kill(l)
-	// The takeover starts (FAILOVER_INVOKED) but the instance is refused,
-	// so it never becomes FAILOVER_ACTIVE.
-	waitTrue(t, 10*time.Second, "the refusal to serve the incomplete database", func() bool {
-		return strings.Contains(s.proc.Output(), "refusing to serve an incomplete instance database")
+	// The secondary's state machine knows its copy is incomplete: it
+	// refuses the takeover with an event and stands by, instead of
+	// claiming the VIP and hanging in FAILOVER_INVOKED.
+	waitTrue(t, 10*time.Second, "the takeover refusal in hactl events", func() bool {
+		evs, _ := s.hactl("events", "--limit", "0")
+		return strings.Contains(evs, "Takeover refused") && strings.Contains(evs, "no complete copy of the instance data")
 	})
 	if code, _, err := w.request("GET", "/v1/elements", "", time.Second); err == nil && code == http.StatusOK {
 		t.Fatalf("the secondary serves an incomplete database (HTTP %d)", code)
 	}
-	if st := s.status().Peers[0].State; st == "FAILOVER_ACTIVE" {
-		t.Fatalf("secondary reached %s with an incomplete database", st)
+	st := s.status()
+	if ps := st.Peers[0]; ps.State != "SECONDARY_ACTIVE" || s.hasAddr(l.addr(10)) {
+		t.Fatalf("secondary in %s (VIP held: %v) with an incomplete database; want SECONDARY_ACTIVE without the VIP", ps.State, s.hasAddr(l.addr(10)))
 	}
 }
 

@@ -61,6 +61,8 @@ type Service struct {
 	serving    int
 	stopServer context.CancelFunc
 	serverDone chan struct{}
+	// events receives this layer's events-log rows (nil: hmd's log only).
+	events EventSink
 }
 
 type slot struct {
@@ -108,7 +110,7 @@ func (s *Service) slot(n int) (*slot, error) {
 	sb, err := replicate.NewStandby(replicate.StandbyOptions{Log: db, QuarantineDir: filepath.Join(dir, "quarantine"),
 		StallTimeout: s.opt.StallTimeout, Logger: s.opt.Log.With("slot", n),
 		OnQuarantine: func(path string, entries int) {
-			s.opt.Log.Warn("divergent writes quarantined", "slot", n, "file", path, "entries", entries)
+			s.event(n, MsgQuarantined, fmt.Sprintf("%d entries kept in %s", entries, path))
 		}})
 	if err != nil {
 		db.Close()
@@ -117,6 +119,38 @@ func (s *Service) slot(n int) (*slot, error) {
 	sl := &slot{n: n, db: db, standby: sb}
 	s.slots[n] = sl
 	return sl, nil
+}
+
+// SetEvents makes sink receive this layer's events-log rows from now on
+// (hmd sets it once its daemon, which owns the events log, exists).
+func (s *Service) SetEvents(sink EventSink) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = sink
+}
+
+// event logs a row concerning slot n in hmd's log and, once a sink is set,
+// in the events log under the pairing of that slot.
+func (s *Service) event(n int, description, remarks string) {
+	s.opt.Log.Info(description, "slot", n, "remarks", remarks)
+	s.mu.Lock()
+	sink := s.events
+	s.mu.Unlock()
+	if sink == nil {
+		return
+	}
+	var hip netip.Addr
+	peers, err := s.opt.Peers()
+	if err != nil {
+		s.opt.Log.Error("instance events: read pairings", "err", err)
+	}
+	for _, p := range peers {
+		if p.InstanceSlot == n {
+			hip = p.HIP
+			break
+		}
+	}
+	sink.Event(hip, description, remarks)
 }
 
 // Run listens for replication on every paired slot (looking for new
@@ -236,8 +270,11 @@ func (h *InstanceHook) Start(ctx context.Context, n int, epoch uint64) error {
 	if sl.standby.Incomplete() {
 		// A standby whose initial (or fallback) full copy never finished
 		// holds an old or empty database; serving it would silently lose
-		// what the active node acknowledged. Refuse, loudly.
-		return errors.New("the initial sync into this node never completed: refusing to serve an incomplete instance database")
+		// what the active node acknowledged. The state machine does not
+		// claim in that case (ReplicaUsable); this is the last guard.
+		err := errors.New("the initial sync into this node never completed: refusing to serve an incomplete instance database")
+		s.event(n, MsgStartRefused, err.Error())
+		return err
 	}
 	sl.standby.SetServing(true)
 	fork, err := sl.db.Promote(epoch)
@@ -245,7 +282,7 @@ func (h *InstanceHook) Start(ctx context.Context, n int, epoch uint64) error {
 		sl.standby.SetServing(false)
 		return err
 	}
-	s.opt.Log.Info("Reconfiguring instance database", "slot", n, "epoch", epoch, "fork_point", fork)
+	s.event(n, MsgReconfigured, fmt.Sprintf("epoch %d, fork point at sequence %d", epoch, fork))
 	s.stopServing()
 	sctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -261,8 +298,22 @@ func (h *InstanceHook) Start(ctx context.Context, n int, epoch uint64) error {
 	if err := s.apps.Start(ctx); err != nil {
 		return err
 	}
-	s.opt.Log.Info("Failover invoked; starting application instance", "slot", n)
+	s.opt.Log.Info("application instance started", "slot", n)
 	return nil
+}
+
+// ReplicaUsable implements daemon.ReplicaChecker: whether slot n's local
+// copy may be served (false while a full copy into this node is
+// unfinished). A slot never opened here has nothing to refuse yet.
+func (h *InstanceHook) ReplicaUsable(n int) (bool, string) {
+	s := h.s
+	s.mu.Lock()
+	sl := s.slots[n]
+	s.mu.Unlock()
+	if sl == nil || !sl.standby.Incomplete() {
+		return true, ""
+	}
+	return false, "a full copy into this node is unfinished"
 }
 
 // Stop stops the applications, the instance API and replication from this
@@ -353,10 +404,14 @@ func (h *SyncHook) Start(ctx context.Context, peer store.PeerConfig, kind ha.Syn
 	// The forwarder is not waited for: it may be blocked handing a report
 	// to the daemon's loop, which is the caller of stopActive.
 	go func() {
+		var evs statusEvents
 		for {
 			select {
 			case st := <-sl.report:
 				if actx.Err() == nil {
+					for _, r := range evs.next(st) {
+						s.event(sl.n, r.description, r.remarks)
+					}
 					s.forward(sl, st)
 				}
 			case <-actx.Done():
