@@ -27,7 +27,21 @@ type EtcdMember struct {
 	// every client must present a certificate signed by it (etcd's
 	// --client-cert-auth). Use an https:// client URL with them.
 	ServerCert, ServerKey, ClientCA string
+	// MaxTxnOps and MaxRequestBytes are etcd's --max-txn-ops and
+	// --max-request-bytes; zero means DefaultMaxTxnOps and
+	// DefaultMaxRequestBytes, raised from etcd's 128 and 1.5 MiB so that a
+	// failover moves a thousand tasks per transaction (docs/cores.md).
+	MaxTxnOps, MaxRequestBytes uint
 }
+
+// The embedded member's transaction limits: room for a full batch of task
+// writes (defaultTxnOps compares plus puts, and the guards) of tasks of a
+// few hundred bytes each. An external cluster needs the same flags for the
+// same speed; with etcd's defaults the store shrinks its batches instead.
+const (
+	DefaultMaxTxnOps       = 2 * defaultTxnOps
+	DefaultMaxRequestBytes = 8 << 20
+)
 
 // StartEtcd starts an embedded member and waits until it serves clients.
 func StartEtcd(ctx context.Context, m EtcdMember) (*embed.Etcd, error) {
@@ -58,6 +72,13 @@ func StartEtcd(ctx context.Context, m EtcdMember) (*embed.Etcd, error) {
 			return nil, fmt.Errorf("etcd member %s: TLS needs a server certificate, its key, a client CA and an https client URL", m.Name)
 		}
 		cfg.ClientTLSInfo = transport.TLSInfo{CertFile: m.ServerCert, KeyFile: m.ServerKey, TrustedCAFile: m.ClientCA, ClientCertAuth: true}
+	}
+	cfg.MaxTxnOps, cfg.MaxRequestBytes = DefaultMaxTxnOps, DefaultMaxRequestBytes
+	if m.MaxTxnOps != 0 {
+		cfg.MaxTxnOps = m.MaxTxnOps
+	}
+	if m.MaxRequestBytes != 0 {
+		cfg.MaxRequestBytes = m.MaxRequestBytes
 	}
 	cfg.LogLevel = m.LogLevel
 	if cfg.LogLevel == "" {

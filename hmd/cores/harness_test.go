@@ -162,14 +162,20 @@ type cluster struct {
 	members   []*proc
 }
 
-func freePort(t testing.TB) int {
+// freePorts returns n distinct free loopback ports: all listeners stay
+// open until every port is picked, so the kernel cannot hand one out twice.
+func freePorts(t testing.TB, n int) []int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 func startCluster(t testing.TB) *cluster {
@@ -177,9 +183,10 @@ func startCluster(t testing.TB) *cluster {
 	const n = 3
 	var mems []EtcdMember
 	var initial []string
+	ports := freePorts(t, 2*n)
 	for i := range n {
 		m := EtcdMember{Name: fmt.Sprintf("m%d", i), Dir: filepath.Join(t.TempDir(), "etcd"),
-			Client: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), Peer: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
+			Client: fmt.Sprintf("http://127.0.0.1:%d", ports[2*i]), Peer: fmt.Sprintf("http://127.0.0.1:%d", ports[2*i+1]),
 			Token: "hafw-test-" + strconv.Itoa(os.Getpid())}
 		mems = append(mems, m)
 		initial = append(initial, m.Name+"="+m.Peer)

@@ -22,14 +22,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/hafw/hafw/hmd/cores/plan"
 )
@@ -37,9 +41,13 @@ import (
 // DefaultPrefix is where the cluster keeps its keys.
 const DefaultPrefix = "/hafw/cores/"
 
-// maxTxnOps stays under etcd's default --max-txn-ops (128) so the same code
-// works against an external cluster with default settings.
-const maxTxnOps = 120
+// defaultTxnOps is how many tasks one transaction writes at first. Fewer,
+// larger transactions are what makes a 100k-task failover fast (each raft
+// round and bbolt commit costs about the same whatever its size); a server
+// with smaller limits (etcd's defaults: --max-txn-ops 128,
+// --max-request-bytes 1.5 MiB) rejects such a transaction as a whole, and
+// the store then halves its batch size until the server accepts it.
+const defaultTxnOps = 1024
 
 // putConcurrency is how many task batches are in flight at once.
 const putConcurrency = 16
@@ -55,6 +63,9 @@ var ErrConflict = errors.New("concurrent update")
 type Store struct {
 	cli    *clientv3.Client
 	prefix string
+	// txnOps is the current batch size: defaultTxnOps until the server
+	// refuses a transaction as too large, then what it accepted.
+	txnOps atomic.Int64
 }
 
 // NewStore uses cli with prefix (DefaultPrefix if empty).
@@ -62,7 +73,52 @@ func NewStore(cli *clientv3.Client, prefix string) *Store {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	return &Store{cli: cli, prefix: prefix}
+	s := &Store{cli: cli, prefix: prefix}
+	s.txnOps.Store(defaultTxnOps)
+	return s
+}
+
+// tooLarge reports whether the server (or the client's send limit) refused
+// a transaction for its size alone; nothing of it was applied, so the same
+// writes may be retried in smaller transactions.
+func tooLarge(err error) bool {
+	return errors.Is(err, rpctypes.ErrTooManyOps) || errors.Is(err, rpctypes.ErrRequestTooLarge) ||
+		status.Code(err) == codes.ResourceExhausted
+}
+
+// batches commits items [0,n) in consecutive ranges of at most the current
+// batch size less reserve (room for the guards every transaction carries),
+// up to concurrency of them in flight: independent transactions pipeline
+// through raft. A range refused as too large is split in halves, the
+// store's batch size shrinks to match, and the halves are committed in
+// turn, so a server with small limits costs speed, never correctness.
+func (s *Store) batches(ctx context.Context, n, reserve, concurrency int, commit func(ctx context.Context, lo, hi int) error) error {
+	per := max(int(s.txnOps.Load())-reserve, 1)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(concurrency)
+	for lo := 0; lo < n; lo += per {
+		hi := min(lo+per, n)
+		g.Go(func() error { return s.commitRange(gctx, lo, hi, reserve, commit) })
+	}
+	return g.Wait()
+}
+
+func (s *Store) commitRange(ctx context.Context, lo, hi, reserve int, commit func(ctx context.Context, lo, hi int) error) error {
+	err := commit(ctx, lo, hi)
+	if !tooLarge(err) || hi-lo <= 1 {
+		return err
+	}
+	half := (hi - lo) / 2
+	for {
+		cur := s.txnOps.Load()
+		if cur <= int64(half+reserve) || s.txnOps.CompareAndSwap(cur, int64(half+reserve)) {
+			break
+		}
+	}
+	if err := s.commitRange(ctx, lo, lo+half, reserve, commit); err != nil {
+		return err
+	}
+	return s.commitRange(ctx, lo+half, hi, reserve, commit)
 }
 
 func (s *Store) metaKey(kind string, num int) string {
@@ -186,31 +242,37 @@ type versioned struct {
 // AddTasks stores new tasks, many per transaction; it fails, storing
 // none of the offending batch, if any ID exists or a task is invalid.
 func (s *Store) AddTasks(ctx context.Context, ts ...plan.Task) error {
-	for i := 0; i < len(ts); i += maxTxnOps {
-		batch := ts[i:min(i+maxTxnOps, len(ts))]
-		cmps := make([]clientv3.Cmp, 0, len(batch))
-		ops := make([]clientv3.Op, 0, len(batch))
-		for _, t := range batch {
-			if err := t.Validate(); err != nil {
-				return fmt.Errorf("refusing task: %w", err)
-			}
-			b, err := marshalTask(t)
-			if err != nil {
-				return err
-			}
-			k := s.taskKey(t.ID)
+	vals := make([]string, len(ts))
+	for i, t := range ts {
+		if err := t.Validate(); err != nil {
+			return fmt.Errorf("refusing task: %w", err)
+		}
+		b, err := marshalTask(t)
+		if err != nil {
+			return err
+		}
+		vals[i] = b
+	}
+	return s.batches(ctx, len(ts), 0, 1, func(ctx context.Context, lo, hi int) error {
+		cmps := make([]clientv3.Cmp, 0, hi-lo)
+		ops := make([]clientv3.Op, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			k := s.taskKey(ts[i].ID)
 			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(k), "=", 0))
-			ops = append(ops, clientv3.OpPut(k, b))
+			ops = append(ops, clientv3.OpPut(k, vals[i]))
 		}
 		resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
 		if err != nil {
-			return fmt.Errorf("storing %d tasks: %w", len(batch), err)
+			if tooLarge(err) {
+				return err // unwrapped: batches retries smaller
+			}
+			return fmt.Errorf("storing %d tasks: %w", hi-lo, err)
 		}
 		if !resp.Succeeded {
-			return fmt.Errorf("storing tasks %s…: a task with one of these IDs already exists", batch[0].ID)
+			return fmt.Errorf("storing tasks %s…: a task with one of these IDs already exists", ts[lo].ID)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // Tasks returns every task matching f, sorted by ID.
@@ -236,10 +298,13 @@ func (s *Store) tasks(ctx context.Context) ([]versioned, error) {
 }
 
 // tasksAt is tasks, also returning the revision of the consistent read, from
-// which a watch continues.
+// which a watch continues. Each page is decoded in its own goroutine while
+// the next one is fetched, so that decoding (the client's share of a
+// failover's read) overlaps etcd serving the range.
 func (s *Store) tasksAt(ctx context.Context) ([]versioned, int64, error) {
 	const page = 5000
-	var out []versioned
+	var pages [][]versioned
+	g := new(errgroup.Group)
 	start, end := s.taskKey(""), clientv3.GetPrefixRangeEnd(s.taskKey(""))
 	var rev int64
 	for {
@@ -249,21 +314,30 @@ func (s *Store) tasksAt(ctx context.Context) ([]versioned, int64, error) {
 		}
 		resp, err := s.cli.Get(ctx, start, opts...)
 		if err != nil {
+			_ = g.Wait()
 			return nil, 0, fmt.Errorf("reading tasks: %w", err)
 		}
 		rev = resp.Header.Revision
-		for _, kv := range resp.Kvs {
-			var t plan.Task
-			if err := json.Unmarshal(kv.Value, &t); err != nil {
-				return nil, 0, fmt.Errorf("decoding task %s: %w", kv.Key, err)
+		pages = append(pages, make([]versioned, len(resp.Kvs)))
+		out := pages[len(pages)-1]
+		g.Go(func() error {
+			for i, kv := range resp.Kvs {
+				if err := json.Unmarshal(kv.Value, &out[i].Task); err != nil {
+					return fmt.Errorf("decoding task %s: %w", kv.Key, err)
+				}
+				out[i].mod = kv.ModRevision
 			}
-			out = append(out, versioned{Task: t, mod: kv.ModRevision})
-		}
+			return nil
+		})
 		if !resp.More || len(resp.Kvs) == 0 {
-			return out, rev, nil
+			break
 		}
 		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 	}
+	if err := g.Wait(); err != nil {
+		return nil, 0, err
+	}
+	return slices.Concat(pages...), rev, nil
 }
 
 func (s *Store) task(ctx context.Context, id string) (versioned, error) {
@@ -294,35 +368,32 @@ func (s *Store) Task(ctx context.Context, id string) (plan.Task, error) {
 // concurrently: etcd pipelines them through raft, which is what makes a
 // 100k-task failover fast. It returns ErrConflict if any batch lost.
 func (s *Store) putTasks(ctx context.Context, ts []versioned, guards []clientv3.Cmp, extra []clientv3.Op) error {
-	per := maxTxnOps - len(guards)
 	var conflict atomic.Bool
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(putConcurrency)
-	for i := 0; i < len(ts); i += per {
-		batch := ts[i:min(i+per, len(ts))]
-		g.Go(func() error {
-			cmps := append([]clientv3.Cmp(nil), guards...)
-			ops := make([]clientv3.Op, 0, len(batch))
-			for _, v := range batch {
-				b, err := marshalTask(v.Task)
-				if err != nil {
-					return err
-				}
-				k := s.taskKey(v.ID)
-				cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(k), "=", v.mod))
-				ops = append(ops, clientv3.OpPut(k, b))
-			}
-			resp, err := s.cli.Txn(gctx).If(cmps...).Then(ops...).Commit()
+	err := s.batches(ctx, len(ts), len(guards), putConcurrency, func(ctx context.Context, lo, hi int) error {
+		cmps := append(make([]clientv3.Cmp, 0, len(guards)+hi-lo), guards...)
+		ops := make([]clientv3.Op, 0, hi-lo)
+		for _, v := range ts[lo:hi] {
+			b, err := marshalTask(v.Task)
 			if err != nil {
-				return fmt.Errorf("writing %d tasks: %w", len(batch), err)
+				return err
 			}
-			if !resp.Succeeded {
-				conflict.Store(true)
+			k := s.taskKey(v.ID)
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(k), "=", v.mod))
+			ops = append(ops, clientv3.OpPut(k, b))
+		}
+		resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+		if err != nil {
+			if tooLarge(err) {
+				return err // unwrapped: batches retries smaller
 			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+			return fmt.Errorf("writing %d tasks: %w", hi-lo, err)
+		}
+		if !resp.Succeeded {
+			conflict.Store(true)
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	if conflict.Load() {
