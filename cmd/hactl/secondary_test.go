@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSecondaryArguments: the action and the secondary are required, a
+// license file must exist and fit; without hmd the call fails with exit
+// status 1 and the command's name.
+func TestSecondaryArguments(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "none.sock")
+	lic := filepath.Join(dir, "va2.lic")
+	if err := os.WriteFile(lic, []byte("hafw-license: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(dir, "huge.lic")
+	if err := os.WriteFile(huge, bytes.Repeat([]byte("x"), 20<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--socket", sock, "secondary"}, 2, "inspect or license"},
+		{[]string{"--socket", sock, "secondary", "delete"}, 2, "inspect or license"},
+		{[]string{"--socket", sock, "secondary", "inspect"}, 2, "--secondary is required"},
+		{[]string{"--socket", sock, "secondary", "inspect", "--file", lic}, 2, "flag provided but not defined"},
+		{[]string{"--socket", sock, "secondary", "license", "--secondary", "10.246.0.3"}, 2, "--file is required"},
+		{[]string{"--socket", sock, "secondary", "license", "--secondary", "10.246.0.3", "--file", filepath.Join(dir, "missing.lic")}, 1, "no such file"},
+		{[]string{"--socket", sock, "secondary", "license", "--secondary", "10.246.0.3", "--file", huge}, 1, "larger than a license file"},
+		{[]string{"--socket", sock, "secondary", "inspect", "--secondary", "10.246.0.3", "--secondary-password", "pw"}, 1, "hactl secondary:"},
+		{[]string{"--socket", sock, "secondary", "license", "--secondary", "10.246.0.3", "--secondary-password", "pw", "--file", lic}, 1, "hactl secondary:"},
+	} {
+		var out, errOut bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		code := run(ctx, c.args, &out, &errOut)
+		cancel()
+		if code != c.code || !strings.Contains(errOut.String(), c.want) {
+			t.Errorf("hactl %v: exit %d, stderr %q; want exit %d and %q", c.args, code, errOut.String(), c.code, c.want)
+		}
+	}
+}
