@@ -54,12 +54,15 @@ type Step struct {
 
 // Summary is the outcome of a run.
 type Summary struct {
-	Steps    []Step
-	Outage   time.Duration
-	Attempts int // writes the client tried
-	Acked    int // writes the service acknowledged
-	Lost     []int
-	Total    time.Duration
+	Steps  []Step
+	Outage time.Duration
+	// RecoveryOutage is the client's outage after the second power pull,
+	// the one before the recovery-mode boot.
+	RecoveryOutage time.Duration
+	Attempts       int // writes the client tried
+	Acked          int // writes the service acknowledged
+	Lost           []int
+	Total          time.Duration
 	// Namespace is the segment's network namespace (deleted at the end).
 	Namespace string
 }
@@ -87,6 +90,9 @@ func (s Summary) Print(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "client outage after pulling the primary's power: not measured\n")
 	}
+	if s.RecoveryOutage > 0 {
+		fmt.Fprintf(w, "client outage before the recovery-mode boot: %d ms\n", s.RecoveryOutage.Milliseconds())
+	}
 	fmt.Fprintf(w, "writes: %d tried, %d acknowledged, %d acknowledged but lost\n", s.Attempts, s.Acked, len(s.Lost))
 	fmt.Fprintf(w, "total time: %s\n", s.Total.Round(time.Second))
 	fmt.Fprintf(w, "============================================================\n")
@@ -108,6 +114,9 @@ type appliance struct {
 	vip                         string // primary only
 	disk                        string
 	vm                          *VM
+	// recovery boots with hafw.recovery: the primary whose data
+	// partition was lost waits to be restored from its secondary.
+	recovery bool
 }
 
 func (a *appliance) udi() string { return "AIR-MSE-VA-K9:V01:" + a.name + "_" + a.uuid }
@@ -121,6 +130,9 @@ func (a *appliance) cmdline(base string) string {
 		"hafw.dc=none", "hafw.password=" + password}
 	if a.vip != "" {
 		keys = append(keys, "hafw.vip="+a.vip)
+	}
+	if a.recovery {
+		keys = append(keys, "hafw.recovery")
 	}
 	return strings.Join(keys, " ")
 }
@@ -291,25 +303,61 @@ func (r *run) scenario(ctx context.Context) error {
 			return fmt.Errorf("mse1: %w", err)
 		}
 		r.gethainfo(ctx, pAPI, sAPI)
-		pMark, sMark := p.vm.Len(), s.vm.Len()
-		res, err := pAPI.Failback(ctx, api.PeerRequest{Force: true})
-		if err != nil {
-			return fmt.Errorf("POST /v1/failback on mse1: %w", err)
+		return r.failback(ctx, p, s, pAPI, sAPI)
+	}); err != nil {
+		return err
+	}
+
+	if err := r.step("recovery: mse1's power pulled, its data partition wiped, booted with hafw.recovery; restored from mse2, fails back", func() error {
+		killed := time.Now()
+		p.vm.Kill()
+		r.say("mse1 killed at %s", killed.Format("15:04:05.000"))
+		if err := waitState(ctx, sAPI, "FAILOVER_ACTIVE", 2*time.Minute); err != nil {
+			return fmt.Errorf("mse2: %w", err)
 		}
-		r.say("mse1: %s", res.Message)
-		if err := r.waitPair(ctx, pAPI, sAPI, "PRIMARY_ACTIVE", "SECONDARY_ACTIVE", true, 3*time.Minute); err != nil {
+		if err := waitUntil(ctx, 2*time.Minute, "a write acknowledged after the second kill", func() bool { return w.AckedAfter(killed) }); err != nil {
 			return err
 		}
-		pw, sw := p.vm.States(pMark), s.vm.States(sMark)
-		r.say("mse1 walked %s", strings.Join(pw, " → "))
-		r.say("mse2 walked %s", strings.Join(sw, " → "))
-		if !slices.Contains(pw, "FAILBACK_ACTIVE") || !slices.Contains(pw, "FAILBACK_COMPLETE") {
-			return fmt.Errorf("mse1 walked %v, want FAILBACK_ACTIVE and FAILBACK_COMPLETE", pw)
+		r.sum.RecoveryOutage, _ = w.Outage(killed)
+		r.say("client served again through the VIP; outage %d ms", r.sum.RecoveryOutage.Milliseconds())
+		r.gethainfo(ctx, sAPI)
+		// A fresh copy of the image is a blank hafw-data partition; the
+		// operator re-installs the activation license file, nothing else.
+		if err := r.fw.ApplianceDisk(p.disk, p.udi()); err != nil {
+			return fmt.Errorf("wiping mse1's data partition: %w", err)
 		}
-		if !slices.Contains(sw, "SECONDARY_ALONE") && !slices.Contains(sw, "FAILBACK_ACTIVE") {
-			return fmt.Errorf("mse2 walked %v, want FAILBACK_ACTIVE / SECONDARY_ALONE", sw)
+		r.say("mse1's disk rewritten from the image: blank hafw-data, only the activation license re-installed")
+		p.recovery = true
+		defer func() { p.recovery = false }()
+		if err := r.boot(p); err != nil {
+			return err
 		}
-		return r.gethainfo(ctx, pAPI, sAPI)
+		m, err := p.vm.WaitFor(ctx, readyRE, 0, r.o.BootTimeout)
+		if err != nil {
+			return err
+		}
+		for _, l := range regexp.MustCompile(`hafw-recovery:[^\r\n]*`).FindAllString(p.vm.Console(), -1) {
+			r.say("console: %s", l)
+		}
+		r.say("%s", strings.TrimSpace(m[0]))
+		if m[3] != "none" {
+			return fmt.Errorf("mse1 in recovery mode came up as role=%s, want role=none", m[3])
+		}
+		if !strings.Contains(p.vm.Console(), "hafw-recovery:") {
+			return fmt.Errorf("mse1 booted with hafw.recovery printed no hafw-recovery: line")
+		}
+		// Status answers in recovery mode too: role none, no pairing.
+		r.gethainfo(ctx, pAPI, sAPI)
+		res, err := sAPI.Recover(ctx, api.RecoverRequest{PrimaryIP: p.addr().String(), PrimaryPassword: password})
+		if err != nil {
+			return fmt.Errorf("POST /v1/recover on mse2: %w", err)
+		}
+		r.say("mse2: %s", res.Message)
+		if err := waitState(ctx, pAPI, "TERMINATED", 2*time.Minute); err != nil {
+			return fmt.Errorf("mse1 after the restore: %w", err)
+		}
+		r.gethainfo(ctx, pAPI, sAPI)
+		return r.failback(ctx, p, s, pAPI, sAPI)
 	}); err != nil {
 		return err
 	}
@@ -366,6 +414,31 @@ func (r *run) scenario(ctx context.Context) error {
 		r.say("console: %s", strings.TrimSpace(line[0]))
 		return nil
 	})
+}
+
+// failback runs the operator's forced failback on the TERMINATED primary
+// p and checks both sides walked the seed's failback states to
+// PRIMARY_ACTIVE / SECONDARY_ACTIVE, in sync.
+func (r *run) failback(ctx context.Context, p, s *appliance, pAPI, sAPI *api.Client) error {
+	pMark, sMark := p.vm.Len(), s.vm.Len()
+	res, err := pAPI.Failback(ctx, api.PeerRequest{Force: true})
+	if err != nil {
+		return fmt.Errorf("POST /v1/failback on %s: %w", p.name, err)
+	}
+	r.say("%s: %s", p.name, res.Message)
+	if err := r.waitPair(ctx, pAPI, sAPI, "PRIMARY_ACTIVE", "SECONDARY_ACTIVE", true, 3*time.Minute); err != nil {
+		return err
+	}
+	pw, sw := p.vm.States(pMark), s.vm.States(sMark)
+	r.say("%s walked %s", p.name, strings.Join(pw, " → "))
+	r.say("%s walked %s", s.name, strings.Join(sw, " → "))
+	if !slices.Contains(pw, "FAILBACK_ACTIVE") || !slices.Contains(pw, "FAILBACK_COMPLETE") {
+		return fmt.Errorf("%s walked %v, want FAILBACK_ACTIVE and FAILBACK_COMPLETE", p.name, pw)
+	}
+	if !slices.Contains(sw, "SECONDARY_ALONE") && !slices.Contains(sw, "FAILBACK_ACTIVE") {
+		return fmt.Errorf("%s walked %v, want FAILBACK_ACTIVE / SECONDARY_ALONE", s.name, sw)
+	}
+	return r.gethainfo(ctx, pAPI, sAPI)
 }
 
 // boot starts a's VM (again) from its own disk, writable: what the

@@ -15,8 +15,9 @@ import (
 
 // TestDemo is the whole chain, nothing simulated: the image built from this
 // tree boots twice in QEMU, pairs, survives a kill -9 of the primary's VM
-// with a client writing through the VIP, fails back, loses no acknowledged
-// write; a VA licensed for another machine takes no HA role. On failure
+// with a client writing through the VIP, fails back, is restored from its
+// secondary after losing its data partition (hafw.recovery) and fails back
+// again, loses no acknowledged write; a VA licensed for another machine takes no HA role. On failure
 // the error carries every VM's console tail.
 func TestDemo(t *testing.T) {
 	testenv.Short(t, "QEMU end-to-end demo")
@@ -42,7 +43,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !sum.Passed() || len(sum.Steps) != 8 {
+	if !sum.Passed() || len(sum.Steps) != 9 {
 		t.Fatalf("steps: %+v", sum.Steps)
 	}
 	if sum.Acked < 10 || len(sum.Lost) != 0 {
@@ -52,6 +53,9 @@ func TestDemo(t *testing.T) {
 	// minute means the client was served by luck, not by the failover.
 	if sum.Outage < wait || sum.Outage > time.Minute {
 		t.Errorf("client outage %s, want between the failover wait %s and a minute", sum.Outage, wait)
+	}
+	if sum.RecoveryOutage < wait || sum.RecoveryOutage > time.Minute {
+		t.Errorf("client outage before the recovery boot %s, want between the failover wait %s and a minute", sum.RecoveryOutage, wait)
 	}
 	if sum.Namespace == "" {
 		t.Fatal("summary names no namespace")
