@@ -101,12 +101,24 @@ func readLine(r io.Reader) (string, error) {
 	}
 }
 
+// shellPath finds u-root's gosh: /bin/gosh, or the busybox binary it is a
+// name of, /bbin/bb, run as "gosh" (u-root's links in /bin point at a
+// relative "bb" that the image does not have in /bin).
+func (a *Agent) shellPath() (string, error) {
+	for _, p := range []string{filepath.Join(a.Paths.Bin, "gosh"), filepath.Join(filepath.Dir(a.Paths.Bin), "bbin", "bb")} {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("neither %s/gosh nor bbin/bb is in the image", a.Paths.Bin)
+}
+
 // offerShell runs the console login of a configured appliance: gosh (u-root's
-// shell, in the image at /bin/gosh) after the administrator password.
+// shell) after the administrator password.
 func (r *runtime) offerShell(ctx context.Context, reaper *supervise.Reaper) {
-	path := filepath.Join(r.a.Paths.Bin, "gosh")
-	if _, err := os.Stat(path); err != nil {
-		r.a.consolef("hafw-init: warning: no operator shell in the image: %v", err)
+	path, err := r.a.shellPath()
+	if err != nil {
+		r.a.consolef("hafw-init: warning: no operator shell: %v", err)
 		return
 	}
 	fd := int(os.Stdin.Fd())
@@ -115,6 +127,7 @@ func (r *runtime) offerShell(ctx context.Context, reaper *supervise.Reaper) {
 		passwordHash: func() string { return r.boot().cfg.PasswordHash },
 		shell: func() error {
 			cmd := newConsoleCommand(path)
+			cmd.Args[0] = "gosh" // the busybox dispatches on its name
 			cmd.Env = []string{"PATH=/bin:/sbin", "HOME=/", "TERM=vt100"}
 			exited, err := reaper.Start(cmd)
 			if err != nil {
