@@ -13,6 +13,7 @@ import (
 
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/initagent"
+	"github.com/hafw/hafw/internal/vmtest"
 	"github.com/hafw/hafw/licensing"
 )
 
@@ -43,19 +44,19 @@ func TestApplianceCmdline(t *testing.T) {
 // The ready line is matched only once it is complete, and hmd's state
 // lines are read in order from a mark on.
 func TestConsoleParsing(t *testing.T) {
-	vm := &VM{Name: "t", done: make(chan struct{}), changed: make(chan struct{})}
-	vm.Write([]byte("hafw-ready: host=mse1 profile=VA-Standard role=primary eth0=10.231.0.11/24 eth1=down license=activa"))
+	vm := &VM{Name: "t", done: make(chan struct{}), console: vmtest.NewConsole()}
+	vm.console.Write([]byte("hafw-ready: host=mse1 profile=VA-Standard role=primary eth0=10.231.0.11/24 eth1=down license=activa"))
 	ctx := context.Background()
 	if _, err := vm.WaitFor(ctx, readyRE, 0, 50*time.Millisecond); err == nil {
 		t.Fatal("half a ready line matched")
 	}
-	vm.Write([]byte("ted\r\n"))
+	vm.console.Write([]byte("ted\r\n"))
 	m, err := vm.WaitFor(ctx, readyRE, 0, time.Second)
 	if err != nil || m[6] != "activated" {
 		t.Fatalf("ready line: %v %q", err, m)
 	}
 	mark := vm.Len()
-	vm.Write([]byte(`[hmd] time=2026-11-22T04:56:05Z level=INFO msg="state change" peer=10.231.0.12 from=TERMINATED to=FAILBACK_ACTIVE event=ha.Failback
+	vm.console.Write([]byte(`[hmd] time=2026-11-22T04:56:05Z level=INFO msg="state change" peer=10.231.0.12 from=TERMINATED to=FAILBACK_ACTIVE event=ha.Failback
 [hmd] time=2026-11-22T04:56:06Z level=INFO msg="holding VIP" vip=10.231.0.10/24
 [hmd] time=2026-11-22T04:56:07Z level=INFO msg="state change" peer=10.231.0.12 from=FAILBACK_ACTIVE to=FAILBACK_COMPLETE event=x
 `))

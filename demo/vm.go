@@ -1,13 +1,11 @@
 package demo
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"runtime"
-	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -17,15 +15,21 @@ import (
 // VM is one QEMU appliance running inside the segment's namespace, with
 // its serial console (the appliance's /dev/console) captured.
 type VM struct {
-	Name string
-	pid  int
-	done chan struct{}
-	err  error // QEMU's exit status, valid after done
-
-	mu      sync.Mutex
-	console bytes.Buffer
-	changed chan struct{} // closed and replaced on every console write
+	Name    string
+	pid     int
+	done    chan struct{}
+	err     error // QEMU's exit status, valid after done
+	console *vmtest.Console
 }
+
+// Console returns everything the VM printed so far.
+func (vm *VM) Console() string { return vm.console.String() }
+
+// Tail returns the last n console lines, for failure messages.
+func (vm *VM) Tail(n int) string { return vm.console.Tail(n) }
+
+// Len is the console's current length, a mark for WaitFor's from.
+func (vm *VM) Len() int { return vm.console.Len() }
 
 // StartVM boots o (vmtest's QEMU command line: TCG, -no-reboot, serial on
 // stdio) inside seg's namespace; dir holds QEMU's per-VM files.
@@ -34,11 +38,11 @@ func StartVM(seg *Segment, name string, o vmtest.Options, dir string) (*VM, erro
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	vm := &VM{Name: name, done: make(chan struct{}), changed: make(chan struct{})}
+	vm := &VM{Name: name, done: make(chan struct{}), console: vmtest.NewConsole()}
 	// ip netns exec execs QEMU in place, so the process group is QEMU's.
 	cmd := seg.Command("qemu-system-x86_64", args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Stdout, cmd.Stderr = vm, vm
+	cmd.Stdout, cmd.Stderr = vm.console, vm.console
 	// Pdeathsig fires when the OS thread that forked QEMU exits, not the
 	// process: Segment.DialContext ends its goroutines locked to their
 	// thread, which Go then terminates, and if that thread had forked a
@@ -62,69 +66,18 @@ func StartVM(seg *Segment, name string, o vmtest.Options, dir string) (*VM, erro
 	return vm, nil
 }
 
-// Write implements io.Writer for QEMU's output.
-func (vm *VM) Write(p []byte) (int, error) {
-	vm.mu.Lock()
-	defer vm.mu.Unlock()
-	vm.console.Write(p)
-	close(vm.changed)
-	vm.changed = make(chan struct{})
-	return len(p), nil
-}
-
-// Console returns everything the VM printed so far.
-func (vm *VM) Console() string {
-	vm.mu.Lock()
-	defer vm.mu.Unlock()
-	return vm.console.String()
-}
-
-// Tail returns the last n console lines, for failure messages.
-func (vm *VM) Tail(n int) string {
-	lines := strings.Split(strings.TrimRight(strings.ReplaceAll(vm.Console(), "\r", ""), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
 // WaitFor waits until the console text printed from offset `from` on
 // matches re and returns the submatches. It fails when timeout passes, ctx
 // ends or QEMU exits first.
 func (vm *VM) WaitFor(ctx context.Context, re *regexp.Regexp, from int, timeout time.Duration) ([]string, error) {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		vm.mu.Lock()
-		text := vm.console.String()
-		changed := vm.changed
-		vm.mu.Unlock()
-		if from > len(text) {
-			from = len(text)
-		}
-		if m := re.FindStringSubmatch(text[from:]); m != nil {
-			return m, nil
-		}
-		select {
-		case <-changed:
-		case <-vm.done:
-			if m := re.FindStringSubmatch(vm.Console()[from:]); m != nil {
-				return m, nil
-			}
-			return nil, fmt.Errorf("%s: QEMU exited (%v) before the console showed %q", vm.Name, vm.err, re)
-		case <-deadline.C:
-			return nil, fmt.Errorf("%s: console did not show %q within %s", vm.Name, re, timeout)
-		case <-ctx.Done():
-			return nil, fmt.Errorf("%s: waiting for %q: %w", vm.Name, re, ctx.Err())
-		}
+	m, err := vm.console.Wait(ctx, re, from, timeout, vm.done)
+	if errors.Is(err, vmtest.ErrExited) {
+		return nil, fmt.Errorf("%s: QEMU exited (%v) before the console showed %q", vm.Name, vm.err, re)
 	}
-}
-
-// Len is the console's current length, a mark for WaitFor's from.
-func (vm *VM) Len() int {
-	vm.mu.Lock()
-	defer vm.mu.Unlock()
-	return vm.console.Len()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", vm.Name, err)
+	}
+	return m, nil
 }
 
 // stateChangeRE matches hmd's log line for a state machine step (slog text

@@ -9,6 +9,8 @@ package vmtest
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,7 +20,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -77,10 +78,7 @@ type VM struct {
 	stdin   io.WriteCloser
 	done    chan struct{}
 	err     error // exit status, valid after done
-
-	mu      sync.Mutex
-	console bytes.Buffer
-	changed chan struct{} // closed and replaced on every console write
+	console *Console
 }
 
 // Require skips (or fails in CI) a test that cannot run QEMU here.
@@ -175,11 +173,11 @@ func Start(t testing.TB, o Options) *VM {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vm := &VM{t: t, monitor: MonitorSocket(dir), done: make(chan struct{}), changed: make(chan struct{})}
+	vm := &VM{t: t, monitor: MonitorSocket(dir), done: make(chan struct{}), console: NewConsole()}
 	vm.cmd = exec.Command("qemu-system-x86_64", args...)
 	vm.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	vm.cmd.Stdout = vm
-	vm.cmd.Stderr = vm
+	vm.cmd.Stdout = vm.console
+	vm.cmd.Stderr = vm.console
 	if vm.stdin, err = vm.cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
 	}
@@ -195,31 +193,11 @@ func Start(t testing.TB, o Options) *VM {
 	return vm
 }
 
-// Write implements io.Writer for QEMU's output (the serial console).
-func (vm *VM) Write(p []byte) (int, error) {
-	vm.mu.Lock()
-	defer vm.mu.Unlock()
-	vm.console.Write(p)
-	close(vm.changed)
-	vm.changed = make(chan struct{})
-	return len(p), nil
-}
-
 // Console returns everything the VM printed so far.
-func (vm *VM) Console() string {
-	vm.mu.Lock()
-	defer vm.mu.Unlock()
-	return vm.console.String()
-}
+func (vm *VM) Console() string { return vm.console.String() }
 
 // Tail returns the last n lines of the console, for failure messages.
-func (vm *VM) Tail(n int) string {
-	lines := strings.Split(strings.TrimRight(vm.Console(), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (vm *VM) Tail(n int) string { return vm.console.Tail(n) }
 
 // Type sends text to the serial console (the guest's /dev/console).
 func (vm *VM) Type(s string) error {
@@ -241,29 +219,12 @@ func (vm *VM) WaitFor(re *regexp.Regexp, timeout time.Duration) []string {
 
 // Match is WaitFor returning an error instead of failing the test.
 func (vm *VM) Match(re *regexp.Regexp, timeout time.Duration) ([]string, error) {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
 	start := time.Now()
-	for {
-		vm.mu.Lock()
-		m := re.FindStringSubmatch(vm.console.String())
-		changed := vm.changed
-		vm.mu.Unlock()
-		if m != nil {
-			return m, nil
-		}
-		select {
-		case <-changed:
-		case <-vm.done:
-			// Output may have arrived just before the exit.
-			if m := re.FindStringSubmatch(vm.Console()); m != nil {
-				return m, nil
-			}
-			return nil, fmt.Errorf("QEMU exited (%v) after %s before the console matched %q", vm.err, time.Since(start).Round(time.Millisecond), re)
-		case <-deadline.C:
-			return nil, fmt.Errorf("console did not match %q within %s", re, timeout)
-		}
+	m, err := vm.console.Wait(context.Background(), re, 0, timeout, vm.done)
+	if errors.Is(err, ErrExited) {
+		return nil, fmt.Errorf("QEMU exited (%v) after %s before the console matched %q", vm.err, time.Since(start).Round(time.Millisecond), re)
 	}
+	return m, err
 }
 
 // MonitorSocket is where Args puts the QEMU monitor's unix socket.
