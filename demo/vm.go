@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"runtime"
 	"syscall"
 	"time"
 
@@ -43,26 +42,12 @@ func StartVM(seg *Segment, name string, o vmtest.Options, dir string) (*VM, erro
 	cmd := seg.Command("qemu-system-x86_64", args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Stdout, cmd.Stderr = vm.console, vm.console
-	// Pdeathsig fires when the OS thread that forked QEMU exits, not the
-	// process: Segment.DialContext ends its goroutines locked to their
-	// thread, which Go then terminates, and if that thread had forked a
-	// QEMU the VM died with it. Forking from a thread locked to this
-	// goroutine until QEMU exits keeps the thread, and the VM, alive.
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		vm.pid = cmd.Process.Pid
-		started <- nil
-		vm.err = cmd.Wait()
-		close(vm.done)
-	}()
-	if err := <-started; err != nil {
+	// Pdeathsig: see vmtest.StartPinned for why the fork needs its own
+	// locked thread.
+	if err := vmtest.StartPinned(cmd, func(err error) { vm.err = err; close(vm.done) }); err != nil {
 		return nil, fmt.Errorf("starting QEMU for %s: %w", name, err)
 	}
+	vm.pid = cmd.Process.Pid
 	return vm, nil
 }
 

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/exec"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -93,4 +95,24 @@ func (c *Console) Wait(ctx context.Context, re *regexp.Regexp, from int, timeout
 			return nil, fmt.Errorf("waiting for %q on the console: %w", re, ctx.Err())
 		}
 	}
+}
+
+// StartPinned starts cmd from an OS thread that stays locked until cmd
+// exits, then calls exited with its status. QEMU runs with Pdeathsig, which
+// the kernel fires when the *thread* that forked it ends, not the process:
+// a Go thread ends whenever a goroutine exits while locked to it (as
+// namespace helpers do), so forking from an arbitrary thread could kill a
+// healthy VM at a random moment.
+func StartPinned(cmd *exec.Cmd, exited func(error)) error {
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		exited(cmd.Wait())
+	}()
+	return <-started
 }

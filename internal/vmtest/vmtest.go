@@ -182,13 +182,9 @@ func Start(t testing.TB, o Options) *VM {
 		t.Fatal(err)
 	}
 	t.Logf("qemu-system-x86_64 %s", strings.Join(args, " "))
-	if err := vm.cmd.Start(); err != nil {
+	if err := StartPinned(vm.cmd, func(err error) { vm.err = err; close(vm.done) }); err != nil {
 		t.Fatalf("starting QEMU: %v", err)
 	}
-	go func() {
-		vm.err = vm.cmd.Wait()
-		close(vm.done)
-	}()
 	t.Cleanup(vm.Kill)
 	return vm
 }
