@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -114,9 +115,18 @@ func TestRawDiskLayout(t *testing.T) {
 	if files["init"] != "symlink:bin/init" {
 		t.Errorf("/init = %q, want a symlink to bin/init", files["init"])
 	}
-	for _, c := range []string{"bin/init", "bin/ls", "bin/ip", "bin/dmesg", "bin/sh"} {
+	for _, c := range []string{"bin/init", "bin/hmd", "bbin/bb", "bbin/ls", "bbin/ip", "bbin/dmesg", "bbin/gosh", "bin/sh"} {
 		if _, ok := files[c]; !ok {
 			t.Errorf("initramfs lacks %s", c)
+		}
+	}
+	// Every link must lead to a file in the archive: a dangling /bin/ls
+	// boots fine and only fails in the hands of a field engineer.
+	for name, content := range files {
+		if strings.HasPrefix(content, "symlink:") {
+			if _, err := resolveLink(files, name); err != nil {
+				t.Errorf("initramfs link %s: %v", name, err)
+			}
 		}
 	}
 	mods := strings.Fields(files["etc/hafw/modules.list"])
@@ -491,4 +501,25 @@ func TestBadInput(t *testing.T) {
 	if !errors.Is(func() error { _, err := Build(context.Background(), Options{}); return err }(), ErrNoKernel) {
 		t.Error("empty options: want ErrNoKernel")
 	}
+}
+
+// resolveLink follows name's symlinks inside an initramfs listing (as
+// readInitramfs returns it: "symlink:TARGET" for links) to a regular entry.
+func resolveLink(files map[string]string, name string) (string, error) {
+	for range 8 {
+		content, ok := files[name]
+		if !ok {
+			return "", fmt.Errorf("%s does not exist", name)
+		}
+		target, isLink := strings.CutPrefix(content, "symlink:")
+		if !isLink {
+			return name, nil
+		}
+		if path.IsAbs(target) {
+			name = strings.TrimPrefix(path.Clean(target), "/")
+		} else {
+			name = path.Join(path.Dir(name), target)
+		}
+	}
+	return "", fmt.Errorf("%s: too many levels of links", name)
 }

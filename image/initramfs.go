@@ -56,7 +56,7 @@ func coreLayer(ctx context.Context, log *slog.Logger, srcDir, cacheDir string) (
 		return "", "", err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s@%s\n%s\n%s/%s\nbin\n%s\n", urootModule, ver, runtime.Version(), "linux", "amd64", strings.Join(CoreCommands, ","))
+	fmt.Fprintf(h, "%s@%s\n%s\n%s/%s\nbbin\n%s\n", urootModule, ver, runtime.Version(), "linux", "amd64", strings.Join(CoreCommands, ","))
 	key := hex.EncodeToString(h.Sum(nil))[:16]
 	path := filepath.Join(cacheDir, "uroot-core-"+key+".cpio")
 	if _, err := os.Stat(path); err == nil {
@@ -81,8 +81,10 @@ func coreLayer(ctx context.Context, log *slog.Logger, srcDir, cacheDir string) (
 	if err := uimage.Create(llogFor(log),
 		uimage.WithBaseArchive(uimage.DefaultRamfs()),
 		func(o *uimage.Opts) error {
-			// One busybox binary, its links in /bin with our commands.
-			o.AddCommands(uimage.Commands{Builder: &builder.GBBBuilder{}, Packages: pkgs, BinaryDir: "bin"})
+			// One busybox binary, /bbin/bb, with its command links beside
+			// it in /bbin: u-root's links are relative ("bb"), so they only
+			// resolve in the busybox's own directory. Our commands are in /bin.
+			o.AddCommands(uimage.Commands{Builder: &builder.GBBBuilder{}, Packages: pkgs})
 			return nil
 		},
 		uimage.WithShell("gosh"),

@@ -101,16 +101,15 @@ func readLine(r io.Reader) (string, error) {
 	}
 }
 
-// shellPath finds u-root's gosh: /bin/gosh, or the busybox binary it is a
-// name of, /bbin/bb, run as "gosh" (u-root's links in /bin point at a
-// relative "bb" that the image does not have in /bin).
+// shellPath finds u-root's gosh: /bbin/gosh (a link to the busybox
+// /bbin/bb, which dispatches on its name), or /bin/gosh.
 func (a *Agent) shellPath() (string, error) {
-	for _, p := range []string{filepath.Join(a.Paths.Bin, "gosh"), filepath.Join(filepath.Dir(a.Paths.Bin), "bbin", "bb")} {
+	for _, p := range []string{filepath.Join(filepath.Dir(a.Paths.Bin), "bbin", "gosh"), filepath.Join(a.Paths.Bin, "gosh")} {
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("neither %s/gosh nor bbin/bb is in the image", a.Paths.Bin)
+	return "", fmt.Errorf("neither bbin/gosh nor %s/gosh is in the image", a.Paths.Bin)
 }
 
 // offerShell runs the console login of a configured appliance: gosh (u-root's
@@ -128,7 +127,7 @@ func (r *runtime) offerShell(ctx context.Context, reaper *supervise.Reaper) {
 		shell: func() error {
 			cmd := newConsoleCommand(path)
 			cmd.Args[0] = "gosh" // the busybox dispatches on its name
-			cmd.Env = []string{"PATH=/bin:/sbin", "HOME=/", "TERM=vt100"}
+			cmd.Env = []string{"PATH=/bin:/sbin:/bbin", "HOME=/", "TERM=vt100"}
 			exited, err := reaper.Start(cmd)
 			if err != nil {
 				return err
