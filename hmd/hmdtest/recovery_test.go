@@ -134,16 +134,8 @@ func TestRecoveryRestoresPrimaryFromSecondary(t *testing.T) {
 // while the secondary served is there, and both databases end identical.
 func TestRecoveryDataFlowsBackOnFailback(t *testing.T) {
 	testenv.Short(t, "hmd network namespace test")
-	l := newLAN(t, "10.245.0")
-	p := l.addNode("mse1", 2, config.RolePrimary, "3355", 10)
-	s := l.addNode("mse2", 3, config.RoleSecondary, "3355", 0)
-	p.withTracker()
-	s.withTracker()
+	l, p, s := replicatedPair(t, "10.245.0")
 	vip := l.addr(10)
-	pair(t, p, s, "automatic", "manual", 500*time.Millisecond)
-	p.waitState(0, "PRIMARY_ACTIVE", 10*time.Second)
-	s.waitState(0, "SECONDARY_ACTIVE", 10*time.Second)
-	waitTrue(t, 15*time.Second, "data replication Up on the primary", func() bool { return p.replication() == "Up" })
 
 	w := newWriter(l, vip)
 	for range 40 {

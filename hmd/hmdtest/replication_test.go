@@ -61,6 +61,23 @@ func trackerPath(t testing.TB) string {
 	return trackerBin
 }
 
+// replicatedPair starts a 3355 primary (mse1, VIP .10) and secondary
+// (mse2) on a new LAN, both running the tracker, pairs them (automatic
+// failover, manual failback, 500 ms wait) and waits until both are active
+// and data replication is Up.
+func replicatedPair(t *testing.T, subnet string) (l *lan, p, s *node) {
+	l = newLAN(t, subnet)
+	p = l.addNode("mse1", 2, config.RolePrimary, "3355", 10)
+	s = l.addNode("mse2", 3, config.RoleSecondary, "3355", 0)
+	p.withTracker()
+	s.withTracker()
+	pair(t, p, s, "automatic", "manual", 500*time.Millisecond)
+	p.waitState(0, "PRIMARY_ACTIVE", 10*time.Second)
+	s.waitState(0, "SECONDARY_ACTIVE", 10*time.Second)
+	waitTrue(t, 15*time.Second, "data replication Up on the primary", func() bool { return p.replication() == "Up" })
+	return l, p, s
+}
+
 // withTracker restarts n's hmd with the tracker as its application.
 func (n *node) withTracker(extra ...string) {
 	n.t.Helper()
@@ -237,17 +254,8 @@ var catchUpRE = regexp.MustCompile(`replication catch-up.* fork=(\d+) last=(\d+)
 // the recovered primary (no full copy), and both databases end identical.
 func TestReplicationFailoverAndFailback(t *testing.T) {
 	testenv.Short(t, "hmd network namespace test")
-	l := newLAN(t, "10.236.0")
-	p := l.addNode("mse1", 2, config.RolePrimary, "3355", 10)
-	s := l.addNode("mse2", 3, config.RoleSecondary, "3355", 0)
-	p.withTracker()
-	s.withTracker()
+	l, p, s := replicatedPair(t, "10.236.0")
 	vip := l.addr(10)
-
-	pair(t, p, s, "automatic", "manual", 500*time.Millisecond)
-	p.waitState(0, "PRIMARY_ACTIVE", 10*time.Second)
-	s.waitState(0, "SECONDARY_ACTIVE", 10*time.Second)
-	waitTrue(t, 15*time.Second, "data replication Up on the primary", func() bool { return p.replication() == "Up" })
 
 	w := newWriter(l, vip)
 	stop := make(chan struct{})
@@ -460,13 +468,7 @@ func TestReplicationPartitionPerMode(t *testing.T) {
 // FAILOVER_INVOKED, visible to the operator.
 func TestReplicationKillMidInitialSync(t *testing.T) {
 	testenv.Short(t, "hmd network namespace test")
-	l := newLAN(t, "10.241.0")
-	p := l.addNode("mse1", 2, config.RolePrimary, "3355", 10)
-	s := l.addNode("mse2", 3, config.RoleSecondary, "3355", 0)
-	p.withTracker()
-	s.withTracker()
-	pair(t, p, s, "automatic", "manual", 500*time.Millisecond)
-	waitTrue(t, 15*time.Second, "data replication Up", func() bool { return p.replication() == "Up" })
+	l, p, s := replicatedPair(t, "10.241.0")
 	w := newWriter(l, l.addr(10))
 	for range 10 {
 		if !w.write() {
@@ -525,13 +527,7 @@ func TestReplicationKillMidInitialSync(t *testing.T) {
 // write.
 func TestReplicationKillMidFailback(t *testing.T) {
 	testenv.Short(t, "hmd network namespace test")
-	l := newLAN(t, "10.242.0")
-	p := l.addNode("mse1", 2, config.RolePrimary, "3355", 10)
-	s := l.addNode("mse2", 3, config.RoleSecondary, "3355", 0)
-	p.withTracker()
-	s.withTracker()
-	pair(t, p, s, "automatic", "manual", 500*time.Millisecond)
-	waitTrue(t, 15*time.Second, "data replication Up", func() bool { return p.replication() == "Up" })
+	l, p, s := replicatedPair(t, "10.242.0")
 	w := newWriter(l, l.addr(10))
 	for range 20 {
 		w.write()
