@@ -400,7 +400,8 @@ func TestOVFDescriptor(t *testing.T) {
 	}
 }
 
-// readyRE matches the init agent's ready line.
+// readyRE matches the init agent's ready line; waits append `\r?\n` so that a
+// line still being written cannot match with a cut-off last field.
 var readyRE = regexp.MustCompile(`hafw-ready: host=(\S+) profile=(\S+) role=(\S+) eth0=(\S+) eth1=(\S+) license=(\S+)`)
 
 // bootTimeout is generous: OVMF under TCG on a shared, busy machine.
@@ -443,7 +444,7 @@ func TestBootVAStandard(t *testing.T) {
 func checkReady(t *testing.T, vm *vmtest.VM, host, profile, eth0 string) {
 	t.Helper()
 	start := time.Now()
-	got := vm.WaitFor(readyRE, bootTimeout)
+	got := vm.WaitFor(regexp.MustCompile(readyRE.String()+`\r?\n`), bootTimeout) // whole line: a half-written one must not match
 	t.Logf("ready after %s: %s", time.Since(start).Round(100*time.Millisecond), got[0])
 	if got[1] != host || got[2] != profile || got[3] != "none" || got[4] != eth0 {
 		t.Fatalf("ready line %q, want host=%s profile=%s role=none eth0=%s\n--- console tail ---\n%s", got[0], host, profile, eth0, vm.Tail(30))

@@ -20,7 +20,7 @@ func (n *node) hactl(args ...string) (string, error) {
 	return string(out), err
 }
 
-var stateChangeRE = regexp.MustCompile(`msg="state change" peer=\S+ from=(\S*) to=(\S+)`)
+var stateChangeRE = regexp.MustCompile(`msg="state change" peer=\S+ from=(\S*) to=(\S+)\s`)
 
 // states is the sequence of states n's hmd logged entering.
 func (n *node) states() []string {

@@ -69,7 +69,7 @@ func TestConsoleAndKill(t *testing.T) {
 		testenv.Unavailable(t, "no unpacked Debian kernel (make test runs scripts/fetch-kernel.sh)")
 	}
 	vm := Start(t, Options{Kernel: kernels[len(kernels)-1], Cmdline: "console=ttyS0 panic=-1", MemoryMB: 256})
-	m := vm.WaitFor(regexp.MustCompile(`Linux version (\S+)`), 120*time.Second)
+	m := vm.WaitFor(regexp.MustCompile(`Linux version (\S+)\s`), 120*time.Second)
 	if !strings.HasPrefix(m[1], "6.") {
 		t.Errorf("kernel version %q", m[1])
 	}
