@@ -84,6 +84,21 @@ func (p *prober) firstAnswer(name string) (time.Time, bool) {
 	return t, ok
 }
 
+// reportOutages runs benchTrials() outage trials per iteration and reports
+// their p50/p95 in ms; hmd and keepalived are measured the same way.
+func reportOutages(b *testing.B, trial func() float64) {
+	var samples []float64
+	for range b.N {
+		for range benchTrials() {
+			samples = append(samples, trial())
+		}
+	}
+	st := benchkit.Summarize(samples)
+	b.ReportMetric(st.P50, "p50-ms")
+	b.ReportMetric(st.P95, "p95-ms")
+	b.ReportMetric(0, "ns/op")
+}
+
 // BenchmarkFailoverOutage measures the outage a client sees when the
 // primary dies (cable pulled and kill -9 at a random phase of the heartbeat
 // interval): from the kill to the first answer from the secondary through
@@ -91,16 +106,7 @@ func (p *prober) firstAnswer(name string) (time.Time, bool) {
 func BenchmarkFailoverOutage(b *testing.B) {
 	for _, wait := range []time.Duration{10 * time.Second, time.Second, 300 * time.Millisecond, 200 * time.Millisecond} {
 		b.Run("wait="+wait.String(), func(b *testing.B) {
-			var samples []float64
-			for range b.N {
-				for range benchTrials() {
-					samples = append(samples, outageTrial(b, wait))
-				}
-			}
-			st := benchkit.Summarize(samples)
-			b.ReportMetric(st.P50, "p50-ms")
-			b.ReportMetric(st.P95, "p95-ms")
-			b.ReportMetric(0, "ns/op")
+			reportOutages(b, func() float64 { return outageTrial(b, wait) })
 		})
 	}
 }
@@ -225,16 +231,7 @@ func BenchmarkKeepalivedFailoverOutage(b *testing.B) {
 	testenv.RequireCommand(b, "keepalived")
 	for _, advert := range []string{"1", "0.1"} {
 		b.Run("advert="+advert+"s", func(b *testing.B) {
-			var samples []float64
-			for range b.N {
-				for range benchTrials() {
-					samples = append(samples, keepalivedTrial(b, advert))
-				}
-			}
-			st := benchkit.Summarize(samples)
-			b.ReportMetric(st.P50, "p50-ms")
-			b.ReportMetric(st.P95, "p95-ms")
-			b.ReportMetric(0, "ns/op")
+			reportOutages(b, func() float64 { return keepalivedTrial(b, advert) })
 		})
 	}
 }
