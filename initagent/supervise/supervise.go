@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hafw/hafw/internal/sdnotify"
 	"golang.org/x/sys/unix"
 )
 
@@ -266,11 +266,10 @@ func describeExit(ws unix.WaitStatus, err error) string {
 // runOnce starts the child and waits until it exits (stopped=false) or a
 // stop was requested and carried out (stopped=true).
 func (svc *Service) runOnce(ctx context.Context) (ws unix.WaitStatus, stopped bool, err error) {
-	notify, sockPath, err := svc.listenNotify()
+	notify, err := sdnotify.Listen(filepath.Join(svc.sup.RunDir, "notify-"+svc.spec.Name+".sock"))
 	if err != nil {
 		return 0, false, err
 	}
-	defer os.Remove(sockPath)
 	defer notify.Close()
 
 	outR, outW, err := os.Pipe()
@@ -279,7 +278,7 @@ func (svc *Service) runOnce(ctx context.Context) (ws unix.WaitStatus, stopped bo
 	}
 	cmd := exec.Command(svc.spec.Path, svc.spec.Args...)
 	cmd.Env = append(os.Environ(), svc.spec.Env...)
-	cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+sockPath)
+	cmd.Env = append(cmd.Env, notify.Env())
 	cmd.Stdout, cmd.Stderr = outW, outW
 	cmd.SysProcAttr = &unix.SysProcAttr{Setpgid: true}
 	exited, err := svc.sup.Reaper.Start(cmd)
@@ -299,7 +298,7 @@ func (svc *Service) runOnce(ctx context.Context) (ws unix.WaitStatus, stopped bo
 		defer close(copied)
 		svc.copyOutput(outR)
 	}()
-	go svc.readNotify(notify, pid)
+	go svc.awaitReady(notify, pid)
 
 	finish := func() {
 		// The child's last words go to the log before we decide; a
@@ -332,37 +331,17 @@ func (svc *Service) runOnce(ctx context.Context) (ws unix.WaitStatus, stopped bo
 	return ws, true, nil
 }
 
-func (svc *Service) listenNotify() (*net.UnixConn, string, error) {
-	path := filepath.Join(svc.sup.RunDir, "notify-"+svc.spec.Name+".sock")
-	os.Remove(path)
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		return nil, "", fmt.Errorf("listen on notify socket: %w", err)
+// awaitReady marks the service running when this process sends READY=1
+// (it gives up when the socket closes with the process's end).
+func (svc *Service) awaitReady(notify *sdnotify.Socket, pid int) {
+	if notify.WaitReady(context.Background()) != nil {
+		return
 	}
-	return conn, path, nil
-}
-
-// readNotify handles the sd_notify datagrams of one process until the
-// socket is closed.
-func (svc *Service) readNotify(conn *net.UnixConn, pid int) {
-	buf := make([]byte, 4096)
-	said := false // this process's READY=1 is acted on once
-	for {
-		n, err := conn.Read(buf)
-		if err != nil {
-			return
-		}
-		for _, line := range strings.Split(string(buf[:n]), "\n") {
-			if line == "READY=1" && !said {
-				said = true
-				// State and log line first: whoever waits on Ready may
-				// report readiness and must not overtake them.
-				svc.setState(Running, pid)
-				svc.logf("ready")
-				svc.readyOnce.Do(func() { close(svc.ready) })
-			}
-		}
-	}
+	// State and log line first: whoever waits on Ready may report
+	// readiness and must not overtake them.
+	svc.setState(Running, pid)
+	svc.logf("ready")
+	svc.readyOnce.Do(func() { close(svc.ready) })
 }
 
 func (svc *Service) copyOutput(r io.Reader) {
