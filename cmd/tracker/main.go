@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/hafw/hafw/hmd/instance"
 )
 
@@ -59,6 +60,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		srv.Shutdown(sctx)
 	}()
 	log.Info("tracker listening", "addr", ln.Addr(), "instance", *socket)
+	// hmd reports the node active only after this: clients that come
+	// with the state change find the port open.
+	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
+		log.Warn("tell the supervisor we are ready", "err", err)
+	}
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}

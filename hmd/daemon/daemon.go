@@ -42,8 +42,10 @@ type VIPExecutor interface {
 }
 
 // Instance starts and stops the service instance of a pair (issue 6). The
-// daemon reports the outcome to the state machine as InstanceStarted or
-// InstanceStopped. Start gets the node's failover epoch: the instance
+// daemon calls it off its event loop, one operation at a time, and reports
+// the outcome to the state machine as InstanceStarted or InstanceStopped;
+// Start returns once the instance serves, which is when the node reports
+// PRIMARY_ACTIVE or FAILOVER_ACTIVE. Start gets the node's failover epoch: the instance
 // database writes in it from then on, which is how a returning node's
 // unacknowledged writes are told apart (package replicate).
 type Instance interface {
@@ -159,6 +161,9 @@ type Daemon struct {
 	hbEvents chan heartbeat.Event
 	// soloVIP is set while a primary without peers holds its own VIP.
 	soloVIP bool
+	// instanceDone is closed when the last instance start or stop asked
+	// for has finished; the next one waits for it.
+	instanceDone chan struct{}
 }
 
 type queued struct {
@@ -183,7 +188,8 @@ func New(opt Options) (*Daemon, error) {
 	if opt.RemoteTimeout == 0 {
 		opt.RemoteTimeout = 10 * time.Second
 	}
-	d := &Daemon{opt: opt, log: opt.Log, store: store.Store{Dir: opt.StateDir}, calls: make(chan func())}
+	d := &Daemon{opt: opt, log: opt.Log, store: store.Store{Dir: opt.StateDir}, calls: make(chan func()), instanceDone: make(chan struct{})}
+	close(d.instanceDone)
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.hip = opt.Config.HealthMonitorIP()
 	if hm, err := opt.Config.Port(opt.Config.HealthMonitorInterface); err == nil {
@@ -484,23 +490,49 @@ func (d *Daemon) fault(p *peer, what string, err error) {
 	}
 }
 
+// instance starts or stops p's service instance off the loop goroutine:
+// starting waits until the applications are ready to serve, and the
+// heartbeats must not wait with it. Operations still run one at a time in
+// the order the state machine asked for them. The outcome comes back to
+// the loop as InstanceStarted or InstanceStopped, or as a fault.
 func (d *Daemon) instance(p *peer, start bool) {
-	var err error
-	if start {
-		err = d.opt.Instance.Start(d.ctx, p.cfg.InstanceSlot, p.node.Epoch)
-	} else {
-		err = d.opt.Instance.Stop(d.ctx, p.cfg.InstanceSlot)
-	}
-	switch {
-	case err != nil && start:
-		d.fault(p, "Application instance could not be started", err)
-	case err != nil:
-		d.fault(p, "Application instance could not be stopped", err)
-	case start:
-		d.queue = append(d.queue, queued{p.cfg.HIP, ha.InstanceStarted{}})
-	default:
-		d.queue = append(d.queue, queued{p.cfg.HIP, ha.InstanceStopped{}})
-	}
+	prev, done := d.instanceDone, make(chan struct{})
+	d.instanceDone = done
+	hip, slot, epoch := p.cfg.HIP, p.cfg.InstanceSlot, p.node.Epoch
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		defer close(done)
+		<-prev
+		var err error
+		if start {
+			err = d.opt.Instance.Start(d.ctx, slot, epoch)
+		} else {
+			// A stop is carried out even while hmd shuts down.
+			err = d.opt.Instance.Stop(context.WithoutCancel(d.ctx), slot)
+		}
+		report := func() {
+			i := d.byHIP(hip)
+			if i < 0 {
+				return
+			}
+			p := d.peers[i]
+			switch {
+			case err != nil && start:
+				d.fault(p, "Application instance could not be started", err)
+			case err != nil:
+				d.fault(p, "Application instance could not be stopped", err)
+			case start:
+				d.queue = append(d.queue, queued{hip, ha.InstanceStarted{}})
+			default:
+				d.queue = append(d.queue, queued{hip, ha.InstanceStopped{}})
+			}
+		}
+		select {
+		case d.calls <- report:
+		case <-d.ctx.Done():
+		}
+	}()
 }
 
 func (d *Daemon) probeVIP(c store.PeerConfig) {

@@ -139,15 +139,15 @@ func TestRecoveryDataFlowsBackOnFailback(t *testing.T) {
 
 	w := newWriter(l, vip)
 	for range 40 {
-		if !w.write() {
-			t.Fatal("a write on the primary failed")
+		if err := w.write(); err != nil {
+			t.Fatalf("a write on the primary failed: %v", err)
 		}
 	}
 	p.kill(l)
 	s.waitState(0, "FAILOVER_ACTIVE", 10*time.Second)
 	for range 30 {
-		if !w.write() {
-			t.Fatal("a write on the serving secondary failed")
+		if err := w.write(); err != nil {
+			t.Fatalf("a write on the serving secondary failed: %v", err)
 		}
 	}
 	// The data partition is gone: state and instance databases.

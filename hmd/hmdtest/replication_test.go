@@ -148,22 +148,24 @@ func (w *writer) request(method, path, body string, timeout time.Duration) (int,
 	return code, string(data), err
 }
 
-// write issues the next numbered write; it reports whether it was
-// acknowledged.
-func (w *writer) write() bool {
+// write issues the next numbered write; nil means it was acknowledged.
+func (w *writer) write() error {
 	w.mu.Lock()
 	i := w.next
 	w.next++
 	w.tried[i] = true
 	w.mu.Unlock()
 	code, _, err := w.request("PUT", fmt.Sprintf("/v1/elements/w%d", i), fmt.Sprintf(`{"floor":"1F","note":"%d"}`, i), 2*time.Second)
-	ok := err == nil && code == http.StatusOK
-	if ok {
-		w.mu.Lock()
-		w.acked[i] = true
-		w.mu.Unlock()
+	if err == nil && code != http.StatusOK {
+		err = fmt.Errorf("write w%d: HTTP status %d", i, code)
 	}
-	return ok
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.acked[i] = true
+	w.mu.Unlock()
+	return nil
 }
 
 // run writes until stop is closed.
@@ -174,7 +176,7 @@ func (w *writer) run(stop <-chan struct{}) {
 			return
 		default:
 		}
-		if !w.write() {
+		if w.write() != nil {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
@@ -279,8 +281,8 @@ func TestReplicationFailoverAndFailback(t *testing.T) {
 	p.waitState(0, "TERMINATED", 10*time.Second)
 	const n = 57
 	for range n {
-		if !w.write() {
-			t.Fatal("a write on the serving secondary failed")
+		if err := w.write(); err != nil {
+			t.Fatalf("a write on the serving secondary failed: %v", err)
 		}
 	}
 	waitTrue(t, 10*time.Second, "the secondary to hear the primary", func() bool { return s.status().Peers[0].Heartbeat == "Up" })
@@ -471,8 +473,8 @@ func TestReplicationKillMidInitialSync(t *testing.T) {
 	l, p, s := replicatedPair(t, "10.241.0")
 	w := newWriter(l, l.addr(10))
 	for range 10 {
-		if !w.write() {
-			t.Fatal("write failed")
+		if err := w.write(); err != nil {
+			t.Fatal(err)
 		}
 	}
 	bulk := instance.NewClient(filepath.Join(p.dir, "instance.sock"))

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -176,55 +175,5 @@ func TestAPIOverUnixSocket(t *testing.T) {
 	}
 	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("socket mode: %v %v", fi, err)
-	}
-}
-
-// DORMANT mode: applications run only between Start and Stop; one that
-// ignores SIGTERM is killed after the grace time.
-func TestAppsStartStop(t *testing.T) {
-	mark := filepath.Join(t.TempDir(), "env")
-	a := &Apps{
-		Commands: [][]string{
-			{"sh", "-c", `echo "$` + SocketEnv + `" > ` + mark + `; exec sleep 60`},
-			{"sh", "-c", `trap "" TERM; touch ` + mark + `.trap; while :; do sleep 0.05; done`},
-		},
-		Socket: "/run/test.sock",
-		Grace:  300 * time.Millisecond,
-	}
-	ctx := context.Background()
-	if err := a.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Stop(ctx) })
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		b, _ := os.ReadFile(mark)
-		_, trapErr := os.Stat(mark + ".trap")
-		if strings.TrimSpace(string(b)) == "/run/test.sock" && trapErr == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("application did not see the socket variable: %q", b)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := a.Running(); n != 2 {
-		t.Fatalf("running %d, want 2", n)
-	}
-	var pids []int
-	for _, p := range a.procs {
-		pids = append(pids, p.cmd.Process.Pid)
-	}
-	start := time.Now()
-	if err := a.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for _, pid := range pids {
-		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-			t.Fatalf("process %d still exists after Stop: %v", pid, err)
-		}
-	}
-	if el := time.Since(start); el < 300*time.Millisecond {
-		t.Fatalf("the TERM-ignoring application ended after %s, before the grace time", el)
 	}
 }

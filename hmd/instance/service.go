@@ -92,7 +92,7 @@ func NewService(opt ServiceOptions) (*Service, error) {
 		opt.Log = slog.Default()
 	}
 	return &Service{opt: opt, slots: map[int]*slot{},
-		apps: &Apps{Commands: opt.Apps, Socket: opt.Socket, Log: opt.Log}}, nil
+		apps: &Apps{Commands: opt.Apps, Socket: opt.Socket, RunDir: filepath.Dir(opt.Socket), Log: opt.Log}}, nil
 }
 
 // slot opens (once) the database and standby of slot n.
