@@ -11,10 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
@@ -54,12 +51,7 @@ const defaultEndpoint = "http://127.0.0.1:2379"
 // usageError reports a command-line mistake (exit status 2).
 func usageError(format string, a ...any) error { return cli.Usagef(format, a...) }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { cli.Main(run) }
 
 const synopsis = "[--endpoints URL,...] [--prefix P] [--cacert F --cert F --key F] COMMAND [flags]"
 

@@ -8,9 +8,6 @@ package main
 import (
 	"context"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/hafw/hafw/internal/cli"
 )
@@ -29,12 +26,7 @@ var commands = map[string]cli.Command{
 // usageError reports a command-line mistake (exit status 2).
 func usageError(format string, a ...any) error { return cli.Usagef(format, a...) }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { cli.Main(run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return cli.Tool{Name: "hafw", Synopsis: "COMMAND [ARGS]", Commands: commands}.Run(ctx, args, stdout, stderr)

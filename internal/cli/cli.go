@@ -11,7 +11,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"sort"
+	"syscall"
 )
 
 // ExitError carries a specific exit status out of a subcommand: 1 for a
@@ -117,4 +120,14 @@ func (t Tool) exitStatus(sub string, err error, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "%s %s: %v\n", t.Name, sub, err)
 	return 1
+}
+
+// Main runs a tool as the process: run gets the arguments and standard
+// streams and a context that SIGINT or SIGTERM cancels, and its result is
+// the exit status.
+func Main(run func(ctx context.Context, args []string, stdout, stderr io.Writer) int) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
