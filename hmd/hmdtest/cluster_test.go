@@ -247,6 +247,31 @@ func pair(t testing.TB, primary, secondary *node, failover, failback string, wai
 	t.Logf("pair: %s", res.Message)
 }
 
+// newPair is the usual pair on a fresh LAN in subnet: mse1 (primary, VIP
+// .10) and mse2 (secondary), paired with automatic failover, manual
+// failback and a 500 ms failover wait, both settled in their active
+// states. prepare, when set, readies the nodes before the pairing (their
+// services, flags).
+func newPair(t *testing.T, subnet string, prepare func(l *lan, p, s *node)) (l *lan, p, s *node) {
+	t.Helper()
+	l = newLAN(t, subnet)
+	p = l.addNode("mse1", 2, config.RolePrimary, "3355", 10)
+	s = l.addNode("mse2", 3, config.RoleSecondary, "3355", 0)
+	if prepare != nil {
+		prepare(l, p, s)
+	}
+	pair(t, p, s, "automatic", "manual", 500*time.Millisecond)
+	p.waitState(0, "PRIMARY_ACTIVE", 10*time.Second)
+	s.waitState(0, "SECONDARY_ACTIVE", 10*time.Second)
+	return l, p, s
+}
+
+// serveNames makes both nodes answer their names on servicePort.
+func serveNames(_ *lan, p, s *node) {
+	p.serveName(servicePort)
+	s.serveName(servicePort)
+}
+
 // serveName listens on port in the node's namespace (on every address, so
 // also on the VIP while it holds it) and answers each connection with the
 // node's name.

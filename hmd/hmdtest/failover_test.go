@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/internal/testenv"
 )
 
@@ -17,16 +16,8 @@ const servicePort = 9000
 // VIP reaches the secondary.
 func TestKillPrimaryMovesVIP(t *testing.T) {
 	testenv.Short(t, "hmd network namespace test")
-	l := newLAN(t, "10.231.0")
-	p := l.addNode("mse1", 2, config.RolePrimary, "3355", 10)
-	s := l.addNode("mse2", 3, config.RoleSecondary, "3355", 0)
+	l, p, s := newPair(t, "10.231.0", serveNames)
 	vip := l.addr(10)
-	p.serveName(servicePort)
-	s.serveName(servicePort)
-
-	pair(t, p, s, "automatic", "manual", 500*time.Millisecond)
-	p.waitState(0, "PRIMARY_ACTIVE", 10*time.Second)
-	s.waitState(0, "SECONDARY_ACTIVE", 10*time.Second)
 	if got := field(p.gethainfo(), "Heartbeat status"); len(got) != 1 || got[0] != "Up" {
 		t.Fatalf("primary heartbeat status %v", got)
 	}

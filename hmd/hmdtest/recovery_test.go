@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/daemon"
 	"github.com/hafw/hafw/internal/netnstest"
 	"github.com/hafw/hafw/internal/testenv"
@@ -39,13 +38,8 @@ func peerBlock(out string) string {
 // touching the VIP, fails back, and shows the configuration it had before.
 func TestRecoveryRestoresPrimaryFromSecondary(t *testing.T) {
 	testenv.Short(t, "hmd network namespace test")
-	l := newLAN(t, "10.243.0")
-	p := l.addNode("mse1", 2, config.RolePrimary, "3355", 10)
-	s := l.addNode("mse2", 3, config.RoleSecondary, "3355", 0)
+	l, p, s := newPair(t, "10.243.0", nil)
 	vip := l.addr(10)
-	pair(t, p, s, "automatic", "manual", 500*time.Millisecond)
-	p.waitState(0, "PRIMARY_ACTIVE", 10*time.Second)
-	s.waitState(0, "SECONDARY_ACTIVE", 10*time.Second)
 	before := peerBlock(p.gethainfo())
 	if before == "" {
 		t.Fatalf("primary's gethainfo has no peer block:\n%s", p.gethainfo())

@@ -66,14 +66,10 @@ func trackerPath(t testing.TB) string {
 // failover, manual failback, 500 ms wait) and waits until both are active
 // and data replication is Up.
 func replicatedPair(t *testing.T, subnet string) (l *lan, p, s *node) {
-	l = newLAN(t, subnet)
-	p = l.addNode("mse1", 2, config.RolePrimary, "3355", 10)
-	s = l.addNode("mse2", 3, config.RoleSecondary, "3355", 0)
-	p.withTracker()
-	s.withTracker()
-	pair(t, p, s, "automatic", "manual", 500*time.Millisecond)
-	p.waitState(0, "PRIMARY_ACTIVE", 10*time.Second)
-	s.waitState(0, "SECONDARY_ACTIVE", 10*time.Second)
+	l, p, s = newPair(t, subnet, func(_ *lan, p, s *node) {
+		p.withTracker()
+		s.withTracker()
+	})
 	waitTrue(t, 15*time.Second, "data replication Up on the primary", func() bool { return p.replication() == "Up" })
 	return l, p, s
 }

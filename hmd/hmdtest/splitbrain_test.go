@@ -41,6 +41,33 @@ func owners(ip netip.Addr, nodes ...*node) []string {
 	return out
 }
 
+// noTakeover checks, once the secondary has lost the primary's
+// heartbeats, that for 3 s (six failover waits) the VIP stays on the live
+// primary alone, and that the secondary's events say why (reason).
+func noTakeover(t *testing.T, vip netip.Addr, p, s *node, situation, reason string) {
+	t.Helper()
+	netnstest.Eventually(t, 5*time.Second, "the secondary to see heartbeats down", func() bool {
+		return s.status().Peers[0].Heartbeat == "Down"
+	})
+	for range 15 {
+		if got := owners(vip, p, s); len(got) != 1 || got[0] != p.name {
+			t.Fatalf("%s the VIP is on %v, want only %s\nsecondary output:\n%s", situation, got, p.name, s.proc.Output())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if evs, _ := s.hactl("events"); !strings.Contains(evs, reason) {
+		t.Errorf("%s the secondary's events lack %q:\n%s", situation, reason, evs)
+	}
+}
+
+// heartbeatsBack waits, after a cut is healed, for the secondary to hear
+// the primary again and stand by.
+func heartbeatsBack(t *testing.T, s *node) {
+	t.Helper()
+	netnstest.Eventually(t, 5*time.Second, "heartbeats to return", func() bool { return s.status().Peers[0].Heartbeat == "Up" })
+	s.waitState(0, "SECONDARY_ACTIVE", 5*time.Second)
+}
+
 // TestHeartbeatCutAndSplitBrain: a cut heartbeat link with both nodes alive
 // must not make a second VIP owner (the secondary's ARP probe sees the
 // primary answering); and a real split brain — the primary isolated, the
@@ -48,36 +75,17 @@ func owners(ip netip.Addr, nodes ...*node) []string {
 // repaired automatically to exactly one owner.
 func TestHeartbeatCutAndSplitBrain(t *testing.T) {
 	testenv.Short(t, "hmd network namespace test")
-	l := newLAN(t, "10.233.0")
-	p := l.addNode("mse1", 2, config.RolePrimary, "3355", 10)
-	s := l.addNode("mse2", 3, config.RoleSecondary, "3355", 0)
+	l, p, s := newPair(t, "10.233.0", serveNames)
 	vip := l.addr(10)
-	p.serveName(servicePort)
-	s.serveName(servicePort)
-	pair(t, p, s, "automatic", "manual", 500*time.Millisecond)
-	p.waitState(0, "PRIMARY_ACTIVE", 10*time.Second)
-	s.waitState(0, "SECONDARY_ACTIVE", 10*time.Second)
 
 	// Phase 1: drop heartbeats both ways on the secondary.
 	s.nft(fmt.Sprintf(`table inet hbcut {
   chain in { type filter hook input priority 0; udp dport %[1]d drop; }
   chain out { type filter hook output priority 0; udp dport %[1]d drop; }
 }`, daemon.HeartbeatPort))
-	netnstest.Eventually(t, 5*time.Second, "the secondary to see heartbeats down", func() bool {
-		return s.status().Peers[0].Heartbeat == "Down"
-	})
-	for range 15 { // 3 s, six failover waits
-		if got := owners(vip, p, s); len(got) != 1 || got[0] != "mse1" {
-			t.Fatalf("with heartbeats cut the VIP is on %v, want only mse1\nsecondary output:\n%s", got, s.proc.Output())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if evs, _ := s.hactl("events"); !strings.Contains(evs, "Takeover refused") {
-		t.Errorf("the secondary did not log the refused takeover:\n%s", evs)
-	}
+	noTakeover(t, vip, p, s, "with heartbeats cut", "Takeover refused")
 	s.nft("delete table inet hbcut")
-	netnstest.Eventually(t, 5*time.Second, "heartbeats to return", func() bool { return s.status().Peers[0].Heartbeat == "Up" })
-	s.waitState(0, "SECONDARY_ACTIVE", 5*time.Second)
+	heartbeatsBack(t, s)
 
 	// Phase 2: isolate the primary (alive, still holding the VIP): the
 	// secondary takes over on the LAN.
