@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,61 +26,6 @@ func benchTrials() int {
 		return n
 	}
 	return 20
-}
-
-// prober asks the VIP every 5 ms from the client namespace and records
-// when each subject first answered after start.
-type prober struct {
-	mu      sync.Mutex
-	first   map[string]time.Time
-	lastOK  time.Time
-	maxGap  time.Duration
-	stopped chan struct{}
-	done    sync.WaitGroup
-}
-
-func startProber(l *lan, port int) *prober {
-	p := &prober{first: map[string]time.Time{}, stopped: make(chan struct{})}
-	vip := l.addr(10)
-	p.done.Add(1)
-	go func() {
-		defer p.done.Done()
-		for {
-			select {
-			case <-p.stopped:
-				return
-			default:
-			}
-			if name := l.askWithin(vip, port, 20*time.Millisecond); name != "" {
-				now := time.Now()
-				p.mu.Lock()
-				if _, ok := p.first[name]; !ok {
-					p.first[name] = now
-				}
-				// Gaps count from the first answer on: the very first
-				// one includes ARP resolution and is no outage.
-				if !p.lastOK.IsZero() {
-					p.maxGap = max(p.maxGap, now.Sub(p.lastOK))
-				}
-				p.lastOK = now
-				p.mu.Unlock()
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}()
-	return p
-}
-
-func (p *prober) stop() {
-	close(p.stopped)
-	p.done.Wait()
-}
-
-func (p *prober) firstAnswer(name string) (time.Time, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	t, ok := p.first[name]
-	return t, ok
 }
 
 // reportOutages runs benchTrials() outage trials per iteration and reports
@@ -133,13 +77,12 @@ func outageTrial(b *testing.B, wait time.Duration) float64 {
 	l := newLAN(sc, "10.238.0")
 	p := l.addNode("mse1", 2, config.RolePrimary, "3355", 10)
 	s := l.addNode("mse2", 3, config.RoleSecondary, "3355", 0)
-	p.serveName(servicePort)
-	s.serveName(servicePort)
+	serveProbes(sc, p.ns, p.name, servicePort)
+	serveProbes(sc, s.ns, s.name, servicePort)
 	pair(sc, p, s, "automatic", "manual", wait)
 	p.waitState(0, "PRIMARY_ACTIVE", 10*time.Second)
 	s.waitState(0, "SECONDARY_ACTIVE", 10*time.Second)
-	pr := startProber(l, servicePort)
-	defer pr.stop()
+	pr := startGapProber(l, servicePort)
 	// A random phase against the heartbeat interval (a fifth of the wait).
 	time.Sleep(time.Duration(rand.Int64N(int64(wait/5))) + 200*time.Millisecond)
 	killed := time.Now()
@@ -183,8 +126,8 @@ func falseFailoverRun(b *testing.B, wait time.Duration, loss, secs int) {
 	l := newLAN(sc, "10.239.0")
 	p := l.addNode("mse1", 2, config.RolePrimary, "3355", 10)
 	s := l.addNode("mse2", 3, config.RoleSecondary, "3355", 0)
-	p.serveName(servicePort)
-	s.serveName(servicePort)
+	serveProbes(sc, p.ns, p.name, servicePort)
+	serveProbes(sc, s.ns, s.name, servicePort)
 	pair(sc, p, s, "automatic", "manual", wait)
 	p.waitState(0, "PRIMARY_ACTIVE", 10*time.Second)
 	s.waitState(0, "SECONDARY_ACTIVE", 10*time.Second)
@@ -196,16 +139,27 @@ func falseFailoverRun(b *testing.B, wait time.Duration, loss, secs int) {
 	s.nft(rule)
 	before := strings.Count(strings.Join(s.states(), " "), "FAILOVER_INVOKED")
 	primaryBefore := len(p.states())
-	pr := startProber(l, servicePort)
+	pr := startGapProber(l, servicePort)
 	time.Sleep(time.Duration(secs) * time.Second)
-	pr.stop()
+	gaps := pr.stop()
+	logEpisodes(b, gaps)
 	falseFailovers := strings.Count(strings.Join(s.states(), " "), "FAILOVER_INVOKED") - before
 	b.ReportMetric(float64(falseFailovers), "false-failovers")
 	b.ReportMetric(float64(len(p.states())-primaryBefore), "primary-state-changes")
-	b.ReportMetric(float64(pr.maxGap.Microseconds())/1000, "max-client-gap-ms")
+	reportGaps(b, gaps)
 	b.ReportMetric(p.status().Peers[0].MeanHeartbeatMS, "hb-rtt-ms")
 	b.ReportMetric(rssMB(p), "hmd-rss-MB")
 	b.ReportMetric(0, "ns/op")
+}
+
+// reportGaps reports the client's view of a loss run: the longest wait
+// for an answer (the client gap), the same over stretches in
+// which the prober kept its schedule, and the prober's longest pause
+// between two probes (what it could not see).
+func reportGaps(b *testing.B, g gapSummary) {
+	b.ReportMetric(float64(g.MaxWait.Microseconds())/1000, "max-client-gap-ms")
+	b.ReportMetric(float64(g.MaxWaitUnstalled.Microseconds())/1000, "max-gap-unstalled-ms")
+	b.ReportMetric(float64(g.MaxSendGap.Microseconds())/1000, "prober-send-gap-ms")
 }
 
 // rssMB is the resident memory of n's hmd.
@@ -276,7 +230,7 @@ func keepalivedPair(sc *scope, advert string) (*lan, kaNode, kaNode) {
 		}
 		proc := ns.Start("keepalived", "--dont-fork", "--log-console", "--vrrp", "-f", conf,
 			"-p", filepath.Join(dir, "keepalived.pid"), "-r", filepath.Join(dir, "vrrp.pid"))
-		serveName(sc, ns, name, servicePort)
+		serveProbes(sc, ns, name, servicePort)
 		return kaNode{ns: ns, port: port, proc: proc}
 	}
 	master := start("ka1", 2, "MASTER", 150)
@@ -291,8 +245,7 @@ func keepalivedTrial(b *testing.B, advert string) float64 {
 	sc := &scope{TB: b}
 	defer sc.close()
 	l, master, _ := keepalivedPair(sc, advert)
-	pr := startProber(l, servicePort)
-	defer pr.stop()
+	pr := startGapProber(l, servicePort)
 	netnstest.Eventually(sc, 5*time.Second, "the client to reach the master", func() bool {
 		_, ok := pr.firstAnswer("ka1")
 		return ok
@@ -342,11 +295,12 @@ func BenchmarkKeepalivedFalseFailovers(b *testing.B) {
 						}
 					}
 					before := strings.Count(backup.proc.Output(), "Entering MASTER STATE")
-					pr := startProber(l, servicePort)
+					pr := startGapProber(l, servicePort)
 					time.Sleep(time.Duration(secs) * time.Second)
-					pr.stop()
+					gaps := pr.stop()
+					logEpisodes(b, gaps)
 					b.ReportMetric(float64(strings.Count(backup.proc.Output(), "Entering MASTER STATE")-before), "false-failovers")
-					b.ReportMetric(float64(pr.maxGap.Microseconds())/1000, "max-client-gap-ms")
+					reportGaps(b, gaps)
 					b.ReportMetric(0, "ns/op")
 					sc.close()
 				}
