@@ -544,7 +544,13 @@ func (d *Daemon) probeVIP(c store.PeerConfig) {
 			d.log.Warn("VIP probe failed", "vip", c.VIP, "err", err)
 			return
 		}
-		d.post(c.HIP, ha.VIPProbe{Owner: owner})
+		probe := ha.VIPProbe{Owner: owner}
+		if owner != "" {
+			// Is it the peer (heartbeats lost, LAN fine) or a stranger?
+			peerMAC, err := d.opt.VIP.Owner(d.ctx, c.HIP)
+			probe.ByPeer = err == nil && peerMAC == owner
+		}
+		d.post(c.HIP, probe)
 	}()
 }
 

@@ -47,8 +47,13 @@ type WitnessVote struct{ PeerDown bool }
 
 // VIPProbe is the result of ProbeVIP (an ARP probe of the VIP), or of the
 // executor's periodic check while holding it. Owner is the hardware address
-// of another host answering for the VIP, "" when nobody else does.
-type VIPProbe struct{ Owner string }
+// of another host answering for the VIP, "" when nobody else does; ByPeer
+// says that host is the peer itself (its health-monitor address answers
+// from the same hardware address) rather than a stranger.
+type VIPProbe struct {
+	Owner  string
+	ByPeer bool
+}
 
 // ShutdownRequested is a local orderly shutdown (SIGTERM, reboot).
 type ShutdownRequested struct{}

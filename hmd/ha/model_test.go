@@ -192,13 +192,15 @@ func (s *sim) step(x, i int, ev Event) {
 		case Sync:
 			s.later(5+s.rng.IntN(20), x, i, ReplicationSynced{}, func() bool { return s.hbPath(x, peer) })
 		case ProbeVIP:
+			// Only the two nodes of a pair ever hold its VIP: another
+			// owner is always the peer.
 			owner := ""
 			for y := range s.holders[pair] {
 				if y != x && s.arpPath(x, y) {
 					owner = fmt.Sprintf("node-%d", y)
 				}
 			}
-			s.later(1, x, i, VIPProbe{Owner: owner}, nil)
+			s.later(1, x, i, VIPProbe{Owner: owner, ByPeer: owner != ""}, nil)
 		case ProbeGateway:
 			s.later(1, x, i, GatewayProbe{Reachable: !s.isolated[x]}, nil)
 		case AskWitness:

@@ -622,28 +622,52 @@ func (s *stepper) vipProbe(e VIPProbe) {
 	case e.Owner == "" && s.n.HoldsVIP:
 		s.n.ConflictSince = time.Time{}
 	case e.Owner != "" && s.n.HoldsVIP && !s.n.Peer.Up:
-		// Another host answers for our VIP and heartbeats cannot tell
-		// whose claim is newer. Give them a failover wait to return (the
-		// usual case: a partition just healed) and decide by epoch; if
-		// they do not, the secondary yields to the primary.
-		if s.n.ConflictSince.IsZero() {
-			s.n.ConflictSince = s.now
-			s.notice(MsgSplitBrain, "the virtual IP is also answered by "+e.Owner+"; waiting for heartbeats to decide by epoch")
-			s.do(SendState{})
-			return
-		}
-		if s.now.Sub(s.n.ConflictSince) < s.n.Config.FailoverWait {
-			return
-		}
-		if s.role() == Secondary {
-			s.event(MsgSplitBrain, "the virtual IP is also answered by "+e.Owner+"; the secondary releases it")
-			s.release()
-			s.set(SecondaryActive)
-			s.do(SendState{})
-			return
-		}
-		s.notice(MsgSplitBrain, "the virtual IP is also answered by "+e.Owner+"; the primary keeps it")
+		s.vipConflict(e)
 	}
+}
+
+// vipConflict: another host answers for the VIP we hold and heartbeats
+// cannot tell whose claim is newer. They get a failover wait to return
+// (the usual case: a partition just healed) and decide by epoch. If they
+// stay silent and the other owner is the peer, the claim that is newer
+// still wins: a secondary holds the VIP only by a takeover made after
+// the primary's last claim (a primary claims only once the secondary has
+// released), so the primary yields and goes TERMINATED, and the writes
+// the secondary served since its takeover stay the truth. A stranger
+// answering for the VIP (a misconfigured host) does not make the primary
+// give up its service; the secondary stands by again.
+func (s *stepper) vipConflict(e VIPProbe) {
+	who := "another host (" + e.Owner + ")"
+	if e.ByPeer {
+		who = "the peer (" + e.Owner + ")"
+	}
+	if s.n.ConflictSince.IsZero() {
+		s.n.ConflictSince = s.now
+		s.notice(MsgSplitBrain, "the virtual IP is also answered by "+who+"; waiting for heartbeats to decide by epoch")
+		s.do(SendState{})
+		return
+	}
+	if s.now.Sub(s.n.ConflictSince) < s.n.Config.FailoverWait {
+		return
+	}
+	switch {
+	case s.role() == Primary && e.ByPeer:
+		s.event(MsgSplitBrain, "the virtual IP is also answered by "+who+", whose takeover is the newer claim: the primary releases it")
+		s.release()
+		s.set(Terminated)
+		s.n.LastFailover = s.now
+	case s.role() == Primary:
+		s.notice(MsgSplitBrain, "the virtual IP is also answered by "+who+"; the primary keeps it")
+		return
+	case e.ByPeer:
+		s.notice(MsgSplitBrain, "the virtual IP is also answered by "+who+"; the secondary's takeover is the newer claim: keeping it")
+		return
+	default:
+		s.event(MsgSplitBrain, "the virtual IP is also answered by "+who+"; the secondary releases it")
+		s.release()
+		s.set(SecondaryActive)
+	}
+	s.do(SendState{})
 }
 
 func (s *stepper) shutdown() {

@@ -300,14 +300,29 @@ func TestTransitions(t *testing.T) {
 			return n
 		}, t0.Add(time.Second), []Event{Heartbeat{State: PrimaryActive, Epoch: 0, HoldsVIP: true}, VIPProbe{Owner: "02:00:00:00:00:09"}},
 			check{state: FailoverActive, holds: true, epoch: 1, absent: []func([]Action) bool{removeVIP}}},
-		{"ARP conflict lasting a whole wait without heartbeats: secondary yields", func() Node {
+		{"a stranger answers for the VIP a whole wait without heartbeats: secondary yields", func() Node {
 			n, _ := run(failoverActive(Manual), t0, PeerDown{}, VIPProbe{Owner: "02:00:00:00:00:09"})
 			return n
 		}, t0.Add(11 * time.Second), []Event{VIPProbe{Owner: "02:00:00:00:00:09"}},
-			check{state: SecondaryActive, epoch: 1, present: []func([]Action) bool{removeVIP}, events: []string{MsgSplitBrain}}},
-		{"ARP sees another owner while partitioned: primary keeps", primaryActive, t0,
+			check{state: SecondaryActive, epoch: 1, present: []func([]Action) bool{removeVIP}, events: []string{MsgSplitBrain, "another host"}}},
+		{"the primary answers for the VIP a whole wait without heartbeats: the secondary's newer takeover keeps it", func() Node {
+			n, _ := run(failoverActive(Manual), t0, PeerDown{}, VIPProbe{Owner: "02:00:00:00:00:02", ByPeer: true})
+			return n
+		}, t0.Add(11 * time.Second), []Event{VIPProbe{Owner: "02:00:00:00:00:02", ByPeer: true}},
+			check{state: FailoverActive, holds: true, epoch: 1, absent: []func([]Action) bool{removeVIP}, events: []string{MsgSplitBrain, "newer claim: keeping it"}}},
+		{"a stranger answers for the VIP while partitioned: primary keeps", primaryActive, t0,
 			[]Event{PeerDown{}, VIPProbe{Owner: "02:00:00:00:00:09"}, Tick{}, VIPProbe{Owner: "02:00:00:00:00:09"}},
 			check{state: PrimaryActive, holds: true, epoch: 0, events: []string{MsgSplitBrain}}},
+		{"the secondary answers for the VIP a whole wait without heartbeats: primary releases it, TERMINATED", func() Node {
+			n, _ := run(primaryActive(), t0, PeerDown{}, VIPProbe{Owner: "02:00:00:00:00:03", ByPeer: true})
+			return n
+		}, t0.Add(11 * time.Second), []Event{VIPProbe{Owner: "02:00:00:00:00:03", ByPeer: true}},
+			check{state: Terminated, epoch: 0, present: []func([]Action) bool{removeVIP, stopInst}, events: []string{MsgSplitBrain, "the primary releases it"}}},
+		{"the secondary answers for the VIP, heartbeats silent, inside the wait: primary still holds", func() Node {
+			n, _ := run(primaryActive(), t0, PeerDown{}, VIPProbe{Owner: "02:00:00:00:00:03", ByPeer: true})
+			return n
+		}, t0.Add(5 * time.Second), []Event{VIPProbe{Owner: "02:00:00:00:00:03", ByPeer: true}},
+			check{state: PrimaryActive, holds: true, epoch: 0, absent: []func([]Action) bool{removeVIP}}},
 		{"failback refused inside the stabilization window", func() Node { return failoverActive(Manual) }, t0.Add(10 * time.Minute),
 			[]Event{Failback{}},
 			check{state: FailoverActive, holds: true, epoch: 1, refused: "20m0s remaining"}},

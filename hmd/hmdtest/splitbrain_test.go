@@ -94,29 +94,17 @@ func TestHeartbeatCutAndSplitBrain(t *testing.T) {
 	if !p.hasAddr(vip) || !s.hasAddr(vip) {
 		t.Fatalf("setup: both should hold the VIP while the primary is isolated (primary %v, secondary %v)", p.hasAddr(vip), s.hasAddr(vip))
 	}
-	// Reconnect. Whoever notices first repairs it: returning heartbeats
-	// (the newer epoch, the secondary's takeover, keeps the VIP and the
-	// primary goes TERMINATED) or the secondary's ARP check of the VIP it
-	// holds (it yields to the primary and stands by again). Either way
-	// exactly one owner must remain, with the states to match.
+	// Reconnect. Whoever notices first — returning heartbeats, or either
+	// side's ARP check of the VIP it holds — the newer claim, the
+	// secondary's takeover, keeps the VIP and the primary goes TERMINATED.
 	l.br.SetPort(p.port, true)
-	var owner string
+	const owner = "mse2"
 	netnstest.Eventually(t, 10*time.Second, "the split brain to be repaired", func() bool {
 		got := owners(vip, p, s)
-		if len(got) == 1 {
-			owner = got[0]
-		}
-		return len(got) == 1
+		return len(got) == 1 && got[0] == owner
 	})
-	switch owner {
-	case "mse2":
-		p.waitState(0, "TERMINATED", 5*time.Second)
-		s.waitState(0, "FAILOVER_ACTIVE", 5*time.Second)
-	default:
-		s.waitState(0, "SECONDARY_ACTIVE", 5*time.Second)
-		p.waitState(0, "PRIMARY_ACTIVE", 5*time.Second)
-	}
-	t.Logf("split brain repaired: %s keeps the VIP", owner)
+	p.waitState(0, "TERMINATED", 5*time.Second)
+	s.waitState(0, "FAILOVER_ACTIVE", 5*time.Second)
 	for range 10 {
 		if got := owners(vip, p, s); len(got) != 1 || got[0] != owner {
 			t.Fatalf("after repair the VIP is on %v, want only %s", got, owner)
@@ -130,6 +118,42 @@ func TestHeartbeatCutAndSplitBrain(t *testing.T) {
 	}
 	netnstest.Eventually(t, 5*time.Second, "the client to reach the owner through the VIP", func() bool {
 		return l.ask(vip, servicePort) == owner
+	})
+}
+
+// TestSplitBrainRepairedWithoutHeartbeats: the same split brain, but the
+// heartbeats stay lost after the LAN heals (a filtered UDP port), so no
+// epoch is exchanged. Each side's ARP check finds the peer itself holding
+// the VIP; after a failover wait the newer claim, the secondary's
+// takeover, still keeps it, and the primary releases it and goes
+// TERMINATED.
+func TestSplitBrainRepairedWithoutHeartbeats(t *testing.T) {
+	testenv.Short(t, "hmd network namespace test")
+	l, p, s := newPair(t, "10.246.0", serveNames)
+	vip := l.addr(10)
+	l.br.SetPort(p.port, false)
+	s.waitState(0, "FAILOVER_ACTIVE", 10*time.Second)
+	s.nft(fmt.Sprintf(`table inet hbcut {
+  chain in { type filter hook input priority 0; udp dport %[1]d drop; }
+  chain out { type filter hook output priority 0; udp dport %[1]d drop; }
+}`, daemon.HeartbeatPort))
+	if got := owners(vip, p, s); len(got) != 2 {
+		t.Fatalf("setup: both should hold the VIP while the primary is isolated, got %v", got)
+	}
+	l.br.SetPort(p.port, true)
+	netnstest.Eventually(t, 10*time.Second, "the split brain to be repaired", func() bool {
+		got := owners(vip, p, s)
+		return len(got) == 1 && got[0] == "mse2"
+	})
+	p.waitState(0, "TERMINATED", 5*time.Second)
+	if st := s.status().Peers[0]; st.State != "FAILOVER_ACTIVE" || st.Heartbeat != "Down" {
+		t.Fatalf("the secondary after the repair: %+v, want FAILOVER_ACTIVE with heartbeats still down", st)
+	}
+	if evs, _ := p.hactl("events"); !strings.Contains(evs, "the primary releases it") {
+		t.Errorf("the primary's events do not say why it released the VIP:\n%s", evs)
+	}
+	netnstest.Eventually(t, 5*time.Second, "the client to reach the secondary through the VIP", func() bool {
+		return l.ask(vip, servicePort) == "mse2"
 	})
 }
 
