@@ -83,6 +83,9 @@ func runPair(ctx context.Context, c *api.Client, args []string, stdout, stderr i
 	fs.DurationVar(&wait, "wait", api.DefaultFailoverWait, "long failover wait")
 	fs.DurationVar(&interval, "interval", 0, "heartbeat interval (default a fifth of the wait)")
 	fs.StringVar(&req.SecondaryFingerprint, "fingerprint", "", "pin the secondary's API certificate (SHA-256 hex; default trust on first use)")
+	fs.StringVar(&req.Witness, "witness", "", "witness health-monitor `IP` that must agree the primary is gone before the secondary takes over automatically")
+	fs.StringVar(&req.WitnessPassword, "witness-password", os.Getenv("HAFW_WITNESS_PASSWORD"), "the witness's appliance `password` (default $HAFW_WITNESS_PASSWORD)")
+	fs.StringVar(&req.WitnessFingerprint, "witness-fingerprint", "", "pin the witness's API certificate (SHA-256 hex)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

@@ -73,7 +73,6 @@ type flags struct {
 	heartbeatPort                int
 	stabilization, gracefulLimit time.Duration
 	inst                         instanceFlags
-	witness                      witnessFlags
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -99,9 +98,6 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.inst.appsFile, "apps-file", "/etc/hafw/apps", "application command lines `file` (one per line)")
 	fs.StringVar(&f.inst.mode, "protection-mode", string(replicate.MaxAvailability), "data replication `mode`: maximum-availability, maximum-protection or maximum-performance")
 	fs.IntVar(&f.inst.port, "replication-port", instance.BasePort, "replication base TCP `port` (plus the instance slot)")
-	fs.StringVar(&f.witness.addr, "witness", "", "witness health-monitor `IP` that must agree a primary is gone before an automatic takeover")
-	fs.StringVar(&f.witness.passwordFile, "witness-password-file", "", "`file` holding the witness's appliance password")
-	fs.StringVar(&f.witness.pin, "witness-fingerprint", "", "pin the witness's API certificate (SHA-256 hex)")
 	if err := fs.Parse(args); err != nil {
 		return f, configError{err}
 	}
@@ -136,10 +132,6 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		// A recovering appliance holds nothing, so it cannot disturb the
 		// secondary that serves in its place.
 		cfg.Role, cfg.VIP = config.RoleNone, netip.Prefix{}
-	}
-	witness, err := f.witness.witness()
-	if err != nil {
-		return configError{err}
 	}
 	profile, err := readProfile(cfg, f.profileFile)
 	if err != nil {
@@ -202,7 +194,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		InstallLicense: lic.Install,
 		Instance:       instHook, Data: syncHook,
 		StabilizationWindow: f.stabilization, GracefulTimeout: f.gracefulLimit,
-		Recovery: recovery, Restored: restore.restored, Witness: witness,
+		Recovery: recovery, Restored: restore.restored,
 	})
 	if err != nil {
 		return err

@@ -102,33 +102,3 @@ func TestRecoveringEndsWithAStoredPairing(t *testing.T) {
 		t.Errorf("with a stored pairing: recovering %v (%v), want false", got, err)
 	}
 }
-
-// TestWitnessFlags: the witness needs its password from a non-empty file.
-func TestWitnessFlags(t *testing.T) {
-	pw := filepath.Join(t.TempDir(), "pw")
-	if err := os.WriteFile(pw, []byte("secret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	empty := filepath.Join(t.TempDir(), "empty")
-	if err := os.WriteFile(empty, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	w, err := witnessFlags{addr: "10.245.0.4", passwordFile: pw}.witness()
-	if err != nil || w.Addr != netip.MustParseAddr("10.245.0.4") || w.Password != "secret" {
-		t.Fatalf("valid witness: %+v, %v", w, err)
-	}
-	if w, err := (witnessFlags{}).witness(); err != nil || w.Addr.IsValid() {
-		t.Fatalf("no witness: %+v, %v", w, err)
-	}
-	for _, f := range []witnessFlags{
-		{addr: "nope", passwordFile: pw},
-		{addr: "10.245.0.4"},
-		{addr: "10.245.0.4", passwordFile: empty},
-		{addr: "10.245.0.4", passwordFile: filepath.Join(t.TempDir(), "missing")},
-		{passwordFile: pw},
-	} {
-		if _, err := f.witness(); err == nil {
-			t.Errorf("%+v accepted", f)
-		}
-	}
-}

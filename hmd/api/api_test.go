@@ -211,6 +211,11 @@ func TestDecodeRequests(t *testing.T) {
 		{`{"secondary_name":"mse2","secondary_ip":13,"secondary_password":"x","failover_type":"automatic","failback_type":"manual"}`, "secondary_ip"},
 		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","colour":"red"}`, "colour"},
 		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","witness":"::1"}`, "witness"},
+		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","witness":"10.10.10.40","witness_password":"y"}`, ""},
+		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","witness":"10.10.10.40"}`, "witness_password"},
+		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","witness_password":"y"}`, "witness"},
+		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","witness":"10.10.10.13","witness_password":"y"}`, "witness"},
+		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","witness":"10.10.10.40","witness_password":"y","witness_fingerprint":"abc"}`, "witness_fingerprint"},
 	}
 	for _, c := range cases {
 		_, err := Decode[PairRequest](strings.NewReader(c.body))

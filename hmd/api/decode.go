@@ -162,7 +162,27 @@ func (r *PairRequest) validate() []FieldError {
 	if r.SecondaryFingerprint != "" && !validFingerprint(r.SecondaryFingerprint) {
 		out = append(out, FieldError{"secondary_fingerprint", "must be 64 hexadecimal digits (SHA-256)"})
 	}
+	r.WitnessRef.validate(&out)
+	if r.Witness != "" && r.Witness == r.SecondaryIP {
+		out = append(out, FieldError{"witness", "must be a third node, not the secondary"})
+	}
 	return out
+}
+
+func (w *WitnessRef) validate(out *[]FieldError) {
+	if w.Witness == "" {
+		if w.WitnessPassword != "" || w.WitnessFingerprint != "" {
+			*out = append(*out, FieldError{"witness", "is required with witness_password or witness_fingerprint"})
+		}
+		return
+	}
+	checkAddr("witness", w.Witness, true, out)
+	if w.WitnessPassword == "" {
+		*out = append(*out, FieldError{"witness_password", "is required with a witness (its appliance password)"})
+	}
+	if w.WitnessFingerprint != "" && !validFingerprint(w.WitnessFingerprint) {
+		*out = append(*out, FieldError{"witness_fingerprint", "must be 64 hexadecimal digits (SHA-256)"})
+	}
 }
 
 func (r *PeerPairRequest) validate() []FieldError {
@@ -186,6 +206,7 @@ func (r *PeerPairRequest) validate() []FieldError {
 	if s, err := base64.StdEncoding.DecodeString(r.Secret); err != nil || len(s) != 32 {
 		out = append(out, FieldError{"secret", "must be 32 bytes in base64"})
 	}
+	r.WitnessRef.validate(&out)
 	return out
 }
 

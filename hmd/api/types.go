@@ -77,7 +77,9 @@ type PeerStatus struct {
 	DataReplication string  `json:"data_replication"`
 	MeanHeartbeatMS float64 `json:"mean_heartbeat_response_ms"`
 	OwnsVIP         bool    `json:"owns_vip"`
-	Epoch           uint64  `json:"epoch"`
+	// Witness is the health-monitor IP of the pair's witness, if any.
+	Witness string `json:"witness,omitempty"`
+	Epoch   uint64 `json:"epoch"`
 	// HeartbeatsReceived counts accepted heartbeats; Rejected counts the
 	// refused ones by reason (forged, replayed, truncated, unknown peer, …).
 	HeartbeatsReceived uint64            `json:"heartbeats_received"`
@@ -156,6 +158,19 @@ type PairRequest struct {
 	// trust on first use (the password still authenticates the secondary's
 	// answer only after TLS is up, as with the seed's management station).
 	SecondaryFingerprint string `json:"secondary_fingerprint,omitempty"`
+	WitnessRef
+}
+
+// WitnessRef names the witness a secondary asks before an automatic
+// takeover: any hmd on the health-monitor subnet (the management
+// station's, or in N:1 the other primary), with its appliance password
+// and optionally its pinned certificate. It belongs to the pairing
+// because each relationship has its own: in N:1 each primary is the other
+// one's witness.
+type WitnessRef struct {
+	Witness            string `json:"witness,omitempty"`
+	WitnessPassword    string `json:"witness_password,omitempty"`
+	WitnessFingerprint string `json:"witness_fingerprint,omitempty"`
 }
 
 // PeerPairRequest is POST /v1/peer/pair, sent by a primary to its future
@@ -176,6 +191,7 @@ type PeerPairRequest struct {
 	// Secret is the random pairing secret (base64, 32 bytes) both sides
 	// derive the heartbeat key from; it travels only inside TLS.
 	Secret string `json:"secret"`
+	WitnessRef
 }
 
 // PeerPairResponse is the secondary's answer to PeerPairRequest.

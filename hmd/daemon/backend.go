@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hafw/hafw/config"
@@ -128,10 +129,15 @@ func (d *Daemon) Pair(ctx context.Context, req api.PairRequest) (api.Result, err
 			Version: d.opt.Version, UDI: d.opt.UDI, Profile: d.opt.Profile.Model,
 			FailoverType: req.FailoverType, FailbackType: req.FailbackType,
 			FailoverWaitMS: wait.Milliseconds(), HeartbeatIntervalMS: interval.Milliseconds(),
-			Secret: base64.StdEncoding.EncodeToString(secret),
+			Secret:     base64.StdEncoding.EncodeToString(secret),
+			WitnessRef: req.WitnessRef,
 		}
 		if dc := d.directIP(); dc.IsValid() {
 			pr.PrimaryDirectIP = dc.String()
+		}
+		if w := req.Witness; w == d.hip.String() || w == c.VIP.Addr().String() {
+			return pairDraft{}, &api.Error{Code: http.StatusConflict, Message: "the witness must be a third node, not this primary or its virtual IP",
+				Fields: []api.FieldError{{Field: "witness", Reason: "is this primary or its virtual IP"}}}
 		}
 		return pairDraft{req: pr}, nil
 	})
@@ -151,7 +157,7 @@ func (d *Daemon) Pair(ctx context.Context, req api.PairRequest) (api.Result, err
 		Version: resp.Version, UDI: resp.UDI, Profile: resp.Profile,
 		FailoverType: ha.Mode(req.FailoverType), FailbackType: ha.Mode(req.FailbackType),
 		FailoverWait: wait, HeartbeatInterval: interval, InstanceSlot: resp.InstanceSlot,
-		Secret: secret, Fingerprint: fp, PairedAt: time.Now().UTC(),
+		Secret: secret, Fingerprint: fp, PairedAt: time.Now().UTC(), Witness: storedWitness(req.WitnessRef),
 	}
 	if ip, err := netip.ParseAddr(resp.DirectIP); err == nil && d.directIP().IsValid() {
 		cfg.DirectIP = ip
@@ -170,6 +176,15 @@ func (d *Daemon) Pair(ctx context.Context, req api.PairRequest) (api.Result, err
 		return api.Result{}, check
 	}
 	return api.Result{Message: fmt.Sprintf("Configuration successfully created: %s (%s) backs up this primary", req.SecondaryName, secIP)}, nil
+}
+
+// storedWitness is the pairing's witness as the store keeps it (the
+// request was validated by the decoder).
+func storedWitness(w api.WitnessRef) store.Witness {
+	if w.Witness == "" {
+		return store.Witness{}
+	}
+	return store.Witness{Addr: netip.MustParseAddr(w.Witness), Password: w.WitnessPassword, Pin: strings.ToLower(w.WitnessFingerprint)}
 }
 
 // checkAnswer re-checks the secondary's answer on the primary.
@@ -248,6 +263,7 @@ func (d *Daemon) AcceptPair(ctx context.Context, req api.PeerPairRequest, primar
 			FailoverType: ha.Mode(req.FailoverType), FailbackType: ha.Mode(req.FailbackType),
 			FailoverWait: time.Duration(req.FailoverWaitMS) * time.Millisecond, HeartbeatInterval: time.Duration(req.HeartbeatIntervalMS) * time.Millisecond,
 			InstanceSlot: freeSlot(existing), Secret: secret, Fingerprint: primaryFP, PairedAt: time.Now().UTC(),
+			Witness: storedWitness(req.WitnessRef),
 		}
 		resp := api.PeerPairResponse{Name: d.opt.Config.Hostname, HIP: d.hip.String(), Version: d.opt.Version, UDI: d.opt.UDI, Profile: d.opt.Profile.Model, InstanceSlot: cfg.InstanceSlot}
 		if dc := d.directIP(); dc.IsValid() {

@@ -123,9 +123,6 @@ type Options struct {
 	// saves the configuration and restarts the daemon). An error undoes
 	// the restore.
 	Restored func(vip netip.Prefix) error
-	// Witness, when its address is set, must agree that a primary is gone
-	// before this secondary takes over automatically (witness.go).
-	Witness Witness
 }
 
 // peer is one relationship at run time.
@@ -241,7 +238,7 @@ func (d *Daemon) haConfig(c store.PeerConfig) ha.Config {
 		FailoverWait:        c.FailoverWait,
 		StabilizationWindow: d.opt.StabilizationWindow,
 		GracefulTimeout:     d.opt.GracefulTimeout,
-		Witness:             d.witnessed(),
+		Witness:             d.witnessed(c),
 	}
 }
 
@@ -471,7 +468,7 @@ func (d *Daemon) execute(p *peer, acts []ha.Action) {
 		case ha.ProbeGateway:
 			d.probeGateway(p.cfg.HIP)
 		case ha.AskWitness:
-			d.askWitness(p.cfg.HIP)
+			d.askWitness(p.cfg)
 		case ha.AppendEvent:
 			r := a.Record
 			if err := d.events.Append(events.Event{Time: r.Time, Peer: p.cfg.HIP.String(), Description: r.Description, GeneratedBy: r.GeneratedBy, Remarks: r.Remarks}); err != nil {

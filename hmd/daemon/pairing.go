@@ -93,6 +93,17 @@ func checkPair(c pairCheck) error {
 	case !hm.Address.Masked().Contains(vip.Addr()) || !hm.Address.Masked().Contains(primaryHIP):
 		return refuse("secondary_ip", "the secondary's health-monitor subnet %s must hold the primary %s and its virtual IP %s (layer 2 redundancy only)", hm.Address.Masked(), primaryHIP, vip.Addr())
 	}
+	if c.req.Witness == "" {
+		return nil
+	}
+	// The witness judges by reaching the primary on this subnet, and only
+	// answers for addresses on its own health-monitor subnet.
+	switch w := netip.MustParseAddr(c.req.Witness); {
+	case w == ownHIP || w == primaryHIP || w == vip.Addr():
+		return refuse("witness", "the witness %s must be a third node, not the primary, the secondary or the virtual IP", w)
+	case !hm.Address.Masked().Contains(w):
+		return refuse("witness", "the witness %s is not on the secondary's health-monitor subnet %s", w, hm.Address.Masked())
+	}
 	return nil
 }
 

@@ -55,6 +55,12 @@ func TestCheckPair(t *testing.T) {
 		{"VIP is the secondary HIP", func(c *pairCheck) { c.req.VIP = "10.10.10.13/24" }, "must differ", "secondary_ip"},
 		{"VIP off subnet", func(c *pairCheck) { c.req.VIP = "10.10.20.11/24" }, "subnet", "secondary_ip"},
 		{"same HIP", func(c *pairCheck) { c.req.PrimaryHIP = "10.10.10.13" }, "same health-monitor IP", "secondary_ip"},
+		{"witness on the subnet", func(c *pairCheck) { c.req.Witness = "10.10.10.40" }, "", ""},
+		{"N:1: the other primary as witness", func(c *pairCheck) { c.existing, c.req.Witness = existing3350, "10.10.10.22" }, "", ""},
+		{"witness off the subnet", func(c *pairCheck) { c.req.Witness = "10.10.20.40" }, "not on the secondary's health-monitor subnet", "witness"},
+		{"witness is the secondary", func(c *pairCheck) { c.req.Witness = "10.10.10.13" }, "third node", "witness"},
+		{"witness is the primary", func(c *pairCheck) { c.req.Witness = "10.10.10.12" }, "third node", "witness"},
+		{"witness is the VIP", func(c *pairCheck) { c.req.Witness = "10.10.10.11" }, "third node", "witness"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

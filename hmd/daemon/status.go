@@ -58,6 +58,9 @@ func peerStatus(onPrimary bool, c store.PeerConfig, n ha.Node, hb heartbeat.Peer
 	if c.DirectIP.IsValid() {
 		ps.DirectConnectIP = c.DirectIP.String()
 	}
+	if c.Witness.Addr.IsValid() {
+		ps.Witness = c.Witness.Addr.String()
+	}
 	if n.Peer.Up {
 		ps.Heartbeat = "Up"
 	}

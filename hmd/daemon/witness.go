@@ -11,6 +11,7 @@ import (
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/ha"
+	"github.com/hafw/hafw/hmd/store"
 )
 
 // Every hmd can be a witness.
@@ -44,20 +45,12 @@ func (d *Daemon) Witness(ctx context.Context, peer string) (api.WitnessAnswer, e
 	return api.WitnessAnswer{Peer: peer, Detail: fmt.Sprintf("no answer within %v: %v", witnessProbeTimeout, err)}, nil
 }
 
-// Witness is where a secondary asks before an automatic takeover.
-type Witness struct {
-	Addr     netip.Addr
-	Password string
-	// Pin is the witness's certificate fingerprint; empty trusts any.
-	Pin string
-}
-
 // askWitness is the third vote: the witness must agree that the primary is
 // gone. No answer (witness down, wrong password) is no agreement, so the
 // takeover waits: with a witness configured, the secondary never acts on
 // its own view alone.
-func (d *Daemon) askWitness(hip netip.Addr) {
-	w := d.opt.Witness
+func (d *Daemon) askWitness(c store.PeerConfig) {
+	w, hip := c.Witness, c.HIP
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
@@ -76,8 +69,9 @@ func (d *Daemon) askWitness(hip netip.Addr) {
 	}()
 }
 
-// witnessed reports whether takeovers need the witness's vote: only a
-// secondary asks (a primary's claim is not a takeover from a live peer).
-func (d *Daemon) witnessed() bool {
-	return d.opt.Witness.Addr.IsValid() && d.opt.Config.Role == config.RoleSecondary
+// witnessed reports whether takeovers in relationship c need the
+// witness's vote: only a secondary asks (a primary's claim is not a
+// takeover from a live peer).
+func (d *Daemon) witnessed(c store.PeerConfig) bool {
+	return c.Witness.Addr.IsValid() && d.opt.Config.Role == config.RoleSecondary
 }

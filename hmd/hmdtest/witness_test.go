@@ -2,8 +2,6 @@ package hmdtest
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,15 +20,28 @@ import (
 // the witness agrees and the secondary takes over.
 func TestWitnessVetoesTakeoverFromLivePrimary(t *testing.T) {
 	testenv.Short(t, "hmd network namespace test")
-	pwFile := filepath.Join(t.TempDir(), "witness-password")
-	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
-		t.Fatal(err)
+	l := newLAN(t, "10.244.0")
+	p := l.addNode("mse1", 2, config.RolePrimary, "3355", 10)
+	s := l.addNode("mse2", 3, config.RoleSecondary, "3355", 0)
+	w := l.addNode("witness", 4, config.RoleNone, "3355", 0)
+	// The operator names the witness when pairing; a third node's
+	// address is required, and the secondary checks it is on its subnet.
+	base := []string{"pair", "--secondary-name", s.name, "--secondary-ip", s.hip.String(), "--secondary-password", password,
+		"--failover", "automatic", "--wait", "500ms", "--witness-password", password}
+	if out, err := p.hactl(append(base, "--witness", s.hip.String())...); err == nil || !strings.Contains(out, "witness") {
+		t.Fatalf("the secondary accepted as its own witness: err %v, output %q", err, out)
 	}
-	l, p, s := newPair(t, "10.244.0", func(l *lan, p, s *node) {
-		w := l.addNode("witness", 4, config.RoleNone, "3355", 0)
-		s.args = append(s.args, "--witness", w.hip.String(), "--witness-password-file", pwFile)
-		s.restart()
-	})
+	if out, err := p.hactl(append(base, "--witness", "10.99.0.4")...); err == nil || !strings.Contains(out, "not on the secondary's health-monitor subnet") {
+		t.Fatalf("a witness off the subnet: err %v, output %q", err, out)
+	}
+	if out, err := p.hactl(append(base, "--witness", w.hip.String())...); err != nil {
+		t.Fatalf("hactl pair --witness: %v\n%s", err, out)
+	}
+	p.waitState(0, "PRIMARY_ACTIVE", 10*time.Second)
+	s.waitState(0, "SECONDARY_ACTIVE", 10*time.Second)
+	if got := s.status().Peers[0].Witness; got != w.hip.String() {
+		t.Fatalf("the secondary's status names witness %q, want %s", got, w.hip)
+	}
 	vip := l.addr(10)
 
 	s.nft(fmt.Sprintf(`table netdev cut {

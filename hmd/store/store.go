@@ -45,6 +45,17 @@ type PeerConfig struct {
 	// Fingerprint pins the peer's API certificate (SHA-256, hex).
 	Fingerprint string    `json:"fingerprint"`
 	PairedAt    time.Time `json:"paired_at"`
+	// Witness, on a secondary, must agree that the primary is gone before
+	// an automatic takeover (zero: no witness).
+	Witness Witness `json:"witness,omitzero"`
+}
+
+// Witness is where a secondary asks before an automatic takeover.
+type Witness struct {
+	Addr     netip.Addr `json:"addr"`
+	Password string     `json:"password"`
+	// Pin is the witness's certificate fingerprint; empty trusts any.
+	Pin string `json:"pin,omitempty"`
 }
 
 // Peer is one stored relationship.
