@@ -69,15 +69,13 @@ func (c *core) claimLoop(claiming, work context.Context) {
 
 // loadQueue reads every task and keeps this core's Pending ones.
 func (c *core) loadQueue(ctx context.Context) (map[string]versioned, int64, error) {
-	vs, rev, err := c.st.tasksAt(ctx)
+	vs, rev, err := c.st.tasks(ctx, c.candidate)
 	if err != nil {
 		return nil, 0, err
 	}
-	q := map[string]versioned{}
+	q := make(map[string]versioned, len(vs))
 	for _, v := range vs {
-		if c.candidate(v.Task) {
-			q[v.ID] = v
-		}
+		q[v.ID] = v
 	}
 	return q, rev, nil
 }
@@ -192,7 +190,7 @@ func (c *core) execute(work context.Context, v versioned) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(work), 10*time.Second)
 	defer cancel()
-	err := c.st.putTasks(ctx, []versioned{{Task: t, mod: v.mod}}, []clientv3.Cmp{c.aliveGuard()}, nil)
+	err := c.st.putTasks(ctx, []versioned{{Task: t, mod: v.mod}}, false, []clientv3.Cmp{c.aliveGuard()}, nil)
 	if errors.Is(err, ErrConflict) {
 		c.log.Warn("task result discarded: the task was taken from this core", "task", t.ID)
 		return

@@ -200,13 +200,13 @@ func (c *core) aliveGuard() clientv3.Cmp {
 // incarnation that nobody failed over (a restart inside the window, or
 // with failover disabled), by the same rules as a failover onto itself.
 func (c *core) recoverOrphans(ctx context.Context) error {
-	vs, err := c.st.tasks(ctx)
+	vs, _, err := c.st.tasks(ctx, func(t plan.Task) bool { return t.Core == c.cfg.Num })
 	if err != nil {
 		return err
 	}
 	var fix []versioned
 	for _, v := range vs {
-		if v.Core == c.cfg.Num && v.Status == plan.Running && v.ClaimLease != int64(c.lease) && !v.IsGroup() {
+		if v.Status == plan.Running && v.ClaimLease != int64(c.lease) && !v.IsGroup() {
 			nt, _, _ := plan.AfterCoreLoss(v.Task, c.cfg.Num, time.Now())
 			fix = append(fix, versioned{Task: nt, mod: v.mod})
 		}
@@ -215,7 +215,7 @@ func (c *core) recoverOrphans(ctx context.Context) error {
 		return nil
 	}
 	c.log.Info("settled tasks of an earlier incarnation", "tasks", len(fix))
-	if err := c.st.putTasks(ctx, fix, []clientv3.Cmp{c.aliveGuard()}, nil); err != nil && !errors.Is(err, ErrConflict) {
+	if err := c.st.putTasks(ctx, fix, false, []clientv3.Cmp{c.aliveGuard()}, nil); err != nil && !errors.Is(err, ErrConflict) {
 		return err
 	}
 	return nil
@@ -313,23 +313,44 @@ func (c *core) reconcile(ctx context.Context) time.Duration {
 
 // failover moves the stopped core's work if this core wins the per-core
 // lock. The lock is bound to this core's lease, so if this core dies
-// midway the lock vanishes and another core resumes; every task write is
-// guarded by the lock and by the task's revision, and finished work is
+// midway the lock vanishes and another core resumes; finished work is
 // marked "handled" for the incarnation, so the failover happens once.
+//
+// The task writes carry no per-task compare; two guards fence them
+// instead, which is as strict:
+//   - the lock's mod revision is the one this attempt wrote (a fencing
+//     token): a write of an earlier attempt — this core's, whose reply was
+//     lost, or a dead handler's — applied late finds another revision and
+//     fails; and this attempt reads the tasks after writing it, so it sees
+//     everything written before;
+//   - the stopped core's alive key is absent: every write a core makes to
+//     its own tasks (claims, results, settling orphans) requires its alive
+//     key, so once it is back, the failover stops.
+//
+// Every other writer of a task (UpdateTask: operators, group status;
+// AssignPartition) requires that no failover of the task's core is under
+// way. So from the lock write until the last batch nobody but this attempt
+// can change a task the failover read, and writing its planned values
+// blindly is what a per-task compare would allow anyway.
 func (c *core) failover(ctx context.Context, dead plan.Core, act plan.Action, sn Snapshot) error {
+	entered := time.Now()
 	lock := c.st.metaKey("lock", dead.Num)
 	handled := c.st.metaKey("handled", dead.Num)
-	// Take the lock, or find it still ours: a lost reply (leader change)
-	// can leave us holding it without knowing, and nobody else may then
-	// take it while our lease lives.
+	// Take the lock, or rewrite it if it is still ours (a lost reply, e.g.
+	// at a leader change, can leave us holding it without knowing, and
+	// nobody else may then take it while our lease lives); either way this
+	// attempt's fencing token is the revision of that write.
+	take := clientv3.OpPut(lock, strconv.Itoa(c.cfg.Num), clientv3.WithLease(c.lease))
 	resp, err := c.cli.Txn(ctx).If(
 		// not handled since the snapshot that called for this failover
 		clientv3.Compare(clientv3.ModRevision(handled), "<", sn.Rev+1),
 		c.aliveGuard(),
 	).Then(clientv3.OpTxn(
 		[]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(lock), "=", 0)},
-		[]clientv3.Op{clientv3.OpPut(lock, strconv.Itoa(c.cfg.Num), clientv3.WithLease(c.lease))},
-		[]clientv3.Op{clientv3.OpGet(lock)},
+		[]clientv3.Op{take},
+		[]clientv3.Op{clientv3.OpTxn(
+			[]clientv3.Cmp{clientv3.Compare(clientv3.LeaseValue(lock), "=", c.lease)},
+			[]clientv3.Op{take}, nil)},
 	)).Commit()
 	if err != nil {
 		return fmt.Errorf("taking failover lock for core %d: %w", dead.Num, err)
@@ -337,18 +358,19 @@ func (c *core) failover(ctx context.Context, dead plan.Core, act plan.Action, sn
 	if !resp.Succeeded {
 		return nil // done meanwhile, or we are no longer alive
 	}
-	if inner := resp.Responses[0].GetResponseTxn(); !inner.Succeeded {
-		kvs := inner.Responses[0].GetResponseRange().Kvs
-		if len(kvs) == 0 || clientv3.LeaseID(kvs[0].Lease) != c.lease {
-			return nil // another core handles it
-		}
+	if inner := resp.Responses[0].GetResponseTxn(); !inner.Succeeded && !inner.Responses[0].GetResponseTxn().Succeeded {
+		return nil // another core handles it
 	}
+	fence := resp.Header.Revision
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		_, _ = c.cli.Txn(dctx).If(clientv3.Compare(clientv3.LeaseValue(lock), "=", c.lease)).Then(clientv3.OpDelete(lock)).Commit()
 	}()
-	guard := clientv3.Compare(clientv3.LeaseValue(lock), "=", c.lease)
+	guards := []clientv3.Cmp{
+		clientv3.Compare(clientv3.ModRevision(lock), "=", fence),
+		clientv3.Compare(clientv3.CreateRevision(c.st.metaKey("alive", dead.Num)), "=", 0),
+	}
 	now := time.Now().UTC()
 	if act == plan.FailAbnormal {
 		if err := c.st.AddEventOnce(ctx, incarnationKey(dead.Num, dead.Lease, "abnormal"), Event{Time: now,
@@ -356,64 +378,58 @@ func (c *core) failover(ctx context.Context, dead plan.Core, act plan.Action, sn
 			return err
 		}
 	}
-	for attempt := 0; ; attempt++ {
-		began := time.Now()
-		vs, err := c.st.tasks(ctx)
-		if err != nil {
-			return err
-		}
-		var mine []plan.Task
-		mods := map[string]int64{}
-		for _, v := range vs {
-			if v.Core == dead.Num {
-				mine = append(mine, v.Task)
-				mods[v.ID] = v.mod
-			}
-		}
-		var parts []string
-		for p, owner := range sn.Partitions {
-			if owner == dead.Num {
-				parts = append(parts, p)
-			}
-		}
-		res, err := plan.Failover(dead, sn.Cores, sn.Running(), mine, parts, sn.Options, now)
-		if errors.Is(err, plan.ErrNoTarget) {
-			return c.st.AddEventOnce(ctx, incarnationKey(dead.Num, dead.Lease, "nofailover"), Event{Time: now,
-				Text: plan.EventNoFailover, Core: dead.Num, By: c.cfg.Num, Detail: err.Error()})
-		}
-		if err != nil {
-			return err
-		}
-		writes := make([]versioned, 0, len(res.Tasks))
-		for _, t := range res.Tasks {
-			writes = append(writes, versioned{Task: t, mod: mods[t.ID]})
-		}
-		var extra []clientv3.Op
-		for p, to := range res.Partitions {
-			extra = append(extra, clientv3.OpPut(c.st.partitionKey(p), strconv.Itoa(to)))
-		}
-		planned := time.Now()
-		err = c.st.putTasks(ctx, writes, []clientv3.Cmp{guard}, extra)
-		if errors.Is(err, ErrConflict) && attempt < 10 {
-			continue // a task changed under us (e.g. a child finished): re-plan what is left
-		}
-		if err != nil {
-			return fmt.Errorf("moving tasks of core %d: %w", dead.Num, err)
-		}
-		ops := []clientv3.Op{clientv3.OpPut(handled, strconv.FormatInt(dead.Lease, 10))}
-		if act == plan.FailNormal {
-			evOp, err := c.st.eventOp(incarnationKey(dead.Num, dead.Lease, "processed"), Event{Time: now,
-				Text: plan.EventProcessedShutdown, Core: dead.Num, By: c.cfg.Num, Detail: fmt.Sprintf("moved %d tasks to cores %v", len(res.Tasks), res.Targets)})
-			if err != nil {
-				return err
-			}
-			ops = append(ops, evOp)
-		}
-		if _, err := c.cli.Txn(ctx).If(guard).Then(ops...).Commit(); err != nil {
-			return fmt.Errorf("marking core %d failed over: %w", dead.Num, err)
-		}
-		c.log.Info("failed over core", "dead", dead.Num, "kind", act, "changed", len(res.Tasks), "targets", res.Targets,
-			"read_plan", planned.Sub(began), "write", time.Since(planned))
-		return nil
+	began := time.Now()
+	vs, _, err := c.st.tasks(ctx, func(t plan.Task) bool { return t.Core == dead.Num })
+	if err != nil {
+		return err
 	}
+	mine := make([]plan.Task, len(vs))
+	for i, v := range vs {
+		mine[i] = v.Task
+	}
+	var parts []string
+	for p, owner := range sn.Partitions {
+		if owner == dead.Num {
+			parts = append(parts, p)
+		}
+	}
+	res, err := plan.Failover(dead, sn.Cores, sn.Running(), mine, parts, sn.Options, now)
+	if errors.Is(err, plan.ErrNoTarget) {
+		return c.st.AddEventOnce(ctx, incarnationKey(dead.Num, dead.Lease, "nofailover"), Event{Time: now,
+			Text: plan.EventNoFailover, Core: dead.Num, By: c.cfg.Num, Detail: err.Error()})
+	}
+	if err != nil {
+		return err
+	}
+	writes := make([]versioned, len(res.Tasks))
+	for i, t := range res.Tasks {
+		writes[i] = versioned{Task: t}
+	}
+	var extra []clientv3.Op
+	for p, to := range res.Partitions {
+		extra = append(extra, clientv3.OpPut(c.st.partitionKey(p), strconv.Itoa(to)))
+	}
+	ops := []clientv3.Op{clientv3.OpPut(handled, strconv.FormatInt(dead.Lease, 10))}
+	if act == plan.FailNormal {
+		evOp, err := c.st.eventOp(incarnationKey(dead.Num, dead.Lease, "processed"), Event{Time: now,
+			Text: plan.EventProcessedShutdown, Core: dead.Num, By: c.cfg.Num, Detail: fmt.Sprintf("moved %d tasks to cores %v", len(res.Tasks), res.Targets)})
+		if err != nil {
+			return err
+		}
+		ops = append(ops, evOp)
+	}
+	planned := time.Now()
+	err = c.st.putTasks(ctx, writes, true, guards, append(extra, ops...))
+	if errors.Is(err, ErrConflict) {
+		// Not a race to retry: the lock was lost (this core's lease
+		// expired) or the stopped core came back. Whoever holds the lock
+		// next re-reads; a core that came back keeps what was not moved.
+		return fmt.Errorf("moving tasks of core %d: the failover lock was lost or the core came back", dead.Num)
+	}
+	if err != nil {
+		return fmt.Errorf("moving tasks of core %d: %w", dead.Num, err)
+	}
+	c.log.Info("failed over core", "dead", dead.Num, "kind", act, "changed", len(res.Tasks), "targets", res.Targets,
+		"lock", began.Sub(entered), "read_plan", planned.Sub(began), "write", time.Since(planned))
+	return nil
 }

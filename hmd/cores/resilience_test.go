@@ -115,8 +115,9 @@ func TestEtcdLeaderKilledMidFailover(t *testing.T) {
 
 // TestFailoverResumedAfterHandlerDies: a handler takes the failover lock,
 // moves some of the dead core's tasks (a running one with retries among
-// them) and dies. A surviving core resumes: the rest move, nothing moves
-// twice, no retry is used twice.
+// them) and dies. An operator's update of a task of the dead core waits
+// while the lock is held. A surviving core resumes: the rest move, nothing
+// moves twice, no retry is used twice, the operator's update is kept.
 func TestFailoverResumedAfterHandlerDies(t *testing.T) {
 	c := newCluster(t)
 	p := prefixFor(t)
@@ -150,27 +151,57 @@ func TestFailoverResumedAfterHandlerDies(t *testing.T) {
 		_, alive := sn.Alive[1]
 		return !alive, "alive"
 	})
-	// The dead handler's partial work: "a" moved and one retry used.
-	if _, _, err := st.UpdateTask(ctx, "a", func(tk plan.Task) (plan.Task, bool) {
-		nt, _, _ := plan.AfterCoreLoss(tk, 2, time.Now())
-		return nt, true
-	}); err != nil {
+	// The dead handler's partial work, written as a handler writes it
+	// (guarded by its lock, no per-task compare): "a" moved and one retry
+	// used.
+	a := mustTask(t, st, "a")
+	a, _, _ = plan.AfterCoreLoss(a, 2, time.Now())
+	if err := st.putTasks(ctx, []versioned{{Task: a}}, true,
+		[]clientv3.Cmp{clientv3.Compare(clientv3.LeaseValue(st.metaKey("lock", 1)), "=", lease.ID)}, nil); err != nil {
 		t.Fatal(err)
 	}
+	// An operator pausing "c" meanwhile must wait for the failover: its
+	// write could otherwise land between the handler's read and write and
+	// be overwritten (lost).
+	paused := make(chan error, 1)
+	go func() {
+		_, _, err := st.UpdateTask(ctx, "c", func(tk plan.Task) (plan.Task, bool) {
+			tk.Status = plan.Paused
+			return tk, true
+		})
+		paused <- err
+	}()
 	time.Sleep(time.Second)
-	if got := mustTask(t, st, "c"); got.Core != 1 {
-		t.Fatalf("a core failed over core 1 while another handler held the lock")
+	if got := mustTask(t, st, "c"); got.Core != 1 || got.Status != plan.Pending {
+		t.Fatalf("task c changed (%s on core %d) while a failover handler held the lock of core 1", got.Status, got.Core)
+	}
+	select {
+	case err := <-paused:
+		t.Fatalf("an update of a task of core 1 returned (%v) while a failover of core 1 was under way", err)
+	default:
 	}
 	stopKA()
 	if _, err := cli.Revoke(ctx, lease.ID); err != nil { // the handler dies
 		t.Fatal(err)
 	}
 	waitHandled(t, st, 1)
+	select {
+	case err := <-paused:
+		if err != nil {
+			t.Fatalf("pausing c after the failover: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("pausing c did not finish after the failover lock was released")
+	}
 	for id, want := range map[string]int{"a": 1, "b": 1, "c": 0} {
 		got := mustTask(t, st, id)
 		if got.Core != 2 || got.Retries != want {
 			t.Errorf("%s: core %d retries %d, want core 2 with %d retries", id, got.Core, got.Retries, want)
 		}
+	}
+	// Paused before the move (moved as Paused) or after it: either way not lost.
+	if got := mustTask(t, st, "c"); got.Status != plan.Paused {
+		t.Errorf("c: %s after the failover, want the operator's Paused", got.Status)
 	}
 	sn, _ := st.Snapshot(ctx)
 	if strconv.FormatInt(sn.Handled[1], 10) == "0" {

@@ -277,33 +277,26 @@ func (s *Store) AddTasks(ctx context.Context, ts ...plan.Task) error {
 
 // Tasks returns every task matching f, sorted by ID.
 func (s *Store) Tasks(ctx context.Context, f plan.Filter) ([]plan.Task, error) {
-	vs, err := s.tasks(ctx)
+	vs, _, err := s.tasks(ctx, f.Match)
 	if err != nil {
 		return nil, err
 	}
-	var out []plan.Task
-	for _, v := range vs {
-		if f.Match(v.Task) {
-			out = append(out, v.Task)
-		}
+	out := make([]plan.Task, len(vs))
+	for i, v := range vs {
+		out[i] = v.Task
 	}
 	return out, nil
 }
 
-// tasks reads all tasks with their revisions, paging so that a large
-// table never needs one huge response.
-func (s *Store) tasks(ctx context.Context) ([]versioned, error) {
-	vs, _, err := s.tasksAt(ctx)
-	return vs, err
-}
-
-// tasksAt is tasks, also returning the revision of the consistent read, from
-// which a watch continues. Each page is decoded in its own goroutine while
-// the next one is fetched, so that decoding (the client's share of a
-// failover's read) overlaps etcd serving the range.
-func (s *Store) tasksAt(ctx context.Context) ([]versioned, int64, error) {
+// tasks reads the tasks that keep accepts (all if keep is nil) with their
+// revisions, sorted by ID, and the revision of the consistent read, from
+// which a watch continues. It pages, so that a large table never needs
+// one huge response, and decodes and filters each page in its own
+// goroutine while the next one is fetched, so that decoding (the client's
+// share of a failover's read) overlaps etcd serving the range.
+func (s *Store) tasks(ctx context.Context, keep func(plan.Task) bool) ([]versioned, int64, error) {
 	const page = 5000
-	var pages [][]versioned
+	var pages []*[]versioned // pointers: a goroutine fills each while more are appended
 	g := new(errgroup.Group)
 	start, end := s.taskKey(""), clientv3.GetPrefixRangeEnd(s.taskKey(""))
 	var rev int64
@@ -318,15 +311,20 @@ func (s *Store) tasksAt(ctx context.Context) ([]versioned, int64, error) {
 			return nil, 0, fmt.Errorf("reading tasks: %w", err)
 		}
 		rev = resp.Header.Revision
-		pages = append(pages, make([]versioned, len(resp.Kvs)))
-		out := pages[len(pages)-1]
+		out := new([]versioned)
+		pages = append(pages, out)
 		g.Go(func() error {
-			for i, kv := range resp.Kvs {
-				if err := json.Unmarshal(kv.Value, &out[i].Task); err != nil {
+			vs := make([]versioned, 0, len(resp.Kvs))
+			for _, kv := range resp.Kvs {
+				v := versioned{mod: kv.ModRevision}
+				if err := json.Unmarshal(kv.Value, &v.Task); err != nil {
 					return fmt.Errorf("decoding task %s: %w", kv.Key, err)
 				}
-				out[i].mod = kv.ModRevision
+				if keep == nil || keep(v.Task) {
+					vs = append(vs, v)
+				}
 			}
+			*out = vs
 			return nil
 		})
 		if !resp.More || len(resp.Kvs) == 0 {
@@ -337,7 +335,15 @@ func (s *Store) tasksAt(ctx context.Context) ([]versioned, int64, error) {
 	if err := g.Wait(); err != nil {
 		return nil, 0, err
 	}
-	return slices.Concat(pages...), rev, nil
+	n := 0
+	for _, p := range pages {
+		n += len(*p)
+	}
+	all := make([]versioned, 0, n)
+	for _, p := range pages {
+		all = append(all, *p...)
+	}
+	return all, rev, nil
 }
 
 func (s *Store) task(ctx context.Context, id string) (versioned, error) {
@@ -361,16 +367,25 @@ func (s *Store) Task(ctx context.Context, id string) (plan.Task, error) {
 	return v.Task, err
 }
 
-// putTasks writes new task values in batches, each task guarded by the
-// revision it was read at and every batch by guards (e.g. "I still hold
-// the failover lock"); extra ops are committed, under the same guards,
-// after every batch succeeded. Batches are independent, so they are sent
-// concurrently: etcd pipelines them through raft, which is what makes a
-// 100k-task failover fast. It returns ErrConflict if any batch lost.
-func (s *Store) putTasks(ctx context.Context, ts []versioned, guards []clientv3.Cmp, extra []clientv3.Op) error {
+// putTasks writes new task values in batches, every batch guarded by
+// guards (e.g. "I still hold the failover lock"); extra ops are committed,
+// under the same guards, after every batch succeeded. Batches are
+// independent, so they are sent concurrently: etcd pipelines them through
+// raft, which is what makes a 100k-task failover fast. It returns
+// ErrConflict if any batch lost.
+//
+// Each task is also compared on the revision it was read at, unless
+// fenced: then the guards alone must exclude every other writer of these
+// tasks (the failover's lock and the dead core's absence, see
+// core.failover), and the per-task compare — a third of what etcd spends
+// applying a 100k-task failover — is left out.
+func (s *Store) putTasks(ctx context.Context, ts []versioned, fenced bool, guards []clientv3.Cmp, extra []clientv3.Op) error {
 	var conflict atomic.Bool
 	err := s.batches(ctx, len(ts), len(guards), putConcurrency, func(ctx context.Context, lo, hi int) error {
-		cmps := append(make([]clientv3.Cmp, 0, len(guards)+hi-lo), guards...)
+		cmps := guards
+		if !fenced {
+			cmps = append(make([]clientv3.Cmp, 0, len(guards)+hi-lo), guards...)
+		}
 		ops := make([]clientv3.Op, 0, hi-lo)
 		for _, v := range ts[lo:hi] {
 			b, err := marshalTask(v.Task)
@@ -378,7 +393,9 @@ func (s *Store) putTasks(ctx context.Context, ts []versioned, guards []clientv3.
 				return err
 			}
 			k := s.taskKey(v.ID)
-			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(k), "=", v.mod))
+			if !fenced {
+				cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(k), "=", v.mod))
+			}
 			ops = append(ops, clientv3.OpPut(k, b))
 		}
 		resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
@@ -412,9 +429,46 @@ func (s *Store) putTasks(ctx context.Context, ts []versioned, guards []clientv3.
 	return nil
 }
 
+// unlocked holds while no failover of core num is under way. Every write
+// of a task outside the failover and outside the owning core's own claims
+// carries it for the task's core, which is what lets the failover write
+// without per-task compares: while it holds the lock, nobody else can
+// change the tasks it read.
+func (s *Store) unlocked(num int) clientv3.Cmp {
+	return clientv3.Compare(clientv3.CreateRevision(s.metaKey("lock", num)), "=", 0)
+}
+
+// waitUnlocked returns once no failover of core num is under way (at
+// once if none is). A failover holds the lock for seconds at most, or
+// until its handler's lease expires if the handler dies.
+func (s *Store) waitUnlocked(ctx context.Context, num int) error {
+	k := s.metaKey("lock", num)
+	resp, err := s.cli.Get(ctx, k)
+	if err != nil {
+		return fmt.Errorf("reading failover lock of core %d: %w", num, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for wr := range s.cli.Watch(wctx, k, clientv3.WithRev(resp.Header.Revision+1)) {
+		if err := wr.Err(); err != nil {
+			return fmt.Errorf("watching failover lock of core %d: %w", num, err)
+		}
+		for _, ev := range wr.Events {
+			if ev.Type == clientv3.EventTypeDelete {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("waiting for the failover of core %d: %w", num, context.Cause(ctx))
+}
+
 // UpdateTask applies change to a task with compare-and-swap, re-reading on
 // conflict. change returns false to leave the task alone (then
-// UpdateTask returns the unchanged task and ok=false).
+// UpdateTask returns the unchanged task and ok=false). While a failover
+// of the task's core is under way it waits for it to finish.
 func (s *Store) UpdateTask(ctx context.Context, id string, change func(plan.Task) (plan.Task, bool)) (plan.Task, bool, error) {
 	for {
 		v, err := s.task(ctx, id)
@@ -425,8 +479,11 @@ func (s *Store) UpdateTask(ctx context.Context, id string, change func(plan.Task
 		if !ok {
 			return v.Task, false, nil
 		}
-		err = s.putTasks(ctx, []versioned{{Task: nt, mod: v.mod}}, nil, nil)
+		err = s.putTasks(ctx, []versioned{{Task: nt, mod: v.mod}}, false, []clientv3.Cmp{s.unlocked(v.Core)}, nil)
 		if errors.Is(err, ErrConflict) {
+			if err := s.waitUnlocked(ctx, v.Core); err != nil {
+				return plan.Task{}, false, err
+			}
 			continue
 		}
 		if err != nil {
@@ -444,19 +501,32 @@ func (s *Store) AssignPartition(ctx context.Context, partition string, core int)
 		return 0, fmt.Errorf("assigning partition %q to core %d: invalid", partition, core)
 	}
 	for {
-		vs, err := s.tasks(ctx)
+		vs, _, err := s.tasks(ctx, nil)
 		if err != nil {
 			return 0, err
 		}
 		var moved []versioned
+		var from []int // the cores the tasks move from
 		for _, v := range vs {
 			if v.Partition == partition && v.Core != core && !v.Status.Terminal() && v.Status != plan.Running && !v.IsGroup() {
+				if !slices.Contains(from, v.Core) {
+					from = append(from, v.Core)
+				}
 				v.Core = core
 				moved = append(moved, v)
 			}
 		}
-		err = s.putTasks(ctx, moved, nil, []clientv3.Op{clientv3.OpPut(s.partitionKey(partition), strconv.Itoa(core))})
+		guards := make([]clientv3.Cmp, 0, len(from))
+		for _, n := range from {
+			guards = append(guards, s.unlocked(n))
+		}
+		err = s.putTasks(ctx, moved, false, guards, []clientv3.Op{clientv3.OpPut(s.partitionKey(partition), strconv.Itoa(core))})
 		if errors.Is(err, ErrConflict) {
+			for _, n := range from {
+				if err := s.waitUnlocked(ctx, n); err != nil {
+					return 0, err
+				}
+			}
 			continue
 		}
 		return len(moved), err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -95,8 +96,13 @@ func Failover(dead Core, cores []Core, running []int, tasks []Task, partitions [
 			res.Partitions[p] = targets[0]
 		}
 	}
-	sorted := slices.Clone(tasks)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
+	byID := func(a, b Task) int { return strings.Compare(a.ID, b.ID) }
+	sorted := tasks
+	if !slices.IsSortedFunc(tasks, byID) { // the store reads them sorted; copying 100k tasks costs
+		sorted = slices.Clone(tasks)
+		slices.SortFunc(sorted, byID)
+	}
+	res.Tasks = make([]Task, 0, len(sorted))
 	next := 0
 	for _, t := range sorted {
 		if t.Core != dead.Num {
