@@ -8,7 +8,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"log/slog"
 	"net"
 	"sync"
@@ -334,9 +333,6 @@ func (s *sender) writeErr(err error) error {
 	return fmt.Errorf("send to standby: %w", err)
 }
 
-// snapChunk is the size of one snapshot frame.
-const snapChunk = 1 << 20
-
 // snapshot sends a full copy (resuming the held one if the standby has a
 // part of it) and returns the sequence number it contains up to.
 func (s *sender) snapshot(ctx context.Context, sh StandbyHello) (uint64, error) {
@@ -369,18 +365,23 @@ func (s *sender) snapshot(ctx context.Context, sh StandbyHello) (uint64, error) 
 	if err := s.send(MsgPlan, EncodePlan(Plan{Kind: PlanSnapshot, SnapID: held.id, Size: size, Offset: offset})); err != nil {
 		return 0, err
 	}
-	cw := &chunkWriter{s: s, id: held.id, skip: offset, size: size, hash: sha256.New(), buf: make([]byte, 0, snapChunk)}
-	if _, err := held.snap.WriteTo(cw); err != nil {
+	h := sha256.New()
+	st := newSnapStream(s, held.id, offset, size, h)
+	_, err := held.snap.WriteTo(st)
+	if err == nil {
+		err = st.flush()
+	}
+	if cerr := st.send.close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return 0, fmt.Errorf("send snapshot: %w", err)
 	}
-	if err := cw.flush(); err != nil {
-		return 0, err
-	}
-	if cw.pos != size {
-		return 0, fmt.Errorf("snapshot wrote %d bytes, announced %d", cw.pos, size)
+	if st.pos != size {
+		return 0, fmt.Errorf("snapshot wrote %d bytes, announced %d", st.pos, size)
 	}
 	end := SnapEnd{ID: held.id, Size: size, Seq: held.snap.Seq()}
-	copy(end.Digest[:], cw.hash.Sum(nil))
+	copy(end.Digest[:], h.Sum(nil))
 	if err := s.send(MsgSnapEnd, EncodeSnapEnd(end)); err != nil {
 		return 0, err
 	}
@@ -413,57 +414,6 @@ func (a *Active) releaseSnapshot() {
 	if held != nil {
 		held.snap.Close()
 	}
-}
-
-// chunkWriter cuts the snapshot stream into frames, skipping what the
-// standby already holds; the digest covers the whole snapshot.
-type chunkWriter struct {
-	s          *sender
-	id         uint64
-	skip, pos  uint64
-	size       uint64
-	hash       hash.Hash
-	buf        []byte
-	bufStarted uint64
-}
-
-func (c *chunkWriter) Write(p []byte) (int, error) {
-	c.hash.Write(p)
-	n := len(p)
-	if c.skip > 0 {
-		k := min(uint64(len(p)), c.skip)
-		c.skip -= k
-		c.pos += k
-		p = p[k:]
-	}
-	for len(p) > 0 {
-		if len(c.buf) == 0 {
-			c.bufStarted = c.pos
-		}
-		k := min(len(p), cap(c.buf)-len(c.buf))
-		c.buf = append(c.buf, p[:k]...)
-		c.pos += uint64(k)
-		p = p[k:]
-		if len(c.buf) == cap(c.buf) {
-			if err := c.flush(); err != nil {
-				return 0, err
-			}
-		}
-	}
-	return n, nil
-}
-
-func (c *chunkWriter) flush() error {
-	if len(c.buf) == 0 {
-		return nil
-	}
-	if err := c.s.send(MsgSnapChunk, EncodeSnapChunk(SnapChunk{ID: c.id, Offset: c.bufStarted, Data: c.buf})); err != nil {
-		return err
-	}
-	c.buf = c.buf[:0]
-	pct := int(c.pos * 100 / max(c.size, 1))
-	c.s.a.update(func(st *Status) { st.Percent = min(pct, 99) })
-	return nil
 }
 
 // stream ships entries from seq `from` on and reads acknowledgements until

@@ -449,6 +449,10 @@ type proxy struct {
 	frozen  atomic.Bool
 	cutAt   atomic.Int64 // cut the first connection after this many bytes (0: never)
 	forward atomic.Int64
+	// held is set by the cut: later connections wait before reaching the
+	// target until the test clears it, so that the standby finishes with
+	// the bytes it got before a new session replaces the cut one.
+	held atomic.Bool
 }
 
 func newProxy(t testing.TB, to string) *proxy {
@@ -463,6 +467,9 @@ func newProxy(t testing.TB, to string) *proxy {
 			c, err := ln.Accept()
 			if err != nil {
 				return
+			}
+			for p.held.Load() {
+				time.Sleep(5 * time.Millisecond)
 			}
 			u, err := net.Dial("tcp", to)
 			if err != nil {
@@ -489,6 +496,7 @@ func (p *proxy) pipe(from, to net.Conn, count bool) {
 			if count {
 				total := p.forward.Add(int64(n))
 				if cut := p.cutAt.Load(); cut > 0 && total >= cut {
+					p.held.Store(true)
 					p.cutAt.Store(0)
 					return
 				}
@@ -546,6 +554,15 @@ func TestInterruptedFullCopyResumes(t *testing.T) {
 	px := newProxy(t, addr)
 	px.cutAt.Store(3 << 20)
 	a, _ := p.active(px.ln.Addr().String(), activeOpts{mode: replicate.MaxAvailability})
+	// Two whole chunks passed the proxy before the cut; on a loaded
+	// machine the standby may still be writing them when the active
+	// reconnects, and the new session would end the old one first.
+	waitFor(t, "the cut", func() bool { return px.held.Load() })
+	waitFor(t, "the partial copy on the standby", func() bool {
+		fi, err := os.Stat(s.db.SnapshotPath())
+		return err == nil && fi.Size() >= 2<<20
+	})
+	px.held.Store(false)
 	waitUp(t, a)
 	st := a.Status()
 	if st.ResumedAt == 0 {

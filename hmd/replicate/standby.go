@@ -298,9 +298,16 @@ func (s *Standby) receiveSnapshot(conn net.Conn, r *Reader, plan Plan) (uint64, 
 	if _, err := io.Copy(h, io.NewSectionReader(f, 0, int64(pos))); err != nil {
 		return 0, fmt.Errorf("resume snapshot: %w", err)
 	}
-	if _, err := f.Seek(int64(pos), io.SeekStart); err != nil {
-		return 0, fmt.Errorf("resume snapshot: %w", err)
-	}
+	// Chunks are written (and hashed) by a second goroutine while the next
+	// ones arrive; every return waits for it, so that a resumed copy
+	// starts after the last byte written.
+	w := newSnapFile(path, f, int64(pos), h, r)
+	closed := false
+	defer func() {
+		if !closed {
+			w.close()
+		}
+	}()
 	for {
 		conn.SetReadDeadline(time.Now().Add(s.opt.StallTimeout))
 		fr, _, err := r.Next()
@@ -316,10 +323,9 @@ func (s *Standby) receiveSnapshot(conn net.Conn, r *Reader, plan Plan) (uint64, 
 			if c.ID != plan.SnapID || c.Offset != pos || pos+uint64(len(c.Data)) > plan.Size {
 				return 0, fmt.Errorf("snapshot chunk out of place: id %x offset %d, expected %x at %d", c.ID, c.Offset, plan.SnapID, pos)
 			}
-			if _, err := f.Write(c.Data); err != nil {
-				return 0, fmt.Errorf("write snapshot: %w", err)
+			if err := w.take(r, c.Data, pos); err != nil {
+				return 0, err
 			}
-			h.Write(c.Data)
 			pos += uint64(len(c.Data))
 		case MsgSnapEnd:
 			end, err := DecodeSnapEnd(fr.Payload)
@@ -328,6 +334,10 @@ func (s *Standby) receiveSnapshot(conn net.Conn, r *Reader, plan Plan) (uint64, 
 			}
 			if end.ID != plan.SnapID || end.Size != pos {
 				return 0, fmt.Errorf("snapshot ends at %d bytes, received %d", end.Size, pos)
+			}
+			closed = true
+			if err := w.close(); err != nil {
+				return 0, err
 			}
 			if err := f.Sync(); err != nil {
 				return 0, fmt.Errorf("sync snapshot: %w", err)

@@ -63,10 +63,18 @@ type Frame struct {
 // AppendFrame appends the framed payload to dst.
 func AppendFrame(dst []byte, t MsgType, payload []byte) []byte {
 	start := len(dst)
-	dst = append(dst, byte(t))
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(payload)))
-	dst = append(dst, payload...)
-	return binary.BigEndian.AppendUint32(dst, crc32.Checksum(dst[start:], crcTable))
+	dst = append(dst, make([]byte, frameHeaderLen)...)
+	return sealFrame(append(dst, payload...), start, t)
+}
+
+// sealFrame completes the frame that starts at b[start]: frameHeaderLen
+// bytes of room there, then the payload up to the end of b. It fills in
+// type and length and appends the CRC, so that a payload built in place
+// (a snapshot chunk read straight from the database file) is never copied.
+func sealFrame(b []byte, start int, t MsgType) []byte {
+	b[start] = byte(t)
+	binary.BigEndian.PutUint32(b[start+1:], uint32(len(b)-start-frameHeaderLen))
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b[start:], crcTable))
 }
 
 // ParseFrame decodes one whole frame held in b (as stored in the log).
@@ -354,12 +362,20 @@ func DecodePlan(b []byte) (Plan, error) {
 	return p, nil
 }
 
+// snapChunkHeaderLen is the part of a SnapChunk payload before its data.
+const snapChunkHeaderLen = 16
+
 // EncodeSnapChunk encodes c.
 func EncodeSnapChunk(c SnapChunk) []byte {
-	b := make([]byte, 0, 16+len(c.Data))
-	b = binary.BigEndian.AppendUint64(b, c.ID)
-	b = binary.BigEndian.AppendUint64(b, c.Offset)
+	b := make([]byte, snapChunkHeaderLen, snapChunkHeaderLen+len(c.Data))
+	putSnapChunkHeader(b, c.ID, c.Offset)
 	return append(b, c.Data...)
+}
+
+// putSnapChunkHeader writes the ID and offset of a SnapChunk payload.
+func putSnapChunkHeader(b []byte, id, offset uint64) {
+	binary.BigEndian.PutUint64(b, id)
+	binary.BigEndian.PutUint64(b[8:], offset)
 }
 
 // DecodeSnapChunk decodes a chunk; Data aliases b.
