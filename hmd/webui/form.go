@@ -29,6 +29,8 @@ func pairForm() []formField {
 		{Name: "failback_type", Label: "Failback type", Choices: types},
 		{Name: "long_failover_wait", Label: "Long failover wait", Type: "text", Hint: "10", Help: "Seconds (10 is the default), or a duration such as 500ms."},
 		{Name: "heartbeat_interval", Label: "Heartbeat interval (optional)", Type: "text", Help: "Empty: a fifth of the failover wait."},
+		{Name: "witness", Label: "Witness IP address (optional)", Type: "text", Auto: "off", Help: "Another hafw node on this subnet (in N:1 the other primary) that must agree this primary is gone before the secondary takes over automatically."},
+		{Name: "witness_password", Label: "Witness password", Type: "password", Auto: "off", Help: "The witness appliance's admin password (needed with a witness)."},
 	}
 }
 
@@ -48,7 +50,7 @@ func pairRequest(form url.Values) (api.PairRequest, error) {
 	body := map[string]any{}
 	for _, k := range pairFields() {
 		v := strings.TrimSpace(form.Get(k))
-		if k == "secondary_password" {
+		if k == "secondary_password" || k == "witness_password" {
 			v = form.Get(k) // a password is taken as typed
 		}
 		switch {

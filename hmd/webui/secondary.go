@@ -48,13 +48,13 @@ func (s *Server) secondaryBackend() (api.SecondaryBackend, bool) {
 	return sb, ok
 }
 
-// formValues keeps what the operator typed, except the password, for the
+// formValues keeps what the operator typed, except passwords, for the
 // re-rendered form.
 func formValues(form url.Values) map[string]string {
 	values := map[string]string{}
-	for _, k := range pairFields() {
-		if k != "secondary_password" {
-			values[k] = form.Get(k)
+	for _, f := range pairForm() {
+		if f.Type != "password" {
+			values[f.Name] = form.Get(f.Name)
 		}
 	}
 	return values

@@ -2,6 +2,7 @@ package webui
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -333,9 +334,17 @@ func TestPairFormShowsErrorsNextToFields(t *testing.T) {
 		{"long_failover_wait", "soon", "not a duration"},
 		{"long_failover_wait", "0.01", "outside 100ms to 10m0s"},
 		{"heartbeat_interval", "9s", "a third of the failover wait"},
+		{"witness", "10.201.0.3", "a third node"},
+		{"witness_password", "", "is required with a witness"},
 	}
 	for _, tc := range cases {
-		w := c.post("/ui/ha/pair", with(tc.field, tc.value))
+		f := with(tc.field, tc.value)
+		if strings.HasPrefix(tc.field, "witness") {
+			f.Set("witness", cmp.Or(f.Get("witness"), "10.201.0.4"))
+			f.Set("witness_password", cmp.Or(f.Get("witness_password"), "wpw"))
+			f.Set(tc.field, tc.value)
+		}
+		w := c.post("/ui/ha/pair", f)
 		body := w.Body.String()
 		if w.Code != http.StatusBadRequest {
 			t.Errorf("%s=%q: %d, want 400", tc.field, tc.value, w.Code)
@@ -383,8 +392,21 @@ func TestPairFormShowsErrorsNextToFields(t *testing.T) {
 	c.b.mu.Lock()
 	last := c.b.pairs[len(c.b.pairs)-1]
 	c.b.mu.Unlock()
-	if time.Duration(last.LongFailoverWait) != 500*time.Millisecond || last.SecondaryPassword != "pw" || last.FailoverType != api.Automatic {
+	if time.Duration(last.LongFailoverWait) != 500*time.Millisecond || last.SecondaryPassword != "pw" || last.FailoverType != api.Automatic || last.Witness != "" {
 		t.Errorf("pair request %+v", last)
+	}
+	// With a witness: it reaches the API, and its password never comes back.
+	withWitness := with("witness", "10.201.0.4")
+	withWitness.Set("witness_password", "wpw")
+	c.b.pairErr = api.Errorf(http.StatusConflict, "refused for the test")
+	if body := c.post("/ui/ha/pair", withWitness).Body.String(); strings.Contains(body, `value="wpw"`) || !strings.Contains(body, `value="10.201.0.4"`) {
+		t.Errorf("the re-rendered form must keep the witness and drop its password:\n%s", body)
+	}
+	c.b.mu.Lock()
+	last = c.b.pairs[len(c.b.pairs)-1]
+	c.b.mu.Unlock()
+	if last.Witness != "10.201.0.4" || last.WitnessPassword != "wpw" {
+		t.Errorf("pair request with a witness %+v", last)
 	}
 }
 
