@@ -48,10 +48,15 @@ var ErrNotFound = errors.New("not found")
 // ErrChecksum: a file of the file area does not match its checksum.
 var ErrChecksum = errors.New("file checksum mismatch")
 
-// Replicator is told about each transaction: Admit before, Committed after
-// it is durable here (replicate.Active implements it).
+// Replicator is told about each transaction (replicate.Active implements
+// it): Admit before; Ship with its entry once it is complete, before the
+// local commit, so that the standby can make it durable while this disk
+// does; then Committed once it is durable here, or Abandon if the local
+// commit failed after all.
 type Replicator interface {
 	Admit(ctx context.Context) error
+	Ship(seq uint64, frame []byte)
+	Abandon(seq uint64)
 	Committed(ctx context.Context, seq uint64) error
 }
 
@@ -267,6 +272,7 @@ func (d *DB) Update(ctx context.Context, fn func(*Txn) error) (uint64, error) {
 		}
 	}
 	var seq uint64
+	shipped := false
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		t := &Txn{tx: tx}
 		if err := fn(t); err != nil {
@@ -277,8 +283,20 @@ func (d *DB) Update(ctx context.Context, fn func(*Txn) error) (uint64, error) {
 		}
 		m := readMeta(tx)
 		seq = m.last + 1
-		return appendEntry(tx, m, replicate.Entry{Seq: seq, Epoch: m.epoch, Ops: t.ops}, d.retain)
+		frame := replicate.Entry{Seq: seq, Epoch: m.epoch, Ops: t.ops}.Frame()
+		if err := storeEntry(tx, m, seq, m.epoch, frame, d.retain); err != nil {
+			return err
+		}
+		// The last step before bbolt's commit (and its fsyncs).
+		if repl != nil {
+			repl.Ship(seq, frame)
+			shipped = true
+		}
+		return nil
 	})
+	if err != nil && shipped {
+		repl.Abandon(seq)
+	}
 	d.writeMu.Unlock()
 	if err != nil {
 		return 0, fmt.Errorf("instance transaction: %w", err)
@@ -335,14 +353,19 @@ func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) 
 // appendEntry stores e (already applied) in the log, advances the meta and
 // drops log entries beyond the retention.
 func appendEntry(tx *bolt.Tx, m meta, e replicate.Entry, retain uint64) error {
+	return storeEntry(tx, m, e.Seq, e.Epoch, e.Frame(), retain)
+}
+
+// storeEntry is appendEntry for an entry already framed.
+func storeEntry(tx *bolt.Tx, m meta, seq, epoch uint64, frame []byte, retain uint64) error {
 	lb := tx.Bucket(bucketLog)
-	if err := lb.Put(seqKey(e.Seq), e.Frame()); err != nil {
-		return fmt.Errorf("append log entry %d: %w", e.Seq, err)
+	if err := lb.Put(seqKey(seq), frame); err != nil {
+		return fmt.Errorf("append log entry %d: %w", seq, err)
 	}
-	m.last = e.Seq
-	m.history = replicate.Extend(m.history, e.Seq, e.Epoch)
-	if e.Epoch > m.epoch {
-		m.epoch = e.Epoch
+	m.last = seq
+	m.history = replicate.Extend(m.history, seq, epoch)
+	if epoch > m.epoch {
+		m.epoch = epoch
 	}
 	for m.last-m.first+1 > retain {
 		if err := lb.Delete(seqKey(m.first)); err != nil {

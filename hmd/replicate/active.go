@@ -50,8 +50,20 @@ type Active struct {
 	lastAck time.Time
 	cancel  context.CancelFunc // of the current session
 	snap    *heldSnapshot
+	// early is the entry of the transaction being committed, handed over
+	// by Ship before it is durable here.
+	early earlyEntry
+	// gen counts abandoned transactions: an acknowledgement read by a
+	// session that began before the last one does not count.
+	gen uint64
 
 	notify chan struct{}
+}
+
+// earlyEntry is an entry shipped before its local commit.
+type earlyEntry struct {
+	seq   uint64
+	frame []byte
 }
 
 // heldSnapshot is kept across connections so that an interrupted initial
@@ -108,6 +120,40 @@ func (a *Active) Admit(ctx context.Context) error {
 	return a.wait(ctx, a.opt.ProtectionWait, func(st Status) bool { return st.State == StateUp })
 }
 
+// Ship is called with a transaction's entry just before its local commit,
+// so that the standby makes it durable while this disk does: a synchronous
+// commit then waits for the slower of the two instead of one after the
+// other. Nothing is acknowledged before Committed. Should the local commit
+// fail, Abandon makes the standby drop the entry.
+func (a *Active) Ship(seq uint64, frame []byte) {
+	a.mu.Lock()
+	a.early = earlyEntry{seq: seq, frame: frame}
+	a.mu.Unlock()
+	a.poke()
+}
+
+// Abandon is called when the local commit of an entry given to Ship
+// failed: the next transaction reuses its sequence number. The session is
+// ended and acknowledgements it still reads are ignored; the next session
+// sees that the standby's last entry differs from ours (StandbyHello's
+// digest), so the standby undoes it into the quarantine file.
+func (a *Active) Abandon(seq uint64) {
+	a.mu.Lock()
+	a.early = earlyEntry{}
+	a.gen++
+	a.st.AckedSeq = min(a.st.AckedSeq, seq-1)
+	a.mu.Unlock()
+	a.drop(fmt.Sprintf("entry %d failed to commit here after it was shipped", seq))
+}
+
+// poke wakes the sending goroutine.
+func (a *Active) poke() {
+	select {
+	case a.notify <- struct{}{}:
+	default:
+	}
+}
+
 // Committed is called after transaction seq is durable locally; it returns
 // when the mode allows the service to be told "committed".
 func (a *Active) Committed(ctx context.Context, seq uint64) error {
@@ -117,10 +163,7 @@ func (a *Active) Committed(ctx context.Context, seq uint64) error {
 		a.st.Lag = a.st.LastSeq - a.st.AckedSeq
 	}
 	a.mu.Unlock()
-	select {
-	case a.notify <- struct{}{}:
-	default:
-	}
+	a.poke()
 	switch a.opt.Mode {
 	case MaxPerformance:
 		return nil
@@ -250,7 +293,10 @@ func (a *Active) connect(ctx context.Context) error {
 // session is one connection: handshake, plan, snapshot if needed, then
 // streaming of entries until an error.
 func (a *Active) session(ctx context.Context, conn net.Conn) error {
-	s := &sender{a: a, conn: conn, w: bufio.NewWriterSize(conn, 256<<10), r: NewReader(conn)}
+	a.mu.Lock()
+	gen := a.gen
+	a.mu.Unlock()
+	s := &sender{a: a, gen: gen, conn: conn, w: bufio.NewWriterSize(conn, 256<<10), r: NewReader(conn)}
 	last, first, epoch, hist := a.opt.Log.Position()
 	if err := s.send(MsgHello, EncodeHello(Hello{Epoch: epoch, LastSeq: last, FirstSeq: first, History: hist})); err != nil {
 		return err
@@ -274,6 +320,12 @@ func (a *Active) session(ctx context.Context, conn net.Conn) error {
 		return err
 	}
 	fork := ForkPoint(hist, last, sh.History, sh.LastSeq)
+	if fork == sh.LastSeq && fork > 0 && !a.holdsEntry(fork, sh.LastDigest) {
+		// The standby's last entry is one shipped before its commit
+		// here, which failed or never happened (Abandon, or a crash
+		// before it); this log reused the sequence number since.
+		fork--
+	}
 	a.update(func(st *Status) {
 		st.State, st.Reason, st.Percent, st.AckedSeq = StateSettingUp, "", 0, fork
 	})
@@ -294,9 +346,24 @@ func (a *Active) session(ctx context.Context, conn net.Conn) error {
 	return s.stream(ctx, from)
 }
 
+// holdsEntry says whether this log's entry seq has the given digest, or
+// cannot tell (the standby sent no digest, or the entry is no longer kept
+// here and a full copy follows anyway).
+func (a *Active) holdsEntry(seq uint64, digest [32]byte) bool {
+	if digest == ([32]byte{}) {
+		return true
+	}
+	frames, err := a.opt.Log.Frames(seq, 1)
+	if err != nil || len(frames) == 0 {
+		return true
+	}
+	return sha256.Sum256(frames[0]) == digest
+}
+
 // sender is the state of one session.
 type sender struct {
 	a    *Active
+	gen  uint64 // Active.gen when the session began
 	conn net.Conn
 	w    *bufio.Writer
 	r    *Reader
@@ -426,21 +493,24 @@ func (s *sender) stream(ctx context.Context, from uint64) error {
 	a.lastAck = time.Now()
 	target := max(a.st.LastSeq, from-1)
 	a.mu.Unlock()
-	a.settle(from-1, target, from-1)
+	a.settle(s.gen, from-1, target, from-1)
 	next := from
 	check := time.NewTicker(a.opt.StallTimeout / 4)
 	defer check.Stop()
 	for {
 		a.mu.Lock()
-		last := a.st.LastSeq
+		last, early := a.st.LastSeq, a.early
 		if a.resend != 0 {
 			next, a.resend = a.resend, 0
 		}
 		a.mu.Unlock()
-		if next <= last {
-			frames, err := a.opt.Log.Frames(next, 512)
-			if err != nil {
-				return fmt.Errorf("read log from %d: %w", next, err)
+		if next <= last || next == early.seq {
+			frames := [][]byte{early.frame}
+			if next != early.seq {
+				var err error
+				if frames, err = a.opt.Log.Frames(next, 512); err != nil {
+					return fmt.Errorf("read log from %d: %w", next, err)
+				}
 			}
 			if len(frames) == 0 {
 				return fmt.Errorf("log ends before entry %d of %d", next, last)
@@ -455,7 +525,7 @@ func (s *sender) stream(ctx context.Context, from uint64) error {
 				next++
 			}
 			a.update(func(st *Status) { st.EntriesShipped += uint64(len(frames)) })
-			if next > last {
+			if next > max(last, early.seq) {
 				if err := s.flush(); err != nil {
 					return err
 				}
@@ -502,7 +572,7 @@ func (s *sender) readAcks(from uint64) error {
 			a.mu.Lock()
 			a.lastAck = time.Now()
 			a.mu.Unlock()
-			target = a.settle(start, target, seq)
+			target = a.settle(s.gen, start, target, seq)
 		case MsgNack:
 			seq, err := DecodeSeq(f.Payload)
 			if err != nil {
@@ -528,9 +598,13 @@ func (s *sender) readAcks(from uint64) error {
 // settle records acknowledgement up to seq and moves Setting up → Up once
 // the standby holds everything committed here. Catch-up progress is
 // measured against target, the last entry when catch-up began; it returns
-// the target to use next.
-func (a *Active) settle(start, target, seq uint64) uint64 {
+// the target to use next. Acknowledgements read by a session that began
+// before an Abandon (gen) change nothing.
+func (a *Active) settle(gen, start, target, seq uint64) uint64 {
 	a.update(func(st *Status) {
+		if a.gen != gen {
+			return // a transaction was abandoned since the session began
+		}
 		st.AckedSeq = max(st.AckedSeq, seq)
 		switch {
 		case st.State == StateDown:

@@ -259,6 +259,55 @@ func TestResyncShipsOnlyMissingEntries(t *testing.T) {
 	}
 }
 
+// Entries are shipped before the active commits them. When that commit
+// never happens (a crash, or a failed commit: Abandon), the standby holds
+// an entry whose sequence number the active reuses, in the same epoch, for
+// something else; the next session must see it (StandbyHello's digest of
+// the standby's last entry), quarantine the standby's entry and ship ours.
+func TestShippedButUncommittedEntryIsQuarantined(t *testing.T) {
+	p, s := newNode(t, "primary"), newNode(t, "secondary")
+	p.db.Promote(2)
+	put(t, p.db, "seed", "1")
+	var qn atomic.Int64
+	sb, err := replicate.NewStandby(replicate.StandbyOptions{Log: s.db, QuarantineDir: filepath.Join(s.dir, "quarantine"), Logger: quiet(),
+		OnQuarantine: func(_ string, entries int) { qn.Store(int64(entries)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); sb.ServeListener(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	a, stopActive := p.active(ln.Addr().String(), activeOpts{mode: replicate.MaxAvailability})
+	waitUp(t, a)
+	stopActive()
+	// What the standby got before the active's commit failed.
+	seq := last(p.db) + 1
+	lost := replicate.Entry{Seq: seq, Epoch: 2, Ops: []replicate.Op{{Kind: replicate.OpPut, Key: []byte("lost"), Value: []byte("never committed")}}}
+	if err := s.db.Apply([]replicate.Entry{lost}); err != nil {
+		t.Fatal(err)
+	}
+	// The active commits another transaction under the same number.
+	if got := put(t, p.db, "kept", "committed"); got != seq {
+		t.Fatalf("commit got seq %d, want %d", got, seq)
+	}
+	a, _ = p.active(ln.Addr().String(), activeOpts{mode: replicate.MaxAvailability})
+	waitUp(t, a)
+	if n := qn.Load(); n != 1 {
+		t.Fatalf("%d entries quarantined, want the 1 never committed", n)
+	}
+	if _, err := s.db.Get([]byte("lost")); !errors.Is(err, instance.ErrNotFound) {
+		t.Fatalf("the uncommitted entry is still applied on the standby: %v", err)
+	}
+	if digest(t, p.db) != digest(t, s.db) {
+		t.Fatal("digests differ")
+	}
+}
+
 // Failback: the old primary undoes what it wrote but never got
 // acknowledged, keeps it in a quarantine file, and receives only what the
 // secondary wrote since the failover.

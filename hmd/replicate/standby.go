@@ -163,6 +163,11 @@ func (s *Standby) Serve(ctx context.Context, conn net.Conn) error {
 	last, _, _, hist := s.opt.Log.Position()
 	sh := StandbyHello{LastSeq: last, History: hist}
 	sh.SnapID, sh.SnapOffset = s.partialSnapshot()
+	// The log may no longer hold its last entry (an undo back to just
+	// before the oldest kept one): the digest stays zero, "cannot tell".
+	if frames, err := s.opt.Log.Frames(last, 1); err == nil && len(frames) > 0 && last > 0 {
+		sh.LastDigest = sha256.Sum256(frames[0])
+	}
 	if err := reply(MsgStandby, EncodeStandbyHello(sh)); err != nil {
 		return err
 	}

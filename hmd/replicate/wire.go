@@ -258,6 +258,12 @@ type StandbyHello struct {
 	History    []EpochStart
 	SnapID     uint64
 	SnapOffset uint64
+	// LastDigest is the SHA-256 of the standby's stored frame of LastSeq
+	// (zero when it holds none). Entries are shipped before the active
+	// commits them, so the standby's last one may be an entry the active
+	// never committed and whose sequence number it has reused since: equal
+	// epoch histories do not show that, a different digest does.
+	LastDigest [32]byte
 }
 
 // PlanKind says how the active side brings the standby up to date.
@@ -322,7 +328,8 @@ func EncodeStandbyHello(h StandbyHello) []byte {
 	b := binary.BigEndian.AppendUint64(nil, h.LastSeq)
 	b = appendHistory(b, h.History)
 	b = binary.BigEndian.AppendUint64(b, h.SnapID)
-	return binary.BigEndian.AppendUint64(b, h.SnapOffset)
+	b = binary.BigEndian.AppendUint64(b, h.SnapOffset)
+	return append(b, h.LastDigest[:]...)
 }
 
 // DecodeStandbyHello decodes a StandbyHello payload.
@@ -331,6 +338,7 @@ func DecodeStandbyHello(b []byte) (StandbyHello, error) {
 	h := StandbyHello{LastSeq: d.u64()}
 	h.History = d.history()
 	h.SnapID, h.SnapOffset = d.u64(), d.u64()
+	copy(h.LastDigest[:], d.take(32))
 	if err := d.done(); err != nil {
 		return StandbyHello{}, fmt.Errorf("decode standby hello: %w", err)
 	}

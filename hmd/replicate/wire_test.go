@@ -77,7 +77,7 @@ func TestMessagesRoundTrip(t *testing.T) {
 	if got, err := DecodeHello(EncodeHello(h)); err != nil || !reflect.DeepEqual(got, h) {
 		t.Errorf("hello: %+v %v", got, err)
 	}
-	sh := StandbyHello{LastSeq: 95, History: hist, SnapID: 9, SnapOffset: 4096}
+	sh := StandbyHello{LastSeq: 95, History: hist, SnapID: 9, SnapOffset: 4096, LastDigest: [32]byte{1, 2, 31: 3}}
 	if got, err := DecodeStandbyHello(EncodeStandbyHello(sh)); err != nil || !reflect.DeepEqual(got, sh) {
 		t.Errorf("standby hello: %+v %v", got, err)
 	}
