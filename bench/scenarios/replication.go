@@ -31,7 +31,7 @@ func Replication(ctx context.Context, o Options) ([]benchkit.Comparison, error) 
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range []string{"p50", "p99"} {
+	for _, p := range []string{"p50", "p95", "p99"} {
 		ma, local := Samples(res, "BenchmarkCommit/maximum-availability", p+"-ms"), Samples(res, "BenchmarkCommit/local", p+"-ms")
 		if len(ma) == 0 || len(local) == 0 {
 			return comps, fmt.Errorf("BenchmarkCommit: no %s-ms in the output", p)

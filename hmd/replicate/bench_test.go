@@ -118,6 +118,7 @@ func waitUpLong(b *testing.B, a *replicate.Active) {
 func reportLatency(b *testing.B, samples []float64) {
 	st := benchkit.Summarize(samples)
 	b.ReportMetric(st.P50, "p50-ms")
+	b.ReportMetric(st.P95, "p95-ms")
 	b.ReportMetric(st.P99, "p99-ms")
 }
 

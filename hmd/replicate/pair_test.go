@@ -308,6 +308,43 @@ func TestShippedButUncommittedEntryIsQuarantined(t *testing.T) {
 	}
 }
 
+// Abandon: the local commit of a shipped entry failed. The standby, which
+// may have applied and acknowledged it, must end up without it, holding
+// the entry committed under that number instead, and the acknowledgement
+// of the abandoned entry must not count for its successor.
+func TestAbandonedEntryIsUndoneOnTheStandby(t *testing.T) {
+	p, s := newNode(t, "primary"), newNode(t, "secondary")
+	p.db.Promote(2)
+	put(t, p.db, "seed", "1")
+	sb, addr, _ := s.standby(p, false)
+	a, _ := p.active(addr, activeOpts{mode: replicate.MaxAvailability})
+	waitUp(t, a)
+	seq := last(p.db) + 1
+	lost := replicate.Entry{Seq: seq, Epoch: 2, Ops: []replicate.Op{{Kind: replicate.OpPut, Key: []byte("lost"), Value: []byte("never committed")}}}
+	a.Ship(seq, lost.Frame())
+	waitFor(t, "the standby applying the shipped entry", func() bool { return last(s.db) == seq })
+	a.Abandon(seq)
+	if st := a.Status(); st.State != replicate.StateDown || st.AckedSeq >= seq {
+		t.Fatalf("after Abandon: %+v, want Down and acknowledged below %d", st, seq)
+	}
+	if got := put(t, p.db, "kept", "committed"); got != seq {
+		t.Fatalf("commit got seq %d, want %d", got, seq)
+	}
+	waitUp(t, a)
+	if _, err := s.db.Get([]byte("lost")); !errors.Is(err, instance.ErrNotFound) {
+		t.Fatalf("the abandoned entry is still applied on the standby: %v", err)
+	}
+	if v, err := s.db.Get([]byte("kept")); err != nil || string(v) != "committed" {
+		t.Fatalf("standby holds %q, %v for the entry committed instead", v, err)
+	}
+	if applied, _ := sb.Counters(); applied < 2 {
+		t.Fatalf("standby applied %d entries, want the abandoned one and its successor", applied)
+	}
+	if digest(t, p.db) != digest(t, s.db) {
+		t.Fatal("digests differ")
+	}
+}
+
 // Failback: the old primary undoes what it wrote but never got
 // acknowledged, keeps it in a quarantine file, and receives only what the
 // secondary wrote since the failover.
