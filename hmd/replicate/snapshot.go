@@ -233,10 +233,13 @@ func newSnapFile(path string, f *os.File, at int64, h hash.Hash, r *Reader) *sna
 	write := func(p snapPiece) error {
 		h.Write(p.data)
 		if w.direct != nil && directOK(p.data, p.off) {
-			if _, err := w.direct.WriteAt(p.data, p.off); err != nil {
-				return fmt.Errorf("write snapshot: %w", err)
+			if _, err := w.direct.WriteAt(p.data, p.off); err == nil {
+				return nil
 			}
-			return nil
+			// Say, a device block larger than directAlign: the page
+			// cache from here on (a real write error shows there too).
+			w.direct.Close()
+			w.direct = nil
 		}
 		if _, err := f.WriteAt(p.data, p.off); err != nil {
 			return fmt.Errorf("write snapshot: %w", err)
