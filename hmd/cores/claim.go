@@ -2,7 +2,6 @@ package cores
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -92,8 +91,8 @@ func (c *core) track(q map[string]versioned, ev *clientv3.Event) (versioned, boo
 		delete(q, id)
 		return versioned{}, false
 	}
-	var t plan.Task
-	if err := json.Unmarshal(ev.Kv.Value, &t); err != nil {
+	t, err := plan.DecodeTask(ev.Kv.Value)
+	if err != nil {
 		c.log.Warn("undecodable task ignored", "task", id, "err", err)
 		delete(q, id)
 		return versioned{}, false

@@ -378,22 +378,7 @@ func (c *core) failover(ctx context.Context, dead plan.Core, act plan.Action, sn
 			return err
 		}
 	}
-	began := time.Now()
-	vs, _, err := c.st.tasks(ctx, func(t plan.Task) bool { return t.Core == dead.Num })
-	if err != nil {
-		return err
-	}
-	mine := make([]plan.Task, len(vs))
-	for i, v := range vs {
-		mine[i] = v.Task
-	}
-	var parts []string
-	for p, owner := range sn.Partitions {
-		if owner == dead.Num {
-			parts = append(parts, p)
-		}
-	}
-	res, err := plan.Failover(dead, sn.Cores, sn.Running(), mine, parts, sn.Options, now)
+	mv, err := plan.NewMover(dead, sn.Cores, sn.Running(), sn.Options, now)
 	if errors.Is(err, plan.ErrNoTarget) {
 		return c.st.AddEventOnce(ctx, incarnationKey(dead.Num, dead.Lease, "nofailover"), Event{Time: now,
 			Text: plan.EventNoFailover, Core: dead.Num, By: c.cfg.Num, Detail: err.Error()})
@@ -401,25 +386,48 @@ func (c *core) failover(ctx context.Context, dead plan.Core, act plan.Action, sn
 	if err != nil {
 		return err
 	}
-	writes := make([]versioned, len(res.Tasks))
-	for i, t := range res.Tasks {
-		writes[i] = versioned{Task: t}
+	// Read, plan and write page by page: the first batches are in etcd
+	// while later pages are still being read.
+	began := time.Now()
+	w := c.st.newTaskWrites(ctx, true, guards)
+	changed := 0
+	_, err = c.st.eachTaskPage(ctx, func(t plan.Task) bool { return t.Core == dead.Num }, func(page []versioned) error {
+		writes := make([]versioned, 0, len(page))
+		for _, v := range page {
+			if nt, ok := mv.Move(v.Task); ok {
+				writes = append(writes, versioned{Task: nt})
+			}
+		}
+		changed += len(writes)
+		w.add(writes)
+		return nil
+	})
+	read := time.Since(began)
+	if err != nil {
+		_ = w.wait() // what was sent stays fenced; the next attempt re-reads
+		return err
+	}
+	var parts []string
+	for p, owner := range sn.Partitions {
+		if owner == dead.Num {
+			parts = append(parts, p)
+		}
 	}
 	var extra []clientv3.Op
-	for p, to := range res.Partitions {
+	for p, to := range mv.Partitions(parts) {
 		extra = append(extra, clientv3.OpPut(c.st.partitionKey(p), strconv.Itoa(to)))
 	}
-	ops := []clientv3.Op{clientv3.OpPut(handled, strconv.FormatInt(dead.Lease, 10))}
+	extra = append(extra, clientv3.OpPut(handled, strconv.FormatInt(dead.Lease, 10)))
 	if act == plan.FailNormal {
 		evOp, err := c.st.eventOp(incarnationKey(dead.Num, dead.Lease, "processed"), Event{Time: now,
-			Text: plan.EventProcessedShutdown, Core: dead.Num, By: c.cfg.Num, Detail: fmt.Sprintf("moved %d tasks to cores %v", len(res.Tasks), res.Targets)})
+			Text: plan.EventProcessedShutdown, Core: dead.Num, By: c.cfg.Num, Detail: fmt.Sprintf("moved %d tasks to cores %v", changed, mv.Targets())})
 		if err != nil {
+			_ = w.wait()
 			return err
 		}
-		ops = append(ops, evOp)
+		extra = append(extra, evOp)
 	}
-	planned := time.Now()
-	err = c.st.putTasks(ctx, writes, true, guards, append(extra, ops...))
+	err = w.finish(ctx, extra)
 	if errors.Is(err, ErrConflict) {
 		// Not a race to retry: the lock was lost (this core's lease
 		// expired) or the stopped core came back. Whoever holds the lock
@@ -429,7 +437,7 @@ func (c *core) failover(ctx context.Context, dead plan.Core, act plan.Action, sn
 	if err != nil {
 		return fmt.Errorf("moving tasks of core %d: %w", dead.Num, err)
 	}
-	c.log.Info("failed over core", "dead", dead.Num, "kind", act, "changed", len(res.Tasks), "targets", res.Targets,
-		"lock", began.Sub(entered), "read_plan", planned.Sub(began), "write", time.Since(planned))
+	c.log.Info("failed over core", "dead", dead.Num, "kind", act, "changed", changed, "targets", mv.Targets(),
+		"lock", began.Sub(entered), "read", read, "read_write", time.Since(began))
 	return nil
 }

@@ -13,7 +13,7 @@
 //	meta/lock/<num>        the failover handler's lease, bound to it
 //	meta/options           plan.Options, watched by every core
 //	meta/partition/<name>  owning core number (core binding)
-//	task/<id>              plan.Task
+//	task/<id>              plan.Task (binary, plan.Task.AppendBinary)
 //	event/<key>            Event
 package cores
 
@@ -93,7 +93,7 @@ func tooLarge(err error) bool {
 // store's batch size shrinks to match, and the halves are committed in
 // turn, so a server with small limits costs speed, never correctness.
 func (s *Store) batches(ctx context.Context, n, reserve, concurrency int, commit func(ctx context.Context, lo, hi int) error) error {
-	per := max(int(s.txnOps.Load())-reserve, 1)
+	per := s.batchSize(reserve)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency)
 	for lo := 0; lo < n; lo += per {
@@ -102,6 +102,9 @@ func (s *Store) batches(ctx context.Context, n, reserve, concurrency int, commit
 	}
 	return g.Wait()
 }
+
+// batchSize is how many items a transaction with reserve guards carries.
+func (s *Store) batchSize(reserve int) int { return max(int(s.txnOps.Load())-reserve, 1) }
 
 func (s *Store) commitRange(ctx context.Context, lo, hi, reserve int, commit func(ctx context.Context, lo, hi int) error) error {
 	err := commit(ctx, lo, hi)
@@ -290,60 +293,88 @@ func (s *Store) Tasks(ctx context.Context, f plan.Filter) ([]plan.Task, error) {
 
 // tasks reads the tasks that keep accepts (all if keep is nil) with their
 // revisions, sorted by ID, and the revision of the consistent read, from
-// which a watch continues. It pages, so that a large table never needs
-// one huge response, and decodes and filters each page in its own
-// goroutine while the next one is fetched, so that decoding (the client's
-// share of a failover's read) overlaps etcd serving the range.
+// which a watch continues.
 func (s *Store) tasks(ctx context.Context, keep func(plan.Task) bool) ([]versioned, int64, error) {
-	const page = 5000
-	var pages []*[]versioned // pointers: a goroutine fills each while more are appended
-	g := new(errgroup.Group)
-	start, end := s.taskKey(""), clientv3.GetPrefixRangeEnd(s.taskKey(""))
-	var rev int64
-	for {
-		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(page)}
-		if rev != 0 {
-			opts = append(opts, clientv3.WithRev(rev))
-		}
-		resp, err := s.cli.Get(ctx, start, opts...)
-		if err != nil {
-			_ = g.Wait()
-			return nil, 0, fmt.Errorf("reading tasks: %w", err)
-		}
-		rev = resp.Header.Revision
-		out := new([]versioned)
-		pages = append(pages, out)
-		g.Go(func() error {
-			vs := make([]versioned, 0, len(resp.Kvs))
-			for _, kv := range resp.Kvs {
-				v := versioned{mod: kv.ModRevision}
-				if err := json.Unmarshal(kv.Value, &v.Task); err != nil {
-					return fmt.Errorf("decoding task %s: %w", kv.Key, err)
-				}
-				if keep == nil || keep(v.Task) {
-					vs = append(vs, v)
-				}
+	var all []versioned
+	rev, err := s.eachTaskPage(ctx, keep, func(page []versioned) error {
+		all = append(all, page...)
+		return nil
+	})
+	return all, rev, err
+}
+
+// taskPage is how many tasks one range request reads: a large table never
+// needs one huge response, and the first page is decoded (and, in a
+// failover, written) while the next is fetched.
+const taskPage = 4096
+
+// eachTaskPage reads the tasks at one revision, page by page, and hands
+// fn the tasks of each page that keep accepts (all if keep is nil), in ID
+// order, one page at a time. Each page is decoded in its own goroutine
+// while the next one is fetched. It returns the revision of the read.
+func (s *Store) eachTaskPage(ctx context.Context, keep func(plan.Task) bool, fn func([]versioned) error) (int64, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	// Each page's decoder delivers on its own channel; the channels are
+	// queued in key order, so pages reach fn in order however the
+	// decoders are scheduled.
+	decoded := make(chan chan []versioned, 4)
+	g.Go(func() error {
+		for ch := range decoded {
+			vs, ok := <-ch
+			if !ok {
+				return nil // its decoder failed, which g reports
 			}
-			*out = vs
-			return nil
-		})
-		if !resp.More || len(resp.Kvs) == 0 {
-			break
+			if err := fn(vs); err != nil {
+				return err
+			}
 		}
-		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
-	}
+		return nil
+	})
+	var rev int64
+	g.Go(func() error {
+		defer close(decoded)
+		start, end := s.taskKey(""), clientv3.GetPrefixRangeEnd(s.taskKey(""))
+		for {
+			opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(taskPage)}
+			if rev != 0 {
+				opts = append(opts, clientv3.WithRev(rev))
+			}
+			resp, err := s.cli.Get(gctx, start, opts...)
+			if err != nil {
+				return fmt.Errorf("reading tasks: %w", err)
+			}
+			rev = resp.Header.Revision
+			ch := make(chan []versioned, 1)
+			select {
+			case decoded <- ch:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			g.Go(func() error {
+				defer close(ch)
+				vs := make([]versioned, 0, len(resp.Kvs))
+				for _, kv := range resp.Kvs {
+					t, err := plan.DecodeTask(kv.Value)
+					if err != nil {
+						return fmt.Errorf("decoding task %s: %w", kv.Key, err)
+					}
+					if keep == nil || keep(t) {
+						vs = append(vs, versioned{Task: t, mod: kv.ModRevision})
+					}
+				}
+				ch <- vs
+				return nil
+			})
+			if !resp.More || len(resp.Kvs) == 0 {
+				return nil
+			}
+			start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+		}
+	})
 	if err := g.Wait(); err != nil {
-		return nil, 0, err
+		return 0, err
 	}
-	n := 0
-	for _, p := range pages {
-		n += len(*p)
-	}
-	all := make([]versioned, 0, n)
-	for _, p := range pages {
-		all = append(all, *p...)
-	}
-	return all, rev, nil
+	return rev, nil
 }
 
 func (s *Store) task(ctx context.Context, id string) (versioned, error) {
@@ -354,8 +385,8 @@ func (s *Store) task(ctx context.Context, id string) (versioned, error) {
 	if len(resp.Kvs) == 0 {
 		return versioned{}, fmt.Errorf("task %s: %w", id, ErrNotFound)
 	}
-	var t plan.Task
-	if err := json.Unmarshal(resp.Kvs[0].Value, &t); err != nil {
+	t, err := plan.DecodeTask(resp.Kvs[0].Value)
+	if err != nil {
 		return versioned{}, fmt.Errorf("decoding task %s: %w", id, err)
 	}
 	return versioned{Task: t, mod: resp.Kvs[0].ModRevision}, nil
@@ -380,46 +411,102 @@ func (s *Store) Task(ctx context.Context, id string) (plan.Task, error) {
 // core.failover), and the per-task compare — a third of what etcd spends
 // applying a 100k-task failover — is left out.
 func (s *Store) putTasks(ctx context.Context, ts []versioned, fenced bool, guards []clientv3.Cmp, extra []clientv3.Op) error {
-	var conflict atomic.Bool
-	err := s.batches(ctx, len(ts), len(guards), putConcurrency, func(ctx context.Context, lo, hi int) error {
-		cmps := guards
-		if !fenced {
-			cmps = append(make([]clientv3.Cmp, 0, len(guards)+hi-lo), guards...)
-		}
-		ops := make([]clientv3.Op, 0, hi-lo)
-		for _, v := range ts[lo:hi] {
-			b, err := marshalTask(v.Task)
-			if err != nil {
-				return err
-			}
-			k := s.taskKey(v.ID)
-			if !fenced {
-				cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(k), "=", v.mod))
-			}
-			ops = append(ops, clientv3.OpPut(k, b))
-		}
-		resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
-		if err != nil {
-			if tooLarge(err) {
-				return err // unwrapped: batches retries smaller
-			}
-			return fmt.Errorf("writing %d tasks: %w", hi-lo, err)
-		}
-		if !resp.Succeeded {
-			conflict.Store(true)
-		}
-		return nil
+	w := s.newTaskWrites(ctx, fenced, guards)
+	w.add(ts)
+	return w.finish(ctx, extra)
+}
+
+// taskWrites is putTasks for writes that arrive in parts (a failover
+// planning page by page): full batches are sent as soon as they are
+// complete, up to putConcurrency in flight; add blocks while that many are.
+type taskWrites struct {
+	s        *Store
+	fenced   bool
+	guards   []clientv3.Cmp
+	g        *errgroup.Group
+	gctx     context.Context
+	pending  []versioned
+	conflict atomic.Bool
+}
+
+func (s *Store) newTaskWrites(ctx context.Context, fenced bool, guards []clientv3.Cmp) *taskWrites {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(putConcurrency)
+	return &taskWrites{s: s, fenced: fenced, guards: guards, g: g, gctx: gctx}
+}
+
+// add queues ts and sends every full batch.
+func (w *taskWrites) add(ts []versioned) {
+	w.pending = append(w.pending, ts...)
+	per := w.s.batchSize(len(w.guards))
+	for len(w.pending) >= per {
+		w.send(w.pending[:per:per])
+		w.pending = w.pending[per:]
+	}
+}
+
+func (w *taskWrites) send(batch []versioned) {
+	w.g.Go(func() error {
+		return w.s.commitRange(w.gctx, 0, len(batch), len(w.guards), func(ctx context.Context, lo, hi int) error {
+			return w.commit(ctx, batch[lo:hi])
+		})
 	})
+}
+
+func (w *taskWrites) commit(ctx context.Context, ts []versioned) error {
+	cmps := w.guards
+	if !w.fenced {
+		cmps = append(make([]clientv3.Cmp, 0, len(w.guards)+len(ts)), w.guards...)
+	}
+	ops := make([]clientv3.Op, 0, len(ts))
+	for _, v := range ts {
+		b, err := marshalTask(v.Task)
+		if err != nil {
+			return err
+		}
+		k := w.s.taskKey(v.ID)
+		if !w.fenced {
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(k), "=", v.mod))
+		}
+		ops = append(ops, clientv3.OpPut(k, b))
+	}
+	resp, err := w.s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
 	if err != nil {
+		if tooLarge(err) {
+			return err // unwrapped: commitRange retries smaller
+		}
+		return fmt.Errorf("writing %d tasks: %w", len(ts), err)
+	}
+	if !resp.Succeeded {
+		w.conflict.Store(true)
+	}
+	return nil
+}
+
+// wait sends what is left and waits for every batch.
+func (w *taskWrites) wait() error {
+	if len(w.pending) > 0 {
+		w.send(w.pending)
+		w.pending = nil
+	}
+	if err := w.g.Wait(); err != nil {
 		return err
 	}
-	if conflict.Load() {
+	if w.conflict.Load() {
 		return ErrConflict
+	}
+	return nil
+}
+
+// finish waits for every batch, then commits extra under the same guards.
+func (w *taskWrites) finish(ctx context.Context, extra []clientv3.Op) error {
+	if err := w.wait(); err != nil {
+		return err
 	}
 	if len(extra) == 0 {
 		return nil
 	}
-	resp, err := s.cli.Txn(ctx).If(guards...).Then(extra...).Commit()
+	resp, err := w.s.cli.Txn(ctx).If(w.guards...).Then(extra...).Commit()
 	if err != nil {
 		return fmt.Errorf("writing %d keys: %w", len(extra), err)
 	}
@@ -574,10 +661,11 @@ func (s *Store) Events(ctx context.Context) ([]Event, error) {
 	return out, nil
 }
 
+// marshalTask is the stored form of t (plan.Task.AppendBinary).
 func marshalTask(t plan.Task) (string, error) {
-	b, err := json.Marshal(t)
+	b, err := t.AppendBinary(make([]byte, 0, 128))
 	if err != nil {
-		return "", fmt.Errorf("encoding task %s: %w", t.ID, err)
+		return "", err
 	}
 	return string(b), nil
 }

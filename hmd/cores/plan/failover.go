@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -58,67 +57,69 @@ func Decide(c Core, alive bool, sd *Shutdown, handled int64, o Options, now time
 	return FailAbnormal, time.Time{}
 }
 
-// Result is the outcome of planning a failover: the tasks to rewrite (full
-// new values; tasks that need no change are absent) and, in core binding,
-// the new owner of each partition of the stopped core.
-type Result struct {
-	Tasks      []Task
-	Partitions map[string]int
-	// Targets are the cores that receive work, for the event text.
-	Targets []int
+// Mover plans the failover of one stopped core (the seed's rules: which
+// of its tasks change, and where they go) task by task, so that a large
+// failover writes the first tasks while it still reads the rest.
+type Mover struct {
+	dead     int
+	topology Topology
+	targets  []int
+	next     int // round robin: index of the next target
+	now      time.Time
 }
 
-// Failover plans moving the tasks of the stopped core dead. cores is every
-// registered core, running the numbers of the cores that are alive now,
-// tasks the stopped core's tasks, partitions those the stopped core owns.
-// It returns ErrNoTarget (wrapped with the seed's reason) when no core may
-// take the work; then nothing should change.
-func Failover(dead Core, cores []Core, running []int, tasks []Task, partitions []string, o Options, now time.Time) (Result, error) {
-	var targets []int
+// NewMover picks the cores that receive the work of the stopped core dead:
+// cores is every registered core, running the numbers of the cores alive
+// now. It returns ErrNoTarget (wrapped with the seed's reason) when no
+// core may take the work; then nothing should change.
+func NewMover(dead Core, cores []Core, running []int, o Options, now time.Time) (*Mover, error) {
+	m := &Mover{dead: dead.Num, topology: o.Topology, now: now}
 	switch o.Topology {
 	case CoreBinding:
 		t, err := bindingTarget(dead, cores, running, o.Overrides[dead.Num])
 		if err != nil {
-			return Result{}, err
+			return nil, err
 		}
-		targets = []int{t}
+		m.targets = []int{t}
 	default:
 		t, err := roundRobinTargets(dead, cores, running)
 		if err != nil {
-			return Result{}, err
+			return nil, err
 		}
-		targets = t
+		m.targets = t
 	}
-	res := Result{Targets: targets}
-	if o.Topology == CoreBinding && len(partitions) > 0 {
-		res.Partitions = make(map[string]int, len(partitions))
-		for _, p := range partitions {
-			res.Partitions[p] = targets[0]
-		}
+	return m, nil
+}
+
+// Targets are the cores that receive work.
+func (m *Mover) Targets() []int { return slices.Clone(m.targets) }
+
+// Partitions is the new owner of each of the stopped core's partitions: in
+// core binding they all go to the one target; in round robin partitions
+// have no owner to change (nil).
+func (m *Mover) Partitions(partitions []string) map[string]int {
+	if m.topology != CoreBinding || len(partitions) == 0 {
+		return nil
 	}
-	byID := func(a, b Task) int { return strings.Compare(a.ID, b.ID) }
-	sorted := tasks
-	if !slices.IsSortedFunc(tasks, byID) { // the store reads them sorted; copying 100k tasks costs
-		sorted = slices.Clone(tasks)
-		slices.SortFunc(sorted, byID)
+	out := make(map[string]int, len(partitions))
+	for _, p := range partitions {
+		out[p] = m.targets[0]
 	}
-	res.Tasks = make([]Task, 0, len(sorted))
-	next := 0
-	for _, t := range sorted {
-		if t.Core != dead.Num {
-			continue
-		}
-		to := targets[next%len(targets)]
-		nt, changed, moved := AfterCoreLoss(t, to, now)
-		if !changed {
-			continue
-		}
-		if moved {
-			next++
-		}
-		res.Tasks = append(res.Tasks, nt)
+	return out
+}
+
+// Move applies the rules to one task and says whether it changed; tasks
+// of other cores are left alone. Call it in task ID order: the round
+// robin hands the moved tasks to the targets in turn.
+func (m *Mover) Move(t Task) (Task, bool) {
+	if t.Core != m.dead {
+		return t, false
 	}
-	return res, nil
+	nt, changed, moved := AfterCoreLoss(t, m.targets[m.next%len(m.targets)], m.now)
+	if moved {
+		m.next++
+	}
+	return nt, changed
 }
 
 // AfterCoreLoss applies the seed's task-status rules to one task of a core

@@ -87,7 +87,7 @@ func TestFailoverRoundRobinSpreadsAndSkipsUserInteraction(t *testing.T) {
 	for _, id := range []string{"t1", "t2", "t3", "t4"} {
 		tasks = append(tasks, Task{ID: id, Status: Pending, Core: 1})
 	}
-	res, err := Failover(cs[0], cs, []int{2, 3, 4}, tasks, nil, DefaultOptions(), t0)
+	res, err := failover(cs[0], cs, []int{2, 3, 4}, tasks, nil, DefaultOptions(), t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestFailoverNoTarget(t *testing.T) {
 		{"core binding, all running reserved for local device tasks", cores(RoleDevice, RoleLocalDevice, RoleLocalDevice), []int{2, 3}, cb},
 		{"core binding, override targets down", cores(RoleDevice, RoleDevice, RoleDevice, RoleDevice), []int{3}, cbOverride},
 	} {
-		res, err := Failover(tc.cs[0], tc.cs, tc.running, tasks, []string{"p"}, tc.o, t0)
+		res, err := failover(tc.cs[0], tc.cs, tc.running, tasks, []string{"p"}, tc.o, t0)
 		if !errors.Is(err, ErrNoTarget) {
 			t.Errorf("%s: err = %v, want ErrNoTarget", tc.name, err)
 		}
@@ -161,7 +161,7 @@ func TestFailoverCoreBindingOrder(t *testing.T) {
 		o := cb
 		o.Overrides = tc.override
 		tasks := []Task{{ID: "a", Status: Pending, Core: tc.dead, Partition: "p1"}, {ID: "b", Status: Waiting, Core: tc.dead, Partition: "p2"}}
-		res, err := Failover(tc.cs[tc.dead-1], tc.cs, tc.running, tasks, []string{"p1", "p2"}, o, t0)
+		res, err := failover(tc.cs[tc.dead-1], tc.cs, tc.running, tasks, []string{"p1", "p2"}, o, t0)
 		if err != nil {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
@@ -190,7 +190,7 @@ func TestFailoverMixedStatuses(t *testing.T) {
 		{ID: "run0", Status: Running, Core: 1},
 		{ID: "run1", Status: Running, Core: 1, Retries: 1},
 	}
-	res, err := Failover(cs[0], cs, []int{2}, tasks, nil, DefaultOptions(), t0)
+	res, err := failover(cs[0], cs, []int{2}, tasks, nil, DefaultOptions(), t0)
 	if err != nil {
 		t.Fatal(err)
 	}
