@@ -140,7 +140,7 @@ func TestProbeAgainstServer(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	start := func(name string, addr netip.AddrPort) (netip.AddrPort, func()) {
-		conn, err := listen(addr, unix.IP_PKTINFO)
+		conn, err := listen(addr, unix.IPPROTO_IP, unix.IP_PKTINFO)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,8 +210,11 @@ func TestProbeAgainstServer(t *testing.T) {
 	if sum.ByName["first-server"] == 0 || sum.ByName["second-server"] == 0 {
 		t.Fatalf("answers by name %v; output:\n%s", sum.ByName, out.String())
 	}
-	// The server was gone for at least 300 ms, and the prober saw it.
-	if sum.MaxWait < 300*time.Millisecond || sum.MaxWait > up.Sub(down)+time.Second {
+	// The server was gone for at least 300 ms. The first unanswered probe
+	// may leave a little after it went (one interval, more on a loaded
+	// machine), so only half of that is required; a prober blind to the
+	// absence would report the loopback round trip, well under 1 ms.
+	if sum.MaxWait < 150*time.Millisecond || sum.MaxWait > up.Sub(down)+time.Second {
 		t.Errorf("max wait %v for a server gone %v", sum.MaxWait, up.Sub(down))
 	}
 	var longest episode

@@ -61,7 +61,7 @@ func main() {
 		port := fs.Int("port", 9000, "UDP port")
 		_ = fs.Parse(os.Args[2:])
 		var conn *net.UDPConn
-		conn, err = listen(netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(*port)), unix.IP_PKTINFO)
+		conn, err = listen(netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(*port)), unix.IPPROTO_IP, unix.IP_PKTINFO)
 		if err == nil {
 			fmt.Printf("serving %s on %s\n", *name, conn.LocalAddr())
 			err = serve(ctx, conn, *name)
@@ -87,16 +87,13 @@ func main() {
 	}
 }
 
-// listen opens a UDP socket on addr with the socket option opt (IP_PKTINFO
-// for the server, SO_TIMESTAMPNS for the prober) switched on.
-func listen(addr netip.AddrPort, opt int) (*net.UDPConn, error) {
+// listen opens a UDP socket on addr with the socket option level/opt
+// switched on: IP_PKTINFO for the server (to answer from the address a
+// probe was sent to), SO_TIMESTAMPNS for the prober (kernel receive times).
+func listen(addr netip.AddrPort, level, opt int) (*net.UDPConn, error) {
 	conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(addr))
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	level := unix.IPPROTO_IP
-	if opt == unix.SO_TIMESTAMPNS {
-		level = unix.SOL_SOCKET
 	}
 	raw, err := conn.SyscallConn()
 	if err == nil {
@@ -183,7 +180,7 @@ type prober struct {
 // runProbe probes to until ctx ends, then waits a moment for late answers
 // and writes the episodes and the summary to w.
 func runProbe(ctx context.Context, w io.Writer, to netip.AddrPort, every, threshold time.Duration) error {
-	conn, err := listen(netip.AddrPortFrom(netip.IPv4Unspecified(), 0), unix.SO_TIMESTAMPNS)
+	conn, err := listen(netip.AddrPortFrom(netip.IPv4Unspecified(), 0), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS)
 	if err != nil {
 		return err
 	}
