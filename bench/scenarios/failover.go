@@ -22,9 +22,10 @@ var outagePairs = []struct{ wait, advert string }{
 }
 
 // Failover is issue 5's figure: the outage a client probing the VIP every
-// 5 ms sees when the active node dies (cable pulled + kill -9 at a random
-// phase), hafw's hmd against keepalived in the same namespaces; then a
-// healthy pair under 20% and 40% random heartbeat (VRRP) loss: false
+// 5 ms (gapprobe, a process of its own in the client namespace; see
+// hmd/hmdtest/gapprobe) sees when the active node dies (cable pulled +
+// kill -9 at a random phase), hafw's hmd against keepalived in the same
+// namespaces; then a healthy pair under 20% and 40% random heartbeat (VRRP) loss: false
 // failovers per minute and the longest client gap; and hmd's heartbeat
 // response time and memory.
 func Failover(ctx context.Context, o Options) ([]benchkit.Comparison, error) {
@@ -97,7 +98,7 @@ func Failover(ctx context.Context, o Options) ([]benchkit.Comparison, error) {
 				benchkit.Comparison{Scenario: "false-failover", Metric: fmt.Sprintf("worst client gap at %s loss, wait %s vs advert %s", loss, p.wait, p.advert),
 					Ours:          benchkit.Series{Subject: "hafw wait=" + p.wait, Unit: "ms", Samples: gap},
 					Peer:          &benchkit.Series{Subject: "keepalived advert=" + p.advert, Unit: "ms", Samples: pgap},
-					LowerIsBetter: true, Note: note + "; client probes the VIP every 5 ms"})
+					LowerIsBetter: true, Note: note + "; a client asks the VIP every 5 ms (UDP, kernel receive times): the longest wait for an answer"})
 			rtt = append(rtt, Samples(ours, on, "hb-rtt-ms")...)
 			rss = append(rss, Samples(ours, on, "hmd-rss-MB")...)
 		}
