@@ -258,8 +258,10 @@ func validFileName(name string) error {
 
 // Update runs fn in a transaction and commits it durably, then (outside
 // the write lock, so that commits pipeline) waits as the replication
-// protection mode says. It returns the transaction's sequence number (0
-// when fn changed nothing). An error from fn rolls everything back.
+// protection mode says. The entry goes to the replicator just before the
+// local commit, so that both nodes' disks work at once. It returns the
+// transaction's sequence number (0 when fn changed nothing). An error from
+// fn rolls everything back.
 func (d *DB) Update(ctx context.Context, fn func(*Txn) error) (uint64, error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
