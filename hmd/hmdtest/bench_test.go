@@ -101,9 +101,9 @@ func outageTrial(b *testing.B, wait time.Duration) float64 {
 // BenchmarkFalseFailovers runs a healthy pair for HAFW_BENCH_SECONDS
 // (default 60) with a share of heartbeat packets dropped at random
 // (nftables numgen on the heartbeat port, both directions, both nodes) and
-// reports the failovers that should not have happened, the longest gap a
-// client probing every 5 ms saw, the mean heartbeat response time and
-// hmd's memory.
+// reports the failovers that should not have happened, the longest a
+// client asking the VIP every 5 ms waited for an answer (reportGaps), the
+// mean heartbeat response time and hmd's memory.
 func BenchmarkFalseFailovers(b *testing.B) {
 	secs := 60
 	if n, err := strconv.Atoi(os.Getenv("HAFW_BENCH_SECONDS")); err == nil && n > 0 {
