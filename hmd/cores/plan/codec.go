@@ -13,7 +13,8 @@ import (
 // protowire; no generated code). JSON was the first format: a failover of
 // 100k tasks spent a fifth of its CPU encoding and decoding it — the
 // handler decoding every task it reads, every core decoding every task
-// event its claim loop watches — and the binary value is half the size.
+// event its claim loop watches — and the binary value is less than half
+// the size (43 bytes instead of 119 for a pending one-word command).
 // DecodeTask still reads JSON, so values written by an earlier version
 // stay readable; any write replaces them with the binary form.
 //
