@@ -67,7 +67,7 @@ func (d *Daemon) Recover(ctx context.Context, req api.RecoverRequest) (api.Resul
 		}
 		p := d.peers[i]
 		p.cfg.Fingerprint = fp
-		d.save(p)
+		d.persist(p)
 		d.appendEvent(hip, ha.Secondary, MsgRestoredToPrimary, "primary "+hip.String()+" restarts paired; its new certificate "+fp[:16]+"… is pinned")
 		return api.Result{Message: fmt.Sprintf("Configuration restored to the primary %s; it rejoins in %s", hip, rejoinState(p.node))}, nil
 	})

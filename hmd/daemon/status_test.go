@@ -71,3 +71,27 @@ func TestPeerStatusRows(t *testing.T) {
 		}
 	}
 }
+
+// Only a change beyond the peer's last-heard time is worth an fsync.
+func TestChangedBeyondHeardAt(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC)
+	saved := ha.Node{State: ha.SecondaryActive, Since: t0, Peer: ha.PeerView{Up: true, State: ha.PrimaryActive, HeardAt: t0}}
+	heard := saved
+	heard.Peer.HeardAt = t0.Add(40 * time.Millisecond)
+	if changedBeyondHeardAt(saved, heard) {
+		t.Error("a new heartbeat alone made the node dirty")
+	}
+	for name, edit := range map[string]func(*ha.Node){
+		"state":      func(n *ha.Node) { n.State = ha.FailoverInvoked },
+		"peer state": func(n *ha.Node) { n.Peer.State = ha.GracefulShutdown },
+		"peer down":  func(n *ha.Node) { n.Peer.Up = false },
+		"claim":      func(n *ha.Node) { n.Claim.Active = true },
+		"epoch":      func(n *ha.Node) { n.Epoch++ },
+	} {
+		n := heard
+		edit(&n)
+		if !changedBeyondHeardAt(saved, n) {
+			t.Errorf("%s changed but the node is not dirty", name)
+		}
+	}
+}

@@ -234,8 +234,8 @@ type SyncView struct {
 }
 
 // Node is the whole state of one side of one relationship. It is plain data
-// (JSON) so that hmd saves it atomically after every step and restores it at
-// start; a restored node must be given Started first.
+// (JSON) so that hmd saves it atomically after each step that changes it
+// and restores it at start; a restored node must be given Started first.
 type Node struct {
 	Config Config `json:"config"`
 	State  State  `json:"state"`

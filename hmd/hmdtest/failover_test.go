@@ -1,6 +1,8 @@
 package hmdtest
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +32,26 @@ func TestKillPrimaryMovesVIP(t *testing.T) {
 	}
 	if !sameMAC(l.clientMAC(vip), p.ns.HardwareAddr("eth0")) {
 		t.Fatalf("client's neighbour entry for the VIP is not the primary's MAC")
+	}
+	// Steady heartbeats (every 100 ms) are not written to disk: the
+	// state file changes only when the state does (the pair may still be
+	// settling, say the first sync, hence a few writes are allowed).
+	stateFile := filepath.Join(s.stateDir, "peers", p.hip.String()+".json")
+	var writes int
+	var last time.Time
+	for range 30 { // 1.5 s: 15 heartbeats
+		fi, err := os.Stat(stateFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fi.ModTime().Equal(last) {
+			writes++
+			last = fi.ModTime()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if writes > 4 { // the first Stat counts as one
+		t.Fatalf("the secondary rewrote its state file %d times in 1.5 s of steady heartbeats", writes-1)
 	}
 
 	killed := time.Now()
