@@ -341,6 +341,11 @@ func (a *Active) session(ctx context.Context, conn net.Conn) error {
 		if err := s.send(MsgPlan, EncodePlan(Plan{Kind: PlanCatchUp, Fork: fork})); err != nil {
 			return err
 		}
+		// Now, not with the first entry: on an idle pair none may come
+		// before the standby's wait for the plan runs out.
+		if err := s.flush(); err != nil {
+			return err
+		}
 	}
 	conn.SetReadDeadline(time.Time{})
 	return s.stream(ctx, from)

@@ -678,3 +678,20 @@ func TestServingStandbyRefusesEntries(t *testing.T) {
 		t.Fatalf("serving standby applied entries: last %d, was %d", got, before)
 	}
 }
+
+// An idle pair stays Up: the catch-up plan reaches the standby even when
+// no entry follows it, so the standby's wait for the plan never times out
+// and the connection is not dropped and remade every stall timeout
+// (which flapped "Data replication" Down/Up every 10 s on a quiet
+// appliance).
+func TestIdlePairStaysUp(t *testing.T) {
+	p, s := newNode(t, "p"), newNode(t, "s")
+	_, addr, _ := s.standby(p, true)
+	a, _ := p.active(addr, activeOpts{mode: replicate.MaxAvailability, tls: s})
+	waitUp(t, a)
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) { // the standby's stall timeout is 2 s
+		if st := a.Status(); st.State != replicate.StateUp {
+			t.Fatalf("an idle pair left Up: %+v", st)
+		}
+	}
+}
