@@ -35,9 +35,12 @@ type EtcdMember struct {
 }
 
 // The embedded member's transaction limits: room for a full batch of task
-// writes (defaultTxnOps compares plus puts, and the guards) of tasks of a
-// few hundred bytes each. An external cluster needs the same flags for the
-// same speed; with etcd's defaults the store shrinks its batches instead.
+// writes of tasks of a few hundred bytes each. etcd limits the larger of a
+// transaction's compare and operation counts, which for a batch is at most
+// defaultTxnOps; twice that is headroom, kept because it is the documented
+// flag value for external clusters. An external cluster needs the same
+// flags for the same speed; with etcd's defaults the store shrinks its
+// batches instead.
 const (
 	DefaultMaxTxnOps       = 2 * defaultTxnOps
 	DefaultMaxRequestBytes = 8 << 20
