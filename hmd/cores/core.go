@@ -325,7 +325,10 @@ func (c *core) reconcile(ctx context.Context) time.Duration {
 //     everything written before;
 //   - the stopped core's alive key is absent: every write a core makes to
 //     its own tasks (claims, results, settling orphans) requires its alive
-//     key, so once it is back, the failover stops.
+//     key, so once it is back, the failover stops;
+//   - every target core's alive key is present: a target that dies midway
+//     stops the failover (the next attempt re-plans), so no task lands on
+//     a core whose own failover has already read its tasks.
 //
 // Every other writer of a task (UpdateTask: operators, group status;
 // AssignPartition) requires that no failover of the task's core is under
@@ -386,6 +389,7 @@ func (c *core) failover(ctx context.Context, dead plan.Core, act plan.Action, sn
 	if err != nil {
 		return err
 	}
+	guards = append(guards, c.st.aliveGuards(mv.Targets())...)
 	// Read, plan and write page by page: the first batches are in etcd
 	// while later pages are still being read.
 	began := time.Now()
@@ -430,9 +434,11 @@ func (c *core) failover(ctx context.Context, dead plan.Core, act plan.Action, sn
 	err = w.finish(ctx, extra)
 	if errors.Is(err, ErrConflict) {
 		// Not a race to retry: the lock was lost (this core's lease
-		// expired) or the stopped core came back. Whoever holds the lock
-		// next re-reads; a core that came back keeps what was not moved.
-		return fmt.Errorf("moving tasks of core %d: the failover lock was lost or the core came back", dead.Num)
+		// expired), the stopped core came back, or a target core died.
+		// Whoever holds the lock next re-reads and re-plans with the
+		// cores alive then; a core that came back keeps what was not
+		// moved.
+		return fmt.Errorf("moving tasks of core %d: the failover lock was lost, the core came back or a target core %v stopped", dead.Num, mv.Targets())
 	}
 	if err != nil {
 		return fmt.Errorf("moving tasks of core %d: %w", dead.Num, err)

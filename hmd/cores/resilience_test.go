@@ -3,8 +3,10 @@ package cores
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -206,5 +208,64 @@ func TestFailoverResumedAfterHandlerDies(t *testing.T) {
 	sn, _ := st.Snapshot(ctx)
 	if strconv.FormatInt(sn.Handled[1], 10) == "0" {
 		t.Error("core 1 not marked handled")
+	}
+}
+
+// TestFailoverStopsWhenATargetDies: core 3 fails core 1 over onto the
+// running cores 2 and 3 of its snapshot, but core 2 dies before the
+// writes. The failover must stop and leave core 1's tasks where they were
+// for the next attempt to re-plan; without the target guard one task
+// would land on dead core 2 after core 2's own failover may already have
+// read its tasks, stranded there.
+func TestFailoverStopsWhenATargetDies(t *testing.T) {
+	c := newCluster(t)
+	cli := c.client(t)
+	st := NewStore(cli, prefixFor(t))
+	ctx := context.Background()
+	register := func(num int) *core {
+		l, err := cli.Grant(ctx, 60)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := &core{cfg: Config{Num: num, Name: fmt.Sprintf("core%d", num), Role: plan.RoleDevice}, st: st, cli: cli,
+			log: slog.New(slog.DiscardHandler), lease: l.ID}
+		if err := k.register(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	dead, target, handler := register(1), register(2), register(3)
+	dir := t.TempDir()
+	addTasks(t, st, shTask(dir, "a", 1, 1, plan.Pending, 0), shTask(dir, "b", 1, 1, plan.Pending, 0))
+	if _, err := cli.Revoke(ctx, dead.lease); err != nil {
+		t.Fatal(err)
+	}
+	sn, err := st.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := sn.Running()
+	if slices.Sort(running); !slices.Equal(running, []int{2, 3}) {
+		t.Fatalf("setup: running cores %v, want [2 3]", running)
+	}
+	var core1 plan.Core
+	for _, k := range sn.Cores {
+		if k.Num == 1 {
+			core1 = k
+		}
+	}
+	if _, err := cli.Revoke(ctx, target.lease); err != nil { // core 2 dies after the snapshot
+		t.Fatal(err)
+	}
+	if err := handler.failover(ctx, core1, plan.FailAbnormal, sn); err == nil {
+		t.Fatal("a failover onto a core that died meanwhile reported success")
+	}
+	for _, id := range []string{"a", "b"} {
+		if got := mustTask(t, st, id); got.Core != 1 {
+			t.Errorf("task %s moved to core %d by a failover that had lost a target", id, got.Core)
+		}
+	}
+	if sn, _ := st.Snapshot(ctx); sn.Handled[1] != 0 {
+		t.Error("core 1 marked handled by a failover that stopped")
 	}
 }

@@ -127,6 +127,19 @@ func (s *Store) commitRange(ctx context.Context, lo, hi, reserve int, commit fun
 func (s *Store) metaKey(kind string, num int) string {
 	return s.prefix + "meta/" + kind + "/" + strconv.Itoa(num)
 }
+
+// aliveGuards hold while every one of cores is registered alive. A
+// failover that moves tasks onto a core that dies meanwhile must stop:
+// its later writes would land after the target's own failover had read
+// the target's tasks, and strand them on a dead core.
+func (s *Store) aliveGuards(cores []int) []clientv3.Cmp {
+	out := make([]clientv3.Cmp, 0, len(cores))
+	for _, n := range cores {
+		out = append(out, clientv3.Compare(clientv3.CreateRevision(s.metaKey("alive", n)), "!=", 0))
+	}
+	return out
+}
+
 func (s *Store) optionsKey() string              { return s.prefix + "meta/options" }
 func (s *Store) partitionKey(name string) string { return s.prefix + "meta/partition/" + name }
 func (s *Store) taskKey(id string) string        { return s.prefix + "task/" + id }
