@@ -14,6 +14,7 @@ import (
 
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/daemon"
+	"github.com/hafw/hafw/hmd/hmdtest/gapprobe/gapreport"
 	"github.com/hafw/hafw/internal/benchkit"
 	"github.com/hafw/hafw/internal/netnstest"
 	"github.com/hafw/hafw/internal/testenv"
@@ -156,7 +157,7 @@ func falseFailoverRun(b *testing.B, wait time.Duration, loss, secs int) {
 // for an answer (the client gap), the same over stretches in
 // which the prober kept its schedule, and the prober's longest pause
 // between two probes (what it could not see).
-func reportGaps(b *testing.B, g gapSummary) {
+func reportGaps(b *testing.B, g gapreport.Summary) {
 	b.ReportMetric(float64(g.MaxWait.Microseconds())/1000, "max-client-gap-ms")
 	b.ReportMetric(float64(g.MaxWaitUnstalled.Microseconds())/1000, "max-gap-unstalled-ms")
 	b.ReportMetric(float64(g.MaxSendGap.Microseconds())/1000, "prober-send-gap-ms")

@@ -37,7 +37,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// binaryPath builds hmd, gethainfo and hactl once and returns one of them.
+// binaryPath builds the programs the tests run — hmd, gethainfo, hactl,
+// the reference service (tracker) and the benchmarks' instrument
+// (gapprobe) — once, and returns the path of one of them.
 func binaryPath(t testing.TB, name string) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -51,7 +53,8 @@ func binaryPath(t testing.TB, name string) string {
 			// developer chasing a concurrency bug).
 			args = append(args, "-race")
 		}
-		args = append(args, "github.com/hafw/hafw/cmd/hmd", "github.com/hafw/hafw/cmd/gethainfo", "github.com/hafw/hafw/cmd/hactl")
+		args = append(args, "github.com/hafw/hafw/cmd/hmd", "github.com/hafw/hafw/cmd/gethainfo", "github.com/hafw/hafw/cmd/hactl",
+			"github.com/hafw/hafw/cmd/tracker", "github.com/hafw/hafw/hmd/hmdtest/gapprobe")
 		out, err := exec.Command("go", args...).CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v: %s", err, out)

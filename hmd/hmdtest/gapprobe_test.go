@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hafw/hafw/hmd/hmdtest/gapprobe/gapreport"
 	"github.com/hafw/hafw/internal/netnstest"
 	"github.com/hafw/hafw/internal/testenv"
 )
@@ -21,28 +21,7 @@ import (
 // ./gapprobe) of their own in the namespaces, not goroutines of the test:
 // the test process's scheduling and garbage collector once showed up as
 // client gaps of over 100 ms while the VIP never moved (docs/hmd.md).
-var (
-	gapprobeOnce sync.Once
-	gapprobeBin  string
-	gapprobeErr  error
-)
-
-// gapprobePath builds gapprobe once, next to the other test binaries.
-func gapprobePath(t testing.TB) string {
-	t.Helper()
-	dir := filepath.Dir(binaryPath(t, "hmd"))
-	gapprobeOnce.Do(func() {
-		gapprobeBin = filepath.Join(dir, "gapprobe")
-		out, err := exec.Command("go", "build", "-buildvcs=false", "-o", gapprobeBin, "github.com/hafw/hafw/hmd/hmdtest/gapprobe").CombinedOutput()
-		if err != nil {
-			gapprobeErr = fmt.Errorf("go build gapprobe: %v: %s", err, out)
-		}
-	})
-	if gapprobeErr != nil {
-		t.Fatal(gapprobeErr)
-	}
-	return gapprobeBin
-}
+// binaryPath builds them with hmd.
 
 // instrumentPriority is the SCHED_FIFO priority of the gapprobe
 // processes: above every normal process (hmd included), so that other
@@ -69,9 +48,9 @@ func startInstrument(t testing.TB, ns *netnstest.NS, args ...string) *netnstest.
 	testenv.RequireCommand(t, "chrt")
 	if err := fifoAllowed(); err != nil {
 		t.Logf("gapprobe runs at normal priority: %v", err)
-		return ns.Start(gapprobePath(t), args...)
+		return ns.Start(binaryPath(t, "gapprobe"), args...)
 	}
-	return ns.Start("chrt", append([]string{"-f", instrumentPriority, gapprobePath(t)}, args...)...)
+	return ns.Start("chrt", append([]string{"-f", instrumentPriority, binaryPath(t, "gapprobe")}, args...)...)
 }
 
 // serveProbes answers the client's UDP probes on port in ns with name
@@ -122,26 +101,8 @@ func (g *gapProber) firstAnswer(name string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// gapEpisode and gapSummary mirror gapprobe's JSON lines.
-type gapEpisode struct {
-	From    time.Time     `json:"from"`
-	Wait    time.Duration `json:"wait"`
-	Stalled bool          `json:"stalled"`
-}
-
-type gapSummary struct {
-	Sent             int            `json:"sent"`
-	Answered         int            `json:"answered"`
-	MaxWait          time.Duration  `json:"max_wait"`
-	MaxWaitUnstalled time.Duration  `json:"max_wait_unstalled"`
-	MaxSendGap       time.Duration  `json:"max_send_gap"`
-	RTTP99           time.Duration  `json:"rtt_p99"`
-	ByName           map[string]int `json:"by_name"`
-	Episodes         []gapEpisode   `json:"-"`
-}
-
 // stop ends the prober and returns what it measured.
-func (g *gapProber) stop() gapSummary {
+func (g *gapProber) stop() gapreport.Summary {
 	g.t.Helper()
 	if err := g.proc.Signal(syscall.SIGTERM); err != nil {
 		g.t.Fatalf("stop the prober: %v", err)
@@ -149,8 +110,9 @@ func (g *gapProber) stop() gapSummary {
 	if err := g.proc.Err(); err != nil {
 		g.t.Fatalf("prober: %v\n%s", err, g.proc.Output())
 	}
-	var s gapSummary
-	var eps []gapEpisode
+	// The summary line holds the episodes too; the episode lines before
+	// it are for a human reading the output as it comes.
+	var s gapreport.Summary
 	sc := bufio.NewScanner(strings.NewReader(g.proc.Output()))
 	for sc.Scan() {
 		line := sc.Bytes()
@@ -161,29 +123,22 @@ func (g *gapProber) stop() gapSummary {
 		if err := json.Unmarshal(line, &kind); err != nil {
 			g.t.Fatalf("prober output %q: %v", line, err)
 		}
-		var err error
-		switch kind.Kind {
-		case "episode":
-			var e gapEpisode
-			err = json.Unmarshal(line, &e)
-			eps = append(eps, e)
-		case "summary":
-			err = json.Unmarshal(line, &s)
+		if kind.Kind != "summary" {
+			continue
 		}
-		if err != nil {
+		if err := json.Unmarshal(line, &s); err != nil {
 			g.t.Fatalf("prober output %q: %v", line, err)
 		}
 	}
 	if s.Sent == 0 {
 		g.t.Fatalf("the prober wrote no summary:\n%s", g.proc.Output())
 	}
-	s.Episodes = eps
 	return s
 }
 
 // logEpisodes writes the episodes with their wall-clock times, to be laid
 // next to hmd's log lines.
-func logEpisodes(t testing.TB, s gapSummary) {
+func logEpisodes(t testing.TB, s gapreport.Summary) {
 	t.Helper()
 	for _, e := range s.Episodes {
 		t.Logf("client waited %v from %s (prober stalled: %v)", e.Wait.Round(100*time.Microsecond), e.From.UTC().Format("15:04:05.000"), e.Stalled)

@@ -35,32 +35,6 @@ import (
 
 const trackerPort = 8080
 
-var (
-	trackerOnce sync.Once
-	trackerBin  string
-	trackerErr  error
-)
-
-// trackerPath builds cmd/tracker once per test binary.
-func trackerPath(t testing.TB) string {
-	t.Helper()
-	trackerOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "hafw-tracker-")
-		if err != nil {
-			trackerErr = err
-			return
-		}
-		trackerBin = filepath.Join(dir, "tracker")
-		if out, err := exec.Command("go", "build", "-o", trackerBin, "github.com/hafw/hafw/cmd/tracker").CombinedOutput(); err != nil {
-			trackerErr = fmt.Errorf("go build tracker: %v: %s", err, out)
-		}
-	})
-	if trackerErr != nil {
-		t.Fatal(trackerErr)
-	}
-	return trackerBin
-}
-
 // replicatedPair starts a 3355 primary (mse1, VIP .10) and secondary
 // (mse2) on a new LAN, both running the tracker, pairs them (automatic
 // failover, manual failback, 500 ms wait) and waits until both are active
@@ -78,7 +52,7 @@ func replicatedPair(t *testing.T, subnet string) (l *lan, p, s *node) {
 func (n *node) withTracker(extra ...string) {
 	n.t.Helper()
 	apps := filepath.Join(n.dir, "apps")
-	line := fmt.Sprintf("%s --listen :%d\n", trackerPath(n.t), trackerPort)
+	line := fmt.Sprintf("%s --listen :%d\n", binaryPath(n.t, "tracker"), trackerPort)
 	if err := os.WriteFile(apps, []byte(line), 0o644); err != nil {
 		n.t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"slices"
 	"time"
+
+	"github.com/hafw/hafw/hmd/hmdtest/gapprobe/gapreport"
 )
 
 // probe is one request the prober sent and, when it came back, when the
@@ -14,41 +16,6 @@ type probe struct {
 	name     string
 }
 
-// episode is one stretch in which a client would have waited longer than
-// the reporting threshold for an answer.
-type episode struct {
-	// From is when the first probe of the stretch was sent.
-	From time.Time `json:"from"`
-	// Wait is the longest wait of the stretch: from a probe's sending to
-	// the first answer the client received after it.
-	Wait time.Duration `json:"wait"`
-	// Stalled says the prober itself could not send on time during the
-	// stretch (a gap between two sends over the threshold): the machine,
-	// not the network path, may have held the answer up.
-	Stalled bool `json:"stalled"`
-}
-
-// summary is what a run of the prober measured.
-type summary struct {
-	Sent     int `json:"sent"`
-	Answered int `json:"answered"`
-	// MaxWait is the longest time a client sending at any moment of the
-	// run (and retrying every interval) waited for an answer: the client
-	// gap. MaxWaitUnstalled is the same over stretches in which the
-	// prober kept its schedule.
-	MaxWait          time.Duration `json:"max_wait"`
-	MaxWaitUnstalled time.Duration `json:"max_wait_unstalled"`
-	// MaxSendGap is the longest time between two sends: the prober's own
-	// floor, since it sees nothing while it is not sending.
-	MaxSendGap time.Duration `json:"max_send_gap"`
-	RTTP50     time.Duration `json:"rtt_p50"`
-	RTTP99     time.Duration `json:"rtt_p99"`
-	RTTMax     time.Duration `json:"rtt_max"`
-	// ByName counts answers per answering node.
-	ByName   map[string]int `json:"by_name"`
-	Episodes []episode      `json:"episodes"`
-}
-
 // summarize computes the client's view of probes (in sending order) sent
 // until end. A probe's wait is from its sending to the earliest answer
 // received to it or to any later probe: what a client that sent at that
@@ -56,8 +23,8 @@ type summary struct {
 // answers, a wait is not made longer by the prober itself pausing: while
 // it sends nothing it measures nothing. Probes never followed by an answer
 // wait until end.
-func summarize(probes []probe, end time.Time, threshold time.Duration) summary {
-	s := summary{Sent: len(probes), ByName: map[string]int{}}
+func summarize(probes []probe, end time.Time, threshold time.Duration) gapreport.Summary {
+	s := gapreport.Summary{Sent: len(probes), ByName: map[string]int{}}
 	waits := make([]time.Duration, len(probes))
 	var firstRx time.Time // earliest answer to this probe or a later one
 	for i := len(probes) - 1; i >= 0; i-- {
@@ -94,7 +61,7 @@ func summarize(probes []probe, end time.Time, threshold time.Duration) summary {
 			i++
 			continue
 		}
-		e := episode{From: probes[i].sent}
+		e := gapreport.Episode{From: probes[i].sent}
 		for ; i < len(probes) && waits[i] > threshold; i++ {
 			e.Wait = max(e.Wait, waits[i])
 			if (i > 0 && probes[i].sent.Sub(probes[i-1].sent) > threshold) ||

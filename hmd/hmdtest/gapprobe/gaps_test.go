@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hafw/hafw/hmd/hmdtest/gapprobe/gapreport"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,7 +34,7 @@ func TestSummarize(t *testing.T) {
 		endMS     float64
 		maxWait   time.Duration
 		unstalled time.Duration
-		episodes  []episode
+		episodes  []gapreport.Episode
 	}{
 		{
 			name:    "every probe answered at once",
@@ -57,7 +58,7 @@ func TestSummarize(t *testing.T) {
 				answered(50, 0.5, "b")},
 			endMS:   55,
 			maxWait: ms(45.5), unstalled: ms(45.5),
-			episodes: []episode{{From: t0.Add(ms(5)), Wait: ms(45.5)}},
+			episodes: []gapreport.Episode{{From: t0.Add(ms(5)), Wait: ms(45.5)}},
 		},
 		{
 			// A late answer overtaken by a later probe's answer: the
@@ -75,14 +76,14 @@ func TestSummarize(t *testing.T) {
 			endMS:     160,
 			maxWait:   ms(150),
 			unstalled: ms(0.1),
-			episodes:  []episode{{From: t0.Add(ms(5)), Wait: ms(150), Stalled: true}},
+			episodes:  []gapreport.Episode{{From: t0.Add(ms(5)), Wait: ms(150), Stalled: true}},
 		},
 		{
 			name:     "never answered after the last answer waits until the end",
 			probes:   []probe{answered(0, 0.1, "a"), lost(5), lost(10)},
 			endMS:    100,
 			maxWait:  ms(95),
-			episodes: []episode{{From: t0.Add(ms(5)), Wait: ms(95)}},
+			episodes: []gapreport.Episode{{From: t0.Add(ms(5)), Wait: ms(95)}},
 			// Not stalled: the prober kept sending.
 			unstalled: ms(95),
 		},
@@ -182,8 +183,8 @@ func TestProbeAgainstServer(t *testing.T) {
 	}
 	stopSecond()
 
-	var sum summary
-	var eps []episode
+	var sum gapreport.Summary
+	var eps []gapreport.Episode
 	sc := bufio.NewScanner(strings.NewReader(out.String()))
 	for sc.Scan() {
 		line := sc.Text()
@@ -200,7 +201,7 @@ func TestProbeAgainstServer(t *testing.T) {
 				t.Fatal(err)
 			}
 		case "episode":
-			var e episode
+			var e gapreport.Episode
 			if err := json.Unmarshal([]byte(line), &e); err != nil {
 				t.Fatal(err)
 			}
@@ -217,7 +218,7 @@ func TestProbeAgainstServer(t *testing.T) {
 	if sum.MaxWait < 150*time.Millisecond || sum.MaxWait > up.Sub(down)+time.Second {
 		t.Errorf("max wait %v for a server gone %v", sum.MaxWait, up.Sub(down))
 	}
-	var longest episode
+	var longest gapreport.Episode
 	for _, e := range eps {
 		if e.Wait > longest.Wait {
 			longest = e

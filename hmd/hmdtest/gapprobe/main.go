@@ -40,6 +40,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hafw/hafw/hmd/hmdtest/gapprobe/gapreport"
 	"golang.org/x/sys/unix"
 )
 
@@ -226,14 +227,14 @@ func runProbe(ctx context.Context, w io.Writer, to netip.AddrPort, every, thresh
 	for _, e := range s.Episodes {
 		if err := enc.Encode(struct {
 			Kind string `json:"kind"`
-			episode
+			gapreport.Episode
 		}{"episode", e}); err != nil {
 			return err
 		}
 	}
 	return enc.Encode(struct {
 		Kind string `json:"kind"`
-		summary
+		gapreport.Summary
 	}{"summary", s})
 }
 
