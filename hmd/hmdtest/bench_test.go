@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/daemon"
 	"github.com/hafw/hafw/hmd/hmdtest/gapprobe/gapreport"
 	"github.com/hafw/hafw/internal/benchkit"
@@ -75,14 +74,10 @@ func (s *scope) close() {
 func outageTrial(b *testing.B, wait time.Duration) float64 {
 	sc := &scope{TB: b}
 	defer sc.close()
-	l := newLAN(sc, "10.238.0")
-	p := l.addNode("mse1", 2, config.RolePrimary, "3355", 10)
-	s := l.addNode("mse2", 3, config.RoleSecondary, "3355", 0)
-	serveProbes(sc, p.ns, p.name, servicePort)
-	serveProbes(sc, s.ns, s.name, servicePort)
-	pair(sc, p, s, "automatic", "manual", wait)
-	p.waitState(0, "PRIMARY_ACTIVE", 10*time.Second)
-	s.waitState(0, "SECONDARY_ACTIVE", 10*time.Second)
+	l, p, _ := pairWithWait(sc, "10.238.0", wait, func(_ *lan, p, s *node) {
+		serveProbes(sc, p.ns, p.name, servicePort)
+		serveProbes(sc, s.ns, s.name, servicePort)
+	})
 	pr := startGapProber(l, servicePort)
 	// A random phase against the heartbeat interval (a fifth of the wait).
 	time.Sleep(time.Duration(rand.Int64N(int64(wait/5))) + 200*time.Millisecond)
@@ -124,14 +119,10 @@ func BenchmarkFalseFailovers(b *testing.B) {
 func falseFailoverRun(b *testing.B, wait time.Duration, loss, secs int) {
 	sc := &scope{TB: b}
 	defer sc.close()
-	l := newLAN(sc, "10.239.0")
-	p := l.addNode("mse1", 2, config.RolePrimary, "3355", 10)
-	s := l.addNode("mse2", 3, config.RoleSecondary, "3355", 0)
-	serveProbes(sc, p.ns, p.name, servicePort)
-	serveProbes(sc, s.ns, s.name, servicePort)
-	pair(sc, p, s, "automatic", "manual", wait)
-	p.waitState(0, "PRIMARY_ACTIVE", 10*time.Second)
-	s.waitState(0, "SECONDARY_ACTIVE", 10*time.Second)
+	l, p, s := pairWithWait(sc, "10.239.0", wait, func(_ *lan, p, s *node) {
+		serveProbes(sc, p.ns, p.name, servicePort)
+		serveProbes(sc, s.ns, s.name, servicePort)
+	})
 	rule := fmt.Sprintf(`table inet loss {
   chain in { type filter hook input priority 0; udp dport %[1]d numgen random mod 100 < %[2]d drop; }
   chain out { type filter hook output priority 0; udp dport %[1]d numgen random mod 100 < %[2]d drop; }

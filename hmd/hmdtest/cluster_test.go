@@ -255,7 +255,13 @@ func pair(t testing.TB, primary, secondary *node, failover, failback string, wai
 // failback and a 500 ms failover wait, both settled in their active
 // states. prepare, when set, readies the nodes before the pairing (their
 // services, flags).
-func newPair(t *testing.T, subnet string, prepare func(l *lan, p, s *node)) (l *lan, p, s *node) {
+func newPair(t testing.TB, subnet string, prepare func(l *lan, p, s *node)) (l *lan, p, s *node) {
+	t.Helper()
+	return pairWithWait(t, subnet, 500*time.Millisecond, prepare)
+}
+
+// pairWithWait is newPair with another failover wait (the benchmarks').
+func pairWithWait(t testing.TB, subnet string, wait time.Duration, prepare func(l *lan, p, s *node)) (l *lan, p, s *node) {
 	t.Helper()
 	l = newLAN(t, subnet)
 	p = l.addNode("mse1", 2, config.RolePrimary, "3355", 10)
@@ -263,7 +269,7 @@ func newPair(t *testing.T, subnet string, prepare func(l *lan, p, s *node)) (l *
 	if prepare != nil {
 		prepare(l, p, s)
 	}
-	pair(t, p, s, "automatic", "manual", 500*time.Millisecond)
+	pair(t, p, s, "automatic", "manual", wait)
 	p.waitState(0, "PRIMARY_ACTIVE", 10*time.Second)
 	s.waitState(0, "SECONDARY_ACTIVE", 10*time.Second)
 	return l, p, s
