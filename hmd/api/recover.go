@@ -82,20 +82,8 @@ func (h *handler) recoveryRoutes(mux *http.ServeMux, b RecoveryBackend) {
 	mux.HandleFunc("POST /v1/recover", h.admin(func(w http.ResponseWriter, r *http.Request) {
 		operation[RecoverRequest](h, b.Recover)(w, r)
 	}))
-	mux.HandleFunc("POST /v1/peer/restore", func(w http.ResponseWriter, r *http.Request) {
-		c := h.auth.Authenticate(r)
-		switch {
-		case !c.Admin:
-			h.fail(w, r, Errorf(http.StatusUnauthorized, "the primary password is wrong"))
-			return
-		case c.PeerFingerprint == "":
-			h.fail(w, r, Errorf(http.StatusBadRequest, "a restore needs the secondary's TLS client certificate"))
-			return
-		}
-		operation[RestoreRequest](h, func(ctx context.Context, req RestoreRequest) (Result, error) {
-			return b.Restore(ctx, req, c.PeerFingerprint)
-		})(w, r)
-	})
+	mux.HandleFunc("POST /v1/peer/restore",
+		peerOperation[RestoreRequest](h, "the primary password is wrong", "a restore needs the secondary's TLS client certificate", b.Restore))
 }
 
 // Recover is POST /v1/recover (operator, on the secondary).

@@ -246,21 +246,34 @@ func (h *handler) unpair(w http.ResponseWriter, r *http.Request) {
 	operation[PeerRequest](h, h.b.Unpair)(w, r)
 }
 
+// peerOperation is an operation one hmd asks of another: it needs this
+// appliance's password and the asking node's TLS client certificate, whose
+// fingerprint do gets to pin or check. wrongPassword and needCertificate
+// are the refusals' wording.
+func peerOperation[T any, P interface {
+	*T
+	request
+}, R any](h *handler, wrongPassword, needCertificate string, do func(ctx context.Context, req T, peerFP string) (R, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c := h.auth.Authenticate(r)
+		switch {
+		case !c.Admin:
+			h.fail(w, r, Errorf(http.StatusUnauthorized, "%s", wrongPassword))
+			return
+		case c.PeerFingerprint == "":
+			h.fail(w, r, Errorf(http.StatusBadRequest, "%s", needCertificate))
+			return
+		}
+		operation[T, P](h, func(ctx context.Context, req T) (R, error) {
+			return do(ctx, req, c.PeerFingerprint)
+		})(w, r)
+	}
+}
+
 // peerPair needs the secondary's password and the primary's client
 // certificate, which the secondary pins.
 func (h *handler) peerPair(w http.ResponseWriter, r *http.Request) {
-	c := h.auth.Authenticate(r)
-	switch {
-	case !c.Admin:
-		h.fail(w, r, Errorf(http.StatusUnauthorized, "the secondary password is wrong"))
-		return
-	case c.PeerFingerprint == "":
-		h.fail(w, r, Errorf(http.StatusBadRequest, "pairing needs the primary's TLS client certificate"))
-		return
-	}
-	operation[PeerPairRequest](h, func(ctx context.Context, req PeerPairRequest) (PeerPairResponse, error) {
-		return h.b.AcceptPair(ctx, req, c.PeerFingerprint)
-	})(w, r)
+	peerOperation[PeerPairRequest](h, "the secondary password is wrong", "pairing needs the primary's TLS client certificate", h.b.AcceptPair)(w, r)
 }
 
 // peerUnpair is authenticated by the pinned certificate alone: the peer
