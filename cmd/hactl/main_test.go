@@ -11,19 +11,18 @@ import (
 	"github.com/hafw/hafw/hmd/events"
 )
 
-func TestExitStatus(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "none.sock")
-	cases := []struct {
-		args []string
-		code int
-		want string
-	}{
-		{nil, 2, "usage: hactl"},
-		{[]string{"bogus"}, 2, `unknown command "bogus"`},
-		{[]string{"--socket", sock, "failback", "--nope"}, 2, "flag provided but not defined"},
-		{[]string{"--socket", sock, "switchover", "extra"}, 2, "unexpected arguments"},
-		{[]string{"--socket", sock, "status"}, 1, "hactl status:"},
-	}
+// exitCase is an hactl command line with the exit status and a piece of
+// the standard error it must give.
+type exitCase struct {
+	args []string
+	code int
+	want string
+}
+
+// checkExits runs each command line in-process (no hmd listens on the
+// sockets the cases name).
+func checkExits(t *testing.T, cases []exitCase) {
+	t.Helper()
 	for _, c := range cases {
 		var out, errOut bytes.Buffer
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -33,6 +32,17 @@ func TestExitStatus(t *testing.T) {
 			t.Errorf("hactl %v: exit %d, stderr %q; want exit %d and %q", c.args, code, errOut.String(), c.code, c.want)
 		}
 	}
+}
+
+func TestExitStatus(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "none.sock")
+	checkExits(t, []exitCase{
+		{nil, 2, "usage: hactl"},
+		{[]string{"bogus"}, 2, `unknown command "bogus"`},
+		{[]string{"--socket", sock, "failback", "--nope"}, 2, "flag provided but not defined"},
+		{[]string{"--socket", sock, "switchover", "extra"}, 2, "unexpected arguments"},
+		{[]string{"--socket", sock, "status"}, 1, "hactl status:"},
+	})
 }
 
 func TestPrintEventsUsesTheSeedColumns(t *testing.T) {

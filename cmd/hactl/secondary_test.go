@@ -2,12 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 )
 
 // TestSecondaryArguments: the action and the secondary are required, a
@@ -24,11 +21,7 @@ func TestSecondaryArguments(t *testing.T) {
 	if err := os.WriteFile(huge, bytes.Repeat([]byte("x"), 20<<10), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		args []string
-		code int
-		want string
-	}{
+	checkExits(t, []exitCase{
 		{[]string{"--socket", sock, "secondary"}, 2, "inspect or license"},
 		{[]string{"--socket", sock, "secondary", "delete"}, 2, "inspect or license"},
 		{[]string{"--socket", sock, "secondary", "inspect"}, 2, "--secondary is required"},
@@ -38,13 +31,5 @@ func TestSecondaryArguments(t *testing.T) {
 		{[]string{"--socket", sock, "secondary", "license", "--secondary", "10.246.0.3", "--file", huge}, 1, "larger than a license file"},
 		{[]string{"--socket", sock, "secondary", "inspect", "--secondary", "10.246.0.3", "--secondary-password", "pw"}, 1, "hactl secondary:"},
 		{[]string{"--socket", sock, "secondary", "license", "--secondary", "10.246.0.3", "--secondary-password", "pw", "--file", lic}, 1, "hactl secondary:"},
-	} {
-		var out, errOut bytes.Buffer
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		code := run(ctx, c.args, &out, &errOut)
-		cancel()
-		if code != c.code || !strings.Contains(errOut.String(), c.want) {
-			t.Errorf("hactl %v: exit %d, stderr %q; want exit %d and %q", c.args, code, errOut.String(), c.code, c.want)
-		}
-	}
+	})
 }
