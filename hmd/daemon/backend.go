@@ -135,10 +135,6 @@ func (d *Daemon) Pair(ctx context.Context, req api.PairRequest) (api.Result, err
 		if dc := d.directIP(); dc.IsValid() {
 			pr.PrimaryDirectIP = dc.String()
 		}
-		if w := req.Witness; w == d.hip.String() || w == c.VIP.Addr().String() {
-			return pairDraft{}, &api.Error{Code: http.StatusConflict, Message: "the witness must be a third node, not this primary or its virtual IP",
-				Fields: []api.FieldError{{Field: "witness", Reason: "is this primary or its virtual IP"}}}
-		}
 		return pairDraft{req: pr}, nil
 	})
 	if err != nil {
