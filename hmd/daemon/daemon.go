@@ -45,9 +45,10 @@ type VIPExecutor interface {
 // daemon calls it off its event loop, one operation at a time, and reports
 // the outcome to the state machine as InstanceStarted or InstanceStopped;
 // Start returns once the instance serves, which is when the node reports
-// PRIMARY_ACTIVE or FAILOVER_ACTIVE. Start gets the node's failover epoch: the instance
-// database writes in it from then on, which is how a returning node's
-// unacknowledged writes are told apart (package replicate).
+// PRIMARY_ACTIVE or FAILOVER_ACTIVE. Start gets the node's failover epoch:
+// the instance database writes in it from then on, which is how a
+// returning node's unacknowledged writes are told apart (package
+// replicate).
 type Instance interface {
 	Start(ctx context.Context, slot int, epoch uint64) error
 	Stop(ctx context.Context, slot int) error
@@ -406,8 +407,14 @@ func (d *Daemon) pairID(c store.PeerConfig) string {
 
 // post queues an event from another goroutine (probe results, hooks).
 func (d *Daemon) post(hip netip.Addr, ev ha.Event) {
+	d.onLoop(func() { d.queue = append(d.queue, queued{hip, ev}) })
+}
+
+// onLoop has another goroutine's f run on the loop goroutine, unless the
+// daemon has ended.
+func (d *Daemon) onLoop(f func()) {
 	select {
-	case d.calls <- func() { d.queue = append(d.queue, queued{hip, ev}) }:
+	case d.calls <- f:
 	case <-d.ctx.Done():
 	}
 }
@@ -533,7 +540,7 @@ func (d *Daemon) instance(p *peer, start bool) {
 			// A stop is carried out even while hmd shuts down.
 			err = d.opt.Instance.Stop(context.WithoutCancel(d.ctx), slot)
 		}
-		report := func() {
+		d.onLoop(func() {
 			i := d.byHIP(hip)
 			if i < 0 {
 				return
@@ -549,11 +556,7 @@ func (d *Daemon) instance(p *peer, start bool) {
 			default:
 				d.queue = append(d.queue, queued{hip, ha.InstanceStopped{}})
 			}
-		}
-		select {
-		case d.calls <- report:
-		case <-d.ctx.Done():
-		}
+		})
 	}()
 }
 
