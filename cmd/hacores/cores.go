@@ -11,8 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/hafw/hafw/hmd/cores"
-	"github.com/hafw/hafw/hmd/cores/plan"
+	"github.com/hafw/hafw/cores"
+	"github.com/hafw/hafw/cores/plan"
 )
 
 // runCores lists every registered core with its state, like the seed's

@@ -1,7 +1,7 @@
-// Command hacores operates horizontal core failover (hmd/cores): it runs a
+// Command hacores operates horizontal core failover (cores): it runs a
 // core, lists cores and tasks, re-runs failed tasks, pauses non-critical
 // ones, reassigns partitions and sets the cluster-wide options. Each
-// subcommand lives in its own file and only parses flags, calls hmd/cores
+// subcommand lives in its own file and only parses flags, calls cores
 // and formats the answer.
 package main
 
@@ -18,7 +18,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
-	"github.com/hafw/hafw/hmd/cores"
+	"github.com/hafw/hafw/cores"
 	"github.com/hafw/hafw/internal/cli"
 )
 

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/config"
-	"github.com/hafw/hafw/hmd/cores"
-	"github.com/hafw/hafw/hmd/cores/plan"
+	"github.com/hafw/hafw/cores"
+	"github.com/hafw/hafw/cores/plan"
 )
 
 // runCore runs this appliance as one core until SIGTERM (a normal

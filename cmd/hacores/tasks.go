@@ -9,8 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/hafw/hafw/hmd/cores"
-	"github.com/hafw/hafw/hmd/cores/plan"
+	"github.com/hafw/hafw/cores"
+	"github.com/hafw/hafw/cores/plan"
 )
 
 // searchFlags are the seed's Search for Tasks fields, shared by tasks,

@@ -19,7 +19,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
-	"github.com/hafw/hafw/hmd/cores/plan"
+	"github.com/hafw/hafw/cores/plan"
 )
 
 // The tests run etcd members and cores as real child processes — this

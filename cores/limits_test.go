@@ -11,7 +11,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
-	"github.com/hafw/hafw/hmd/cores/plan"
+	"github.com/hafw/hafw/cores/plan"
 )
 
 // TestBatchesShrinkToServerLimits runs the store against members with

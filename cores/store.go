@@ -35,7 +35,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/hafw/hafw/hmd/cores/plan"
+	"github.com/hafw/hafw/cores/plan"
 )
 
 // DefaultPrefix is where the cluster keeps its keys.

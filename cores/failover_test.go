@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hafw/hafw/hmd/cores/plan"
+	"github.com/hafw/hafw/cores/plan"
 	"github.com/hafw/hafw/internal/testenv"
 )
 

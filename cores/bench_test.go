@@ -15,7 +15,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/hafw/hafw/hmd/cores/plan"
+	"github.com/hafw/hafw/cores/plan"
 )
 
 // BenchmarkFailoverRequeue measures, on a 3-member cluster with three core
