@@ -602,11 +602,16 @@ func refusedWithoutLogin(t *testing.T, ns *netnstest.NS, base string) {
 			t.Errorf("POST %s without login: %s", path, resp.Status)
 		}
 	}
-	// The right password opens a session, but a post without its CSRF
-	// token (what another site could forge) is still refused.
+	// Basic auth reads a page without opening a session; the login form
+	// opens one, but a post without its CSRF token (what another site
+	// could forge) is still refused.
 	resp := do("GET", "/ui/", api.AdminUser, browserPassword, nil, nil)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /ui/ with the password: %s", resp.Status)
+	if resp.StatusCode != http.StatusOK || len(resp.Cookies()) != 0 {
+		t.Fatalf("GET /ui/ with the password: %s, cookies %v", resp.Status, resp.Cookies())
+	}
+	resp = do("POST", "/ui/login", "", "", url.Values{"password": {browserPassword}}, nil)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("POST /ui/login: %s", resp.Status)
 	}
 	var session *http.Cookie
 	for _, ck := range resp.Cookies() {

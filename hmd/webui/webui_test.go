@@ -224,14 +224,39 @@ func TestPagesNeedLogin(t *testing.T) {
 	}
 }
 
-func TestBasicAuthOpensASession(t *testing.T) {
+// TestBasicAuthOpensNoSession: a script polling with basic auth reads the
+// pages without creating sessions, so the operator's browser session
+// survives any number of polls.
+func TestBasicAuthOpensNoSession(t *testing.T) {
 	c := newConsole(t)
+	c.login()
+	for i := range 3 * maxSessions {
+		r := httptest.NewRequest("GET", "https://10.201.0.2:8443/ui/live", nil)
+		r.SetBasicAuth(api.AdminUser, "secret")
+		w := httptest.NewRecorder()
+		c.s.ServeHTTP(w, r)
+		if w.Code != http.StatusOK || len(w.Result().Cookies()) != 0 {
+			t.Fatalf("basic-auth poll %d: %d, cookies %v", i, w.Code, w.Result().Cookies())
+		}
+	}
+	if w := c.get("/ui/"); w.Code != http.StatusOK {
+		t.Fatalf("the browser's session after %d basic-auth polls: %d, want 200", 3*maxSessions, w.Code)
+	}
 	r := httptest.NewRequest("GET", "https://10.201.0.2:8443/ui/", nil)
 	r.SetBasicAuth(api.AdminUser, "secret")
 	w := httptest.NewRecorder()
 	c.s.ServeHTTP(w, r)
-	if w.Code != http.StatusOK || len(w.Result().Cookies()) != 1 {
-		t.Fatalf("basic auth: %d, cookies %v", w.Code, w.Result().Cookies())
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "mse1") {
+		t.Fatalf("basic auth page: %d", w.Code)
+	}
+	// Without a session there is no CSRF token: basic auth cannot post.
+	r = httptest.NewRequest("POST", "https://10.201.0.2:8443/ui/ha/switchover", strings.NewReader("peer=10.201.0.3&csrf="))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.SetBasicAuth(api.AdminUser, "secret")
+	w = httptest.NewRecorder()
+	c.s.ServeHTTP(w, r)
+	if w.Code != http.StatusForbidden {
+		t.Fatalf("basic-auth post without a CSRF token: %d, want 403", w.Code)
 	}
 	r = httptest.NewRequest("GET", "https://10.201.0.2:8443/ui/", nil)
 	r.SetBasicAuth(api.AdminUser, "wrong")
