@@ -31,6 +31,7 @@ var commands = map[string]cli.EnvCommand[*api.Client]{
 	"events":     {Summary: "the events log", Run: runEvents},
 	"recover":    {Summary: "on the secondary: restore a recovering primary's pairing", Run: runRecover},
 	"secondary":  {Summary: "on a primary: inspect a future secondary, or install its license (inspect|license)", Run: runSecondary},
+	"traps":      {Summary: "SNMP trap destinations (add|list|delete|test)", Run: runTraps},
 }
 
 // usageError reports a command-line mistake (exit status 2).

@@ -186,6 +186,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	// The instance stops after the daemon (which stops it first, in order).
 	defer func() { stopSvc(); <-svcDone }()
 
+	notes, observer, err := openNotify(f.stateDir, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer notes.Close()
 	lic := licenseFiles{profile: profile, udi: parsedUDI, keyFile: f.vendorKey, dir: f.licenseDir, log: log}
 	d, err := daemon.New(daemon.Options{
 		Config: cfg, StateDir: f.stateDir, Version: version, UDI: udi, Profile: profile,
@@ -195,12 +200,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		Instance:       instHook, Data: syncHook,
 		StabilizationWindow: f.stabilization, GracefulTimeout: f.gracefulLimit,
 		Recovery: recovery, Restored: restore.restored,
+		Observer: observer,
 	})
 	if err != nil {
 		return err
 	}
 	svc.SetEvents(d)
-	servers, err := serve(d, cfg, id, f.socket, lic, log)
+	servers, err := serve(opsBackend{d, notes}, cfg, id, f.socket, lic, log)
 	if err != nil {
 		return err
 	}
@@ -242,7 +248,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 // serve starts the local API on the unix socket (root only) and the remote
 // API and the management console (package webui) over TLS on the
 // health-monitor address.
-func serve(d *daemon.Daemon, cfg config.Appliance, id api.Identity, socket string, lic licenseFiles, log *slog.Logger) ([]*http.Server, error) {
+func serve(d api.Backend, cfg config.Appliance, id api.Identity, socket string, lic licenseFiles, log *slog.Logger) ([]*http.Server, error) {
 	if err := os.MkdirAll(filepath.Dir(socket), 0o755); err != nil {
 		return nil, fmt.Errorf("create socket directory: %w", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/hafw/hafw/hmd/api"
-	"github.com/hafw/hafw/hmd/daemon"
 	"github.com/hafw/hafw/hmd/webui"
 	"github.com/hafw/hafw/hwprofiles"
 	"github.com/hafw/hafw/licensing"
@@ -15,7 +14,7 @@ import (
 // remoteHandler is the TLS server's handler: the management console under
 // webui.Prefix and the API everywhere else, both on the same daemon and
 // the same password check.
-func remoteHandler(d *daemon.Daemon, auth api.Authenticator, lic webui.Licenses, log *slog.Logger) (http.Handler, error) {
+func remoteHandler(d api.Backend, auth api.Authenticator, lic webui.Licenses, log *slog.Logger) (http.Handler, error) {
 	ui, err := webui.New(webui.Options{Backend: d, Auth: auth, Licenses: lic, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("management console: %w", err)

@@ -128,6 +128,9 @@ func NewHandler(backend Backend, auth Authenticator, log *slog.Logger) http.Hand
 	if sb, ok := backend.(SecondaryBackend); ok {
 		h.secondaryRoutes(mux, sb)
 	}
+	if nb, ok := backend.(NotifyBackend); ok {
+		h.notifyRoutes(mux, nb)
+	}
 	return mux
 }
 

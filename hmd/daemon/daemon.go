@@ -124,6 +124,8 @@ type Options struct {
 	// saves the configuration and restarts the daemon). An error undoes
 	// the restore.
 	Restored func(vip netip.Prefix) error
+	// Observer, if set, hears state changes and events (notifications).
+	Observer Observer
 }
 
 // peer is one relationship at run time.
@@ -447,6 +449,10 @@ func (d *Daemon) step(i int, ev ha.Event) {
 	}
 	d.save(p)
 	d.execute(p, acts)
+	if before.State != p.node.State {
+		// After the step's events-log rows: their causes come first.
+		d.observeChange(p, before.State, ev)
+	}
 }
 
 // save persists p's node, atomically and synced, when it differs from
@@ -506,6 +512,7 @@ func (d *Daemon) execute(p *peer, acts []ha.Action) {
 			if err := d.events.Append(events.Event{Time: r.Time, Peer: p.cfg.HIP.String(), Description: r.Description, GeneratedBy: r.GeneratedBy, Remarks: r.Remarks}); err != nil {
 				d.log.Error("append event", "err", err)
 			}
+			d.observeRecord(p, r)
 		case ha.Refused:
 			d.refusals = append(d.refusals, a)
 		}

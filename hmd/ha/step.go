@@ -28,6 +28,10 @@ const (
 	MsgInstanceStopped     = "Application instance stopped while active"
 )
 
+// RemarkSynchronized is MsgActive's remark when the first sync of a pair
+// completed (notifications tell it apart from other "Active" rows).
+const RemarkSynchronized = "primary and secondary synchronized"
+
 // New is the machine of a relationship the administrator has just created
 // ("Configuration successfully created"): the primary keeps serving the VIP
 // it already served, the secondary stands by.
@@ -689,7 +693,7 @@ func (s *stepper) synced() {
 	s.n.Sync.PeerSynced = true
 	if !s.n.Sync.EverSynced {
 		s.n.Sync.EverSynced = true
-		s.event(MsgActive, "primary and secondary synchronized")
+		s.event(MsgActive, RemarkSynchronized)
 	}
 	if s.n.State == SecondaryAlone {
 		// Copy-back done: hand the VIP back; the primary claims it when

@@ -219,23 +219,37 @@ type Proc struct {
 // before the namespace is deleted.
 func (ns *NS) Start(name string, args ...string) *Proc {
 	ns.t.Helper()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
+	return start(ns.t, name+" in "+ns.Name, "ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
+}
+
+// StartHere is Start in the test's own network namespace (a loopback
+// server that needs no namespace of its own).
+func StartHere(t testing.TB, name string, args ...string) *Proc {
+	t.Helper()
+	return start(t, name, name, args...)
+}
+
+// start runs the command in its own process group; label names it in
+// errors and in the output logged when the test fails.
+func start(t testing.TB, label, name string, args ...string) *Proc {
+	t.Helper()
+	cmd := exec.Command(name, args...)
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		ns.t.Fatalf("netnstest: start %s in %s: %v", name, ns.Name, err)
+		t.Fatalf("netnstest: start %s: %v", label, err)
 	}
 	p := &Proc{Cmd: cmd, output: out, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
-	ns.t.Cleanup(func() {
+	t.Cleanup(func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-p.done
-		if ns.t.Failed() {
-			ns.t.Logf("output of %s in %s:\n%s", name, ns.Name, p.Output())
+		if t.Failed() {
+			t.Logf("output of %s:\n%s", label, p.Output())
 		}
 	})
 	return p
