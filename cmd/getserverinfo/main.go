@@ -51,6 +51,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 			r.Location = loc
 		}
 	}
+	if tl, err := api.NewUnixClient(*socket).Traps(ctx); err == nil {
+		r.TrapDestinations = serverinfo.TrapDestinations(tl.Destinations)
+	}
 	if data, err := os.ReadFile(*meminfo); err == nil {
 		r.UsedMB, r.TotalMB, _ = serverinfo.ParseMemInfo(string(data))
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/initagent/supervise"
+	"github.com/hafw/hafw/notify"
 )
 
 // ProductName is the report's "Product name".
@@ -33,6 +34,15 @@ type Report struct {
 	Restarts int
 	// Memory in MiB: used, and the machine's total.
 	UsedMB, TotalMB int
+	// TrapDestinations are hmd's SNMP trap destinations, in order.
+	TrapDestinations []TrapDestination
+}
+
+// TrapDestination is one "Trap Destination - n" of the report.
+type TrapDestination struct {
+	// IP is the receiver's address (without the port, as the seed shows).
+	IP      string
+	Updated time.Time
 }
 
 // roleNumber is the seed's "High Availability Role: 1" (primary) / 2.
@@ -95,6 +105,14 @@ func Format(w io.Writer, r Report) error {
 	fmt.Fprintf(&b, "Server start time: %s\nServer current time: %s\nServer timezone: %s\nServer timezone offset (mins): %d\n",
 		r.Started.In(loc).Format(seedTime), r.Now.In(loc).Format(seedTime), loc, offset/60)
 	fmt.Fprintf(&b, "Restarts: %d\nUsed Memory (MB): %d\nAllocated Memory (MB): %d\nMax Memory (MB): %d\n", r.Restarts, r.UsedMB, r.TotalMB, r.TotalMB)
+	rule(&b, "Default Trap Destinations")
+	if len(r.TrapDestinations) == 0 {
+		b.WriteString("No trap destinations configured\n")
+	}
+	for i, d := range r.TrapDestinations {
+		rule(&b, fmt.Sprintf("Trap Destination - %d", i+1))
+		fmt.Fprintf(&b, "IP Address: %s\nLast Updated: %s\n", d.IP, d.Updated.In(loc).Format(seedTime))
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -143,4 +161,18 @@ func ParseMemInfo(text string) (usedMB, totalMB int, err error) {
 		return 0, 0, fmt.Errorf("meminfo has no MemTotal")
 	}
 	return (total - avail) / 1024, total / 1024, nil
+}
+
+// TrapDestinations takes the report's rows from hmd's destinations.
+func TrapDestinations(views []notify.View) []TrapDestination {
+	out := make([]TrapDestination, 0, len(views))
+	for _, v := range views {
+		d := notify.Destination{Address: v.Address}
+		ip := v.Address
+		if ap, err := d.AddrPort(); err == nil {
+			ip = ap.Addr().String()
+		}
+		out = append(out, TrapDestination{IP: ip, Updated: v.Updated})
+	}
+	return out
 }

@@ -1,12 +1,39 @@
 package serverinfo
 
 import (
+	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hafw/hafw/initagent/supervise"
+	"github.com/hafw/hafw/notify"
 )
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// golden compares got with testdata/name (rewritten with -update).
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("report differs from %s (go test -update rewrites it):\n%s", path, got)
+	}
+}
 
 func TestFormatSeedLayout(t *testing.T) {
 	loc, err := time.LoadLocation("Europe/Brussels")
@@ -26,11 +53,16 @@ func TestFormatSeedLayout(t *testing.T) {
 		Restarts:        1,
 		UsedMB:          197,
 		TotalMB:         989,
+		TrapDestinations: TrapDestinations([]notify.View{
+			{Name: "nms", Address: "10.48.39.225", Version: notify.V2c, Updated: time.Date(2015, 3, 8, 11, 34, 12, 0, time.UTC)},
+			{Name: "nms-v3", Address: "10.48.39.226:1162", Version: notify.V3, Updated: time.Date(2015, 3, 8, 11, 35, 0, 0, time.UTC)},
+		}),
 	}
 	var b strings.Builder
 	if err := Format(&b, r); err != nil {
 		t.Fatal(err)
 	}
+	golden(t, "report.golden", b.String())
 	for _, want := range []string{
 		"Health Monitor is running\nRetrieving MSE Services status.\nMSE services are up, getting the status\n",
 		"Server Config",
@@ -39,6 +71,9 @@ func TestFormatSeedLayout(t *testing.T) {
 		"Service Name: Health Monitor\nAdmin Status: Enabled\nOperation Status: Up\n",
 		"Server start time: Sun Mar 08 12:40:32 CET 2015\nServer current time: Sun Mar 08 14:04:30 CET 2015\n",
 		"Server timezone: Europe/Brussels\nServer timezone offset (mins): 60\nRestarts: 1\nUsed Memory (MB): 197\nAllocated Memory (MB): 989\n",
+		"Default Trap Destinations\n",
+		"Trap Destination - 1\n----------------------\nIP Address: 10.48.39.225\nLast Updated: Sun Mar 08 12:34:12 CET 2015\n",
+		"Trap Destination - 2\n----------------------\nIP Address: 10.48.39.226\n",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
