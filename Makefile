@@ -10,7 +10,7 @@ OUT   ?= out
 # The image builder: mtools (ESP), e2fsprogs (data partition), systemd-boot
 # (boot menu), apt/dpkg to unpack Debian's kernel (scripts/fetch-kernel.sh).
 IMAGE_PKGS := kmod mtools e2fsprogs systemd-boot-efi
-TEST_PKGS  := iproute2 nftables dnsmasq-base kmod chromium snmptrapd smitools $(IMAGE_PKGS) qemu-system-x86 qemu-utils ovmf fdisk xorriso
+TEST_PKGS  := iproute2 nftables dnsmasq-base kmod chromium snmptrapd smitools prometheus $(IMAGE_PKGS) qemu-system-x86 qemu-utils ovmf fdisk xorriso
 # Where scripts/fetch-kernel.sh unpacks Debian's linux-image package.
 KERNEL_CACHE := .cache/kernel
 

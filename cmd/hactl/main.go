@@ -32,6 +32,7 @@ var commands = map[string]cli.EnvCommand[*api.Client]{
 	"recover":    {Summary: "on the secondary: restore a recovering primary's pairing", Run: runRecover},
 	"secondary":  {Summary: "on a primary: inspect a future secondary, or install its license (inspect|license)", Run: runSecondary},
 	"traps":      {Summary: "SNMP trap destinations (add|list|delete|test)", Run: runTraps},
+	"metrics":    {Summary: "the read-only bearer token of /metrics (token)", Run: runMetrics},
 }
 
 // usageError reports a command-line mistake (exit status 2).

@@ -186,13 +186,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	// The instance stops after the daemon (which stops it first, in order).
 	defer func() { stopSvc(); <-svcDone }()
 
-	notes, observer, err := openNotify(f.stateDir, cfg, log)
+	lic := licenseFiles{profile: profile, udi: parsedUDI, keyFile: f.vendorKey, dir: f.licenseDir, log: log}
+	var d *daemon.Daemon
+	op, err := openOps(f.stateDir, cfg, lic, func(ctx context.Context) (api.Status, error) { return d.Status(ctx) }, log)
 	if err != nil {
 		return err
 	}
-	defer notes.Close()
-	lic := licenseFiles{profile: profile, udi: parsedUDI, keyFile: f.vendorKey, dir: f.licenseDir, log: log}
-	d, err := daemon.New(daemon.Options{
+	defer op.notes.Close()
+	d, err = daemon.New(daemon.Options{
 		Config: cfg, StateDir: f.stateDir, Version: version, UDI: udi, Profile: profile,
 		Activated: func() (bool, error) { return activated(profile, parsedUDI, f.vendorKey, f.licenseDir, log) },
 		Identity:  id, VIP: exec, Log: log, HeartbeatPort: f.heartbeatPort,
@@ -200,13 +201,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		Instance:       instHook, Data: syncHook,
 		StabilizationWindow: f.stabilization, GracefulTimeout: f.gracefulLimit,
 		Recovery: recovery, Restored: restore.restored,
-		Observer: observer,
+		Observer: op.observer, HeartbeatRTT: op.metrics.ObserveRTT,
 	})
 	if err != nil {
 		return err
 	}
 	svc.SetEvents(d)
-	servers, err := serve(opsBackend{d, notes}, cfg, id, f.socket, lic, log)
+	servers, err := serve(opsBackend{d, op.notes, op.metrics}, cfg, id, f.socket, lic, log)
 	if err != nil {
 		return err
 	}
@@ -248,7 +249,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 // serve starts the local API on the unix socket (root only) and the remote
 // API and the management console (package webui) over TLS on the
 // health-monitor address.
-func serve(d api.Backend, cfg config.Appliance, id api.Identity, socket string, lic licenseFiles, log *slog.Logger) ([]*http.Server, error) {
+func serve(d opsBackend, cfg config.Appliance, id api.Identity, socket string, lic licenseFiles, log *slog.Logger) ([]*http.Server, error) {
 	if err := os.MkdirAll(filepath.Dir(socket), 0o755); err != nil {
 		return nil, fmt.Errorf("create socket directory: %w", err)
 	}

@@ -1,38 +1,87 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/daemon"
+	"github.com/hafw/hafw/hmd/metrics"
+	"github.com/hafw/hafw/licensing"
 	"github.com/hafw/hafw/notify"
 )
 
 // opsBackend is what the API and the console serve: the daemon, plus the
 // operations side that lives off the HA loop (trap destinations and
-// notification rules).
+// notification rules, the metrics token).
 type opsBackend struct {
 	*daemon.Daemon
 	*notify.Service
+	metrics *metrics.Metrics
 }
 
-// openNotify opens the notification service on the data partition; its
-// settings hold SNMP secrets, hence 0600 in the state directory.
-func openNotify(stateDir string, cfg config.Appliance, log *slog.Logger) (*notify.Service, *notify.HA, error) {
-	s, err := notify.Open(notify.Options{Path: filepath.Join(stateDir, "notify.json"), Node: cfg.Hostname, Log: log})
-	if err != nil {
-		return nil, nil, err
-	}
-	return s, &notify.HA{Classifier: notify.Classifier{Node: cfg.Hostname}, Service: s}, nil
-}
+// MetricsToken implements api.MetricsBackend.
+func (b opsBackend) MetricsToken() string { return b.metrics.MetricsToken() }
 
 // The wrapper must keep every optional API of the daemon and add the
-// notification routes; a name clash between the two would hide one.
+// operations routes; a name clash between the two would hide one.
 var (
 	_ api.NotifyBackend    = opsBackend{}
+	_ api.MetricsBackend   = opsBackend{}
 	_ api.RecoveryBackend  = opsBackend{}
 	_ api.WitnessBackend   = opsBackend{}
 	_ api.SecondaryBackend = opsBackend{}
 )
+
+// opsRoutes adds /metrics to the TLS server's routes.
+func (b opsBackend) opsRoutes(mux *http.ServeMux) {
+	mux.Handle(metrics.Path, b.metrics.Handler())
+}
+
+// ops is the operations side before the daemon exists.
+type ops struct {
+	notes    *notify.Service
+	observer *notify.HA
+	metrics  *metrics.Metrics
+}
+
+// openOps opens the notification service and the metrics on the data
+// partition (notify.json holds SNMP secrets and metrics.token the
+// scrapers' token, both 0600 in the state directory). status is read
+// lazily: the daemon is made after this.
+func openOps(stateDir string, cfg config.Appliance, lic licenseFiles, status func(context.Context) (api.Status, error), log *slog.Logger) (*ops, error) {
+	s, err := notify.Open(notify.Options{Path: filepath.Join(stateDir, "notify.json"), Node: cfg.Hostname, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	m, err := metrics.Open(metrics.Options{Status: status, Destinations: s.Destinations, Licenses: lic.expiries,
+		TokenFile: filepath.Join(stateDir, "metrics.token"),
+		Auth:      &api.Password{Hash: func() string { return cfg.PasswordHash }, Check: config.CheckPassword}})
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	s.Subscribe(m.Count)
+	return &ops{notes: s, observer: &notify.HA{Classifier: notify.Classifier{Node: cfg.Hostname}, Service: s}, metrics: m}, nil
+}
+
+// expiries lists the verified licenses' expiry dates for the metrics.
+func (l licenseFiles) expiries() ([]metrics.License, error) {
+	pub, err := licensing.ReadPublicKey(l.keyFile)
+	if err != nil {
+		return nil, err
+	}
+	valid, _, err := licensing.Store{Dir: l.dir, Pub: pub, UDI: l.udi}.LoadVerified()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]metrics.License, 0, len(valid))
+	for _, v := range valid {
+		out = append(out, metrics.License{ID: v.ID, Feature: string(v.Feature), Expires: v.Expires})
+	}
+	return out, nil
+}

@@ -14,13 +14,14 @@ import (
 // remoteHandler is the TLS server's handler: the management console under
 // webui.Prefix and the API everywhere else, both on the same daemon and
 // the same password check.
-func remoteHandler(d api.Backend, auth api.Authenticator, lic webui.Licenses, log *slog.Logger) (http.Handler, error) {
+func remoteHandler(d opsBackend, auth api.Authenticator, lic webui.Licenses, log *slog.Logger) (http.Handler, error) {
 	ui, err := webui.New(webui.Options{Backend: d, Auth: auth, Licenses: lic, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("management console: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle(webui.Prefix, ui)
+	d.opsRoutes(mux)
 	mux.Handle("/", api.NewHandler(d, auth, log))
 	return mux, nil
 }

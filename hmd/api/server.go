@@ -131,6 +131,9 @@ func NewHandler(backend Backend, auth Authenticator, log *slog.Logger) http.Hand
 	if nb, ok := backend.(NotifyBackend); ok {
 		h.notifyRoutes(mux, nb)
 	}
+	if mb, ok := backend.(MetricsBackend); ok {
+		h.metricsRoutes(mux, mb)
+	}
 	return mux
 }
 

@@ -84,9 +84,22 @@ type PeerStatus struct {
 	// refused ones by reason (forged, replayed, truncated, unknown peer, …).
 	HeartbeatsReceived uint64            `json:"heartbeats_received"`
 	Rejected           map[string]uint64 `json:"rejected,omitempty"`
+	// HeartbeatPaths details each heartbeat path (hm, dc), by name.
+	HeartbeatPaths []HeartbeatPath `json:"heartbeat_paths,omitempty"`
 	// Replication is the live data replication as the node shipping it
 	// sees it (issue 6); absent on the standby side.
 	Replication *Replication `json:"replication,omitempty"`
+}
+
+// HeartbeatPath is one heartbeat path to a peer. Requests counts the
+// heartbeats sent on it that ask for a reply, Replies the timely replies:
+// their difference is the path's loss.
+type HeartbeatPath struct {
+	Name      string  `json:"name"`
+	Up        bool    `json:"up"`
+	MeanRTTMS float64 `json:"mean_rtt_ms"`
+	Requests  uint64  `json:"requests"`
+	Replies   uint64  `json:"replies"`
 }
 
 // Replication details the data replication of a pair (package replicate).

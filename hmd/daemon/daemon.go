@@ -126,6 +126,9 @@ type Options struct {
 	Restored func(vip netip.Prefix) error
 	// Observer, if set, hears state changes and events (notifications).
 	Observer Observer
+	// HeartbeatRTT, if set, gets every heartbeat round trip (metrics); it
+	// is called on the heartbeat receiver and must be quick.
+	HeartbeatRTT func(peer netip.Addr, path string, rtt time.Duration)
 }
 
 // peer is one relationship at run time.

@@ -76,6 +76,7 @@ func (d *Daemon) restartMonitor() error {
 		}
 		cfg.Peers = append(cfg.Peers, heartbeat.Peer{Pair: d.pairID(p.cfg), Node: p.cfg.HIP.String(), Secret: p.cfg.Secret, Remotes: remotes})
 	}
+	cfg.OnRTT = d.rttObserver()
 	m, err := heartbeat.New(cfg)
 	if err != nil {
 		return err

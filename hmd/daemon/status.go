@@ -58,6 +58,7 @@ func peerStatus(onPrimary bool, c store.PeerConfig, n ha.Node, hb heartbeat.Peer
 	if c.DirectIP.IsValid() {
 		ps.DirectConnectIP = c.DirectIP.String()
 	}
+	ps.HeartbeatPaths = heartbeatPaths(hb)
 	if c.Witness.Addr.IsValid() {
 		ps.Witness = c.Witness.Addr.String()
 	}

@@ -59,6 +59,9 @@ type Config struct {
 	// starts above everything it sent before and is not taken for a replay.
 	StartSeq uint64
 	Logger   *slog.Logger
+	// OnRTT, if set, gets every round trip measured on a path (metrics).
+	// It is called with the monitor's lock held: it must be quick.
+	OnRTT func(pair, path string, rtt time.Duration)
 }
 
 // Local is what this node reports about itself to one peer.
@@ -91,6 +94,9 @@ type PathStatus struct {
 	Up        bool
 	LastHeard time.Time
 	MeanRTT   time.Duration
+	// Requests counts heartbeats sent on the path that ask for a reply,
+	// Replies the timely replies heard: the difference is the path's loss.
+	Requests, Replies uint64
 }
 
 // PeerStatus is what gethainfo and the API show of one peer.
@@ -135,8 +141,9 @@ func (r *rtt) mean() time.Duration {
 }
 
 type pathState struct {
-	lastHeard time.Time
-	rtt       rtt
+	lastHeard         time.Time
+	rtt               rtt
+	requests, replies uint64
 }
 
 type peer struct {
@@ -291,6 +298,8 @@ func (m *Monitor) Status(pair string) (PeerStatus, bool) {
 			Up:        !ps.lastHeard.IsZero() && now.Sub(ps.lastHeard) < m.cfg.FailoverWait,
 			LastHeard: ps.lastHeard,
 			MeanRTT:   ps.rtt.mean(),
+			Requests:  ps.requests,
+			Replies:   ps.replies,
 		}
 	}
 	return st, true
@@ -361,6 +370,8 @@ func (m *Monitor) send(pair, path string, to netip.AddrPort, echo int64, now tim
 		Seq: p.seq, SentAt: now.UnixNano(), Echo: echo, Epoch: p.local.Epoch}
 	if echo != 0 {
 		msg.Flags |= FlagReply
+	} else if ps := p.paths[path]; ps != nil {
+		ps.requests++
 	}
 	p.sent++
 	key := p.key
@@ -417,6 +428,10 @@ func (m *Monitor) heard(path string, msg Message, now time.Time) bool {
 		if d := time.Duration(now.UnixNano() - msg.Echo); d > 0 && d < m.cfg.FailoverWait {
 			ps.rtt.add(d)
 			p.rtt.add(d)
+			ps.replies++
+			if m.cfg.OnRTT != nil {
+				m.cfg.OnRTT(msg.Pair, path, d)
+			}
 		}
 	}
 	if msg.Seq <= p.lastSeq {
