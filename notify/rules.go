@@ -40,7 +40,7 @@ func (r Rule) Matches(e Event) bool {
 }
 
 // validateRules checks rules against the destinations that exist.
-func validateRules(rules []Rule, dests []Destination) error {
+func validateRules(rules []Rule, dests []Destination, syslog *Syslog) error {
 	var errs config.ValidationError
 	bad := func(i int, field, format string, args ...any) {
 		errs = append(errs, &config.FieldError{Field: fmt.Sprintf("rules[%d].%s", i, field), Reason: fmt.Sprintf(format, args...)})
@@ -63,7 +63,9 @@ func validateRules(rules []Rule, dests []Destination) error {
 		}
 		name, isTrap := strings.CutPrefix(r.Target, "trap:")
 		switch {
+		case r.Target == TargetSyslog && syslog != nil:
 		case r.Target == TargetSyslog:
+			bad(i, "target", "no syslog collector is configured")
 		case isTrap && slices.ContainsFunc(dests, func(d Destination) bool { return d.Name == name }):
 		case isTrap:
 			bad(i, "target", "no trap destination is named %q", name)

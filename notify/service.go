@@ -225,7 +225,7 @@ func (s *Service) update(change func(*Settings) error) error {
 	if err := change(&next); err != nil {
 		return err
 	}
-	if err := validateRules(next.Rules, next.Destinations); err != nil {
+	if err := validateRules(next.Rules, next.Destinations, next.Syslog); err != nil {
 		return err
 	}
 	if err := s.save(next); err != nil {
@@ -316,4 +316,32 @@ func (s *Service) Close() {
 	for _, o := range outlets {
 		o.close()
 	}
+}
+
+// Syslog is the remote syslog collector, nil when none.
+func (s *Service) Syslog() *Syslog {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.settings.Syslog == nil {
+		return nil
+	}
+	c := *s.settings.Syslog
+	return &c
+}
+
+// SetSyslog sets the collector (nil: none). Rules that send to syslog
+// need one.
+func (s *Service) SetSyslog(c *Syslog) error {
+	if c != nil {
+		if err := c.Validate(); err != nil {
+			return err
+		}
+	}
+	return s.update(func(st *Settings) error {
+		st.Syslog = c
+		if c == nil && slices.ContainsFunc(st.Rules, func(r Rule) bool { return r.Target == TargetSyslog }) {
+			return fmt.Errorf("a notification rule sends to syslog: change the rules first")
+		}
+		return nil
+	})
 }

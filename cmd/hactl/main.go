@@ -33,6 +33,7 @@ var commands = map[string]cli.EnvCommand[*api.Client]{
 	"secondary":  {Summary: "on a primary: inspect a future secondary, or install its license (inspect|license)", Run: runSecondary},
 	"traps":      {Summary: "SNMP trap destinations (add|list|delete|test)", Run: runTraps},
 	"metrics":    {Summary: "the read-only bearer token of /metrics (token)", Run: runMetrics},
+	"syslog":     {Summary: "the remote syslog collector, RFC 5424 (set|show|off)", Run: runSyslog},
 }
 
 // usageError reports a command-line mistake (exit status 2).

@@ -19,6 +19,7 @@ var commands = map[string]cli.Command{
 	"udi":      {Summary: "print this machine's UDI and detected profile", Run: runUDI},
 	"license":  {Summary: "vendor keys, issue, verify and summarize signed licenses", Run: runLicense},
 	"build":    {Summary: "build firmware images (raw disk or OVA) for a profile", Run: runBuild},
+	"logs":     {Summary: "on the appliance: read or follow hmd's or the init agent's log (-f)", Run: runLogs},
 	"flash":    {Summary: "write a raw firmware image onto a disk, verified (--keep-data keeps hafw-data)", Run: runFlash},
 	"reboot":   {Summary: "orderly reboot of this appliance; --recovery boots the recovery entry once", Run: runReboot},
 }

@@ -68,7 +68,7 @@ type flags struct {
 	config, stateDir, socket     string
 	versionFile, profileFile     string
 	vendorKey, licenseDir, udi   string
-	logLevel                     string
+	logLevel, logDir             string
 	recovery                     bool
 	heartbeatPort                int
 	stabilization, gracefulLimit time.Duration
@@ -89,6 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.licenseDir, "license-dir", layout.LicenseDir(), "installed licenses `directory`")
 	fs.StringVar(&f.udi, "udi", "", "this appliance's UDI (default <product ID>:V01:<hostname>)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.logDir, "log-dir", "", "log files `directory` on the data partition (default: logs/ next to the state directory)")
 	fs.BoolVar(&f.recovery, "recovery", false, "HA recovery mode (hafw.recovery): take no HA role")
 	fs.IntVar(&f.heartbeatPort, "heartbeat-port", daemon.HeartbeatPort, "UDP `port` of heartbeats")
 	fs.DurationVar(&f.stabilization, "stabilization-window", 0, "refuse a failback this soon after a failover unless forced (default the seed's 30m)")
@@ -116,7 +117,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return configError{fmt.Errorf("--log-level: %w", err)}
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logw := openLogs(f, stderr)
+	defer logw.Close()
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(stderr, logw), &slog.HandlerOptions{Level: level}))
 
 	cfg, err := config.Load(f.config)
 	if err != nil {
@@ -193,6 +196,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer op.notes.Close()
+	logw.notes.Store(op.notes)
 	d, err = daemon.New(daemon.Options{
 		Config: cfg, StateDir: f.stateDir, Version: version, UDI: udi, Profile: profile,
 		Activated: func() (bool, error) { return activated(profile, parsedUDI, f.vendorKey, f.licenseDir, log) },
@@ -207,7 +211,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	svc.SetEvents(d)
-	servers, err := serve(opsBackend{d, op.notes, op.metrics}, cfg, id, f.socket, lic, log)
+	servers, err := serve(opsBackend{d, op.notes, op.metrics, logw}, cfg, id, f.socket, lic, log)
 	if err != nil {
 		return err
 	}

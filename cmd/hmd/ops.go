@@ -3,15 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/daemon"
 	"github.com/hafw/hafw/hmd/metrics"
 	"github.com/hafw/hafw/licensing"
+	"github.com/hafw/hafw/logs"
 	"github.com/hafw/hafw/notify"
 )
 
@@ -22,6 +25,7 @@ type opsBackend struct {
 	*daemon.Daemon
 	*notify.Service
 	metrics *metrics.Metrics
+	logs    *hmdLogs
 }
 
 // MetricsToken implements api.MetricsBackend.
@@ -32,6 +36,7 @@ func (b opsBackend) MetricsToken() string { return b.metrics.MetricsToken() }
 var (
 	_ api.NotifyBackend    = opsBackend{}
 	_ api.MetricsBackend   = opsBackend{}
+	_ api.LogsBackend      = opsBackend{}
 	_ api.RecoveryBackend  = opsBackend{}
 	_ api.WitnessBackend   = opsBackend{}
 	_ api.SecondaryBackend = opsBackend{}
@@ -84,4 +89,44 @@ func (l licenseFiles) expiries() ([]metrics.License, error) {
 		out = append(out, metrics.License{ID: v.ID, Feature: string(v.Feature), Expires: v.Expires})
 	}
 	return out, nil
+}
+
+// hmdLogs is hmd's log writer: files on the data partition and the syslog
+// collector the notification settings name (once they are open).
+type hmdLogs struct {
+	*logs.Writer
+	dir   string
+	notes atomic.Pointer[notify.Service]
+}
+
+// openLogs starts logging to the data partition; a directory that cannot
+// be made is said on stderr and hmd runs on (logs are not worth an HA
+// outage).
+func openLogs(f flags, stderr io.Writer) *hmdLogs {
+	l := &hmdLogs{dir: f.logDir}
+	if l.dir == "" {
+		l.dir = filepath.Join(filepath.Dir(f.stateDir), "logs")
+	}
+	l.Writer = logs.New(logs.Options{App: "hmd", Fallback: stderr, Syslog: func() *notify.Syslog {
+		if s := l.notes.Load(); s != nil {
+			return s.Syslog()
+		}
+		return nil
+	}})
+	if err := l.Start(l.dir); err != nil {
+		fmt.Fprintf(stderr, "hmd: logs stay off the data partition: %v\n", err)
+	}
+	return l
+}
+
+// Logs implements api.LogsBackend.
+func (b opsBackend) Logs(n int) (api.LogsView, error) {
+	lines, err := logs.Tail(b.logs.dir, "hmd", n)
+	if err != nil {
+		return api.LogsView{}, err
+	}
+	if lines == nil {
+		lines = []string{}
+	}
+	return api.LogsView{Status: b.logs.Status(), Lines: lines}, nil
 }

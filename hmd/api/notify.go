@@ -24,6 +24,21 @@ type NotifyBackend interface {
 	Test(ctx context.Context, name string) error
 	Rules() []notify.Rule
 	SetRules(rules []notify.Rule) error
+	Syslog() *notify.Syslog
+	SetSyslog(c *notify.Syslog) error
+}
+
+// SyslogConfig is GET and PUT /v1/syslog: the remote collector of events
+// (per the rules) and log lines; Collector nil turns forwarding off.
+type SyslogConfig struct {
+	Collector *notify.Syslog `json:"collector"`
+}
+
+func (c *SyslogConfig) validate() []FieldError {
+	if c.Collector == nil {
+		return nil
+	}
+	return fieldErrors(c.Collector.Validate())
 }
 
 // TrapList is GET /v1/traps.
@@ -97,6 +112,18 @@ func (h *handler) notifyRoutes(mux *http.ServeMux, b NotifyBackend) {
 		}
 		h.reply(w, Result{Message: "test notification sent to " + name})
 	}))
+	mux.HandleFunc("GET /v1/syslog", h.admin(func(w http.ResponseWriter, r *http.Request) {
+		h.reply(w, SyslogConfig{Collector: b.Syslog()})
+	}))
+	mux.HandleFunc("PUT /v1/syslog", h.admin(operation[SyslogConfig](h, func(_ context.Context, c SyslogConfig) (Result, error) {
+		if err := b.SetSyslog(c.Collector); err != nil {
+			return Result{}, err
+		}
+		if c.Collector == nil {
+			return Result{Message: "syslog forwarding off"}, nil
+		}
+		return Result{Message: "syslog forwarding to " + c.Collector.Address + "/" + c.Collector.Transport}, nil
+	})))
 	mux.HandleFunc("GET /v1/notify/rules", h.admin(func(w http.ResponseWriter, r *http.Request) {
 		h.reply(w, RuleList{Rules: b.Rules()})
 	}))
@@ -147,5 +174,19 @@ func (c *Client) NotifyRules(ctx context.Context) ([]notify.Rule, error) {
 func (c *Client) SetNotifyRules(ctx context.Context, rules []notify.Rule) (Result, error) {
 	var res Result
 	err := c.do(ctx, http.MethodPut, "/v1/notify/rules", RuleList{Rules: rules}, &res)
+	return res, err
+}
+
+// SyslogCollector is GET /v1/syslog.
+func (c *Client) SyslogCollector(ctx context.Context) (*notify.Syslog, error) {
+	var sc SyslogConfig
+	err := c.do(ctx, http.MethodGet, "/v1/syslog", nil, &sc)
+	return sc.Collector, err
+}
+
+// SetSyslogCollector is PUT /v1/syslog.
+func (c *Client) SetSyslogCollector(ctx context.Context, col *notify.Syslog) (Result, error) {
+	var res Result
+	err := c.do(ctx, http.MethodPut, "/v1/syslog", SyslogConfig{Collector: col}, &res)
 	return res, err
 }

@@ -134,6 +134,9 @@ func NewHandler(backend Backend, auth Authenticator, log *slog.Logger) http.Hand
 	if mb, ok := backend.(MetricsBackend); ok {
 		h.metricsRoutes(mux, mb)
 	}
+	if lb, ok := backend.(LogsBackend); ok {
+		h.logsRoutes(mux, lb)
+	}
 	return mux
 }
 
