@@ -92,6 +92,9 @@ type Agent struct {
 	Notify func(state string) error
 	// WatchdogInterval is how often WATCHDOG=1 is sent (0: never).
 	WatchdogInterval time.Duration
+	// DataMounted, if set, is called once the data partition is mounted
+	// at dir (the main starts logging to it then).
+	DataMounted func(dir string)
 }
 
 // bootState is what the boot steps learn, in order, and the ready line

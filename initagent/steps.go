@@ -123,6 +123,9 @@ func stepDataPartition(ctx context.Context, a *Agent, b *bootState) error {
 		return err
 	}
 	b.dataMounted = true
+	if a.DataMounted != nil {
+		a.DataMounted(a.Paths.Data)
+	}
 	return nil
 }
 

@@ -94,8 +94,14 @@ func testAgent(t *testing.T, cmdline string) (*Agent, *recordingSystem, *strings
 func TestBootSequenceFirstBoot(t *testing.T) {
 	a, sys, console := testAgent(t, "console=ttyS0 hafw.hostname=mse-lab hafw.eth0=10.210.0.5/24 hafw.dns=10.210.0.2\n")
 	b := &bootState{}
+	var mounted []string
+	a.DataMounted = func(dir string) { mounted = append(mounted, dir) }
 	if err := a.runSteps(context.Background(), bootSteps(), b); err != nil {
 		t.Fatal(err)
+	}
+	// The logs move onto the data partition once, after it is mounted.
+	if !slices.Equal(mounted, []string{a.Paths.Data}) {
+		t.Errorf("DataMounted calls %q, want [%s]", mounted, a.Paths.Data)
 	}
 	dev := a.Paths.Dev
 	want := []string{

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/hafw/hafw/initagent"
 	"github.com/hafw/hafw/initagent/supervise"
+	"github.com/hafw/hafw/logs"
 	"github.com/hafw/hafw/osnet"
 )
 
@@ -37,13 +39,22 @@ func main() {
 		fs.BoolVar(&manageNet, "manage-network", false, "configure eth0/eth1 with netlink and DHCP (off: the host manages them)")
 		fs.Parse(os.Args[1:])
 	}
+	log, files := newLogger(pid1)
 	a := &initagent.Agent{
 		PID1:    pid1,
 		Paths:   paths,
 		Sys:     initagent.LinuxSystem{},
 		Console: os.Stdout,
-		Log:     newLogger(pid1),
+		Log:     log,
 		Backoff: supervise.DefaultBackoff(),
+	}
+	if files != nil {
+		defer files.Close()
+		a.DataMounted = func(dir string) {
+			if err := files.Start(filepath.Join(dir, "logs")); err != nil {
+				log.Warn("logs stay on the console", "err", err)
+			}
+		}
 	}
 	if pid1 {
 		a.Clock = osnet.SystemClock{}
@@ -72,14 +83,21 @@ func main() {
 	}
 }
 
-// newLogger logs to the journal under systemd and to the console as PID 1
-// (where it shares the console with the operator-facing lines).
-func newLogger(pid1 bool) *slog.Logger {
-	var w io.Writer = os.Stderr
+// newLogger logs to the journal under systemd (which rotates and bounds
+// it) and to the console as PID 1 (where it shares the console with the
+// operator-facing lines) and, once the data partition is mounted, to
+// initagent.log there: files is that log, nil under systemd.
+func newLogger(pid1 bool) (*slog.Logger, *logs.Writer) {
 	if !pid1 && journal.Enabled() {
-		return slog.New(slog.NewTextHandler(journalWriter{}, nil))
+		return slog.New(slog.NewTextHandler(journalWriter{}, nil)), nil
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var files *logs.Writer
+	var w io.Writer = os.Stderr
+	if pid1 {
+		files = logs.New(logs.Options{App: "initagent", Fallback: os.Stderr})
+		w = io.MultiWriter(os.Stderr, files)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})), files
 }
 
 // journalWriter sends each log record to the journal.

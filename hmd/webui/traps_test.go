@@ -12,8 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/internal/netnstest"
 	"github.com/hafw/hafw/internal/snmptest"
+	"github.com/hafw/hafw/logs"
 	"github.com/hafw/hafw/notify"
 )
 
@@ -75,5 +77,34 @@ func TestTrapDestinationsPage(t *testing.T) {
 	w = c.post("/ui/traps/delete", url.Values{"csrf": {csrf}, "name": {"nms"}})
 	if page = c.get(w.Header().Get("Location")).Body.String(); !strings.Contains(page, "No trap destinations.") {
 		t.Errorf("after delete:\n%s", page)
+	}
+}
+
+// logsBackend serves fixed logs with a full disk.
+type logsBackend struct{ *fakeBackend }
+
+func (logsBackend) Logs(n int) (api.LogsView, error) {
+	return api.LogsView{Status: logs.Status{File: "/data/logs/hmd.log", DiskError: "write /data/logs/hmd.log: no space left on device", Dropped: 7},
+		Lines: []string{`time=x level=INFO msg="state change" to=FAILOVER_ACTIVE <b>`}}, nil
+}
+
+// TestLogsPage: the Logs page shows hmd's lines (escaped) and says that
+// disk logging stopped on a full partition.
+func TestLogsPage(t *testing.T) {
+	c := newConsole(t)
+	s, err := New(Options{Backend: logsBackend{c.b}, Auth: fakeAuth{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return c.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.s = s
+	if w := c.get("/ui/logs"); w.Code != http.StatusSeeOther {
+		t.Fatalf("logs without login: %d", w.Code)
+	}
+	c.login()
+	page := c.get("/ui/logs").Body.String()
+	for _, want := range []string{"to=FAILOVER_ACTIVE &lt;b&gt;", `id="disk-error"`, "no space left on device", "The appliance keeps serving", "lines dropped 7"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("Logs page lacks %q:\n%s", want, page)
+		}
 	}
 }

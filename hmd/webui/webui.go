@@ -91,7 +91,7 @@ func New(opt Options) (*Server, error) {
 	}
 	funcs := template.FuncMap{"fields": pairForm, "title": title, "op": newOpButton}
 	s := &Server{opt: opt, log: opt.Log, sessions: newSessions(opt.Now), pages: map[string]*template.Template{}}
-	for _, name := range []string{"login", "appliances", "ha", "status", "n1", "traps"} {
+	for _, name := range []string{"login", "appliances", "ha", "status", "n1", "traps", "logs"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse the %s page: %w", name, err)
@@ -120,6 +120,7 @@ func New(opt Options) (*Server, error) {
 	m.HandleFunc("POST /ui/ha/delete", s.post(s.operation("Delete", api.Backend.Unpair, "/ui/ha")))
 	m.HandleFunc("POST /ui/license", s.post(s.license))
 	m.HandleFunc("GET /ui/traps", s.page(s.trapsPage))
+	m.HandleFunc("GET /ui/logs", s.page(s.logsPage))
 	m.HandleFunc("POST /ui/traps/add", s.post(s.trapAdd))
 	m.HandleFunc("POST /ui/traps/delete", s.post(s.trapDelete))
 	m.HandleFunc("POST /ui/traps/test", s.post(s.trapTest))
