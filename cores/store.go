@@ -1,4 +1,4 @@
-// Package cores runs horizontal core failover (issue 9, the second seed) on
+// Package cores runs horizontal core failover (the second seed) on
 // etcd: cores register with a lease, claim tasks in transactions, and the
 // surviving cores fail a stopped core over exactly once per incarnation.
 // The decisions themselves are in the pure package plan; this package only

@@ -62,8 +62,8 @@ func stepLicenses(_ context.Context, a *Agent, b *bootState) error {
 	}
 	b.activated = licensing.Summarize(b.platform.Profile, valid).Activated()
 	if !b.activated {
-		// The administrator needs the UDI to obtain the activation license
-		// (issue 10): show it where the first-boot console is read.
+		// The administrator needs the UDI to obtain the activation license:
+		// show it where the first-boot console is read.
 		a.consolef("hafw-license: NOT ACTIVATED. UDI of this appliance: %s", b.udi)
 		a.consolef("hafw-license: install the activation license for this UDI with setup (file, paste or URL) or: hafw license install --udi %s FILE", b.udi)
 	}

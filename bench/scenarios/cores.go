@@ -12,7 +12,7 @@ import (
 
 const coresPkg = "./cores"
 
-// Cores is issue 9's figure, from the benchmarks next to cores: on a
+// Cores is the core failover figure, from the benchmarks next to cores: on a
 // 3-member etcd cluster with three core processes, kill -9 of a core that
 // holds N tasks; detection (lease expiry, set by the TTL) and the time from
 // there to all N tasks re-queued are separate rows; and the claim

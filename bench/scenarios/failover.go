@@ -21,7 +21,7 @@ var outagePairs = []struct{ wait, advert string }{
 	{"200ms", "0.1s"},
 }
 
-// Failover is issue 5's figure: the outage a client probing the VIP every
+// Failover is the failover figure: the outage a client probing the VIP every
 // 5 ms (gapprobe, a process of its own in the client namespace; see
 // hmd/hmdtest/gapprobe) sees when the active node dies (cable pulled +
 // kill -9 at a random phase), hafw's hmd against keepalived in the same

@@ -25,7 +25,7 @@ import (
 // imageProfile is the OVA the issue names for the build comparison.
 const imageProfile = "VA-Standard"
 
-// Image is issue 3's figure: u-root's own CLI making a bare initramfs of
+// Image is the image build figure: u-root's own CLI making a bare initramfs of
 // the same core command set (image.CoreCommands) against our full
 // `hafw build` of one OVA, warm (caches filled by an untimed first run) and
 // cold (empty Go build cache for both, empty image cache for hafw); the

@@ -10,7 +10,7 @@ import (
 
 const replicatePkg = "./hmd/replicate"
 
-// Replication is issue 6's figure, from the benchmarks next to
+// Replication is the data replication figure, from the benchmarks next to
 // hmd/replicate (a standby in its own namespace behind a veth pair):
 // initial sync throughput against rsync (daemon in the standby's
 // namespace, --whole-file --fsync) of the same file over the same link;

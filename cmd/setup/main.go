@@ -74,7 +74,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 		return fmt.Errorf("save configuration: %w", err)
 	}
 	fmt.Fprintf(stdout, "Configuration saved to %s.\n", *cfgPath)
-	// License activation (issue 10): before the reload, so the new ready
+	// License activation: before the reload, so the new ready
 	// line already reports the license.
 	if *udi == "" {
 		if st, err := ctl.Status(ctx); err == nil {

@@ -5,7 +5,7 @@ import (
 	"net/http"
 )
 
-// Activating a virtual secondary from its primary (issue 8): the seed's
+// Activating a virtual secondary from its primary: the seed's
 // "Configure High Availability Parameters" form shows the secondary's
 // platform UDI and activation status before Save and takes its activation
 // license there. The primary asks the secondary's API over TLS with the

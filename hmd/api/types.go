@@ -61,7 +61,8 @@ type PeerStatus struct {
 	FailoverType   string `json:"failover_type"`
 	FailbackType   string `json:"failback_type"`
 	FailoverWaitMS int64  `json:"failover_wait_ms"`
-	// The instance names of the seed's gethainfo (issue 6 runs them).
+	// The instance names of the seed's gethainfo (the instance and
+	// replication run under them).
 	InstanceDBName    string `json:"instance_db_name"`
 	InstanceDBPort    int    `json:"instance_db_port"`
 	DataguardName     string `json:"dataguard_name"`
@@ -87,7 +88,7 @@ type PeerStatus struct {
 	// HeartbeatPaths details each heartbeat path (hm, dc), by name.
 	HeartbeatPaths []HeartbeatPath `json:"heartbeat_paths,omitempty"`
 	// Replication is the live data replication as the node shipping it
-	// sees it (issue 6); absent on the standby side.
+	// sees it; absent on the standby side.
 	Replication *Replication `json:"replication,omitempty"`
 }
 

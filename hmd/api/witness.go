@@ -6,7 +6,7 @@ import (
 	"net/url"
 )
 
-// The witness vote (split brain, issue 5): before a secondary takes over
+// The witness vote (split brain): before a secondary takes over
 // from a silent primary it asks a third node — the management station, the
 // other primary of an N:1 group, or any hafw appliance on the LAN — whether
 // that node still hears the primary. A secondary whose heartbeats alone are

@@ -3,7 +3,7 @@
 // probe results, saves each relationship's node atomically after every
 // step, and hands the resulting actions to the executors — the VIP
 // executor, the heartbeat monitor, the events log, and the hooks for the
-// service instance and data replication (issue 6).
+// service instance and data replication.
 //
 // VIP ownership is decided only by ha.Step and applied only by the VIP
 // executor; at start-up every VIP this node knows of is removed before the
@@ -41,7 +41,7 @@ type VIPExecutor interface {
 	Reachable(ctx context.Context, ip, self netip.Addr) bool
 }
 
-// Instance starts and stops the service instance of a pair (issue 6). The
+// Instance starts and stops the service instance of a pair. The
 // daemon calls it off its event loop, one operation at a time, and reports
 // the outcome to the state machine as InstanceStarted or InstanceStopped;
 // Start returns once the instance serves, which is when the node reports
@@ -54,7 +54,7 @@ type Instance interface {
 	Stop(ctx context.Context, slot int) error
 }
 
-// Replicator starts a data sync towards the peer (issue 6) and reports
+// Replicator starts a data sync towards the peer and reports
 // progress through the callback, ending with done=true. The callback blocks
 // until the event loop takes the report, so it must be called from the
 // replicator's own goroutine, never from within Start.
@@ -69,8 +69,9 @@ type ReplicationReporter interface {
 	Replication(slot int) (api.Replication, bool)
 }
 
-// NoInstance is the instance hook until issue 6 lands: nothing to start, so
-// starting and stopping always succeed at once.
+// NoInstance is the instance hook of a daemon run without a service
+// (the default): nothing to start, so starting and stopping always succeed
+// at once.
 type NoInstance struct{}
 
 // Start implements Instance.
@@ -79,8 +80,8 @@ func (NoInstance) Start(context.Context, int, uint64) error { return nil }
 // Stop implements Instance.
 func (NoInstance) Stop(context.Context, int) error { return nil }
 
-// NoData is the replication hook until issue 6 lands: there is no data yet,
-// so every sync is complete at once.
+// NoData is the replication hook of a daemon run without a service (the
+// default): there is no data, so every sync is complete at once.
 type NoData struct{}
 
 // Start implements Replicator.

@@ -15,7 +15,7 @@ type AddVIP struct{ Epoch uint64 }
 type RemoveVIP struct{}
 
 // StartInstance: start the application instance (on the secondary: open
-// the replica at the last acknowledged sequence, issue 6).
+// the replica at the last acknowledged sequence).
 type StartInstance struct{}
 
 // StopInstance: stop the application instance (idempotent).
@@ -40,7 +40,7 @@ const (
 // Completion is reported back as ReplicationSynced.
 type Sync struct {
 	Kind SyncKind
-	// Epoch is the holder's epoch: the fork point for issue 6.
+	// Epoch is the holder's epoch: the fork point of data replication.
 	Epoch uint64
 }
 

@@ -219,8 +219,8 @@ type Claim struct {
 	WitnessOK time.Time `json:"witness_ok,omitzero"`
 }
 
-// SyncView is the data replication as the machine sees it (issue 6 feeds
-// it through ReplicationProgress and ReplicationSynced).
+// SyncView is the data replication as the machine sees it (the daemon
+// feeds it through ReplicationProgress and ReplicationSynced).
 type SyncView struct {
 	// Requested is true once this node (the VIP holder) asked for a sync
 	// towards the current standby peer.
