@@ -45,6 +45,7 @@ func All() []Scenario {
 		{"image", Image},
 		{"cores", Cores},
 		{"replication", Replication},
+		{"ops", Ops},
 	}
 }
 

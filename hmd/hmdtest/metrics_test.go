@@ -24,7 +24,7 @@ import (
 
 // getIn does one HTTP GET from inside ns: the connection is dialled on
 // the namespace's thread, then used by an ordinary client.
-func getIn(t *testing.T, ns *netnstest.NS, rawURL, bearer string) (int, string) {
+func getIn(t testing.TB, ns *netnstest.NS, rawURL, bearer string) (int, string) {
 	t.Helper()
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -64,7 +64,7 @@ func getIn(t *testing.T, ns *netnstest.NS, rawURL, bearer string) (int, string) 
 
 // promValue runs an instant query against the Prometheus in ns and
 // returns the value of its single sample ("" when there is none).
-func promValue(t *testing.T, ns *netnstest.NS, base, query string) string {
+func promValue(t testing.TB, ns *netnstest.NS, base, query string) string {
 	t.Helper()
 	code, body := getIn(t, ns, base+"/api/v1/query?"+url.Values{"query": {query}}.Encode(), "")
 	if code != http.StatusOK {

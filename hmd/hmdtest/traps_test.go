@@ -54,25 +54,8 @@ func TestFailoverTraps(t *testing.T) {
 	var v2c, v3 *snmptest.Trapd
 	l, p, s := newPair(t, "10.251.0", func(l *lan, p, s *node) {
 		serveNames(l, p, s)
-		nms := netnstest.New(t, "nms")
-		l.br.Attach(nms, "eth0")
-		nms.AddAddr("eth0", l.prefix(50))
-		v2c = snmptest.Start(t, nms, snmptest.Config{Listen: l.addr(50).String() + ":162", Community: "hafw-test"})
-		v3 = snmptest.Start(t, nms, snmptest.Config{Listen: l.addr(50).String() + ":1162",
-			Users: []snmptest.User{{Name: "nms", AuthKey: "auth-pass-phrase", PrivKey: "priv-pass-phrase"}}})
-		for _, n := range []*node{p, s} {
-			for _, args := range [][]string{
-				{"--name", "nms-v2c", "--address", l.addr(50).String(), "--community", "hafw-test"},
-				{"--name", "nms-v3", "--address", l.addr(50).String() + ":1162", "--version", "v3", "--user", "nms",
-					"--auth-key", "auth-pass-phrase", "--priv-key", "priv-pass-phrase", "--inform"},
-				{"--name", "black-hole", "--address", l.addr(99).String(), "--version", "v3", "--user", "nms",
-					"--auth-key", "auth-pass-phrase", "--priv-key", "priv-pass-phrase", "--inform"},
-			} {
-				if out, err := n.hactl(append([]string{"traps", "add"}, args...)...); err != nil {
-					t.Fatalf("hactl traps add on %s: %v\n%s", n.name, err, out)
-				}
-			}
-		}
+		v2c, v3 = nmsReceivers(t, l)
+		addTrapDestinations(t, l, p, s)
 		// The test button reaches the real receiver.
 		if out, err := s.hactl("traps", "test", "--name", "nms-v3"); err != nil || !strings.Contains(out, "test notification sent") {
 			t.Fatalf("hactl traps test: %v\n%s", err, out)
@@ -121,5 +104,38 @@ func TestFailoverTraps(t *testing.T) {
 	}
 	if t.Failed() {
 		fmt.Println(strings.Join(trapNames(v2c), "\n"))
+	}
+}
+
+// nmsReceivers starts a management station (.50) on the LAN with two
+// net-snmp snmptrapd: SNMPv2c on port 162, SNMPv3 informs on 1162.
+func nmsReceivers(t testing.TB, l *lan) (v2c, v3 *snmptest.Trapd) {
+	t.Helper()
+	nms := netnstest.New(t, "nms")
+	l.br.Attach(nms, "eth0")
+	nms.AddAddr("eth0", l.prefix(50))
+	v2c = snmptest.Start(t, nms, snmptest.Config{Listen: l.addr(50).String() + ":162", Community: "hafw-test"})
+	v3 = snmptest.Start(t, nms, snmptest.Config{Listen: l.addr(50).String() + ":1162",
+		Users: []snmptest.User{{Name: "nms", AuthKey: "auth-pass-phrase", PrivKey: "priv-pass-phrase"}}})
+	return v2c, v3
+}
+
+// addTrapDestinations gives each node three destinations with hactl: the
+// station's v2c receiver, its v3 inform receiver, and a black hole (v3
+// informs to .99, where nobody is).
+func addTrapDestinations(t testing.TB, l *lan, nodes ...*node) {
+	t.Helper()
+	for _, n := range nodes {
+		for _, args := range [][]string{
+			{"--name", "nms-v2c", "--address", l.addr(50).String(), "--community", "hafw-test"},
+			{"--name", "nms-v3", "--address", l.addr(50).String() + ":1162", "--version", "v3", "--user", "nms",
+				"--auth-key", "auth-pass-phrase", "--priv-key", "priv-pass-phrase", "--inform"},
+			{"--name", "black-hole", "--address", l.addr(99).String(), "--version", "v3", "--user", "nms",
+				"--auth-key", "auth-pass-phrase", "--priv-key", "priv-pass-phrase", "--inform"},
+		} {
+			if out, err := n.hactl(append([]string{"traps", "add"}, args...)...); err != nil {
+				t.Fatalf("hactl traps add on %s: %v\n%s", n.name, err, out)
+			}
+		}
 	}
 }
