@@ -46,7 +46,7 @@ func BuildFirmware(ctx context.Context, srcDir, dir string, log *slog.Logger) (*
 	if _, err := image.Build(ctx, image.Options{
 		Profile: prof, Kernel: k, Version: version, SrcDir: srcDir,
 		OutDir: dir, CacheDir: filepath.Join(srcDir, ".cache"),
-		VendorPub: devkey.PublicKeyFile(), Epoch: time.Unix(1700000000, 0).UTC(),
+		VendorPub: devkey.PublicKeyFile(), VendorKey: devkey.Private(), Epoch: time.Unix(1700000000, 0).UTC(),
 		KeepRawDisk: true, Log: log,
 	}); err != nil {
 		return nil, fmt.Errorf("building the VA-Standard image: %w", err)

@@ -3,28 +3,20 @@ package image
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
+
+	"github.com/hafw/hafw/upgrade"
 )
 
-// Boot partition layout. Each slot is a directory with a kernel and an
-// initramfs; each filled slot has a normal and a recovery loader entry.
-// Upgrades write the inactive slot and switch loader.conf's default (or set
-// the one-shot LoaderEntryOneShot EFI variable to try it once), so a bad
-// firmware rolls back to the other slot. The running system learns which
-// entry it booted from systemd-boot's LoaderEntrySelected EFI variable.
-//
-//	EFI/BOOT/BOOTX64.EFI            systemd-boot
-//	loader/loader.conf              default hafw-a.conf, menu timeout
-//	loader/entries/hafw-a.conf      slot A
-//	loader/entries/hafw-a-recovery.conf
-//	hafw/a/vmlinuz, hafw/a/initrd.zst
-//	hafw/b/                         empty until the first upgrade
-//	hafw/slots.json                 which slot holds what, which is active
+// Boot partition layout: systemd-boot as EFI/BOOT/BOOTX64.EFI, and the
+// boot slots as package upgrade lays them out (slot A filled and
+// committed, slot B empty until the first upgrade; see upgrade's slots.go
+// for the entries and how systemd-boot chooses between the slots). The
+// running system learns which entry it booted from systemd-boot's
+// LoaderEntrySelected EFI variable.
 const (
 	// BaseCmdline is the kernel command line of every entry: the serial
 	// console last so that it is /dev/console (the lab and the field
@@ -34,25 +26,6 @@ const (
 	// but long enough to pick the recovery entry on the console.
 	menuTimeout = 3
 )
-
-// Slots is hafw/slots.json on the boot partition.
-type Slots struct {
-	Active string          `json:"active"`
-	Slots  map[string]Slot `json:"slots"`
-}
-
-// Slot describes one boot slot's content; an empty Version means empty.
-type Slot struct {
-	Version string `json:"version,omitempty"`
-	Kernel  string `json:"kernel_sha256,omitempty"`
-	Initrd  string `json:"initrd_sha256,omitempty"`
-}
-
-// loaderEntry renders a systemd-boot Type #1 entry.
-func loaderEntry(title, slot, version, cmdline string) []byte {
-	return fmt.Appendf(nil, "title %s\nversion %s\nlinux /hafw/%s/vmlinuz\ninitrd /hafw/%s/initrd.zst\noptions %s\n",
-		title, version, slot, slot, strings.TrimSpace(cmdline))
-}
 
 // stageESP lays out the boot partition with slot A filled and active.
 func stageESP(o Options, dir, initrd string) error {
@@ -68,18 +41,16 @@ func stageESP(o Options, dir, initrd string) error {
 	if err != nil {
 		return err
 	}
-	slots, err := json.MarshalIndent(Slots{Active: "a", Slots: map[string]Slot{
-		"a": {Version: o.Version, Kernel: kernelSum, Initrd: initrdSum},
+	slots := upgrade.Slots{Active: "a", Slots: map[string]upgrade.Slot{
+		"a": {Version: o.Version, Kernel: kernelSum, Initrd: initrdSum, State: upgrade.StateGood, Seq: 1},
 		"b": {},
-	}}, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding slots: %w", err)
-	}
+	}}
+	entries := upgrade.EntriesDir + "/"
 	files := map[string][]byte{
-		"loader/loader.conf":                  fmt.Appendf(nil, "default hafw-a.conf\ntimeout %d\neditor no\nauto-entries no\nauto-firmware no\n", menuTimeout),
-		"loader/entries/hafw-a.conf":          loaderEntry("hafw "+o.Profile.Model+" (slot A)", "a", o.Version, cmdline),
-		"loader/entries/hafw-a-recovery.conf": loaderEntry("hafw "+o.Profile.Model+" recovery (slot A)", "a", o.Version, cmdline+" hafw.recovery"),
-		"hafw/slots.json":                     append(slots, '\n'),
+		upgrade.LoaderConf:                         upgrade.LoaderConfText(menuTimeout),
+		entries + upgrade.EntryName("a", false, 0): upgrade.EntryText(upgrade.EntryTitle(o.Profile.Model, o.Version, "a", false), "a", 1, o.Version, cmdline, false),
+		entries + upgrade.EntryName("a", true, 0):  upgrade.EntryText(upgrade.EntryTitle(o.Profile.Model, o.Version, "a", true), "a", 1, o.Version, cmdline, true),
+		upgrade.SlotsFile:                          slots.Marshal(),
 	}
 	for name, data := range files {
 		p := filepath.Join(dir, name)

@@ -9,6 +9,7 @@ package image
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	"github.com/hafw/hafw/hwprofiles"
 	"github.com/hafw/hafw/internal/atomicfile"
 	"github.com/hafw/hafw/licensing"
+	"github.com/hafw/hafw/upgrade"
 )
 
 // DefaultBootloader is systemd-boot as shipped by Debian's systemd-boot-efi.
@@ -43,6 +45,12 @@ type Options struct {
 	OutDir, CacheDir string
 	Bootloader       string // systemd-boot EFI binary
 	VendorPub        []byte // licensing public key file (/etc/hafw/vendor.pub)
+	// VendorKey signs the update bundle; its public half must be VendorPub
+	// (a bundle the image itself could not verify is refused).
+	VendorKey ed25519.PrivateKey
+	// MinUpgradeFrom is the update bundle's minimum running version ("":
+	// any).
+	MinUpgradeFrom string
 	// ConfigFile and LicenseFiles are baked into the data partition.
 	ConfigFile   string
 	LicenseFiles []string
@@ -113,8 +121,12 @@ func Build(ctx context.Context, o Options) (*Manifest, error) {
 	if strings.ContainsAny(o.Version, "/ \n") || o.Version == "" {
 		return nil, fmt.Errorf("%w: version %q must be non-empty without spaces or slashes", ErrBadInput, o.Version)
 	}
-	if _, err := licensing.ParsePublicKey(o.VendorPub); err != nil {
+	pub, err := licensing.ParsePublicKey(o.VendorPub)
+	if err != nil {
 		return nil, fmt.Errorf("%w: vendor public key: %w", ErrBadInput, err)
+	}
+	if o.VendorKey == nil || !pub.Equal(o.VendorKey.Public()) {
+		return nil, fmt.Errorf("%w: the vendor signing key is not the private half of the image's vendor public key: its update bundle would not verify", ErrBadInput)
 	}
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("output directory: %w", err)
@@ -195,6 +207,12 @@ func Build(ctx context.Context, o Options) (*Manifest, error) {
 		m.InitramfsBytes = st.Size()
 	}
 
+	base := "hafw-" + o.Profile.Model + "-" + o.Version
+	bundle := filepath.Join(work, base+upgrade.Ext)
+	if err := writeBundle(o, m, initrd, bundle); err != nil {
+		return nil, err
+	}
+
 	espDir := filepath.Join(work, "esp")
 	if err := stageESP(o, espDir, initrd); err != nil {
 		return nil, err
@@ -212,7 +230,6 @@ func Build(ctx context.Context, o Options) (*Manifest, error) {
 	}
 	sort.Slice(m.Inputs, func(i, j int) bool { return m.Inputs[i].Name < m.Inputs[j].Name })
 
-	base := "hafw-" + o.Profile.Model + "-" + o.Version
 	seed := base + "@" + fmt.Sprint(o.Epoch.Unix())
 	disk := filepath.Join(work, base+".img")
 	diskSize := int64(0)
@@ -237,6 +254,7 @@ func Build(ctx context.Context, o Options) (*Manifest, error) {
 	default:
 		return nil, fmt.Errorf("%w: profile %s has unknown image format %q", ErrBadInput, o.Profile.Model, o.Profile.ImageFormat)
 	}
+	outputs = append(outputs, bundle) // the image stays Outputs[0]
 	for _, p := range outputs {
 		st, err := os.Stat(p)
 		if err != nil {
@@ -270,6 +288,28 @@ func Build(ctx context.Context, o Options) (*Manifest, error) {
 		}
 	}
 	return m, nil
+}
+
+// writeBundle writes the update bundle: this build's slot payload (the
+// kernel and the initramfs a boot slot holds) with a manifest signed by
+// the vendor key.
+func writeBundle(o Options, m *Manifest, initrd, path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("writing update bundle: %w", err)
+	}
+	defer f.Close()
+	_, err = upgrade.Write(f, upgrade.Manifest{
+		Profile: o.Profile.Model, Version: o.Version, MinVersion: o.MinUpgradeFrom,
+		ConfigSchema: upgrade.DataSchema, KernelRelease: m.KernelRelease, SourceDateEpoch: o.Epoch.Unix(),
+	}, []upgrade.File{{Name: upgrade.KernelName, Path: o.Kernel.Image}, {Name: upgrade.InitrdName, Path: initrd}}, o.VendorKey, o.Epoch)
+	if err != nil {
+		return fmt.Errorf("writing update bundle: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing update bundle: %w", err)
+	}
+	return nil
 }
 
 // stageData fills the data partition's tree: the validated first-boot

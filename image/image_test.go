@@ -28,6 +28,7 @@ import (
 	"github.com/hafw/hafw/internal/testenv"
 	"github.com/hafw/hafw/internal/vmtest"
 	"github.com/hafw/hafw/licensing/devkey"
+	"github.com/hafw/hafw/upgrade"
 )
 
 // TestRawDiskLayout reads the 3355 image back with independent tools:
@@ -73,17 +74,18 @@ func TestRawDiskLayout(t *testing.T) {
 		}
 		return string(out)
 	}
-	if got := mtype("/loader/loader.conf"); !strings.Contains(got, "default hafw-a.conf") {
-		t.Errorf("loader.conf does not make slot A the default:\n%s", got)
+	if got := mtype("/loader/loader.conf"); !strings.Contains(got, "default hafw-*\n") {
+		t.Errorf("loader.conf does not choose among the hafw entries:\n%s", got)
 	}
-	if got := mtype("/loader/entries/hafw-a.conf"); !strings.Contains(got, "linux /hafw/a/vmlinuz") || !strings.Contains(got, "console=ttyS0") {
+	if got := mtype("/loader/entries/hafw-a.conf"); !strings.Contains(got, "linux /hafw/a/vmlinuz") || !strings.Contains(got, "console=ttyS0") ||
+		!strings.Contains(got, "sort-key hafw\nversion 1-1.0.0-test\n") {
 		t.Errorf("slot A entry:\n%s", got)
 	}
-	if got := mtype("/loader/entries/hafw-a-recovery.conf"); !strings.Contains(got, "hafw.recovery") {
+	if got := mtype("/loader/entries/hafw-a-recovery.conf"); !strings.Contains(got, "hafw.recovery") || !strings.Contains(got, "sort-key hafw-recovery\n") {
 		t.Errorf("recovery entry:\n%s", got)
 	}
-	var slots Slots
-	if err := json.Unmarshal([]byte(mtype("/hafw/slots.json")), &slots); err != nil || slots.Active != "a" || slots.Slots["a"].Version != "1.0.0-test" || slots.Slots["b"].Version != "" {
+	slots, err := upgrade.ParseSlots([]byte(mtype("/hafw/slots.json")))
+	if err != nil || slots.Active != "a" || slots.Slots["a"].Version != "1.0.0-test" || slots.Slots["a"].State != upgrade.StateGood || slots.Slots["b"].Version != "" {
 		t.Errorf("slots.json = %+v (%v)", slots, err)
 	}
 

@@ -84,7 +84,7 @@ func testOptions(t testing.TB, model string) Options {
 	}
 	return Options{
 		Profile: p, Kernel: k, Version: "1.0.0-test", SrcDir: "..",
-		CacheDir: filepath.Join("..", ".cache"), VendorPub: devkey.PublicKeyFile(),
+		CacheDir: filepath.Join("..", ".cache"), VendorPub: devkey.PublicKeyFile(), VendorKey: devkey.Private(),
 		Epoch: testEpoch, Log: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 	}
 }

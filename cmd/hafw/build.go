@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"flag"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/hafw/hafw/hwprofiles"
 	"github.com/hafw/hafw/image"
+	"github.com/hafw/hafw/licensing"
 	"github.com/hafw/hafw/licensing/devkey"
 )
 
@@ -36,7 +38,9 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		licenses = append(licenses, v)
 		return nil
 	})
-	vendorPub := fs.String("vendor-pub", "", "licensing vendor public key `FILE` (default: the DEVELOPMENT key)")
+	vendorPub := fs.String("vendor-pub", "", "licensing vendor public key `FILE` (default: the public half of --vendor-key, else the DEVELOPMENT key)")
+	vendorKey := fs.String("vendor-key", "", "vendor private key `FILE` that signs the update bundle (release builds; default: the DEVELOPMENT key)")
+	minUpgrade := fs.String("min-upgrade-from", "", "oldest running `VERSION` the update bundle may upgrade (default: any older)")
 	bootloader := fs.String("bootloader", image.DefaultBootloader, "systemd-boot EFI binary")
 	cmdline := fs.String("cmdline", "", "extra kernel command line for every boot entry")
 	src := fs.String("src", ".", "hafw source tree whose cmd/* go into the image")
@@ -69,17 +73,13 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	k, origin, err := resolveKernel(ctx, log, stderr, *kernel, *kernelSum, *modules, *cache)
+	pub, priv, err := vendorKeys(log, *vendorPub, *vendorKey)
 	if err != nil {
 		return err
 	}
-	pub := devkey.PublicKeyFile()
-	if *vendorPub != "" {
-		if pub, err = os.ReadFile(*vendorPub); err != nil {
-			return fmt.Errorf("reading --vendor-pub: %w", err)
-		}
-	} else {
-		log.Warn("using the DEVELOPMENT vendor key; release images need --vendor-pub")
+	k, origin, err := resolveKernel(ctx, log, stderr, *kernel, *kernelSum, *modules, *cache)
+	if err != nil {
+		return err
 	}
 	epoch, err := sourceDateEpoch(*src)
 	if err != nil {
@@ -94,7 +94,7 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		m, err := image.Build(ctx, image.Options{
 			Profile: p, Kernel: k, KernelOrigin: origin, Version: *version,
 			SrcDir: srcAbs, OutDir: *out, CacheDir: *cache, Bootloader: *bootloader,
-			VendorPub: pub, ConfigFile: *cfg, LicenseFiles: licenses,
+			VendorPub: pub, VendorKey: priv, MinUpgradeFrom: *minUpgrade, ConfigFile: *cfg, LicenseFiles: licenses,
 			Epoch: epoch, Cmdline: *cmdline, Log: log,
 		})
 		if err != nil {
@@ -112,6 +112,45 @@ func runBuild(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	return nil
+}
+
+// vendorKeys picks the image's vendor public key and the key that signs
+// its update bundle: --vendor-key (whose public half is the default
+// --vendor-pub), else the development key with a warning. A --vendor-pub
+// that is not --vendor-key's public half is refused: the image could not
+// verify its own update bundle.
+func vendorKeys(log *slog.Logger, pubFile, keyFile string) ([]byte, ed25519.PrivateKey, error) {
+	priv := devkey.Private()
+	if keyFile != "" {
+		var err error
+		if priv, err = licensing.ReadPrivateKey(keyFile); err != nil {
+			return nil, nil, fmt.Errorf("--vendor-key: %w", err)
+		}
+	} else {
+		log.Warn("signing the update bundle with the DEVELOPMENT vendor key; release builds need --vendor-key")
+	}
+	pub := licensing.MarshalPublicKey(priv.Public().(ed25519.PublicKey))
+	if pubFile == "" {
+		if keyFile == "" {
+			log.Warn("using the DEVELOPMENT vendor key; release images need --vendor-pub or --vendor-key")
+		}
+		return pub, priv, nil
+	}
+	data, err := os.ReadFile(pubFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading --vendor-pub: %w", err)
+	}
+	given, err := licensing.ParsePublicKey(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--vendor-pub: %w", err)
+	}
+	if !given.Equal(priv.Public()) {
+		if keyFile == "" {
+			return nil, nil, usageError("--vendor-pub is not the development key: give its private half with --vendor-key to sign the update bundle")
+		}
+		return nil, nil, usageError("--vendor-pub is not the public half of --vendor-key: the image could not verify its own update bundle")
+	}
+	return data, priv, nil
 }
 
 // resolveKernel turns --kernel/--modules into a kernel with its modules,

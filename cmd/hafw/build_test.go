@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hafw/hafw/licensing"
 )
 
 // TestBuildBadInput runs `hafw build` with each kind of mistake that is
@@ -17,6 +19,17 @@ func TestBuildBadInput(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
 	kernel := filepath.Join(t.TempDir(), "vmlinuz")
 	if err := os.WriteFile(kernel, []byte("not the kernel you expect"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	otherPub, otherKey := filepath.Join(t.TempDir(), "other.pub"), filepath.Join(t.TempDir(), "other.key")
+	pub, priv, err := licensing.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := licensing.WritePublicKey(otherPub, pub); err != nil {
+		t.Fatal(err)
+	}
+	if err := licensing.WritePrivateKey(otherKey, priv); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -33,6 +46,9 @@ func TestBuildBadInput(t *testing.T) {
 		{"URL without checksum", []string{"--profile", "3355", "--kernel", "http://127.0.0.1:1/vmlinuz"}, 2, "--kernel-sha256"},
 		{"bad checksum syntax", []string{"--profile", "3355", "--kernel", "http://127.0.0.1:1/vmlinuz", "--kernel-sha256", "abc", "--modules", "/x"}, 1, "64 hex digits"},
 		{"kernel file with wrong checksum", []string{"--profile", "3355", "--kernel", kernel, "--modules", "/x", "--kernel-sha256", strings.Repeat("0", 64)}, 1, "checksum mismatch"},
+		{"vendor-pub without its key", []string{"--profile", "3355", "--vendor-pub", otherPub}, 2, "give its private half with --vendor-key"},
+		{"vendor-pub of another key", []string{"--profile", "3355", "--vendor-pub", "../../licensing/devkey/dev.pub", "--vendor-key", otherKey}, 2, "not the public half of --vendor-key"},
+		{"vendor-key not a private key", []string{"--profile", "3355", "--vendor-key", otherPub}, 1, "--vendor-key"},
 		{"no kernel in cache", []string{"--profile", "3355", "--cache", t.TempDir()}, 1, "no kernel"},
 	}
 	for _, c := range cases {

@@ -41,7 +41,7 @@ func TestRecoveryMediaInstallsOntoBlankDisk(t *testing.T) {
 	out := t.TempDir()
 	m, err := image.Build(context.Background(), image.Options{
 		Profile: p, Kernel: k, Version: "1.0.0-media", SrcDir: filepath.Join("..", ".."), OutDir: out,
-		CacheDir: filepath.Join("..", "..", ".cache"), VendorPub: devkey.PublicKeyFile(),
+		CacheDir: filepath.Join("..", "..", ".cache"), VendorPub: devkey.PublicKeyFile(), VendorKey: devkey.Private(),
 		Epoch: time.Unix(1700000000, 0).UTC(), Log: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
