@@ -22,6 +22,7 @@ var commands = map[string]cli.Command{
 	"logs":     {Summary: "on the appliance: read or follow hmd's or the init agent's log (-f)", Run: runLogs},
 	"flash":    {Summary: "write a raw firmware image onto a disk, verified (--keep-data keeps hafw-data)", Run: runFlash},
 	"reboot":   {Summary: "orderly reboot of this appliance; --recovery boots the recovery entry once", Run: runReboot},
+	"upgrade":  {Summary: "boot slots: status, or install a signed update bundle into the inactive slot", Run: runUpgrade},
 }
 
 // usageError reports a command-line mistake (exit status 2).
