@@ -3,7 +3,6 @@ package instance
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -201,33 +200,30 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// listen opens slot n's TLS listener; only a paired peer's certificate of
-// that slot is accepted.
+// listen opens slot n's TLS listener.
 func (s *Service) listen(n int) (net.Listener, error) {
-	cfg := &tls.Config{
-		Certificates: []tls.Certificate{s.opt.Identity.Cert},
-		MinVersion:   tls.VersionTLS13,
-		ClientAuth:   tls.RequireAnyClientCert,
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			if len(raw) == 0 {
-				return errors.New("no client certificate")
-			}
-			peers, err := s.opt.Peers()
-			if err != nil {
-				return err
-			}
-			fp := api.Fingerprint(raw[0])
-			if !slices.ContainsFunc(peers, func(p store.PeerConfig) bool { return p.InstanceSlot == n && p.Fingerprint == fp }) {
-				return fmt.Errorf("replication client certificate %s is not paired for slot %d", fp, n)
-			}
-			return nil
-		},
-	}
 	ln, err := net.Listen("tcp", netip.AddrPortFrom(s.opt.Listen, uint16(s.opt.Port+n)).String())
 	if err != nil {
 		return nil, fmt.Errorf("listen for replication: %w", err)
 	}
-	return tls.NewListener(ln, cfg), nil
+	return tls.NewListener(ln, s.serverTLS(n)), nil
+}
+
+// serverTLS accepts only a certificate paired for slot n at the time of
+// each connection: a peer unpaired since it last connected is refused.
+func (s *Service) serverTLS(n int) *tls.Config {
+	cfg := replicate.PinnedTLS(s.opt.Identity, func(fp string) error {
+		peers, err := s.opt.Peers()
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(peers, func(p store.PeerConfig) bool { return p.InstanceSlot == n && p.Fingerprint == fp }) {
+			return fmt.Errorf("replication client certificate %s is not paired for slot %d", fp, n)
+		}
+		return nil
+	})
+	cfg.ClientAuth = tls.RequireAnyClientCert
+	return cfg
 }
 
 func (s *Service) closeAll() {
