@@ -695,3 +695,59 @@ func TestIdlePairStaysUp(t *testing.T) {
 		}
 	}
 }
+
+// Strangers on the LAN connect to the standby's replication port every
+// 100 ms (bare TCP connects, and TLS clients with a certificate that is not
+// the paired one) while a maximum-availability pair commits: no commit may
+// return before the standby holds it and the session stays Up.
+func TestStrangersConnectsDoNotEndTheSession(t *testing.T) {
+	p, s := newNode(t, "primary"), newNode(t, "secondary")
+	p.db.Promote(2)
+	put(t, p.db, "seed", "1")
+	_, addr, _ := s.standby(p, true)
+	a, _ := p.active(addr, activeOpts{mode: replicate.MaxAvailability, tls: s})
+	waitUp(t, a)
+	stranger := newNode(t, "stranger")
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var connects atomic.Int64
+	wg.Go(func() {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: time.Second}
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ctx.Err() == nil; i++ {
+			c, err := d.DialContext(ctx, "tcp", addr)
+			if err == nil {
+				connects.Add(1)
+				if i%2 == 1 {
+					tc := tls.Client(c, &tls.Config{Certificates: []tls.Certificate{stranger.id.Cert}, InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
+					tc.SetDeadline(time.Now().Add(time.Second))
+					tc.Handshake()
+					tc.Read(make([]byte, 1))
+				}
+				c.Close()
+			}
+			select {
+			case <-ctx.Done():
+			case <-tick.C:
+			}
+		}
+	})
+	defer wg.Wait()
+	defer cancel()
+	deadline := time.Now().Add(4 * time.Second)
+	commits := 0
+	for time.Now().Before(deadline) || connects.Load() < 20 {
+		seq := put(t, p.db, fmt.Sprintf("k/%d", commits), "v")
+		commits++
+		if got := last(s.db); got < seq {
+			t.Fatalf("commit %d (of %d, after %d strangers' connects) returned but the standby holds only %d: %+v",
+				seq, commits, connects.Load(), got, a.Status())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if st := a.Status(); st.State != replicate.StateUp {
+		t.Fatalf("replication %s after %d strangers' connects: %+v", st.State, connects.Load(), st)
+	}
+	t.Logf("%d commits, all replicated, during %d strangers' connects", commits, connects.Load())
+}

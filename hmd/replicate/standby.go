@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -78,17 +79,31 @@ func (s *Standby) Counters() (applied, refused uint64) {
 	return s.applied, s.refused
 }
 
+// Bounds on connections that have not authenticated yet: a stranger
+// cannot hold more than maxPendingPerHost of them, and all strangers
+// together no more than maxPending, so neither file descriptors nor the
+// paired peer's own reconnection are theirs to exhaust.
+const (
+	maxPendingPerHost = 4
+	maxPending        = 64
+)
+
 // ServeListener accepts connections from the active side one at a time
-// (a new one replaces the old: the active reconnects after a failure and
-// the old connection may not have noticed yet) until ctx ends.
+// until ctx ends. A connection that authenticates (its TLS handshake, with
+// the pin, completes within StallTimeout) replaces the current session:
+// the active reconnects after a failure and the old connection may not
+// have noticed yet. One that does not authenticate changes nothing, so
+// that a stranger's connect cannot end a live session.
 func (s *Standby) ServeListener(ctx context.Context, ln net.Listener) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		cancel context.CancelFunc
-		turn   = make(chan struct{}, 1)
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		cancel  context.CancelFunc
+		turn    = make(chan struct{}, 1)
+		pending = map[string]int{}
+		total   int
 	)
 	turn <- struct{}{}
 	defer wg.Wait()
@@ -100,18 +115,39 @@ func (s *Standby) ServeListener(ctx context.Context, ln net.Listener) error {
 			}
 			return fmt.Errorf("accept replication connection: %w", err)
 		}
+		host := remoteHost(conn)
 		mu.Lock()
-		if cancel != nil {
-			cancel()
+		if pending[host] >= maxPendingPerHost || total >= maxPending {
+			mu.Unlock()
+			s.opt.Logger.Debug("replication connection dropped: too many unauthenticated connections", "remote", conn.RemoteAddr())
+			conn.Close()
+			continue
 		}
-		cctx, c := context.WithCancel(ctx)
-		cancel = c
+		pending[host]++
+		total++
 		mu.Unlock()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer c()
 			defer conn.Close()
+			err := s.authenticate(ctx, conn)
+			mu.Lock()
+			if pending[host]--; pending[host] == 0 {
+				delete(pending, host)
+			}
+			total--
+			if err != nil {
+				mu.Unlock()
+				s.opt.Logger.Warn("replication connection refused", "remote", conn.RemoteAddr(), "err", err)
+				return
+			}
+			if cancel != nil {
+				cancel()
+			}
+			cctx, c := context.WithCancel(ctx)
+			cancel = c
+			mu.Unlock()
+			defer c()
 			context.AfterFunc(cctx, func() { conn.Close() })
 			// One session at a time touches the log.
 			select {
@@ -125,6 +161,32 @@ func (s *Standby) ServeListener(ctx context.Context, ln net.Listener) error {
 			}
 		}()
 	}
+}
+
+// authenticate completes conn's TLS handshake (where the peer's pin is
+// checked) within StallTimeout. A connection without a handshake (plain
+// TCP, in tests that need to see the bytes) has nothing to prove.
+func (s *Standby) authenticate(ctx context.Context, conn net.Conn) error {
+	tc, ok := conn.(interface {
+		HandshakeContext(context.Context) error
+	})
+	if !ok {
+		return nil
+	}
+	hctx, cancel := context.WithTimeout(ctx, s.opt.StallTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		return fmt.Errorf("TLS handshake: %w", err)
+	}
+	return nil
+}
+
+// remoteHost is the address (without port) a connection comes from.
+func remoteHost(conn net.Conn) string {
+	if ap, err := netip.ParseAddrPort(conn.RemoteAddr().String()); err == nil {
+		return ap.Addr().String()
+	}
+	return conn.RemoteAddr().String()
 }
 
 // Serve handles one connection from the active side until it fails.
