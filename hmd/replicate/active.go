@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -373,6 +374,9 @@ type sender struct {
 	w    *bufio.Writer
 	r    *Reader
 	buf  []byte
+	// shipped is the newest entry written to this connection: the
+	// standby cannot acknowledge, or ask again for, anything beyond it.
+	shipped atomic.Uint64
 }
 
 func (s *sender) send(t MsgType, payload []byte) error {
@@ -492,6 +496,7 @@ func (a *Active) releaseSnapshot() {
 // the connection fails.
 func (s *sender) stream(ctx context.Context, from uint64) error {
 	a := s.a
+	s.shipped.Store(from - 1)
 	errc := make(chan error, 1)
 	go func() { errc <- s.readAcks(from) }()
 	a.mu.Lock()
@@ -524,6 +529,9 @@ func (s *sender) stream(ctx context.Context, from uint64) error {
 				if _, err := ParseFrame(fr); err != nil {
 					return fmt.Errorf("entry %d in the local log: %w", next, err)
 				}
+				// Before the write: a full buffer goes out inside it, and
+				// the standby's answer may come back at once.
+				s.shipped.Store(max(s.shipped.Load(), next))
 				if err := s.write(fr); err != nil {
 					return err
 				}
@@ -574,6 +582,11 @@ func (s *sender) readAcks(from uint64) error {
 			if err != nil {
 				return err
 			}
+			if shipped := s.shipped.Load(); seq > shipped {
+				// A false acknowledgement would confirm commits the
+				// standby never held: the session is not to be trusted.
+				return fmt.Errorf("%w: the standby acknowledged entry %d, only %d was sent", ErrFrame, seq, shipped)
+			}
 			a.mu.Lock()
 			a.lastAck = time.Now()
 			a.mu.Unlock()
@@ -582,6 +595,9 @@ func (s *sender) readAcks(from uint64) error {
 			seq, err := DecodeSeq(f.Payload)
 			if err != nil {
 				return err
+			}
+			if shipped := s.shipped.Load(); seq < from || seq > shipped {
+				return fmt.Errorf("%w: the standby asked again for entry %d, sent were %d..%d", ErrFrame, seq, from, shipped)
 			}
 			a.opt.Logger.Warn("standby refused an entry; sending it again", "seq", seq)
 			a.mu.Lock()

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/internal/atomicfile"
+	"golang.org/x/sys/unix"
 )
 
 // StandbyOptions configure the receiving side.
@@ -343,6 +344,9 @@ func (s *Standby) partialSnapshot() (id, offset uint64) {
 // plan.Offset), checks size and digest, and installs it.
 func (s *Standby) receiveSnapshot(conn net.Conn, r *Reader, plan Plan) (uint64, error) {
 	path := s.opt.Log.SnapshotPath()
+	if err := checkSpace(filepath.Dir(path), plan); err != nil {
+		return 0, err
+	}
 	flags := os.O_CREATE | os.O_RDWR
 	if plan.Offset == 0 {
 		flags |= os.O_TRUNC
@@ -506,4 +510,22 @@ func (s *Standby) receiveEntries(ctx context.Context, r *Reader, reply func(MsgT
 		}
 	}
 	return ctx.Err()
+}
+
+// checkSpace refuses a full copy that cannot fit: the plan's size comes
+// from the peer, and a copy that fills the disk would stop this node's
+// own state writes long before its end.
+func checkSpace(dir string, plan Plan) error {
+	if plan.Offset > plan.Size {
+		return fmt.Errorf("snapshot plan resumes at byte %d of %d", plan.Offset, plan.Size)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return fmt.Errorf("free space for the snapshot: %w", err)
+	}
+	free := st.Bavail * uint64(st.Bsize)
+	if need := plan.Size - plan.Offset; need > free {
+		return fmt.Errorf("snapshot of %d bytes does not fit: %d bytes still to receive, %d free in %s", plan.Size, need, free, dir)
+	}
+	return nil
 }
