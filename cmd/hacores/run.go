@@ -13,6 +13,7 @@ import (
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/cores"
 	"github.com/hafw/hafw/cores/plan"
+	"github.com/hafw/hafw/notify"
 )
 
 // runCore runs this appliance as one core until SIGTERM (a normal
@@ -32,6 +33,7 @@ func runCore(ctx context.Context, g global, args []string, stdout, stderr io.Wri
 	peer := fs.String("etcd-peer", "http://127.0.0.1:2380", "embedded etcd peer URL")
 	serverCert := fs.String("etcd-cert", "", "embedded etcd: server certificate (clients then need --cert/--key signed by --cacert)")
 	serverKey := fs.String("etcd-key", "", "embedded etcd: server key")
+	notifyFile := fs.String("notify", "", "notification settings `file` (hmd's notify.json form: trap destinations, rules, syslog): send this core's events")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -57,11 +59,25 @@ func runCore(ctx context.Context, g global, args []string, stdout, stderr io.Wri
 		defer e.Close()
 		log.Info("embedded etcd serving", "client", client, "dir", *dir)
 	}
-	cli, _, err := g.connect()
+	cli, st, err := g.connect()
 	if err != nil {
 		return err
 	}
 	defer cli.Close()
+	if *notifyFile != "" {
+		coreName := *name
+		if coreName == "" {
+			coreName = fmt.Sprintf("core%d", *num)
+		}
+		svc, err := notify.Open(notify.Options{Path: *notifyFile, Node: coreName, Log: log})
+		if err != nil {
+			return err
+		}
+		defer svc.Close()
+		wctx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		go watchEvents(wctx, st, svc, *num, coreName, log)
+	}
 	return cores.Run(ctx, cli, cores.Config{Num: *num, Name: *name, Role: r, Prefix: g.prefix, TTL: *ttl,
 		Workers: *workers, Runner: cores.ExecRunner{}, Log: log})
 }
