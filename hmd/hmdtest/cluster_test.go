@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -220,15 +221,49 @@ func (n *node) waitState(i int, want string, timeout time.Duration) {
 	n.t.Fatalf("%s: peer %d never reached %s; gethainfo:\n%s\nhmd output:\n%s", n.name, i+1, want, last, n.proc.Output())
 }
 
-// kill is a crash: kill -9 and the cable pulled, as when the box dies
-// (a live kernel would keep answering ARP for the VIP it still has).
+// kill is a power failure: the cable is pulled (a live kernel would keep
+// answering ARP for the VIP it still has), hmd dies (kill -9, its
+// applications with it) and what the box's kernel held in memory is lost —
+// the VIP and every other address hmd added, the neighbour cache — as
+// when the box boots again. A namespace would keep them: plugging the
+// cable back in before the restarted hmd removes the VIP would let a dead
+// node answer ARP for it, which no real power cycle does (and which made
+// the client's writes to the serving secondary time out on a busy
+// machine). crash keeps them, for the tests of that start-up cleanup.
 func (n *node) kill(l *lan) {
+	n.t.Helper()
+	n.crash(l)
+	n.forgetVolatileNetwork()
+}
+
+// crash is hmd dying while its box's kernel lives on: kill -9 and the
+// cable pulled, but the VIP stays configured on eth0 — what hmd's start-up
+// cleanup must remove.
+func (n *node) crash(l *lan) {
 	n.t.Helper()
 	l.br.SetPort(n.port, false)
 	if err := n.proc.Signal(syscall.SIGKILL); err != nil {
 		n.t.Fatal(err)
 	}
 	<-n.proc.Exited()
+}
+
+// forgetVolatileNetwork drops what a reboot loses on eth0: every IPv4
+// address but the node's own (which the boot configures again) and the
+// neighbour cache.
+func (n *node) forgetVolatileNetwork() {
+	n.t.Helper()
+	for _, line := range strings.Split(n.ns.IP("-o", "-4", "addr", "show", "dev", "eth0"), "\n") {
+		f := strings.Fields(line)
+		i := slices.Index(f, "inet")
+		if i < 0 || i+1 >= len(f) {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f[i+1]); err == nil && p.Addr() != n.hip {
+			n.ns.IP("addr", "del", p.String(), "dev", "eth0")
+		}
+	}
+	n.ns.IP("neigh", "flush", "dev", "eth0")
 }
 
 // hasAddr reports whether ip is configured on the node's eth0.

@@ -58,8 +58,9 @@ func TestRecoveryRestoresPrimaryFromSecondary(t *testing.T) {
 	}
 	p.waitState(0, "PRIMARY_ACTIVE", time.Second)
 
-	// The primary dies and loses its data partition.
-	p.kill(l)
+	// The primary's hmd dies and its data partition is lost; its kernel
+	// keeps the VIP, which the restarted hmd must remove.
+	p.crash(l)
 	s.waitState(0, "FAILOVER_ACTIVE", 10*time.Second)
 	if err := os.RemoveAll(p.stateDir); err != nil {
 		t.Fatal(err)
