@@ -4,24 +4,31 @@
 // (transport.go) that turns what it hears, and what it stops hearing, into
 // events for the HA state machine (package ha).
 //
-// Wire format, version 1, big endian:
+// Wire format, version 2, big endian:
 //
 //	0  2  magic "HB"
-//	2  1  version (1)
+//	2  1  version (2)
 //	3  1  flags (FlagReply, FlagGraceful, FlagHoldsVIP)
 //	4  1  sender HA state (index into ha.States()+1; 0 = none)
 //	5  1  len(sender) = s, 1..MaxIDLen
 //	6  s  sender node ID
 //	.  1  len(pair) = p, 1..MaxIDLen
 //	.  p  pair ID
-//	.  8  sequence number (per sender and pair, strictly increasing)
+//	.  8  sequence number (per run of the sender and pair, from 1, dense)
 //	.  8  send time, Unix nanoseconds of the sender's clock
 //	.  8  echo: the send time of the peer message this one answers (replies)
 //	.  8  failover epoch
+//	.  8  boot: random, drawn when the sender's monitor starts (never 0)
+//	.  8  challenge: the sender's current random nonce for the receiver (never 0)
+//	.  8  answer: the receiver's challenge as the sender last learned it (0: none yet)
 //	. 32  HMAC-SHA256 over everything before it
 //
-// The HMAC key is derived with HKDF-SHA256 from the pairing secret and the
-// pair ID, so one pairing password never keys two pairs alike.
+// A message counts only when it answers the receiver's current challenge
+// (replay.go): no packet captured before a restart, or before the peer's
+// last restart, can, and sequence numbers need neither the clock nor any
+// saved state. The HMAC key is derived with HKDF-SHA256 from the pairing
+// secret and the pair ID, so one pairing password never keys two pairs
+// alike.
 package heartbeat
 
 import (
@@ -36,7 +43,7 @@ import (
 )
 
 // Version is the wire format version this package writes and reads.
-const Version = 1
+const Version = 2
 
 // MaxIDLen bounds node and pair IDs on the wire.
 const MaxIDLen = 64
@@ -55,7 +62,7 @@ const (
 
 const (
 	macLen   = sha256.Size
-	fixedLen = 2 + 1 + 1 + 1 + 1 + 1 + 8 + 8 + 8 + 8 + macLen // without the IDs
+	fixedLen = 2 + 1 + 1 + 1 + 1 + 1 + 8*7 + macLen // without the IDs
 	// MaxLen is the longest valid message.
 	MaxLen = fixedLen + 2*MaxIDLen
 )
@@ -75,6 +82,11 @@ type Message struct {
 	SentAt int64
 	Echo   int64
 	Epoch  uint64
+	// Boot identifies the sender's run, Challenge is its nonce for the
+	// receiver and Answer the receiver's nonce it echoes (replay.go).
+	Boot      uint64
+	Challenge uint64
+	Answer    uint64
 }
 
 // Decoding errors. Each rejected message matches exactly one of them (with
@@ -86,6 +98,11 @@ var (
 	ErrUnknownPeer = errors.New("heartbeat from unknown peer")
 	ErrForged      = errors.New("heartbeat authentication failed")
 	ErrReplayed    = errors.New("heartbeat replayed")
+	// ErrUnproven: authentic, but not (yet) an answer to this node's
+	// current challenge — a peer that has not learned it, or a replay.
+	// It is not counted as a reject unless it is also ErrReplayed; the
+	// monitor answers it so that a genuine peer learns the challenge.
+	ErrUnproven = errors.New("heartbeat does not answer this node's challenge")
 )
 
 // Reason is the counter name of a decoding error ("truncated", …).
@@ -94,7 +111,7 @@ func Reason(err error) string {
 		err  error
 		name string
 	}{{ErrTruncated, "truncated"}, {ErrMalformed, "malformed"}, {ErrVersion, "version"},
-		{ErrUnknownPeer, "unknown_peer"}, {ErrForged, "forged"}, {ErrReplayed, "replayed"}} {
+		{ErrUnknownPeer, "unknown_peer"}, {ErrForged, "forged"}, {ErrReplayed, "replayed"}, {ErrUnproven, "unproven"}} {
 		if errors.Is(err, r.err) {
 			return r.name
 		}
@@ -144,6 +161,9 @@ func Seal(m Message, key []byte) ([]byte, error) {
 	if m.Flags&^knownFlags != 0 {
 		return nil, fmt.Errorf("seal heartbeat: unknown flags %#x", m.Flags)
 	}
+	if m.Boot == 0 || m.Challenge == 0 {
+		return nil, errors.New("seal heartbeat: boot and challenge must not be zero")
+	}
 	st, err := stateCode(m.State)
 	if err != nil {
 		return nil, fmt.Errorf("seal heartbeat: %w", err)
@@ -158,6 +178,9 @@ func Seal(m Message, key []byte) ([]byte, error) {
 	b = binary.BigEndian.AppendUint64(b, uint64(m.SentAt))
 	b = binary.BigEndian.AppendUint64(b, uint64(m.Echo))
 	b = binary.BigEndian.AppendUint64(b, m.Epoch)
+	b = binary.BigEndian.AppendUint64(b, m.Boot)
+	b = binary.BigEndian.AppendUint64(b, m.Challenge)
+	b = binary.BigEndian.AppendUint64(b, m.Answer)
 	mac := hmac.New(sha256.New, key)
 	mac.Write(b)
 	return mac.Sum(b), nil
@@ -209,16 +232,23 @@ func parse(b []byte) (m Message, body, tag []byte, err error) {
 	if m.Pair, err = id("pair"); err != nil {
 		return m, nil, nil, err
 	}
-	if len(rest) < 32+macLen {
+	const fields = 7 * 8
+	if len(rest) < fields+macLen {
 		return m, nil, nil, ErrTruncated
 	}
-	if len(rest) > 32+macLen {
-		return m, nil, nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(rest)-32-macLen)
+	if len(rest) > fields+macLen {
+		return m, nil, nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(rest)-fields-macLen)
 	}
 	m.Seq = binary.BigEndian.Uint64(rest[0:])
 	m.SentAt = int64(binary.BigEndian.Uint64(rest[8:]))
 	m.Echo = int64(binary.BigEndian.Uint64(rest[16:]))
 	m.Epoch = binary.BigEndian.Uint64(rest[24:])
+	m.Boot = binary.BigEndian.Uint64(rest[32:])
+	m.Challenge = binary.BigEndian.Uint64(rest[40:])
+	m.Answer = binary.BigEndian.Uint64(rest[48:])
+	if m.Boot == 0 || m.Challenge == 0 {
+		return m, nil, nil, fmt.Errorf("%w: zero boot or challenge", ErrMalformed)
+	}
 	n := len(b) - macLen
 	return m, b[:n], b[n:], nil
 }

@@ -34,11 +34,6 @@ type Peer struct {
 	Node    string
 	Secret  []byte
 	Remotes map[string]netip.AddrPort
-	// MinSeq is the newest sequence number accepted from this peer before
-	// (PeerStatus.LastSeq saved by the caller): nothing at or below it is
-	// accepted, so a packet captured before a restart cannot be replayed
-	// to the restarted node.
-	MinSeq uint64
 }
 
 // Config configures a Monitor.
@@ -53,12 +48,7 @@ type Config struct {
 	FailoverWait time.Duration
 	// RTTWindow is how many round trips the mean response time covers.
 	RTTWindow int
-	// StartSeq is the lowest first sequence number. The first one is at
-	// least the current time in nanoseconds and each message adds one
-	// (the replay window needs dense numbers), so that a restarted sender
-	// starts above everything it sent before and is not taken for a replay.
-	StartSeq uint64
-	Logger   *slog.Logger
+	Logger    *slog.Logger
 	// OnRTT, if set, gets every round trip measured on a path (metrics).
 	// It is called with the monitor's lock held: it must be quick.
 	OnRTT func(pair, path string, rtt time.Duration)
@@ -107,9 +97,6 @@ type PeerStatus struct {
 	Paths    map[string]PathStatus
 	Sent     uint64
 	Received uint64
-	// LastSeq is the newest sequence number accepted from the peer; save
-	// it and pass it back as Peer.MinSeq after a restart.
-	LastSeq uint64
 }
 
 // rtt is a moving window of round-trip samples.
@@ -154,9 +141,8 @@ type peer struct {
 	paths    map[string]*pathState // by path name, for paths with a remote
 	rtt      rtt
 	up       bool
-	suspect  bool   // PeerSuspect was emitted for the current silence
-	reported bool   // an Up or Down was emitted since start
-	lastSeq  uint64 // newest accepted sequence number
+	suspect  bool // PeerSuspect was emitted for the current silence
+	reported bool // an Up or Down was emitted since start
 	last     ha.Heartbeat
 	sent     uint64
 	received uint64
@@ -173,6 +159,9 @@ type Monitor struct {
 	conns map[string]*net.UDPConn
 	ver   *Verifier
 	start time.Time
+	// boot identifies this run to the peers (their challenge renews when
+	// it changes); sequence numbers start at 1 in every run.
+	boot uint64
 
 	mu      sync.Mutex
 	peers   map[string]*peer // by pair
@@ -203,8 +192,7 @@ func New(cfg Config) (*Monitor, error) {
 	if len(cfg.Paths) == 0 {
 		return nil, errors.New("heartbeat: no path configured")
 	}
-	seq := max(cfg.StartSeq, uint64(time.Now().UnixNano()))
-	m := &Monitor{cfg: cfg, log: cfg.Logger, conns: map[string]*net.UDPConn{}, ver: NewVerifier(),
+	m := &Monitor{cfg: cfg, log: cfg.Logger, conns: map[string]*net.UDPConn{}, ver: NewVerifier(), boot: nonce(),
 		peers: map[string]*peer{}, wake: make(chan struct{}, 1)}
 	names := map[string]bool{}
 	for _, p := range cfg.Paths {
@@ -221,10 +209,10 @@ func New(cfg Config) (*Monitor, error) {
 		if err != nil {
 			return nil, fmt.Errorf("heartbeat: pair %q: %w", pc.Pair, err)
 		}
-		if err := m.ver.AddPeer(pc.Pair, pc.Node, key, pc.MinSeq); err != nil {
+		if err := m.ver.AddPeer(pc.Pair, pc.Node, key); err != nil {
 			return nil, fmt.Errorf("heartbeat: %w", err)
 		}
-		p := &peer{cfg: pc, key: key, seq: seq, lastSeq: pc.MinSeq, paths: map[string]*pathState{}, rtt: rtt{samples: make([]time.Duration, cfg.RTTWindow)}}
+		p := &peer{cfg: pc, key: key, paths: map[string]*pathState{}, rtt: rtt{samples: make([]time.Duration, cfg.RTTWindow)}}
 		for name, addr := range pc.Remotes {
 			if !names[name] {
 				return nil, fmt.Errorf("heartbeat: pair %q: remote on unknown path %q", pc.Pair, name)
@@ -292,7 +280,7 @@ func (m *Monitor) Status(pair string) (PeerStatus, bool) {
 		return PeerStatus{}, false
 	}
 	now := time.Now()
-	st := PeerStatus{Up: p.up, MeanRTT: p.rtt.mean(), Paths: map[string]PathStatus{}, Sent: p.sent, Received: p.received, LastSeq: p.lastSeq}
+	st := PeerStatus{Up: p.up, MeanRTT: p.rtt.mean(), Paths: map[string]PathStatus{}, Sent: p.sent, Received: p.received}
 	for name, ps := range p.paths {
 		st.Paths[name] = PathStatus{
 			Up:        !ps.lastHeard.IsZero() && now.Sub(ps.lastHeard) < m.cfg.FailoverWait,
@@ -344,14 +332,16 @@ func (m *Monitor) sendLoop(ctx context.Context) {
 // logged and does not stop the others.
 func (m *Monitor) sendPeer(pair string, now time.Time) {
 	for _, path := range m.cfg.Paths {
-		m.send(pair, path.Name, netip.AddrPort{}, 0, now)
+		m.send(pair, path.Name, netip.AddrPort{}, 0, 0, now)
 	}
 }
 
 // send seals and sends one message to pair on path; to overrides the
-// configured remote (replies go back where the request came from) and echo
-// makes it a reply.
-func (m *Monitor) send(pair, path string, to netip.AddrPort, echo int64, now time.Time) {
+// configured remote (replies go back where the request came from), echo
+// makes it a reply, and answer overrides the answer to the peer's
+// challenge (replying to an unproven message with the challenge it
+// carries teaches the peer ours, whatever we believed its challenge was).
+func (m *Monitor) send(pair, path string, to netip.AddrPort, echo int64, answer uint64, now time.Time) {
 	m.mu.Lock()
 	p, ok := m.peers[pair]
 	if !ok {
@@ -366,8 +356,13 @@ func (m *Monitor) send(pair, path string, to netip.AddrPort, echo int64, now tim
 		return
 	}
 	p.seq++
+	challenge, learned := m.ver.Tokens(pair, p.cfg.Node)
+	if answer == 0 {
+		answer = learned
+	}
 	msg := Message{Flags: p.local.flags(), State: p.local.State, Sender: m.cfg.Node, Pair: pair,
-		Seq: p.seq, SentAt: now.UnixNano(), Echo: echo, Epoch: p.local.Epoch}
+		Seq: p.seq, SentAt: now.UnixNano(), Echo: echo, Epoch: p.local.Epoch,
+		Boot: m.boot, Challenge: challenge, Answer: answer}
 	if echo != 0 {
 		msg.Flags |= FlagReply
 	} else if ps := p.paths[path]; ps != nil {
@@ -398,20 +393,27 @@ func (m *Monitor) receive(ctx context.Context, path string, c *net.UDPConn) {
 			continue
 		}
 		now := time.Now()
-		msg, err := m.ver.Open(buf[:n])
-		if err != nil {
+		msg, newest, err := m.ver.verify(buf[:n])
+		switch {
+		case err == nil:
+			if m.heard(path, msg, newest, now) && msg.Flags&FlagReply == 0 {
+				m.send(msg.Pair, path, from, msg.SentAt, 0, now)
+			}
+		case errors.Is(err, ErrUnproven) && msg.Flags&FlagReply == 0:
+			// Authentic but not live: answer its challenge so that a
+			// genuine peer learns ours (a replay learns nothing new).
+			m.log.Debug("heartbeat: unproven, answering", "path", path, "from", from, "err", err)
+			m.send(msg.Pair, path, from, msg.SentAt, msg.Challenge, now)
+		default:
 			m.log.Debug("heartbeat: rejected", "path", path, "from", from, "reason", Reason(err), "err", err)
-			continue
-		}
-		if m.heard(path, msg, now) && msg.Flags&FlagReply == 0 {
-			m.send(msg.Pair, path, from, msg.SentAt, now)
 		}
 	}
 }
 
-// heard records an authentic message and queues the events it causes. It
-// reports whether the message belongs to a known peer on a known path.
-func (m *Monitor) heard(path string, msg Message, now time.Time) bool {
+// heard records a live message and queues the events it causes (only the
+// newest of the peer's run changes its state). It reports whether the
+// message belongs to a known peer on a known path.
+func (m *Monitor) heard(path string, msg Message, newest bool, now time.Time) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p, ok := m.peers[msg.Pair]
@@ -434,10 +436,9 @@ func (m *Monitor) heard(path string, msg Message, now time.Time) bool {
 			}
 		}
 	}
-	if msg.Seq <= p.lastSeq {
+	if !newest {
 		return true // older than what the state machine already saw
 	}
-	p.lastSeq = msg.Seq
 	hb := ha.Heartbeat{State: msg.State, Epoch: msg.Epoch, HoldsVIP: msg.Flags&FlagHoldsVIP != 0, Graceful: msg.Flags&FlagGraceful != 0}
 	if !p.up || p.suspect || hb != p.last {
 		p.up, p.suspect, p.reported, p.last = true, false, true, hb

@@ -1,6 +1,7 @@
 package heartbeat
 
 import (
+	"bytes"
 	"context"
 	"math/rand/v2"
 	"net"
@@ -22,7 +23,9 @@ type relay struct {
 	drop   atomic.Bool
 	lossPc atomic.Int32
 	mu     sync.Mutex
-	last   []byte // last packet from a to b
+	last   []byte   // last packet from a to b
+	all    [][]byte // every packet from a to b (while keep is set)
+	keep   atomic.Bool
 }
 
 func newRelay(t *testing.T, at netip.Addr) *relay {
@@ -53,6 +56,9 @@ func (r *relay) run() {
 		} else {
 			r.mu.Lock()
 			r.last = append(r.last[:0], buf[:n]...)
+			if r.keep.Load() {
+				r.all = append(r.all, bytes.Clone(buf[:n]))
+			}
 			r.mu.Unlock()
 		}
 		r.conn.WriteToUDPAddrPort(buf[:n], to)
@@ -253,6 +259,7 @@ func TestMonitorLossDoesNotLookLikeFailure(t *testing.T) {
 func TestMonitorRejectsInjected(t *testing.T) {
 	p := newTestPair(t, 20*time.Millisecond, 300*time.Millisecond)
 	p.b.waitEvent(t, 5*time.Second, isHeartbeat(ha.PrimaryActive))
+	time.Sleep(200 * time.Millisecond)    // past the exchange of challenges
 	captured := p.relays["hm"].captured() // a genuine A→B heartbeat
 	if len(captured) == 0 {
 		t.Fatal("nothing captured")
@@ -264,8 +271,8 @@ func TestMonitorRejectsInjected(t *testing.T) {
 	defer inj.Close()
 	key, _ := DeriveKey([]byte("pairing password"), "pair-1")
 	wrongKey, _ := DeriveKey([]byte("guessed password"), "pair-1")
-	forged := seal(t, Message{State: ha.FailoverActive, Flags: FlagHoldsVIP, Sender: "A", Pair: "pair-1", Seq: 1 << 62, Epoch: 99}, wrongKey)
-	stranger := seal(t, Message{State: ha.PrimaryActive, Sender: "C", Pair: "pair-1", Seq: 1 << 62}, key)
+	forged := seal(t, Message{State: ha.FailoverActive, Flags: FlagHoldsVIP, Sender: "A", Pair: "pair-1", Seq: 1 << 62, Epoch: 99, Boot: 1, Challenge: 1}, wrongKey)
+	stranger := seal(t, Message{State: ha.PrimaryActive, Sender: "C", Pair: "pair-1", Seq: 1 << 62, Boot: 1, Challenge: 1}, key)
 	flipped := append([]byte(nil), captured...)
 	flipped[len(flipped)-macLen-1] ^= 1
 	target := p.cfgB.Paths[0].Local // B's hm socket
@@ -310,8 +317,8 @@ func TestMonitorPeerRestartIsAccepted(t *testing.T) {
 	p.a.waitEvent(t, 5*time.Second, isHeartbeat(ha.SecondaryActive))
 	p.b.stop()
 	p.a.waitEvent(t, 5*time.Second, isDown)
-	// A new B process: its sequence numbers start from the clock, above
-	// everything the old one sent, so A's replay window accepts it.
+	// A new B process: a new run, numbered from 1 again, answering A's
+	// challenge once it has learned it.
 	b2 := startSide(t, p.cfgB)
 	b2.m.SetLocal("pair-1", Local{State: ha.StateInitializing})
 	p.a.waitEvent(t, 5*time.Second, isHeartbeat(ha.StateInitializing))

@@ -187,14 +187,14 @@ func TestForgedAndReplayedHeartbeatsAreRejected(t *testing.T) {
 	badKey, _ := heartbeat.DeriveKey([]byte("not the pairing secret at all!!!"), pairID)
 	seal := func(key []byte, pair string, seq uint64) []byte {
 		b, err := heartbeat.Seal(heartbeat.Message{Flags: heartbeat.FlagHoldsVIP, State: "GRACEFUL_SHUTDOWN", Sender: p.hip.String(), Pair: pair,
-			Seq: seq, SentAt: time.Now().UnixNano(), Epoch: 99}, key)
+			Seq: seq, SentAt: time.Now().UnixNano(), Epoch: 99, Boot: 1, Challenge: 1, Answer: 1}, key)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return b
 	}
 	forged := seal(badKey, pairID, uint64(time.Now().UnixNano())+1e15)
-	replayed := seal(goodKey, pairID, 1) // authentic, but far behind the window
+	replayed := seal(goodKey, pairID, 1) // authentic, but answering a challenge the secondary never drew
 	unknown := seal(goodKey, "10.234.0.99/"+s.hip.String(), uint64(time.Now().UnixNano()))
 	datagrams := [][]byte{forged[:20], forged, replayed, unknown}
 	l.client.MustDo(func() error {
