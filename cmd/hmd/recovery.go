@@ -26,7 +26,8 @@ func recovering(flag bool, cfg config.Appliance, stateDir string, log *slog.Logg
 	if !flag && !cfg.RecoveryMode {
 		return false, nil
 	}
-	peers, err := store.Store{Dir: stateDir}.Load()
+	// A damaged peer file is not a pairing: the daemon moves it aside.
+	peers, _, err := store.Store{Dir: stateDir}.LoadChecked()
 	if err != nil {
 		return false, err
 	}

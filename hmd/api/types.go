@@ -46,6 +46,9 @@ type Status struct {
 	// for an operator who wants to pin it instead of trusting on first use.
 	CertFingerprint string       `json:"cert_fingerprint,omitempty"`
 	Peers           []PeerStatus `json:"peers"`
+	// Quarantined lists the damaged state files (events log, peer files)
+	// hmd moved aside at start instead of refusing to run.
+	Quarantined []string `json:"quarantined,omitempty"`
 }
 
 // PeerStatus is one paired peer as this appliance sees it.

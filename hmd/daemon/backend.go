@@ -29,6 +29,7 @@ func (d *Daemon) Status(ctx context.Context) (api.Status, error) {
 		st := baseStatus(d.opt.Config, d.self())
 		st.Running = true
 		st.CertFingerprint = d.opt.Identity.Fingerprint
+		st.Quarantined = d.quarantined
 		for _, p := range d.peers {
 			hb, rejects := d.heartbeatStatus(p.cfg)
 			ps := peerStatus(d.role() == ha.Primary, p.cfg, p.node, hb, rejects)

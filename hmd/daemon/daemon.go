@@ -187,6 +187,9 @@ type Daemon struct {
 	// instanceDone is closed when the last instance start or stop asked
 	// for has finished; the next one waits for it.
 	instanceDone chan struct{}
+	// quarantined are the damaged state files New moved aside (read-only
+	// after New).
+	quarantined []string
 }
 
 type queued struct {
@@ -218,12 +221,7 @@ func New(opt Options) (*Daemon, error) {
 	if hm, err := opt.Config.Port(opt.Config.HealthMonitorInterface); err == nil {
 		d.gw = hm.Gateway
 	}
-	evs, err := events.Open(d.eventsPath(), 0)
-	if err != nil {
-		return nil, err
-	}
-	d.events = evs
-	peers, err := d.store.Load()
+	peers, err := d.openState()
 	if err != nil {
 		return nil, err
 	}

@@ -43,10 +43,21 @@ type Log struct {
 	path   string
 	max    int
 	events []Event // oldest first
+	// damaged is set when Open found a log that did not decode.
+	damaged *Damaged
+}
+
+// Damaged says where Open moved a log that did not decode, and why.
+type Damaged struct {
+	Quarantine string
+	Err        error
 }
 
 // Open loads the log stored at path (a missing file is an empty log) and
-// keeps at most max events (DefaultMax when max <= 0).
+// keeps at most max events (DefaultMax when max <= 0). A log that does not
+// decode (a zero-byte file after a crash, a damaged disk) is display
+// history only, so it must not stop HA: it is moved aside
+// (atomicfile.Quarantine), the log starts empty and Damaged reports it.
 func Open(path string, max int) (*Log, error) {
 	if max <= 0 {
 		max = DefaultMax
@@ -59,12 +70,21 @@ func Open(path string, max int) (*Log, error) {
 	case err != nil:
 		return nil, fmt.Errorf("read events log: %w", err)
 	}
-	if err := json.Unmarshal(data, &l.events); err != nil {
-		return nil, fmt.Errorf("decode events log %s: %w", path, err)
+	if derr := json.Unmarshal(data, &l.events); derr != nil {
+		l.events = nil
+		q, err := atomicfile.Quarantine(path, time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("events log %s does not decode (%v) and cannot be moved aside: %w", path, derr, err)
+		}
+		l.damaged = &Damaged{Quarantine: q, Err: fmt.Errorf("decode events log %s: %w", path, derr)}
+		return l, nil
 	}
 	l.trim()
 	return l, nil
 }
+
+// Damaged reports the log Open found damaged and moved aside, or nil.
+func (l *Log) Damaged() *Damaged { return l.damaged }
 
 func (l *Log) trim() {
 	if n := len(l.events) - l.max; n > 0 {

@@ -45,16 +45,26 @@ func TestAppendPersistsAndBounds(t *testing.T) {
 	}
 }
 
-func TestOpenCorruptFileIsAnError(t *testing.T) {
+// TestOpenCorruptFileIsQuarantined: a log that does not decode is moved
+// aside unchanged and the log starts empty, so hmd still runs.
+func TestOpenCorruptFileIsQuarantined(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "events.json")
 	if err := os.WriteFile(path, []byte("{not json"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(path, 0); err == nil {
-		t.Fatal("corrupt events log opened without error")
+	l, err := Open(path, 0)
+	if err != nil {
+		t.Fatal(err)
 	}
-	data, _ := os.ReadFile(path)
+	d := l.Damaged()
+	if d == nil || len(l.List("", 0)) != 0 {
+		t.Fatalf("corrupt events log opened without a report: %+v", d)
+	}
+	data, _ := os.ReadFile(d.Quarantine)
 	if string(data) != "{not json" {
-		t.Fatal("Open modified a file it could not read")
+		t.Fatalf("quarantined copy %s holds %q", d.Quarantine, data)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("the damaged log is still in place: %v", err)
 	}
 }

@@ -101,32 +101,62 @@ func (s Store) Delete(hip netip.Addr) error {
 
 // Load reads every peer, ordered by instance slot (the order gethainfo
 // numbers them in). A file that does not decode is an error naming it:
-// hmd must not silently forget a pairing.
+// hmd must not silently forget a pairing (the daemon quarantines such files
+// at start, see LoadChecked).
 func (s Store) Load() ([]Peer, error) {
+	peers, damaged, err := s.LoadChecked()
+	if err != nil {
+		return nil, err
+	}
+	if len(damaged) > 0 {
+		return nil, damaged[0].Err
+	}
+	return peers, nil
+}
+
+// DamagedPeer is a peer file that does not decode or names another peer.
+type DamagedPeer struct {
+	Path string
+	// HIP is the peer the file name says it holds (invalid if the name
+	// does not parse).
+	HIP netip.Addr
+	Err error
+}
+
+// LoadChecked is Load that reports damaged peer files beside the good
+// peers instead of failing on the first: one damaged pairing must not cost
+// a node its other pairs. Only unreadable directories are errors.
+func (s Store) LoadChecked() ([]Peer, []DamagedPeer, error) {
 	dir := filepath.Join(s.Dir, "peers")
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("list peers: %w", err)
+		return nil, nil, fmt.Errorf("list peers: %w", err)
 	}
 	var peers []Peer
+	var damaged []DamagedPeer
 	for _, e := range entries {
 		name := e.Name()
 		if e.IsDir() || strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".json") {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(dir, name))
+		path := filepath.Join(dir, name)
+		data, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("read peer file: %w", err)
+			return nil, nil, fmt.Errorf("read peer file: %w", err)
 		}
 		var p Peer
 		if err := json.Unmarshal(data, &p); err != nil {
-			return nil, fmt.Errorf("decode peer file %s: %w", filepath.Join(dir, name), err)
+			hip, _ := netip.ParseAddr(strings.TrimSuffix(name, ".json"))
+			damaged = append(damaged, DamagedPeer{Path: path, HIP: hip, Err: fmt.Errorf("decode peer file %s: %w", path, err)})
+			continue
 		}
 		if p.Config.HIP.String()+".json" != name {
-			return nil, fmt.Errorf("peer file %s holds peer %s", filepath.Join(dir, name), p.Config.HIP)
+			hip, _ := netip.ParseAddr(strings.TrimSuffix(name, ".json"))
+			damaged = append(damaged, DamagedPeer{Path: path, HIP: hip, Err: fmt.Errorf("peer file %s holds peer %s", path, p.Config.HIP)})
+			continue
 		}
 		peers = append(peers, p)
 	}
@@ -136,7 +166,7 @@ func (s Store) Load() ([]Peer, error) {
 		}
 		return peers[i].Config.HIP.Less(peers[j].Config.HIP)
 	})
-	return peers, nil
+	return peers, damaged, nil
 }
 
 // Self is this appliance's identity as hmd last ran it, kept so that

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // Write replaces path with data, creating parent directories as needed.
@@ -58,4 +59,15 @@ func SyncDir(dir string) error {
 		return fmt.Errorf("fsync directory %s: %w", dir, err)
 	}
 	return nil
+}
+
+// Quarantine moves a damaged file aside as "<path>.damaged-<UTC time>", so
+// the program can start afresh while the operator keeps the evidence, and
+// returns the new name. The suffix keeps the file out of any "*.json" scan.
+func Quarantine(path string, now time.Time) (string, error) {
+	dst := path + ".damaged-" + now.UTC().Format("20060102T150405.000000000Z")
+	if err := os.Rename(path, dst); err != nil {
+		return "", fmt.Errorf("quarantine %s: %w", path, err)
+	}
+	return dst, SyncDir(filepath.Dir(path))
 }
