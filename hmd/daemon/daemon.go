@@ -36,6 +36,7 @@ const HeartbeatPort = 8443
 type VIPExecutor interface {
 	Hold(vip netip.Prefix) error
 	Release(vip netip.Prefix) error
+	Quiet(vip netip.Prefix)
 	Reconcile(vips []netip.Prefix) error
 	Owner(ctx context.Context, ip netip.Addr) (string, error)
 	Reachable(ctx context.Context, ip, self netip.Addr) bool
@@ -486,6 +487,12 @@ func (d *Daemon) execute(p *peer, acts []ha.Action) {
 			if err := d.opt.VIP.Release(p.cfg.VIP); err != nil {
 				d.fault(p, "Virtual IP could not be removed", err)
 			}
+		case ha.AnnounceVIP:
+			if err := d.opt.VIP.Hold(p.cfg.VIP); err != nil {
+				d.fault(p, "Virtual IP could not be added", err)
+			}
+		case ha.QuietVIP:
+			d.opt.VIP.Quiet(p.cfg.VIP)
 		case ha.StartInstance:
 			d.instance(p, true)
 		case ha.StopInstance:

@@ -14,6 +14,24 @@ type AddVIP struct{ Epoch uint64 }
 // VIP this node does not own).
 type RemoveVIP struct{}
 
+// AnnounceVIP: announce the VIP this node holds again, at once (a burst of
+// gratuitous ARP) and with refreshes from then on. Given when the peer
+// steps down or a partition heals in this node's favour, so that clients
+// that still point at the peer move now rather than at the next refresh,
+// and when a quiet holder (QuietVIP) hears its peer again.
+type AnnounceVIP struct{}
+
+// QuietVIP: keep the VIP (the address stays, ARP requests are answered)
+// but stop the periodic gratuitous ARP. Given to a holder whose peer went
+// silent and may take over: if the peer is alive behind a cut and claims,
+// both hold the VIP until the cut heals, and two holders re-announcing
+// every refresh would flip the clients between them each time. The quiet
+// one is the one whose claim the peer's takeover supersedes, so clients
+// settle on the newer claim, which also keeps the VIP when the cut heals.
+// Switches and clients still learn the quiet holder's MAC from the frames
+// it sends and the ARP requests it answers.
+type QuietVIP struct{}
+
 // StartInstance: start the application instance (on the secondary: open
 // the replica at the last acknowledged sequence).
 type StartInstance struct{}
@@ -78,6 +96,8 @@ type Refused struct {
 
 func (AddVIP) isAction()        {}
 func (RemoveVIP) isAction()     {}
+func (AnnounceVIP) isAction()   {}
+func (QuietVIP) isAction()      {}
 func (StartInstance) isAction() {}
 func (StopInstance) isAction()  {}
 func (Sync) isAction()          {}

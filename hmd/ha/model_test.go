@@ -185,6 +185,10 @@ func (s *sim) step(x, i int, ev Event) {
 			if !s.opts.brokenRemove {
 				delete(s.holders[pair], x)
 			}
+		case AnnounceVIP, QuietVIP:
+			if !s.holders[pair][x] {
+				s.fail("node %d: %T for VIP %d, which it does not hold", x, a, pair)
+			}
 		case StartInstance:
 			s.later(1+s.rng.IntN(3), x, i, InstanceStarted{}, nil)
 		case StopInstance:
@@ -415,6 +419,16 @@ func (s *sim) settle() {
 		}
 		primary, secondary := p, len(s.nodes)-1
 		anyUp := s.nodes[primary].up || s.nodes[secondary].up
+		for _, y := range owners {
+			// An owner that hears its peer (no suspicion pending)
+			// announces the VIP again: a holder left quiet for good
+			// would never re-announce it.
+			for i, r := range s.nodes[y].rels {
+				if g := s.nodes[y].group[i]; r.pair == p && g.Quiet && r.up && !r.suspect {
+					s.fail("node %d holds VIP %d quiet although its peer is heard", y, p)
+				}
+			}
+		}
 		switch {
 		case len(owners) > 1:
 			s.fail("VIP %d has %d owners %v after settling", p, len(owners), owners)

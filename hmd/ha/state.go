@@ -244,6 +244,9 @@ type Node struct {
 	// Epoch is the failover epoch of this node's latest claim of the VIP.
 	Epoch    uint64 `json:"epoch"`
 	HoldsVIP bool   `json:"holds_vip"`
+	// Quiet is set while the VIP is held without periodic announcements
+	// (QuietVIP): the peer is silent and may have taken over.
+	Quiet bool `json:"quiet,omitempty"`
 	// InstanceRunning mirrors InstanceStarted/InstanceStopped.
 	InstanceRunning bool `json:"instance_running,omitempty"`
 	// LastShutdownState is the state before the last shutdown or restart

@@ -151,6 +151,7 @@ func (s *stepper) release() {
 		s.do(StopInstance{})
 	}
 	s.n.HoldsVIP = false
+	s.n.Quiet = false
 	s.n.ConflictSince = time.Time{}
 	s.n.Claim = Claim{}
 	s.n.Sync.Requested = false
@@ -166,6 +167,7 @@ func (s *stepper) started() {
 	// Reconcile: whatever the last run left behind, own nothing.
 	s.do(RemoveVIP{}, StopInstance{})
 	s.n.HoldsVIP = false
+	s.n.Quiet = false
 	s.n.ConflictSince = time.Time{}
 	s.n.InstanceRunning = false
 	s.n.Claim = Claim{}
@@ -188,7 +190,7 @@ func (s *stepper) started() {
 
 func (s *stepper) heartbeat(hb Heartbeat) {
 	p := &s.n.Peer
-	wasUp := p.Up
+	wasUp, peerHeld := p.Up, p.HoldsVIP
 	p.Up, p.State, p.Epoch, p.HoldsVIP, p.HeardAt = true, hb.State, hb.Epoch, hb.HoldsVIP, s.now
 	if hb.Graceful || hb.State == GracefulShutdown {
 		if p.GracefulAt.IsZero() {
@@ -213,7 +215,39 @@ func (s *stepper) heartbeat(hb Heartbeat) {
 		s.splitBrain()
 		return
 	}
+	if s.n.HoldsVIP && (s.n.Quiet || peerHeld) {
+		// The peer speaks again without the VIP, or has just let it
+		// go: clients still pointing at it must learn now.
+		s.announce()
+	}
 	s.react()
+}
+
+// announce has the VIP this node holds announced at once and refreshed
+// from then on (AnnounceVIP).
+func (s *stepper) announce() {
+	s.n.Quiet = false
+	s.do(AnnounceVIP{})
+}
+
+// quiet stops the periodic announcements of the VIP this node holds while
+// its peer is silent, when the peer may take over on that silence: see
+// QuietVIP. A peer that shut down gracefully, or a secondary with manual
+// failover, will not claim, so announcing goes on.
+func (s *stepper) quiet() {
+	mayClaim := s.role() == Secondary || s.n.Config.FailoverType == Automatic
+	if !s.n.HoldsVIP || s.n.Quiet || s.peerGraceful() || !mayClaim {
+		return
+	}
+	s.n.Quiet = true
+	s.do(QuietVIP{})
+}
+
+// peerGraceful reports whether the peer announced a graceful shutdown
+// less than the graceful timeout ago.
+func (s *stepper) peerGraceful() bool {
+	p := s.n.Peer
+	return !p.GracefulAt.IsZero() && s.now.Sub(p.GracefulAt) < s.n.Config.GracefulTimeout
 }
 
 // react applies the rules that depend on the peer's reported state. It runs
@@ -251,6 +285,9 @@ func (s *stepper) splitBrain() {
 		return
 	}
 	s.notice(MsgSplitBrain, remarks+"; our claim is newer: keeping the virtual IP, the peer releases it")
+	// Clients the peer still answers move to us now, not at the next
+	// refresh: the peer releases as soon as it hears us.
+	s.announce()
 	s.do(SendState{})
 }
 
@@ -392,6 +429,7 @@ func (s *stepper) peerDown() {
 	if wasUp {
 		s.event(MsgHeartbeatsDown, fmt.Sprintf("peer %s silent for %s", s.n.Config.Peer, s.n.Config.FailoverWait))
 	}
+	s.quiet()
 	s.silence()
 }
 
@@ -399,9 +437,10 @@ func (s *stepper) peerDown() {
 // start, without claiming yet.
 func (s *stepper) suspect() {
 	cfg := s.n.Config
-	p := s.n.Peer
-	graceful := !p.GracefulAt.IsZero() && s.now.Sub(p.GracefulAt) < cfg.GracefulTimeout
-	if s.n.Claim.Active || s.n.HoldsVIP || graceful || cfg.FailoverType != Automatic {
+	// A holder goes quiet already now: a peer that takes over does so at
+	// PeerDown at the earliest, after our last announcement.
+	s.quiet()
+	if s.n.Claim.Active || s.n.HoldsVIP || s.peerGraceful() || cfg.FailoverType != Automatic {
 		return
 	}
 	if (s.role() == Secondary && s.n.State == SecondaryActive) || (s.role() == Primary && s.n.State == Terminated) {
@@ -417,7 +456,7 @@ func (s *stepper) silence() {
 		return
 	}
 	cfg := s.n.Config
-	graceful := !s.n.Peer.GracefulAt.IsZero() && s.now.Sub(s.n.Peer.GracefulAt) < cfg.GracefulTimeout
+	graceful := s.peerGraceful()
 	if s.role() == Primary {
 		switch s.n.State {
 		case FailoverInvoked, FailbackActive, FailbackComplete:
@@ -570,6 +609,7 @@ func (s *stepper) claim(reason string) {
 	prev := s.n.State
 	s.n.Epoch = nextEpoch(s.role(), max(s.n.Epoch, s.n.Peer.Epoch))
 	s.n.HoldsVIP = true
+	s.n.Quiet = false
 	s.n.Claim = Claim{}
 	s.n.Sync.Requested = false
 	s.do(AddVIP{Epoch: s.n.Epoch}, StartInstance{})

@@ -87,18 +87,35 @@ func startGapProber(l *lan, port int) *gapProber {
 
 // firstAnswer is when (kernel receive time) name first answered.
 func (g *gapProber) firstAnswer(name string) (time.Time, bool) {
+	for _, l := range g.lines("first") {
+		if l.name == name {
+			return l.at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// proberLine is a "KIND NAME UNIXNANO" line of the prober's output.
+type proberLine struct {
+	name string
+	at   time.Time
+}
+
+// lines returns the prober's "first" or "from" lines so far, in order.
+func (g *gapProber) lines(kind string) []proberLine {
+	var out []proberLine
 	sc := bufio.NewScanner(strings.NewReader(g.proc.Output()))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) == 3 && f[0] == "first" && f[1] == name {
+		if len(f) == 3 && f[0] == kind {
 			ns, err := strconv.ParseInt(f[2], 10, 64)
 			if err != nil {
 				g.t.Fatalf("prober output %q: %v", sc.Text(), err)
 			}
-			return time.Unix(0, ns), true
+			out = append(out, proberLine{name: f[1], at: time.Unix(0, ns)})
 		}
 	}
-	return time.Time{}, false
+	return out
 }
 
 // stop ends the prober and returns what it measured.

@@ -105,6 +105,23 @@ func (e *Executor) Hold(vip netip.Prefix) error {
 	return nil
 }
 
+// Quiet stops the periodic announcements of a held vip but keeps the
+// address, so the node still answers ARP requests and serves (ha.QuietVIP:
+// the peer is silent and may hold the VIP too, and two holders refreshing
+// in turn would flip the clients between them). Hold announces again.
+func (e *Executor) Quiet(vip netip.Prefix) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	stop, ok := e.held[vip]
+	if !ok {
+		return
+	}
+	stop()
+	// Still held: Reconcile must not remove it, Release still does.
+	e.held[vip] = func() {}
+	e.Log.Info("VIP held quietly: periodic gratuitous ARP paused", "vip", vip, "interface", e.Interface)
+}
+
 // Release stops announcing vip and removes it from the interface
 // (idempotent).
 func (e *Executor) Release(vip netip.Prefix) error {

@@ -170,3 +170,45 @@ func TestOwner(t *testing.T) {
 		t.Fatal("answering host not reachable")
 	}
 }
+
+// TestQuietKeepsTheVIPWithoutAnnouncing: a quiet VIP stays on the
+// interface (Reconcile keeps it) but is no longer announced; Hold
+// announces it again, at once and periodically.
+func TestQuietKeepsTheVIPWithoutAnnouncing(t *testing.T) {
+	vip := netip.MustParsePrefix("10.210.0.10/24")
+	f := &fakeNet{sent: map[netip.Addr]int{}}
+	e := newExec(f)
+	defer e.Close()
+	if err := e.Hold(vip); err != nil {
+		t.Fatal(err)
+	}
+	waitCount := func(min int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for f.count(vip.Addr()) < min {
+			if time.Now().After(deadline) {
+				t.Fatalf("announced %d times, want at least %d", f.count(vip.Addr()), min)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitCount(3 + 2)
+	e.Quiet(vip)
+	time.Sleep(30 * time.Millisecond) // an announcement already under way
+	n := f.count(vip.Addr())
+	time.Sleep(100 * time.Millisecond) // ten refresh periods
+	if got := f.count(vip.Addr()); got != n {
+		t.Fatalf("a quiet VIP was announced %d more times", got-n)
+	}
+	if err := e.Reconcile([]netip.Prefix{vip}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.Addrs("eth0"); len(got) != 1 || got[0].Prefix != vip {
+		t.Fatalf("a quiet VIP left the interface: %+v", got)
+	}
+	if err := e.Hold(vip); err != nil {
+		t.Fatal(err)
+	}
+	waitCount(n + 3 + 2)
+	e.Quiet(netip.MustParsePrefix("10.210.0.99/24")) // not held: nothing happens
+}

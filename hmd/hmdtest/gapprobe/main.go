@@ -15,7 +15,9 @@
 // sends a numbered datagram every interval until SIGTERM or SIGINT and
 // takes the answers' arrival times from the kernel (SO_TIMESTAMPNS), so a
 // late wake-up of the prober does not count as a late answer. It prints
-// "first NAME UNIXNANO" when a node answers for the first time, and at the
+// "first NAME UNIXNANO" when a node answers for the first time, "from NAME
+// UNIXNANO" whenever the answers start coming from another node than the
+// previous answer (the client's traffic flipped), and at the
 // end one "episode" line per stretch in which a client waited longer than
 // the threshold and one "summary" line, both JSON.
 //
@@ -175,6 +177,7 @@ type prober struct {
 	mu     sync.Mutex
 	probes []probe
 	first  map[string]bool
+	last   string // who sent the previous answer
 	out    io.Writer
 }
 
@@ -267,6 +270,10 @@ func (p *prober) read(conn *net.UDPConn) error {
 			if !p.first[name] {
 				p.first[name] = true
 				fmt.Fprintf(p.out, "first %s %d\n", name, rx.UnixNano())
+			}
+			if name != p.last {
+				p.last = name
+				fmt.Fprintf(p.out, "from %s %d\n", name, rx.UnixNano())
 			}
 		}
 		p.mu.Unlock()
