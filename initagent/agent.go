@@ -20,7 +20,7 @@ import (
 
 	"github.com/hafw/hafw/board"
 	"github.com/hafw/hafw/config"
-	"github.com/hafw/hafw/initagent/supervise"
+	"github.com/hafw/hafw/internal/supervise"
 	"github.com/hafw/hafw/osnet"
 )
 

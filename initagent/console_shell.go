@@ -13,7 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/hafw/hafw/config"
-	"github.com/hafw/hafw/initagent/supervise"
+	"github.com/hafw/hafw/internal/supervise"
 )
 
 // consoleLogin is the operator shell of a configured appliance's console.

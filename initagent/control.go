@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/config"
-	"github.com/hafw/hafw/initagent/supervise"
+	"github.com/hafw/hafw/internal/supervise"
 )
 
 // ControlStatus is GET /v1/status on the control socket: how the appliance

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hafw/hafw/config"
-	"github.com/hafw/hafw/initagent/supervise"
+	"github.com/hafw/hafw/internal/supervise"
 )
 
 // hmdName is hmd's name in the supervisor and in `msed status`.
@@ -67,7 +67,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		started:   time.Now(),
 		rebootReq: rebootReq,
 		sup: &supervise.Supervisor{
-			Reaper:  reaper,
+			Starter: reaper,
 			Backoff: a.Backoff,
 			Output:  a.Console,
 			Ring:    supervise.NewRing(1000),

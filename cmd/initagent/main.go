@@ -17,7 +17,7 @@ import (
 	"github.com/coreos/go-systemd/v22/journal"
 
 	"github.com/hafw/hafw/initagent"
-	"github.com/hafw/hafw/initagent/supervise"
+	"github.com/hafw/hafw/internal/supervise"
 	"github.com/hafw/hafw/logs"
 	"github.com/hafw/hafw/osnet"
 )

@@ -23,7 +23,7 @@ import (
 	"github.com/hafw/hafw/board"
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/initagent"
-	"github.com/hafw/hafw/initagent/supervise"
+	"github.com/hafw/hafw/internal/supervise"
 	"github.com/hafw/hafw/licensing"
 )
 

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/initagent"
-	"github.com/hafw/hafw/initagent/supervise"
+	"github.com/hafw/hafw/internal/supervise"
 )
 
 func main() {

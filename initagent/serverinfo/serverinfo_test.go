@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hafw/hafw/initagent/supervise"
+	"github.com/hafw/hafw/internal/supervise"
 	"github.com/hafw/hafw/notify"
 )
 

@@ -20,6 +20,9 @@ type Socket struct {
 	path   string
 	ready  chan struct{} // closed on the first READY=1
 	closed chan struct{} // closed when the socket is closed
+	// pings receives a value for WATCHDOG=1 (at most one pending: a
+	// supervisor only needs to know that one came since it last looked).
+	pings chan struct{}
 }
 
 // Listen creates the datagram socket at path (replacing a stale one left
@@ -32,7 +35,7 @@ func Listen(path string) (*Socket, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on notify socket: %w", err)
 	}
-	s := &Socket{conn: conn, path: path, ready: make(chan struct{}), closed: make(chan struct{})}
+	s := &Socket{conn: conn, path: path, ready: make(chan struct{}), closed: make(chan struct{}), pings: make(chan struct{}, 1)}
 	go s.read()
 	return s, nil
 }
@@ -58,6 +61,14 @@ func (s *Socket) WaitReady(ctx context.Context) error {
 	}
 }
 
+// Watchdog receives once for every WATCHDOG=1 the child sent since the
+// last receive (pings in between are merged). A supervisor that gave the
+// child WATCHDOG_USEC restarts it when a period passes without one.
+func (s *Socket) Watchdog() <-chan struct{} { return s.pings }
+
+// Closed is closed once the socket is closed.
+func (s *Socket) Closed() <-chan struct{} { return s.closed }
+
 // Close stops listening and removes the socket file.
 func (s *Socket) Close() error {
 	err := s.conn.Close()
@@ -66,8 +77,8 @@ func (s *Socket) Close() error {
 }
 
 // read takes the datagrams until the socket is closed. A datagram holds
-// newline-separated assignments ("READY=1\nSTATUS=…"); only READY=1
-// matters here, and only its first occurrence.
+// newline-separated assignments ("READY=1\nSTATUS=…"); READY=1 matters
+// once (its first occurrence), WATCHDOG=1 every time.
 func (s *Socket) read() {
 	defer close(s.closed)
 	buf := make([]byte, 4096)
@@ -78,9 +89,15 @@ func (s *Socket) read() {
 			return
 		}
 		for _, line := range strings.Split(string(buf[:n]), "\n") {
-			if line == "READY=1" && !said {
+			switch {
+			case line == "READY=1" && !said:
 				said = true
 				close(s.ready)
+			case line == "WATCHDOG=1":
+				select {
+				case s.pings <- struct{}{}:
+				default:
+				}
 			}
 		}
 	}

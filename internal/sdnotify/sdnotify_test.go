@@ -66,3 +66,37 @@ func TestWaitReadyClosed(t *testing.T) {
 		t.Fatalf("closed before READY=1: %v, want net.ErrClosed", err)
 	}
 }
+
+// WATCHDOG=1 pings are delivered (merged while nobody looks); other
+// assignments are not pings.
+func TestWatchdogPings(t *testing.T) {
+	s, err := Listen(filepath.Join(t.TempDir(), "n.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	notify(t, s, "STATUS=busy\nWATCHDOG_USEC=5")
+	select {
+	case <-s.Watchdog():
+		t.Fatal("a ping without WATCHDOG=1")
+	case <-time.After(100 * time.Millisecond):
+	}
+	notify(t, s, "WATCHDOG=1")
+	notify(t, s, "WATCHDOG=1")
+	select {
+	case <-s.Watchdog():
+	case <-time.After(10 * time.Second):
+		t.Fatal("WATCHDOG=1 not delivered")
+	}
+	select {
+	case <-s.Watchdog():
+		// The second ping may or may not have been merged; both are fine.
+	case <-time.After(50 * time.Millisecond):
+	}
+	notify(t, s, "WATCHDOG=1")
+	select {
+	case <-s.Watchdog():
+	case <-time.After(10 * time.Second):
+		t.Fatal("a later WATCHDOG=1 not delivered")
+	}
+}

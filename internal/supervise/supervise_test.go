@@ -42,6 +42,17 @@ func child(mode, logPath string) int {
 	case "noretry":
 		fmt.Fprintln(os.Stderr, "bad configuration")
 		return ExitNoRestart
+	case "hang":
+		// Ready, alive for a while, then hung: no more WATCHDOG=1.
+		if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
+			return 1
+		}
+		for range 3 {
+			daemon.SdNotify(false, daemon.SdNotifyWatchdog)
+			time.Sleep(50 * time.Millisecond)
+		}
+		appendLog("hung")
+		select {}
 	case "serve", "stubborn":
 		term := make(chan os.Signal, 1)
 		signal.Notify(term, unix.SIGTERM)
@@ -77,6 +88,16 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// newExecSupervisor is the supervisor as hmd runs it: not PID 1, children
+// waited for by exec.Cmd.Wait.
+func newExecSupervisor(t *testing.T, b Backoff) (*Supervisor, *syncBuffer) {
+	t.Helper()
+	out := &syncBuffer{}
+	s := &Supervisor{Starter: ExecStarter{}, Backoff: b, Output: out, RunDir: t.TempDir(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	t.Cleanup(s.StopAll)
+	return s, out
+}
+
 func newSupervisor(t *testing.T, b Backoff) (*Supervisor, *syncBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -85,7 +106,7 @@ func newSupervisor(t *testing.T, b Backoff) (*Supervisor, *syncBuffer) {
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
 	out := &syncBuffer{}
-	s := &Supervisor{Reaper: r, Backoff: b, Output: out, Ring: NewRing(100), RunDir: t.TempDir(), Log: log}
+	s := &Supervisor{Starter: r, Backoff: b, Output: out, Ring: NewRing(100), RunDir: t.TempDir(), Log: log}
 	t.Cleanup(func() {
 		s.StopAll()
 		cancel()
@@ -252,5 +273,52 @@ func TestMissingBinary(t *testing.T) {
 	<-svc.Done()
 	if st := svc.Status(); st.State != NotExists || !strings.Contains(out.String(), "not started") {
 		t.Errorf("status %+v, output %q", st, out)
+	}
+}
+
+// A child that stops sending WATCHDOG=1 after READY=1 is killed and
+// restarted like a crash, and OnExit hears why; with ExecStarter (hmd)
+// exit statuses come from exec.Cmd.Wait.
+func TestWatchdogRestartsAHungChild(t *testing.T) {
+	s, _ := newExecSupervisor(t, Backoff{Initial: 50 * time.Millisecond, Max: 50 * time.Millisecond})
+	spec, logPath := childSpec(t, "hang")
+	spec.Watchdog = 400 * time.Millisecond
+	var mu sync.Mutex
+	var exits []string
+	spec.OnExit = func(why string) {
+		mu.Lock()
+		defer mu.Unlock()
+		exits = append(exits, why)
+	}
+	svc := s.Start(context.Background(), spec)
+	waitFor(t, "a restart after the hang", func() bool { return len(events(t, logPath)["start"]) >= 2 })
+	svc.Stop()
+	ev := events(t, logPath)
+	if len(ev["hung"]) == 0 {
+		t.Fatal("the child never hung")
+	}
+	// Killed no earlier than one watchdog period after it went quiet.
+	if gap := ev["start"][1].Sub(ev["hung"][0]); gap < spec.Watchdog {
+		t.Errorf("restarted %s after the last ping, before the watchdog period %s", gap, spec.Watchdog)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(exits) == 0 || !strings.Contains(exits[0], "watchdog") {
+		t.Errorf("OnExit heard %q, want a watchdog exit", exits)
+	}
+	if st := svc.Status(); !strings.Contains(st.LastExit, "watchdog") || st.Restarts < 1 {
+		t.Errorf("status %+v", st)
+	}
+}
+
+// ExecStarter reports the real exit status of a crashing child.
+func TestExecStarterCrash(t *testing.T) {
+	s, _ := newExecSupervisor(t, Backoff{Initial: 20 * time.Millisecond, Max: 20 * time.Millisecond})
+	spec, logPath := childSpec(t, "crash")
+	svc := s.Start(context.Background(), spec)
+	waitFor(t, "2 starts", func() bool { return len(events(t, logPath)["start"]) >= 2 })
+	svc.Stop()
+	if st := svc.Status(); st.LastExit != "exited with status 3" {
+		t.Errorf("status %+v", st)
 	}
 }

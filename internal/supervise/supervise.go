@@ -1,9 +1,12 @@
-// Package supervise runs the appliance's daemons (hmd, the service
-// instance) as children of the init agent: each in its own process group,
-// restarted with capped exponential backoff unless it exits with
-// ExitNoRestart, its output copied to the console and a ring buffer, and
-// its readiness taken from the systemd notify protocol (NOTIFY_SOCKET), so
-// the same daemon binary works under the init agent and under systemd.
+// Package supervise runs supervised children: each in its own process
+// group, restarted with capped exponential backoff unless it exits with
+// ExitNoRestart, its output copied to a writer and a ring buffer, its
+// readiness and liveness taken from the systemd notify protocol
+// (NOTIFY_SOCKET: READY=1, and WATCHDOG=1 when given WATCHDOG_USEC), so the
+// same binary works under systemd and under hafw's two supervisors: the
+// init agent (PID 1, which runs hmd) and hmd (which runs the service
+// instance's applications on the serving node). One implementation serves
+// both, so a fix to restart or stop behaviour reaches every child.
 package supervise
 
 import (
@@ -36,6 +39,17 @@ type Spec struct {
 	Env []string
 	// StopTimeout is how long a SIGTERM'd child may take before SIGKILL.
 	StopTimeout time.Duration
+	// DieWithParent kills the child (SIGKILL) when the supervisor's
+	// process dies, even by kill -9: hmd's applications must not keep
+	// serving on a node whose health monitor is gone.
+	DieWithParent bool
+	// Watchdog, when set, is handed to the child as WATCHDOG_USEC; once
+	// the child is ready, a period without WATCHDOG=1 counts as a hang:
+	// the child is killed and restarted like a crash.
+	Watchdog time.Duration
+	// OnExit, when set, is told every unexpected end of the child (crash,
+	// watchdog, failed start) with its description, before the backoff.
+	OnExit func(why string)
 }
 
 // State is a supervised program's lifecycle state.
@@ -64,13 +78,14 @@ type Status struct {
 	Started time.Time `json:"started,omitzero"`
 }
 
-// Supervisor owns the children. Its fields are the seams: the Reaper that
-// collects exit statuses, where output goes, where notify sockets live.
+// Supervisor owns the children. Its fields are the seams: the Starter that
+// starts children and collects their exit statuses (the Reaper in PID 1,
+// ExecStarter elsewhere), where output goes, where notify sockets live.
 type Supervisor struct {
-	Reaper  *Reaper
+	Starter Starter
 	Backoff Backoff
 	// Output receives every child line, prefixed with the child's name
-	// (the console, and the agent's log).
+	// (the console, and the agent's log); nil discards it.
 	Output io.Writer
 	Ring   *Ring
 	// RunDir holds the per-child notify sockets.
@@ -193,7 +208,7 @@ func (svc *Service) setState(st State, pid int) {
 }
 
 func (svc *Service) logf(format string, args ...any) {
-	fmt.Fprintf(svc.sup.Output, "[%s] supervisor: %s\n", svc.spec.Name, fmt.Sprintf(format, args...))
+	fmt.Fprintf(svc.sup.output(), "[%s] supervisor: %s\n", svc.spec.Name, fmt.Sprintf(format, args...))
 	if svc.sup.Ring != nil {
 		fmt.Fprintf(svc.sup.Ring, "[%s] supervisor: %s\n", svc.spec.Name, fmt.Sprintf(format, args...))
 	}
@@ -239,6 +254,9 @@ func (svc *Service) loop(ctx context.Context) {
 		svc.status.Restarts++
 		svc.mu.Unlock()
 		svc.logf("%s; restarting in %s (failure %d)", why, delay, failures)
+		if svc.spec.OnExit != nil {
+			svc.spec.OnExit(why)
+		}
 		svc.setState(BackingOff, 0)
 		select {
 		case <-time.After(delay):
@@ -279,9 +297,15 @@ func (svc *Service) runOnce(ctx context.Context) (ws unix.WaitStatus, stopped bo
 	cmd := exec.Command(svc.spec.Path, svc.spec.Args...)
 	cmd.Env = append(os.Environ(), svc.spec.Env...)
 	cmd.Env = append(cmd.Env, notify.Env())
+	if svc.spec.Watchdog > 0 {
+		cmd.Env = append(cmd.Env, fmt.Sprintf("WATCHDOG_USEC=%d", svc.spec.Watchdog.Microseconds()))
+	}
 	cmd.Stdout, cmd.Stderr = outW, outW
 	cmd.SysProcAttr = &unix.SysProcAttr{Setpgid: true}
-	exited, err := svc.sup.Reaper.Start(cmd)
+	if svc.spec.DieWithParent {
+		cmd.SysProcAttr.Pdeathsig = unix.SIGKILL
+	}
+	exited, err := svc.sup.Starter.Start(cmd)
 	outW.Close()
 	if err != nil {
 		outR.Close()
@@ -299,6 +323,10 @@ func (svc *Service) runOnce(ctx context.Context) (ws unix.WaitStatus, stopped bo
 		svc.copyOutput(outR)
 	}()
 	go svc.awaitReady(notify, pid)
+	hung := make(chan struct{})
+	if svc.spec.Watchdog > 0 {
+		go svc.watchdog(notify, hung)
+	}
 
 	finish := func() {
 		// The child's last words go to the log before we decide; a
@@ -314,6 +342,13 @@ func (svc *Service) runOnce(ctx context.Context) (ws unix.WaitStatus, stopped bo
 	case ws = <-exited:
 		finish()
 		return ws, false, nil
+	case <-hung:
+		err := fmt.Errorf("watchdog: no WATCHDOG=1 within %s", svc.spec.Watchdog)
+		svc.logf("%v; killing", err)
+		unix.Kill(-pid, unix.SIGKILL)
+		<-exited
+		finish()
+		return 0, false, err
 	case <-svc.stop:
 	case <-ctx.Done():
 	}
@@ -344,12 +379,41 @@ func (svc *Service) awaitReady(notify *sdnotify.Socket, pid int) {
 	svc.readyOnce.Do(func() { close(svc.ready) })
 }
 
+// watchdog closes hung when, after the child's READY=1, a watchdog period
+// passes without WATCHDOG=1; it ends when the notify socket closes.
+func (svc *Service) watchdog(notify *sdnotify.Socket, hung chan<- struct{}) {
+	if notify.WaitReady(context.Background()) != nil {
+		return
+	}
+	t := time.NewTimer(svc.spec.Watchdog)
+	defer t.Stop()
+	for {
+		select {
+		case <-notify.Watchdog():
+			t.Reset(svc.spec.Watchdog)
+		case <-t.C:
+			close(hung)
+			return
+		case <-notify.Closed():
+			return
+		}
+	}
+}
+
+// output is where child lines go.
+func (s *Supervisor) output() io.Writer {
+	if s.Output == nil {
+		return io.Discard
+	}
+	return s.Output
+}
+
 func (svc *Service) copyOutput(r io.Reader) {
 	buf := make([]byte, 32<<10)
 	var pending []byte
 	emit := func(line []byte) {
 		l := fmt.Sprintf("[%s] %s\n", svc.spec.Name, line)
-		io.WriteString(svc.sup.Output, l)
+		io.WriteString(svc.sup.output(), l)
 		if svc.sup.Ring != nil {
 			io.WriteString(svc.sup.Ring, l)
 		}
