@@ -19,7 +19,8 @@ type monitor struct {
 }
 
 func (m *monitor) setLocal(pair string, n ha.Node) {
-	m.m.SetLocal(pair, heartbeat.Local{State: n.State, Epoch: n.Epoch, HoldsVIP: n.HoldsVIP, Graceful: n.State == ha.GracefulShutdown})
+	m.m.SetLocal(pair, heartbeat.Local{State: n.State, Epoch: n.Epoch, HoldsVIP: n.HoldsVIP, Graceful: n.State == ha.GracefulShutdown,
+		Degraded: n.AppFailure != ""})
 }
 
 func (m *monitor) sendNow(pair string) { m.m.SendNow(pair) }

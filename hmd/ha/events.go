@@ -14,6 +14,9 @@ type Heartbeat struct {
 	HoldsVIP bool
 	// Graceful is set when the peer announces an orderly shutdown.
 	Graceful bool
+	// Degraded is set while the peer's application failed within its
+	// hold-down (see AppFailed): it must not be handed the service.
+	Degraded bool
 }
 
 // PeerDown: every heartbeat path has been silent for the failover wait.
@@ -84,6 +87,21 @@ type InstanceStarted struct{}
 // InstanceStopped: the application instance no longer runs on this node.
 type InstanceStopped struct{}
 
+// AppFailed: the application monitor's policy tripped on this node (too
+// many restarts or failed health checks within its window); Reason says
+// which application and why. On the active node it hands the service to a
+// healthy, synchronized peer; on either side the node is degraded for
+// Config.AppHoldDown: it will not take over automatically, and its peer
+// will not hand it the service, so a flapping application does not
+// ping-pong the service between the two.
+type AppFailed struct{ Reason string }
+
+// AppCleared: the operator says the application is repaired; the node is
+// no longer degraded.
+type AppCleared struct{}
+
+func (AppFailed) isEvent()           {}
+func (AppCleared) isEvent()          {}
 func (Started) isEvent()             {}
 func (Heartbeat) isEvent()           {}
 func (PeerDown) isEvent()            {}

@@ -140,6 +140,9 @@ const (
 	DefaultFailoverWait        = 10 * time.Second
 	DefaultStabilizationWindow = 30 * time.Minute
 	DefaultGracefulTimeout     = 10 * time.Minute
+	// DefaultAppHoldDown is how long a node whose application failed stays
+	// degraded (see AppFailed).
+	DefaultAppHoldDown = 10 * time.Minute
 )
 
 // Config is the pairing configuration of one relationship, as far as the
@@ -165,6 +168,9 @@ type Config struct {
 	// Witness is true when a witness (management station, or the other
 	// primary in N:1) must agree before an automatic takeover.
 	Witness bool `json:"witness,omitempty"`
+	// AppHoldDown is how long an application failure keeps this node
+	// degraded (AppFailed).
+	AppHoldDown time.Duration `json:"app_hold_down,omitempty"`
 }
 
 // WithDefaults fills zero durations and modes with the seed's defaults.
@@ -184,6 +190,9 @@ func (c Config) WithDefaults() Config {
 	if c.GracefulTimeout <= 0 {
 		c.GracefulTimeout = DefaultGracefulTimeout
 	}
+	if c.AppHoldDown <= 0 {
+		c.AppHoldDown = DefaultAppHoldDown
+	}
 	return c
 }
 
@@ -198,6 +207,8 @@ type PeerView struct {
 	// GracefulAt is when the peer announced a graceful shutdown (zero if
 	// it did not, or came back since).
 	GracefulAt time.Time `json:"graceful_at,omitzero"`
+	// Degraded: the peer's application failed within its hold-down.
+	Degraded bool `json:"degraded,omitempty"`
 }
 
 // Claim is a pending wish to take the VIP, waiting for its votes: the VIP
@@ -263,6 +274,10 @@ type Node struct {
 	// ReplicaIncomplete is why this node's copy of the instance data is
 	// not complete ("" when it is): see ReplicaUsable.
 	ReplicaIncomplete string `json:"replica_incomplete,omitempty"`
+	// AppFailure is why this node's application failed (AppFailed), ""
+	// when it did not within the hold-down; AppFailedAt is when.
+	AppFailure  string    `json:"app_failure,omitempty"`
+	AppFailedAt time.Time `json:"app_failed_at,omitzero"`
 	// Notice is the last refusal or deferral logged, so that a condition
 	// that lasts is logged once, not on every tick.
 	Notice string `json:"notice,omitempty"`

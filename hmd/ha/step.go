@@ -32,6 +32,10 @@ const (
 // completed (notifications tell it apart from other "Active" rows).
 const RemarkSynchronized = "primary and secondary synchronized"
 
+// initialSyncRefusal is why a switchover before the first complete sync is
+// refused (force does not override it: the secondary cannot serve).
+const initialSyncRefusal = "%s: the secondary cannot serve yet; wait until the status shows Active (synchronized), then switch over"
+
 // New is the machine of a relationship the administrator has just created
 // ("Configuration successfully created"): the primary keeps serving the VIP
 // it already served, the secondary stands by.
@@ -100,6 +104,10 @@ func step(n Node, ev Event, now time.Time, busy string) (Node, []Action) {
 		s.replicaUsable(e)
 	case InstanceStarted:
 		s.instanceStarted()
+	case AppFailed:
+		s.appFailed(e)
+	case AppCleared:
+		s.appCleared()
 	case InstanceStopped:
 		s.n.InstanceRunning = false
 		if s.n.HoldsVIP {
@@ -191,7 +199,7 @@ func (s *stepper) started() {
 func (s *stepper) heartbeat(hb Heartbeat) {
 	p := &s.n.Peer
 	wasUp, peerHeld := p.Up, p.HoldsVIP
-	p.Up, p.State, p.Epoch, p.HoldsVIP, p.HeardAt = true, hb.State, hb.Epoch, hb.HoldsVIP, s.now
+	p.Up, p.State, p.Epoch, p.HoldsVIP, p.HeardAt, p.Degraded = true, hb.State, hb.Epoch, hb.HoldsVIP, s.now, hb.Degraded
 	if hb.Graceful || hb.State == GracefulShutdown {
 		if p.GracefulAt.IsZero() {
 			p.GracefulAt = s.now
@@ -440,7 +448,7 @@ func (s *stepper) suspect() {
 	// A holder goes quiet already now: a peer that takes over does so at
 	// PeerDown at the earliest, after our last announcement.
 	s.quiet()
-	if s.n.Claim.Active || s.n.HoldsVIP || s.peerGraceful() || cfg.FailoverType != Automatic {
+	if s.n.Claim.Active || s.n.HoldsVIP || s.peerGraceful() || cfg.FailoverType != Automatic || s.degraded() {
 		return
 	}
 	if (s.role() == Secondary && s.n.State == SecondaryActive) || (s.role() == Primary && s.n.State == Terminated) {
@@ -470,6 +478,7 @@ func (s *stepper) silence() {
 			switch {
 			case graceful:
 				s.notice(MsgTakeoverDeferred, "the secondary shut down gracefully; waiting for it")
+			case s.n.State == Terminated && cfg.FailoverType == Automatic && s.refuseDegradedTakeover():
 			case s.n.State == StateInitializing || cfg.FailoverType == Automatic:
 				s.want("the secondary is silent on every path", true)
 			default:
@@ -491,6 +500,8 @@ func (s *stepper) silence() {
 		case graceful:
 			s.set(SecondaryActive)
 			s.notice(MsgTakeoverDeferred, "the primary shut down gracefully; not failing over")
+		case cfg.FailoverType == Automatic && s.refuseDegradedTakeover():
+			s.set(SecondaryActive)
 		case cfg.FailoverType == Automatic:
 			s.want("the primary is silent on every path for the failover wait", true)
 		default:
@@ -502,6 +513,7 @@ func (s *stepper) silence() {
 
 func (s *stepper) tick() {
 	cfg := s.n.Config
+	s.appHoldDown()
 	if !s.n.Peer.Up && !s.n.Claim.Active {
 		last := s.n.Since
 		if s.n.Peer.HeardAt.After(last) {
@@ -773,9 +785,19 @@ func (s *stepper) switchover(e Switchover) {
 			s.n.LastFailback.UTC().Format(time.RFC3339), s.n.Config.StabilizationWindow, rest.Round(time.Second)))
 		return
 	}
+	if s.degradedTarget(cmd) && !e.Force {
+		s.refuse(cmd, fmt.Sprintf(appDegradedPeerForce, "secondary"))
+		return
+	}
 	if s.role() == Primary {
 		if s.n.State != PrimaryActive || !p.Up || p.State != SecondaryActive {
 			s.refuse(cmd, fmt.Sprintf("needs this primary in PRIMARY_ACTIVE and a reachable secondary in SECONDARY_ACTIVE (now %s, secondary %s)", s.n.State, s.peerDesc()))
+			return
+		}
+		if !s.n.Sync.EverSynced {
+			// The secondary would refuse to serve an incomplete copy and
+			// the service would be down for a failover wait.
+			s.refuse(cmd, fmt.Sprintf(initialSyncRefusal, fmt.Sprintf("the initial synchronization with the secondary is %d%% complete", s.n.Sync.Percent)))
 			return
 		}
 		s.release()
@@ -791,6 +813,10 @@ func (s *stepper) switchover(e Switchover) {
 	}
 	if s.n.State != SecondaryActive {
 		s.refuse(cmd, fmt.Sprintf("needs this secondary in SECONDARY_ACTIVE (now %s)", s.n.State))
+		return
+	}
+	if s.n.ReplicaIncomplete != "" {
+		s.refuse(cmd, fmt.Sprintf(initialSyncRefusal, "this secondary has no complete copy of the instance data ("+s.n.ReplicaIncomplete+")"))
 		return
 	}
 	s.set(FailoverInvoked)
@@ -828,6 +854,10 @@ func (s *stepper) failback(e Failback) {
 	if rest := s.window(s.n.LastFailover); rest > 0 && !e.Force {
 		s.refuse(cmd, fmt.Sprintf("a failover happened at %s; the database needs %s to stabilize (%s remaining); use force to override",
 			s.n.LastFailover.UTC().Format(time.RFC3339), s.n.Config.StabilizationWindow, rest.Round(time.Second)))
+		return
+	}
+	if s.degradedTarget(cmd) && !e.Force {
+		s.refuse(cmd, fmt.Sprintf(appDegradedPeerForce, "primary"))
 		return
 	}
 	s.startFailback("manual")

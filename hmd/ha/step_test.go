@@ -57,6 +57,13 @@ func refusal(acts []Action) string {
 
 // Nodes in the typical states of the seed's walk-through.
 func primaryActive() Node {
+	n := primarySyncing()
+	n, _ = Step(n, ReplicationSynced{}, t0)
+	return n
+}
+
+// primarySyncing is a primary whose initial sync to the secondary runs.
+func primarySyncing() Node {
 	n, _ := New(cfgOf(Primary, Automatic, Manual), t0)
 	n, _ = Step(n, Heartbeat{State: SecondaryActive, Epoch: 0}, t0)
 	return n
@@ -172,7 +179,7 @@ func TestTransitions(t *testing.T) {
 			[]Event{Heartbeat{State: SecondaryActive}},
 			check{state: PrimaryActive, holds: true, epoch: 0, present: []func([]Action) bool{syncKind(SyncInitial)},
 				events: []string{MsgHeartbeatsUp, MsgSyncInProgress}}},
-		{"sync done: Active", primaryActive, t0, []Event{ReplicationSynced{}},
+		{"sync done: Active", primarySyncing, t0, []Event{ReplicationSynced{}},
 			check{state: PrimaryActive, holds: true, epoch: 0, events: []string{MsgActive}}},
 		{"suspicion gathers the votes early but does not claim", func() Node { return secondaryActive(Automatic) }, t0,
 			[]Event{PeerSuspect{}, GatewayProbe{Reachable: true}, VIPProbe{}},
@@ -215,9 +222,17 @@ func TestTransitions(t *testing.T) {
 		{"standby without a complete replica refuses to take over", func() Node { return secondaryActive(Automatic) }, t0,
 			[]Event{ReplicaUsable{Reason: "initial sync stopped at 40%"}, PeerDown{}, GatewayProbe{Reachable: true}, VIPProbe{}},
 			check{state: SecondaryActive, epoch: 0, absent: []func([]Action) bool{addVIP, startInst}, events: []string{MsgTakeoverRefused, "initial sync stopped at 40%"}}},
-		{"switchover to a standby without a complete replica stands by", func() Node { return secondaryActive(Automatic) }, t0,
-			[]Event{ReplicaUsable{}, Switchover{}, PeerDown{}, VIPProbe{}},
+		{"switchover to a standby without a complete replica is refused", func() Node { return secondaryActive(Automatic) }, t0,
+			[]Event{ReplicaUsable{}, Switchover{Force: true}},
+			check{state: SecondaryActive, epoch: 0, absent: []func([]Action) bool{addVIP, startInst, sendState},
+				events: []string{"Switchover refused"}, refused: "no complete copy of the instance data (the initial sync never completed)"}},
+		{"a standby without a complete replica does not take over from a silent primary", func() Node { return secondaryActive(Automatic) }, t0,
+			[]Event{ReplicaUsable{}, PeerDown{}, GatewayProbe{Reachable: true}, VIPProbe{}},
 			check{state: SecondaryActive, epoch: 0, absent: []func([]Action) bool{addVIP, startInst}, events: []string{"initial sync never completed"}}},
+		{"switchover during the initial sync is refused, even forced", primarySyncing, t0,
+			[]Event{ReplicationProgress{Percent: 42}, Switchover{Force: true}},
+			check{state: PrimaryActive, holds: true, epoch: 0, absent: []func([]Action) bool{removeVIP, stopInst},
+				events: []string{"Switchover refused"}, refused: "initial synchronization with the secondary is 42% complete"}},
 		{"a replica usable again takes over", func() Node { return secondaryActive(Automatic) }, t0,
 			[]Event{ReplicaUsable{Reason: "copying"}, ReplicaUsable{Usable: true}, PeerDown{}, GatewayProbe{Reachable: true}, VIPProbe{}},
 			check{state: FailoverInvoked, holds: true, epoch: 1, present: []func([]Action) bool{addVIP, startInst}}},

@@ -8,7 +8,7 @@
 //
 //	0  2  magic "HB"
 //	2  1  version (2)
-//	3  1  flags (FlagReply, FlagGraceful, FlagHoldsVIP)
+//	3  1  flags (FlagReply, FlagGraceful, FlagHoldsVIP, FlagDegraded)
 //	4  1  sender HA state (index into ha.States()+1; 0 = none)
 //	5  1  len(sender) = s, 1..MaxIDLen
 //	6  s  sender node ID
@@ -57,7 +57,10 @@ const (
 	FlagGraceful
 	// FlagHoldsVIP: the sender holds the VIP.
 	FlagHoldsVIP
-	knownFlags = FlagReply | FlagGraceful | FlagHoldsVIP
+	// FlagDegraded: the sender's application failed within its hold-down;
+	// it must not be handed the service (ha.AppFailed).
+	FlagDegraded
+	knownFlags = FlagReply | FlagGraceful | FlagHoldsVIP | FlagDegraded
 )
 
 const (

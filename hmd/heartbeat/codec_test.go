@@ -67,6 +67,9 @@ func TestRoundTrip(t *testing.T) {
 		m := live(v, uint64(i+2))
 		m.State = st
 		m.Echo = int64(i) * 1000
+		if i%2 == 1 {
+			m.Flags |= FlagDegraded
+		}
 		got, err := v.Open(seal(t, m, testKey(t, "pair-1")))
 		if err != nil {
 			t.Fatalf("%s: %v", st, err)

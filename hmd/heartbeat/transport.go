@@ -60,6 +60,8 @@ type Local struct {
 	Epoch    uint64
 	HoldsVIP bool
 	Graceful bool
+	// Degraded: this node's application failed within its hold-down.
+	Degraded bool
 }
 
 func (l Local) flags() uint8 {
@@ -69,6 +71,9 @@ func (l Local) flags() uint8 {
 	}
 	if l.Graceful {
 		f |= FlagGraceful
+	}
+	if l.Degraded {
+		f |= FlagDegraded
 	}
 	return f
 }
@@ -439,7 +444,8 @@ func (m *Monitor) heard(path string, msg Message, newest bool, now time.Time) bo
 	if !newest {
 		return true // older than what the state machine already saw
 	}
-	hb := ha.Heartbeat{State: msg.State, Epoch: msg.Epoch, HoldsVIP: msg.Flags&FlagHoldsVIP != 0, Graceful: msg.Flags&FlagGraceful != 0}
+	hb := ha.Heartbeat{State: msg.State, Epoch: msg.Epoch, HoldsVIP: msg.Flags&FlagHoldsVIP != 0, Graceful: msg.Flags&FlagGraceful != 0,
+		Degraded: msg.Flags&FlagDegraded != 0}
 	if !p.up || p.suspect || hb != p.last {
 		p.up, p.suspect, p.reported, p.last = true, false, true, hb
 		m.queue(Event{Pair: msg.Pair, Event: hb})
