@@ -1,16 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/hmd/appmon"
 	"github.com/hafw/hafw/hmd/instance"
 	"github.com/hafw/hafw/hmd/replicate"
 	"github.com/hafw/hafw/hmd/store"
@@ -58,28 +57,20 @@ func newInstanceService(f instanceFlags, stateDir, hmdSocket string, cfg config.
 	})
 }
 
-// readApps reads the application command lines, one per line (fields
-// separated by spaces, # comments); a missing file means no applications.
-func readApps(path string) ([][]string, error) {
-	f, err := os.Open(path)
+// readApps reads the applications file (appmon.Parse: JSON with health
+// checks and policy, or one command line per line); a missing file means
+// no applications.
+func readApps(path string) (appmon.Config, error) {
+	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return appmon.Parse(nil)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read applications: %w", err)
+		return appmon.Config{}, fmt.Errorf("read applications: %w", err)
 	}
-	defer f.Close()
-	var apps [][]string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		apps = append(apps, strings.Fields(line))
+	c, err := appmon.Parse(data)
+	if err != nil {
+		return appmon.Config{}, fmt.Errorf("%s: %w", path, err)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read applications %s: %w", path, err)
-	}
-	return apps, nil
+	return c, nil
 }

@@ -96,7 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.DurationVar(&f.gracefulLimit, "graceful-timeout", 0, "how long a gracefully stopped peer is waited for (default 10m)")
 	fs.StringVar(&f.inst.dir, "instance-dir", "", "service instance databases `directory` (default: instance/ next to the state directory)")
 	fs.StringVar(&f.inst.socket, "instance-socket", "", "instance API unix `socket` for the applications (default: instance.sock next to --socket)")
-	fs.StringVar(&f.inst.appsFile, "apps-file", "/etc/hafw/apps", "application command lines `file` (one per line)")
+	fs.StringVar(&f.inst.appsFile, "apps-file", "/etc/hafw/apps", "applications `file` (JSON with health checks and policy, or one command line per line; docs/hmd.md)")
 	fs.StringVar(&f.inst.mode, "protection-mode", string(replicate.MaxAvailability), "data replication `mode`: maximum-availability, maximum-protection or maximum-performance")
 	fs.IntVar(&f.inst.port, "replication-port", instance.BasePort, "replication base TCP `port` (plus the instance slot)")
 	if err := fs.Parse(args); err != nil {
@@ -203,7 +203,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		Identity:  id, VIP: exec, Log: log, HeartbeatPort: f.heartbeatPort,
 		InstallLicense: lic.Install,
 		Instance:       instHook, Data: syncHook,
-		StabilizationWindow: f.stabilization, GracefulTimeout: f.gracefulLimit,
+		StabilizationWindow: f.stabilization, GracefulTimeout: f.gracefulLimit, AppHoldDown: svc.AppHoldDown(),
 		Recovery: recovery, Restored: restore.restored,
 		Observer: op.observer, HeartbeatRTT: op.metrics.ObserveRTT,
 	})

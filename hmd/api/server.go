@@ -137,6 +137,9 @@ func NewHandler(backend Backend, auth Authenticator, log *slog.Logger) http.Hand
 	if lb, ok := backend.(LogsBackend); ok {
 		h.logsRoutes(mux, lb)
 	}
+	if ab, ok := backend.(AppsBackend); ok {
+		h.appsRoutes(mux, ab)
+	}
 	return mux
 }
 

@@ -49,6 +49,8 @@ type Status struct {
 	// Quarantined lists the damaged state files (events log, peer files)
 	// hmd moved aside at start instead of refusing to run.
 	Quarantined []string `json:"quarantined,omitempty"`
+	// Applications are the service instance's applications (apps.go).
+	Applications []AppStatus `json:"applications,omitempty"`
 }
 
 // PeerStatus is one paired peer as this appliance sees it.
@@ -83,7 +85,12 @@ type PeerStatus struct {
 	OwnsVIP         bool    `json:"owns_vip"`
 	// Witness is the health-monitor IP of the pair's witness, if any.
 	Witness string `json:"witness,omitempty"`
-	Epoch   uint64 `json:"epoch"`
+	// AppFailure is why this node's application failed within the
+	// hold-down (it is degraded: no automatic takeover, not handed the
+	// service); PeerDegraded says the same of the peer.
+	AppFailure   string `json:"app_failure,omitempty"`
+	PeerDegraded bool   `json:"peer_degraded,omitempty"`
+	Epoch        uint64 `json:"epoch"`
 	// HeartbeatsReceived counts accepted heartbeats; Rejected counts the
 	// refused ones by reason (forged, replayed, truncated, unknown peer, …).
 	HeartbeatsReceived uint64            `json:"heartbeats_received"`

@@ -41,6 +41,7 @@ func (d *Daemon) Status(ctx context.Context) (api.Status, error) {
 			st.Peers = append(st.Peers, ps)
 		}
 		st.State = overallState(d.opt.Config, st.Peers)
+		st.Applications = d.applications()
 		return st, nil
 	})
 }

@@ -116,6 +116,9 @@ type Options struct {
 	StabilizationWindow time.Duration
 	// GracefulTimeout overrides ha's default (tests).
 	GracefulTimeout time.Duration
+	// AppHoldDown is how long an application failure keeps this node
+	// degraded (the applications file's policy; ha's default when zero).
+	AppHoldDown time.Duration
 	// RemoteTimeout bounds calls to the peer's API (10 s when zero).
 	RemoteTimeout time.Duration
 	// Recovery is set in recovery mode: the appliance holds no HA role and
@@ -264,6 +267,7 @@ func (d *Daemon) haConfig(c store.PeerConfig) ha.Config {
 		StabilizationWindow: d.opt.StabilizationWindow,
 		GracefulTimeout:     d.opt.GracefulTimeout,
 		Witness:             d.witnessed(c),
+		AppHoldDown:         d.opt.AppHoldDown,
 	}
 }
 

@@ -65,6 +65,7 @@ func peerStatus(onPrimary bool, c store.PeerConfig, n ha.Node, hb heartbeat.Peer
 	if n.Peer.Up {
 		ps.Heartbeat = "Up"
 	}
+	ps.AppFailure, ps.PeerDegraded = n.AppFailure, n.Peer.Up && n.Peer.Degraded
 	// The serving side runs the sync and knows its state; the standby side
 	// sees replication up while the serving peer is heard.
 	switch {

@@ -6,18 +6,39 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
-	"path/filepath"
+	"slices"
 	"sync"
-	"syscall"
 	"time"
 
-	"github.com/hafw/hafw/internal/sdnotify"
+	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/hmd/appmon"
+	"github.com/hafw/hafw/internal/supervise"
 )
 
-// Apps runs the instance's application processes on the active node and
-// keeps them stopped on the standby (the seed's DORMANT mode). Each runs
-// in its own process group so that Stop also ends its children.
+// Descriptions of the events-log rows of application monitoring.
+const (
+	MsgAppRestarted   = "Application restarted"
+	MsgAppCheckFailed = "Application health check failed; restarting it"
+	MsgAppHealthy     = "Application health check passing"
+)
+
+// ErrUnknownApp is returned for an application name not in the
+// applications file.
+var ErrUnknownApp = errors.New("no such application")
+
+// AppReport is where Apps reports to hmd: rows for the events log, and
+// the policy's verdict that an application failed (the state machine's
+// AppFailed).
+type AppReport interface {
+	AppEvent(description, remarks string)
+	AppFailed(reason string)
+}
+
+// Apps runs the instance's applications on the active node and keeps them
+// stopped on the standby (the seed's DORMANT mode). Each runs under
+// internal/supervise (own process group, restart with backoff, killed
+// with hmd), is health-checked while it runs, and its exits and failed
+// checks are counted by appmon's policy.
 //
 // An application tells hmd that it serves with sd_notify READY=1 (as a
 // systemd Type=notify service does), so that the node reports
@@ -25,11 +46,9 @@ import (
 // client that connects right after the state change must not be refused
 // by a port nobody listens on yet.
 type Apps struct {
-	// Commands are the application command lines (from the image's
-	// profile); each is started with SocketEnv pointing at the instance
-	// API.
-	Commands [][]string
-	Socket   string
+	Config appmon.Config
+	// Socket is the instance API, handed to each application as SocketEnv.
+	Socket string
 	// RunDir holds the applications' notify sockets.
 	RunDir string
 	// ReadyTimeout bounds the wait for an application's READY=1 (10 s
@@ -37,179 +56,334 @@ type Apps struct {
 	// then, with a warning, so one that does not speak the protocol
 	// delays serving but does not prevent it.
 	ReadyTimeout time.Duration
-	// Grace is how long Stop waits after SIGTERM before SIGKILL (5 s
+	// Grace is how long a stop waits after SIGTERM before SIGKILL (5 s
 	// when zero).
 	Grace time.Duration
-	Log   *slog.Logger
+	// Backoff is the restart policy (1 s doubling up to 30 s when zero).
+	Backoff supervise.Backoff
+	Log     *slog.Logger
 
-	mu    sync.Mutex
-	procs []*proc
+	// mu guards the running set; it is never held while a process is
+	// stopped, because a stopping supervisor may be reporting an exit.
+	mu      sync.Mutex
+	report  AppReport
+	sup     *supervise.Supervisor
+	running []*app
+	// state guards the trackers, read by the status at any time.
+	state    sync.Mutex
+	trackers map[string]*appmon.Tracker
+	last     map[string]supervise.Status
 }
 
-type proc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
+type app struct {
+	cfg       appmon.App
+	svcMu     sync.Mutex
+	svc       *supervise.Service
+	stopCheck context.CancelFunc
+	checkDone chan struct{}
+}
+
+func (a *app) service() *supervise.Service {
+	a.svcMu.Lock()
+	defer a.svcMu.Unlock()
+	return a.svc
+}
+
+// SetReport makes r receive the events and verdicts from now on.
+func (a *Apps) SetReport(r AppReport) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.report = r
+}
+
+func (a *Apps) reporter() AppReport {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.report
+}
+
+func (a *Apps) event(desc, remarks string) {
+	a.logger().Info(desc, "remarks", remarks)
+	if r := a.reporter(); r != nil {
+		r.AppEvent(desc, remarks)
+	}
 }
 
 // Start starts every application and returns once each has reported
-// ready; it is idempotent while they run. A failure (an application that
-// cannot start, or exits before it is ready) stops what was started and
-// returns the error.
+// ready (or the ready timeout passed); it is idempotent while they run.
+// An application whose program does not exist fails the start.
 func (a *Apps) Start(ctx context.Context) error {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if len(a.procs) > 0 {
+	if a.running != nil {
+		a.mu.Unlock()
 		return nil
 	}
-	var notify []*sdnotify.Socket
-	defer func() {
-		for _, n := range notify {
-			n.Close()
+	for _, c := range a.Config.Applications {
+		if _, err := os.Stat(c.Command[0]); err != nil {
+			a.mu.Unlock()
+			return fmt.Errorf("application %s: %w", c.Name, err)
 		}
-	}()
-	for i, argv := range a.Commands {
-		if len(argv) == 0 {
-			continue
-		}
-		n, err := sdnotify.Listen(filepath.Join(a.RunDir, fmt.Sprintf("app%d.notify", i)))
-		if err != nil {
-			a.stopLocked()
-			return fmt.Errorf("application %s: %w", argv[0], err)
-		}
-		notify = append(notify, n)
-		cmd := exec.Command(argv[0], argv[1:]...)
-		cmd.Env = append(os.Environ(), SocketEnv+"="+a.Socket, n.Env())
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		// The applications die with hmd (even kill -9): without their
-		// supervisor nobody would stop them when this node stops serving.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			a.stopLocked()
-			return fmt.Errorf("start application %s: %w", argv[0], err)
-		}
-		p := &proc{cmd: cmd, done: make(chan struct{})}
-		go func() {
-			err := cmd.Wait()
-			close(p.done)
-			a.logger().Info("application exited", "cmd", argv[0], "err", err)
-		}()
-		a.procs = append(a.procs, p)
 	}
-	if err := a.awaitReady(ctx, notify); err != nil {
-		a.stopLocked()
+	backoff := a.Backoff
+	if backoff.Initial == 0 {
+		backoff = supervise.Backoff{Initial: time.Second, Max: 30 * time.Second, Stable: time.Duration(a.Config.Policy.Window)}
+	}
+	a.sup = &supervise.Supervisor{Starter: supervise.ExecStarter{}, Backoff: backoff, Output: os.Stderr, RunDir: a.RunDir, Log: a.logger()}
+	a.state.Lock()
+	a.trackers = map[string]*appmon.Tracker{}
+	a.state.Unlock()
+	running := []*app{}
+	for _, c := range a.Config.Applications {
+		p := &app{cfg: c}
+		a.state.Lock()
+		a.trackers[c.Name] = appmon.NewTracker(c, a.Config.Policy)
+		a.state.Unlock()
+		p.svc = a.sup.Start(context.Background(), a.spec(p))
+		running = append(running, p)
+	}
+	a.running = running
+	a.mu.Unlock()
+
+	if err := a.awaitReady(ctx, running); err != nil {
+		a.Stop(context.WithoutCancel(ctx))
 		return err
+	}
+	for _, p := range running {
+		a.startChecks(p)
 	}
 	return nil
 }
 
+func (a *Apps) spec(p *app) supervise.Spec {
+	return supervise.Spec{
+		Name: p.cfg.Name, Path: p.cfg.Command[0], Args: p.cfg.Command[1:],
+		Env:         []string{SocketEnv + "=" + a.Socket},
+		StopTimeout: a.grace(), DieWithParent: true, Watchdog: time.Duration(p.cfg.Watchdog),
+		OnExit: func(why string) { a.failed(p.cfg.Name, why, false) },
+	}
+}
+
+// failed counts one failure of app name and reports the policy's verdict.
+func (a *Apps) failed(name, why string, check bool) {
+	now := time.Now()
+	a.state.Lock()
+	tr := a.trackers[name]
+	var (
+		reason  string
+		tripped bool
+	)
+	if tr != nil {
+		if !check {
+			tr.Exited(why, now)
+		}
+		reason, tripped = tr.Tripped(now)
+	}
+	a.state.Unlock()
+	if !check {
+		a.event(MsgAppRestarted, name+": "+why)
+	}
+	if tripped {
+		a.logger().Warn("application failed", "reason", reason)
+		if r := a.reporter(); r != nil {
+			r.AppFailed(reason)
+		}
+	}
+}
+
 // awaitReady waits, for all applications at once, until each has sent
-// READY=1 or the ready timeout has passed; one that exits unready ends
-// the wait for all with an error.
-func (a *Apps) awaitReady(ctx context.Context, notify []*sdnotify.Socket) error {
+// READY=1 or the ready timeout has passed.
+func (a *Apps) awaitReady(ctx context.Context, running []*app) error {
 	timeout := a.ReadyTimeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	wctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	errs := make([]error, len(a.procs))
-	var wg sync.WaitGroup
-	for i, p := range a.procs {
-		wg.Go(func() {
-			errs[i] = a.awaitOne(wctx, p, notify[i])
-			if errs[i] != nil {
-				cancel()
-			}
-		})
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("waiting for the applications to be ready: %w", err)
-	}
-	return errors.Join(errs...)
-}
-
-// awaitOne waits for p's READY=1 or exit, or the end of ctx: its deadline
-// (a warning; p is taken as ready) or another application's failure.
-func (a *Apps) awaitOne(ctx context.Context, p *proc, notify *sdnotify.Socket) error {
-	pctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for _, p := range running {
+		svc := p.service()
 		select {
-		case <-p.done:
-			cancel()
-		case <-pctx.Done():
+		case <-svc.Ready():
+		case <-svc.Done():
+		case <-deadline.C:
+			a.logger().Warn("application did not report ready (sd_notify READY=1); serving anyway", "app", p.cfg.Name)
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the applications to be ready: %w", ctx.Err())
 		}
-	}()
-	err := notify.WaitReady(pctx)
-	select {
-	case <-p.done:
-		if err != nil {
-			return fmt.Errorf("application %s exited before it was ready", p.cmd.Path)
-		}
-	default:
-	}
-	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		a.logger().Warn("application did not report ready (sd_notify READY=1); serving anyway", "cmd", p.cmd.Path)
 	}
 	return nil
+}
+
+// startChecks runs p's health check every interval while it runs.
+func (a *Apps) startChecks(p *app) {
+	k := p.cfg.Check
+	if k == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.stopCheck, p.checkDone = cancel, make(chan struct{})
+	checker := appmon.NewChecker(*k)
+	go func() {
+		defer close(p.checkDone)
+		t := time.NewTicker(time.Duration(k.Interval))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			// A process that is (re)starting or backing off is not
+			// checked: its exit was counted already.
+			if st := p.service().Status(); st.State != supervise.Running && st.State != supervise.Starting {
+				continue
+			}
+			cctx, ccancel := context.WithTimeout(ctx, time.Duration(k.Timeout))
+			err := checker.Check(cctx)
+			ccancel()
+			if ctx.Err() != nil {
+				return
+			}
+			a.checked(ctx, p, err)
+		}
+	}()
+}
+
+// checked records one check result; a fall to unhealthy restarts the
+// application (a hung process is killed) and counts as a failure.
+func (a *Apps) checked(ctx context.Context, p *app, err error) {
+	a.state.Lock()
+	tr := a.trackers[p.cfg.Name]
+	fell, rose := tr.CheckResult(err, time.Now())
+	if fell {
+		tr.Restarted()
+	}
+	a.state.Unlock()
+	switch {
+	case rose:
+		a.event(MsgAppHealthy, p.cfg.Name)
+	case fell:
+		a.event(MsgAppCheckFailed, p.cfg.Name+": "+err.Error())
+		a.failed(p.cfg.Name, err.Error(), true)
+		old := p.service()
+		old.Stop()
+		if ctx.Err() != nil {
+			return // the applications are being stopped
+		}
+		svc := a.sup.Start(context.Background(), a.spec(p))
+		p.svcMu.Lock()
+		p.svc = svc
+		p.svcMu.Unlock()
+	}
 }
 
 // Stop stops every application: SIGTERM to its group, SIGKILL after Grace.
 func (a *Apps) Stop(ctx context.Context) error {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.stopLocked()
+	running := a.running
+	a.running = nil
+	a.mu.Unlock()
+	for _, p := range running {
+		if p.stopCheck != nil {
+			p.stopCheck()
+			<-p.checkDone
+		}
+	}
+	var wg sync.WaitGroup
+	for _, p := range running {
+		wg.Go(func() { p.service().Stop() })
+	}
+	wg.Wait()
+	a.state.Lock()
+	a.last = map[string]supervise.Status{}
+	for _, p := range running {
+		a.last[p.cfg.Name] = p.service().Status()
+	}
+	a.state.Unlock()
+	return nil
 }
 
-// Running reports how many applications are still running.
+// Running reports how many applications have a live process.
 func (a *Apps) Running() int {
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	running := a.running
+	a.mu.Unlock()
 	n := 0
-	for _, p := range a.procs {
-		select {
-		case <-p.done:
-		default:
+	for _, p := range running {
+		if p.service().Status().PID != 0 {
 			n++
 		}
 	}
 	return n
 }
 
-func (a *Apps) stopLocked() error {
-	grace := a.Grace
-	if grace <= 0 {
-		grace = 5 * time.Second
-	}
-	var errs []error
-	for _, p := range a.procs {
-		pgid := -p.cmd.Process.Pid
-		if err := syscall.Kill(pgid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
-			errs = append(errs, fmt.Errorf("stop application %s: %w", p.cmd.Path, err))
+// Status describes every application: running ones from the supervisor,
+// the others as dormant (with what their last run left).
+func (a *Apps) Status() []api.AppStatus {
+	a.mu.Lock()
+	running := slices.Clone(a.running)
+	a.mu.Unlock()
+	now := time.Now()
+	out := make([]api.AppStatus, 0, len(a.Config.Applications))
+	for _, c := range a.Config.Applications {
+		s := api.AppStatus{Name: c.Name, State: "dormant", MaxFailures: a.Config.Policy.MaxFailures}
+		a.state.Lock()
+		if st, ok := a.last[c.Name]; ok {
+			s.Restarts, s.LastExit = st.Restarts, st.LastExit
 		}
-	}
-	timer := time.NewTimer(grace)
-	defer timer.Stop()
-	expired := false
-	for _, p := range a.procs {
-		if !expired {
-			select {
-			case <-p.done:
-				continue
-			case <-timer.C:
-				expired = true
+		if tr := a.trackers[c.Name]; tr != nil {
+			ts := tr.State(now)
+			s.Failures, s.LastFailure, s.LastCheck = ts.Failures, ts.LastFailure, ts.LastCheck
+			if c.Check != nil {
+				s.Health = string(ts.Health)
 			}
 		}
-		select {
-		case <-p.done:
-		default:
-			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-			<-p.done
+		a.state.Unlock()
+		if c.Check != nil {
+			s.Check = describeCheck(*c.Check)
+		}
+		for _, p := range running {
+			if p.cfg.Name == c.Name {
+				st := p.service().Status()
+				s.State, s.PID, s.Restarts, s.LastExit = string(st.State), st.PID, st.Restarts, st.LastExit
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func describeCheck(k appmon.Check) string {
+	what := "exec " + k.Exec[0]
+	if k.HTTP != "" {
+		what = "GET " + k.HTTP
+	} else if k.TCP != "" {
+		what = "connect " + k.TCP
+	}
+	return fmt.Sprintf("%s every %s (timeout %s, rise %d, fall %d)", what, time.Duration(k.Interval), time.Duration(k.Timeout), k.Rise, k.Fall)
+}
+
+// Reset forgets the failures of application name (every one when name is
+// empty); ErrUnknownApp when there is no such application.
+func (a *Apps) Reset(name string) error {
+	if name != "" && !slices.ContainsFunc(a.Config.Applications, func(c appmon.App) bool { return c.Name == name }) {
+		return fmt.Errorf("%w %q", ErrUnknownApp, name)
+	}
+	a.state.Lock()
+	defer a.state.Unlock()
+	for n, tr := range a.trackers {
+		if name == "" || n == name {
+			tr.Reset()
 		}
 	}
-	a.procs = nil
-	return errors.Join(errs...)
+	return nil
+}
+
+func (a *Apps) grace() time.Duration {
+	if a.Grace <= 0 {
+		return 5 * time.Second
+	}
+	return a.Grace
 }
 
 func (a *Apps) logger() *slog.Logger {

@@ -2,15 +2,22 @@ package instance
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/hafw/hafw/hmd/appmon"
+	"github.com/hafw/hafw/internal/supervise"
 )
 
 // testAppEnv makes the test binary play an application (see TestMain).
@@ -38,6 +45,32 @@ func TestMain(m *testing.M) {
 	}
 }
 
+// appsOf is an applications configuration running each command line
+// unchecked under policy (the default policy when zero).
+func appsOf(t *testing.T, policy appmon.Policy, cmds ...[]string) appmon.Config {
+	t.Helper()
+	c := appmon.Config{Policy: policy}
+	for i, argv := range cmds {
+		if !filepath.IsAbs(argv[0]) {
+			p, err := exec.LookPath(argv[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			argv = append([]string{p}, argv[1:]...)
+		}
+		c.Applications = append(c.Applications, appmon.App{Name: fmt.Sprintf("app%d", i), Command: argv})
+	}
+	data, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err = appmon.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // testApp is the command line of the test binary playing mode.
 func testApp(t *testing.T, mode string, args ...string) []string {
 	t.Setenv(testAppEnv, mode)
@@ -50,7 +83,7 @@ func testApp(t *testing.T, mode string, args ...string) []string {
 func TestAppsStartWaitsForReady(t *testing.T) {
 	mark := filepath.Join(t.TempDir(), "ready")
 	a := &Apps{
-		Commands:     [][]string{testApp(t, "ready-late", mark), {"sleep", "60"}},
+		Config:       appsOf(t, appmon.Policy{}, testApp(t, "ready-late", mark), []string{"sleep", "60"}),
 		Socket:       "/run/test.sock",
 		RunDir:       t.TempDir(),
 		ReadyTimeout: 2 * time.Second,
@@ -66,25 +99,29 @@ func TestAppsStartWaitsForReady(t *testing.T) {
 	if n := a.Running(); n != 2 {
 		t.Fatalf("running %d, want 2", n)
 	}
+	// The notify sockets live as long as the processes (WATCHDOG=1 comes
+	// through them) and go with them.
+	if err := a.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if left, _ := filepath.Glob(filepath.Join(a.RunDir, "*")); len(left) != 0 {
 		t.Fatalf("notify sockets left behind: %v", left)
 	}
 }
 
-// An application that exits before it is ready fails the start, and what
+// An application whose program does not exist fails the start, and what
 // was started is stopped again.
-func TestAppsStartFailsWhenAnAppDiesUnready(t *testing.T) {
+func TestAppsStartFailsWhenAProgramIsMissing(t *testing.T) {
 	a := &Apps{
-		Commands: [][]string{{"sleep", "60"}, testApp(t, "exit")},
-		Socket:   "/run/test.sock",
-		RunDir:   t.TempDir(),
-		// Long enough that only the exit can end the wait early.
-		ReadyTimeout: time.Minute,
+		Config:       appsOf(t, appmon.Policy{}, []string{"sleep", "60"}, []string{filepath.Join(t.TempDir(), "nope")}),
+		Socket:       "/run/test.sock",
+		RunDir:       t.TempDir(),
+		ReadyTimeout: time.Minute, // only the missing program can end the wait early
 		Grace:        time.Second,
 	}
 	err := a.Start(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "exited before it was ready") {
-		t.Fatalf("Start: %v, want an 'exited before it was ready' error", err)
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Start: %v, want a 'does not exist' error", err)
 	}
 	if n := a.Running(); n != 0 {
 		t.Fatalf("%d applications still running after a failed start", n)
@@ -96,10 +133,10 @@ func TestAppsStartFailsWhenAnAppDiesUnready(t *testing.T) {
 func TestAppsStartStop(t *testing.T) {
 	mark := filepath.Join(t.TempDir(), "env")
 	a := &Apps{
-		Commands: [][]string{
-			{"sh", "-c", `echo "$` + SocketEnv + `" > ` + mark + `; exec sleep 60`},
-			{"sh", "-c", `trap "" TERM; touch ` + mark + `.trap; while :; do sleep 0.05; done`},
-		},
+		Config: appsOf(t, appmon.Policy{},
+			[]string{"sh", "-c", `echo "$` + SocketEnv + `" > ` + mark + `; exec sleep 60`},
+			[]string{"sh", "-c", `trap "" TERM; touch ` + mark + `.trap; while :; do sleep 0.05; done`},
+		),
 		Socket:       "/run/test.sock",
 		RunDir:       t.TempDir(),
 		ReadyTimeout: 100 * time.Millisecond, // sh does not speak sd_notify
@@ -126,8 +163,8 @@ func TestAppsStartStop(t *testing.T) {
 		t.Fatalf("running %d, want 2", n)
 	}
 	var pids []int
-	for _, p := range a.procs {
-		pids = append(pids, p.cmd.Process.Pid)
+	for _, st := range a.Status() {
+		pids = append(pids, st.PID)
 	}
 	start := time.Now()
 	if err := a.Stop(ctx); err != nil {
@@ -140,5 +177,133 @@ func TestAppsStartStop(t *testing.T) {
 	}
 	if el := time.Since(start); el < 300*time.Millisecond {
 		t.Fatalf("the TERM-ignoring application ended after %s, before the grace time", el)
+	}
+}
+
+// recorder is an AppReport that keeps what it is told.
+type recorder struct {
+	mu     sync.Mutex
+	events []string
+	failed []string
+}
+
+func (r *recorder) AppEvent(d, remarks string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, d+": "+remarks)
+}
+
+func (r *recorder) AppFailed(reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failed = append(r.failed, reason)
+}
+
+func (r *recorder) snapshot() ([]string, []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.events), slices.Clone(r.failed)
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// An application killed again and again is restarted each time and, at
+// the policy's count within the window, reported failed once per count.
+func TestAppsKilledRepeatedlyTripThePolicy(t *testing.T) {
+	c := appsOf(t, appmon.Policy{MaxFailures: 3, Window: appmon.Duration(time.Minute)}, []string{"sleep", "600"})
+	rec := &recorder{}
+	a := &Apps{Config: c, Socket: "/run/test.sock", RunDir: t.TempDir(), ReadyTimeout: 100 * time.Millisecond, Grace: time.Second,
+		Backoff: supervise.Backoff{Initial: 50 * time.Millisecond, Max: 50 * time.Millisecond}}
+	a.SetReport(rec)
+	ctx := context.Background()
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Stop(ctx) })
+	for i := range 3 {
+		var pid int
+		waitUntil(t, "a live process", func() bool { pid = a.Status()[0].PID; return pid != 0 })
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, "the restart", func() bool { st := a.Status()[0]; return st.Restarts == i+1 && st.PID != 0 && st.PID != pid })
+		if _, failed := rec.snapshot(); (len(failed) == 1) != (i == 2) {
+			t.Fatalf("after kill %d: failed reports %q", i+1, failed)
+		}
+	}
+	evs, failed := rec.snapshot()
+	if !strings.Contains(failed[0], "app0: 3 failures within 1m0s (last: killed by killed)") {
+		t.Errorf("reason %q", failed[0])
+	}
+	if n := len(slices.DeleteFunc(evs, func(e string) bool { return !strings.HasPrefix(e, MsgAppRestarted) })); n != 3 {
+		t.Errorf("%d restart events, want 3: %q", n, evs)
+	}
+	if st := a.Status()[0]; st.Failures != 0 || st.State != "running" && st.State != "starting" {
+		t.Errorf("status after the trip %+v (the count starts again)", st)
+	}
+}
+
+// A health check that fails Fall times restarts the application (a hung
+// one is killed) and counts; a hanging check command is bounded by its
+// timeout; the check passing again is logged; Reset forgets failures and
+// refuses unknown names.
+func TestAppsHealthCheck(t *testing.T) {
+	dir := t.TempDir()
+	sick := filepath.Join(dir, "sick")
+	c := appsOf(t, appmon.Policy{MaxFailures: 2, Window: appmon.Duration(time.Minute)}, []string{"sleep", "600"})
+	// Healthy unless the marker exists; "hang" in it makes the check hang.
+	c.Applications[0].Check = &appmon.Check{Exec: []string{"/bin/sh", "-c", `test -e ` + sick + ` || exit 0; grep -q hang ` + sick + ` && sleep 600; exit 1`},
+		Interval: appmon.Duration(200 * time.Millisecond), Timeout: appmon.Duration(150 * time.Millisecond), Rise: 1, Fall: 2}
+	rec := &recorder{}
+	a := &Apps{Config: c, Socket: "/run/test.sock", RunDir: t.TempDir(), ReadyTimeout: 100 * time.Millisecond, Grace: time.Second,
+		Backoff: supervise.Backoff{Initial: 50 * time.Millisecond, Max: 50 * time.Millisecond}}
+	a.SetReport(rec)
+	ctx := context.Background()
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Stop(ctx) })
+	waitUntil(t, "healthy", func() bool { return a.Status()[0].Health == "healthy" })
+	pid := a.Status()[0].PID
+
+	if err := os.WriteFile(sick, []byte("hang"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	waitUntil(t, "the hung check to fail", func() bool { _, f := rec.snapshot(); return a.Status()[0].Failures >= 1 || len(f) > 0 })
+	if el := time.Since(start); el > 20*time.Second {
+		t.Errorf("two hanging checks with a 150ms timeout took %s to fail", el)
+	}
+	waitUntil(t, "a restart for the failed check", func() bool { st := a.Status()[0]; return st.PID != 0 && st.PID != pid })
+	if err := os.WriteFile(sick, []byte("fail"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the policy's verdict", func() bool { _, f := rec.snapshot(); return len(f) == 1 })
+	_, failed := rec.snapshot()
+	if !strings.Contains(failed[0], "health check failed 2 times") {
+		t.Errorf("reason %q", failed[0])
+	}
+	os.Remove(sick)
+	waitUntil(t, "healthy again", func() bool { return a.Status()[0].Health == "healthy" })
+	evs, _ := rec.snapshot()
+	if !slices.ContainsFunc(evs, func(e string) bool {
+		return strings.HasPrefix(e, MsgAppCheckFailed+": app0: ") && strings.Contains(e, "no answer within the timeout")
+	}) {
+		t.Errorf("no event for the hanging check: %q", evs)
+	}
+	if err := a.Reset("nope"); !errors.Is(err, ErrUnknownApp) {
+		t.Errorf("Reset(nope) = %v", err)
+	}
+	if err := a.Reset("app0"); err != nil || a.Status()[0].Failures != 0 {
+		t.Errorf("Reset(app0) = %v, status %+v", err, a.Status()[0])
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/hmd/appmon"
 	"github.com/hafw/hafw/hmd/ha"
 	"github.com/hafw/hafw/hmd/replicate"
 	"github.com/hafw/hafw/hmd/store"
@@ -39,8 +40,9 @@ type ServiceOptions struct {
 	Mode  replicate.Mode
 	// Socket is the instance API socket of the serving slot.
 	Socket string
-	// Apps are the application command lines started while serving.
-	Apps [][]string
+	// Apps are the applications started while serving, their health
+	// checks and failure policy (the applications file).
+	Apps appmon.Config
 	// AckTimeout, ProtectionWait and StallTimeout tune replication
 	// (replicate's defaults when zero).
 	AckTimeout, ProtectionWait, StallTimeout time.Duration
@@ -91,7 +93,7 @@ func NewService(opt ServiceOptions) (*Service, error) {
 		opt.Log = slog.Default()
 	}
 	return &Service{opt: opt, slots: map[int]*slot{},
-		apps: &Apps{Commands: opt.Apps, Socket: opt.Socket, RunDir: filepath.Dir(opt.Socket), Log: opt.Log}}, nil
+		apps: &Apps{Config: opt.Apps, Socket: opt.Socket, RunDir: filepath.Dir(opt.Socket), Log: opt.Log}}, nil
 }
 
 // slot opens (once) the database and standby of slot n.
@@ -124,8 +126,9 @@ func (s *Service) slot(n int) (*slot, error) {
 // (hmd sets it once its daemon, which owns the events log, exists).
 func (s *Service) SetEvents(sink EventSink) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.events = sink
+	s.mu.Unlock()
+	s.apps.SetReport(appReport{s})
 }
 
 // event logs a row concerning slot n in hmd's log and, once a sink is set,
@@ -138,18 +141,22 @@ func (s *Service) event(n int, description, remarks string) {
 	if sink == nil {
 		return
 	}
-	var hip netip.Addr
+	sink.Event(s.peerOf(n), description, remarks)
+}
+
+// peerOf is the health-monitor address of the pairing of slot n (invalid
+// when none).
+func (s *Service) peerOf(n int) netip.Addr {
 	peers, err := s.opt.Peers()
 	if err != nil {
 		s.opt.Log.Error("instance events: read pairings", "err", err)
 	}
 	for _, p := range peers {
 		if p.InstanceSlot == n {
-			hip = p.HIP
-			break
+			return p.HIP
 		}
 	}
-	sink.Event(hip, description, remarks)
+	return netip.Addr{}
 }
 
 // Run listens for replication on every paired slot (looking for new
