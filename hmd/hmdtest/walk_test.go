@@ -55,6 +55,8 @@ func TestSwitchoverAndFailbackWalkTheSeedStates(t *testing.T) {
 	pair(t, p, s, "manual", "manual", 500*time.Millisecond)
 	p.waitState(0, "PRIMARY_ACTIVE", 10*time.Second)
 	s.waitState(0, "SECONDARY_ACTIVE", 10*time.Second)
+	// A switchover is refused until the initial sync has completed.
+	waitTrue(t, 15*time.Second, "the initial sync", func() bool { return p.replication() == "Up" })
 
 	if out, err := p.hactl("switchover"); err != nil {
 		t.Fatalf("hactl switchover: %v\n%s", err, out)
