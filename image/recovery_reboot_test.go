@@ -12,6 +12,7 @@ import (
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/internal/testenv"
 	"github.com/hafw/hafw/internal/vmtest"
+	"github.com/hafw/hafw/upgrade"
 )
 
 // consolePassword is the administrator password of primaryBuild's
@@ -167,7 +168,8 @@ func TestBoot3355MenuRecovery(t *testing.T) {
 	c := &bootConsole{t: t, vm: rebootingVM(t, output(t, dir, m, ".img"))}
 
 	// The menu lists both entries of slot A; the normal one is highlighted.
-	normal, recovery := "hafw 3355 (slot A)", "hafw 3355 recovery (slot A)"
+	normal := upgrade.EntryTitle(m.Profile, m.Version, "a", false)
+	recovery := upgrade.EntryTitle(m.Profile, m.Version, "a", true)
 	c.wait(regexp.MustCompile(`(?s)`+regexp.QuoteMeta(normal)+`.*`+regexp.QuoteMeta(recovery)+`|`+
 		regexp.QuoteMeta(recovery)+`.*`+regexp.QuoteMeta(normal)), bootTimeout)
 	menu := c.vm.Console()

@@ -95,6 +95,11 @@ type Agent struct {
 	// DataMounted, if set, is called once the data partition is mounted
 	// at dir (the main starts logging to it then).
 	DataMounted func(dir string)
+	// DataUnmounting, if set, is called at shutdown just before the data
+	// partition is unmounted: whatever DataMounted opened there must be
+	// closed by then, or the unmount fails with EBUSY and the file system
+	// is left dirty.
+	DataUnmounting func()
 }
 
 // bootState is what the boot steps learn, in order, and the ready line

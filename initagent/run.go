@@ -321,6 +321,9 @@ func (r *runtime) shutdown(stopControl func()) {
 	}
 	a.Sys.Sync()
 	if r.boot().dataMounted {
+		if a.DataUnmounting != nil {
+			a.DataUnmounting()
+		}
 		if err := a.Sys.Unmount(a.Paths.Data); err != nil {
 			a.consolef("hafw-init: warning: %v", err)
 		}

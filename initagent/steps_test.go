@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/hafw/hafw/config"
+	"github.com/hafw/hafw/internal/supervise"
 )
 
 // recordingSystem is a fake System for the boot-sequence logic: it records
@@ -189,5 +190,21 @@ func TestRecoveryAndActivationDecideRole(t *testing.T) {
 	a.runSteps(context.Background(), bootSteps(), b)
 	if b.role != config.RoleNone || !strings.Contains(console.String(), "is not activated") {
 		t.Errorf("unactivated VA took role %s; console:\n%s", b.role, console)
+	}
+}
+
+// TestShutdownReleasesTheDataPartitionFirst: whatever was opened on the
+// data partition is released before it is unmounted.
+func TestShutdownReleasesTheDataPartitionFirst(t *testing.T) {
+	a, sys, console := testAgent(t, "console=ttyS0\n")
+	a.DataUnmounting = func() { sys.calls = append(sys.calls, "release logs") }
+	r := &runtime{a: a, b: &bootState{dataMounted: true}, sup: &supervise.Supervisor{Log: a.Log}}
+	r.shutdown(nil)
+	release, unmount := slices.Index(sys.calls, "release logs"), slices.Index(sys.calls, "unmount "+a.Paths.Data)
+	if release < 0 || unmount < 0 || release > unmount {
+		t.Errorf("calls %q: want the logs released before the unmount", sys.calls)
+	}
+	if strings.Contains(console.String(), "warning") {
+		t.Errorf("console: %q", console)
 	}
 }

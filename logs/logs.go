@@ -115,6 +115,23 @@ func (w *Writer) Start(dir string) error {
 	return nil
 }
 
+// Stop ends logging to disk and closes the file, so that the partition
+// holding it can be unmounted; lines written after it reach syslog (and
+// the fallback's notices) only. Start may be called again.
+func (w *Writer) Stop() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.lj == nil {
+		return nil
+	}
+	err := w.lj.Close()
+	w.lj = nil
+	if err != nil {
+		return fmt.Errorf("close log: %w", err)
+	}
+	return nil
+}
+
 // Write queues one log line; it never blocks and never fails.
 func (w *Writer) Write(p []byte) (int, error) {
 	line := bytes.Clone(p)

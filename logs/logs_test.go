@@ -137,3 +137,43 @@ func (l *lockedText) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestStopReleasesThePartition: once the log file has been written, the
+// partition holding it can only be unmounted after Stop (the init agent's
+// shutdown unmounts /data last; an open log would leave it busy and dirty).
+func TestStopReleasesThePartition(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireCommand(t, "mount")
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir).CombinedOutput(); err != nil {
+		testenv.Unavailable(t, fmt.Sprintf("mount tmpfs: %v %s", err, out))
+	}
+	mounted := true
+	t.Cleanup(func() {
+		if mounted {
+			_ = syscall.Unmount(dir, syscall.MNT_DETACH)
+		}
+	})
+	w := New(Options{App: "initagent"})
+	defer w.Close()
+	if err := w.Start(dir); err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("level=INFO msg=\"before the shutdown\"\n"))
+	netnstest.Eventually(t, 10*time.Second, "the line on disk", func() bool {
+		data, _ := os.ReadFile(File(dir, "initagent"))
+		return strings.Contains(string(data), "before the shutdown")
+	})
+	if err := syscall.Unmount(dir, 0); err == nil {
+		mounted = false
+		t.Fatal("the partition unmounted while the log was open: the test cannot see the difference")
+	}
+	if err := w.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("level=INFO msg=\"after Stop\"\n"))
+	if err := syscall.Unmount(dir, 0); err != nil {
+		t.Fatalf("unmount after Stop: %v", err)
+	}
+	mounted = false
+}

@@ -55,6 +55,11 @@ func main() {
 				log.Warn("logs stay on the console", "err", err)
 			}
 		}
+		a.DataUnmounting = func() {
+			if err := files.Stop(); err != nil {
+				fmt.Fprintf(os.Stderr, "initagent: warning: %v\n", err)
+			}
+		}
 	}
 	if pid1 {
 		a.Clock = osnet.SystemClock{}
