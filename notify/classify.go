@@ -80,7 +80,9 @@ func (c *Classifier) Record(peer string, r ha.Record) []Event {
 		return []Event{ev(TypeHeartbeatDown, Critical)}
 	case ha.MsgHeartbeatsUp:
 		return []Event{ev(TypeHeartbeatUp, Info)}
-	case ha.MsgInstanceStopped:
+	case ha.MsgInstanceStopped, ha.MsgAppFailed, ha.MsgAppKept:
+		// One notification per failure: the hand-over that may follow
+		// MsgAppFailed is told by the state change and failover events.
 		return []Event{ev(TypeApplicationFailure, Critical)}
 	case ha.MsgActive:
 		if r.Remarks == ha.RemarkSynchronized {

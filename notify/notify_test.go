@@ -100,6 +100,16 @@ func TestClassifier(t *testing.T) {
 	if got := types(c.Record("p", ha.Record{Description: ha.MsgActive, Remarks: ha.RemarkSynchronized})); len(got) != 1 || got[0] != TypeSyncComplete {
 		t.Errorf("first sync: %v", got)
 	}
+	for _, desc := range []string{ha.MsgAppFailed, ha.MsgAppKept, ha.MsgInstanceStopped} {
+		if got := types(c.Record("p", ha.Record{Description: desc, Remarks: "tracker: exited 3 times in 1m0s"})); len(got) != 1 || got[0] != TypeApplicationFailure {
+			t.Errorf("%q: %v, want one application failure", desc, got)
+		}
+	}
+	for _, desc := range []string{ha.MsgAppFailover, ha.MsgAppHoldDownEnded, ha.MsgAppCleared} {
+		if got := c.Record("p", ha.Record{Description: desc}); got != nil {
+			t.Errorf("%q is told by other events, not an application failure: %v", desc, got)
+		}
+	}
 	if got := c.Record("p", ha.Record{Description: ha.MsgConfigCreated}); got != nil {
 		t.Errorf("a configuration record is no operator event: %v", got)
 	}
