@@ -217,6 +217,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
+	go op.watch(runCtx, cfg.Hostname, d.Status, lic)
 	go func() {
 		select {
 		case <-restore.done:

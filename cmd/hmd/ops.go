@@ -6,8 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync/atomic"
+	"time"
 
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/api"
@@ -74,6 +76,33 @@ func openOps(stateDir string, cfg config.Appliance, lic licenseFiles, status fun
 	return &ops{notes: s, observer: &notify.HA{Classifier: notify.Classifier{Node: cfg.Hostname}, Service: s}, metrics: m}, nil
 }
 
+// reading lists the verified licenses and the files that failed
+// verification, for the license notifications.
+func (l licenseFiles) reading() ([]notify.LicenseReading, []string) {
+	pub, err := licensing.ReadPublicKey(l.keyFile)
+	if err != nil {
+		// No key is a problem only for licenses that exist: an appliance
+		// without any has nothing to verify.
+		if files, _ := os.ReadDir(l.dir); len(files) > 0 {
+			return nil, []string{err.Error()}
+		}
+		return nil, nil
+	}
+	valid, problems, err := licensing.Store{Dir: l.dir, Pub: pub, UDI: l.udi}.LoadVerified()
+	if err != nil {
+		return nil, []string{err.Error()}
+	}
+	out := make([]notify.LicenseReading, 0, len(valid))
+	for _, v := range valid {
+		out = append(out, notify.LicenseReading{ID: v.ID, Feature: string(v.Feature), Expires: v.Expires})
+	}
+	msgs := make([]string, 0, len(problems))
+	for _, p := range problems {
+		msgs = append(msgs, p.Error())
+	}
+	return out, msgs
+}
+
 // expiries lists the verified licenses' expiry dates for the metrics.
 func (l licenseFiles) expiries() ([]metrics.License, error) {
 	pub, err := licensing.ReadPublicKey(l.keyFile)
@@ -129,4 +158,41 @@ func (b opsBackend) Logs(n int) (api.LogsView, error) {
 		lines = []string{}
 	}
 	return api.LogsView{Status: b.logs.Status(), Lines: lines}, nil
+}
+
+// watchInterval is how often watch reads the status and the licenses.
+const watchInterval = 5 * time.Second
+
+// watch sends the notifications that come from readings rather than from
+// the state machine's events (replication, single heartbeat paths,
+// licenses) until ctx ends. A failed reading is skipped: the next one
+// compares with the last good one.
+func (o *ops) watch(ctx context.Context, node string, status func(context.Context) (api.Status, error), lic licenseFiles) {
+	w := &notify.Watcher{Node: node}
+	t := time.NewTicker(watchInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		st, err := status(ctx)
+		if err != nil {
+			continue
+		}
+		r := notify.Reading{Time: time.Now()}
+		for _, p := range st.Peers {
+			pr := notify.PeerReading{Peer: p.HealthMonitorIP, Paths: map[string]bool{}}
+			if p.Replication != nil {
+				pr.Replication = p.Replication.State
+			}
+			for _, hp := range p.HeartbeatPaths {
+				pr.Paths[hp.Name] = hp.Up
+			}
+			r.Peers = append(r.Peers, pr)
+		}
+		r.Licenses, r.LicenseProblems = lic.reading()
+		o.notes.Publish(w.Observe(r)...)
+	}
 }

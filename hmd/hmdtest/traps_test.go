@@ -139,3 +139,38 @@ func addTrapDestinations(t testing.TB, l *lan, nodes ...*node) {
 		}
 	}
 }
+
+// TestReplicationTraps: the primary's receiver hears its data replication
+// go down when the secondary's power is pulled (and nothing before, while
+// the replication merely came up at start).
+func TestReplicationTraps(t *testing.T) {
+	testenv.Short(t, "hmd network namespace test")
+	testenv.RequireCommand(t, "snmptrapd")
+	var v2c *snmptest.Trapd
+	l, p, s := newPair(t, "10.229.0", func(l *lan, p, s *node) {
+		p.withTracker()
+		s.withTracker()
+		nms := netnstest.New(t, "nms")
+		l.br.Attach(nms, "eth0")
+		nms.AddAddr("eth0", l.prefix(50))
+		v2c = snmptest.Start(t, nms, snmptest.Config{Listen: l.addr(50).String() + ":162", Community: "hafw-test"})
+		if out, err := p.hactl("traps", "add", "--name", "nms", "--address", l.addr(50).String(), "--community", "hafw-test"); err != nil {
+			t.Fatalf("hactl traps add: %v\n%s", err, out)
+		}
+	})
+	waitTrue(t, 30*time.Second, "data replication Up on the primary", func() bool { return p.replication() == "Up" })
+	// The watcher reads every few seconds: let it see Up before the cut.
+	time.Sleep(2 * watchPeriod)
+	s.kill(l)
+	netnstest.Eventually(t, 60*time.Second, "hafwReplicationDown from the primary", func() bool {
+		return subsequence(trapNames(v2c), []string{"mse1 hafwReplicationDown"})
+	})
+	if t.Failed() {
+		st := p.status()
+		t.Logf("primary: %+v", st.Peers)
+	}
+}
+
+// watchPeriod is how often hmd reads the state its reading-based
+// notifications come from (cmd/hmd's watchInterval).
+const watchPeriod = 5 * time.Second

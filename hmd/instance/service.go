@@ -25,6 +25,12 @@ import (
 // instance database ports start at 1521).
 const BasePort = 1521
 
+// replicationKeepAlive finds a standby that vanished while the pair was
+// idle (power lost: no RST, nothing to ship, so no acknowledgement is
+// missed) within about 6 s, so that the replication reads Down — and the
+// operator is told — instead of Up for as long as no write comes.
+var replicationKeepAlive = net.KeepAliveConfig{Enable: true, Idle: 3 * time.Second, Interval: time.Second, Count: 3}
+
 // ServiceOptions wire the instance into hmd.
 type ServiceOptions struct {
 	// Dir holds one database per slot (config.Layout.InstanceDir()).
@@ -386,7 +392,7 @@ func (h *SyncHook) Start(ctx context.Context, peer store.PeerConfig, kind ha.Syn
 		if err != nil {
 			return nil, err
 		}
-		d := tls.Dialer{Config: cfg, NetDialer: &net.Dialer{Timeout: 3 * time.Second, KeepAlive: 5 * time.Second}}
+		d := tls.Dialer{Config: cfg, NetDialer: &net.Dialer{Timeout: 3 * time.Second, KeepAliveConfig: replicationKeepAlive}}
 		return d.DialContext(ctx, "tcp", addr)
 	}
 	sl.report = make(chan replicate.Status, 1)
