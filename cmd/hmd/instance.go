@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/api"
@@ -27,7 +28,7 @@ type instanceFlags struct {
 // paths follow hmd's own (so /data/hmd gives /data/instance, and
 // /run/hafw/hmd.sock gives /run/hafw/instance.sock): several hmds on one
 // machine, as in tests, never share a database.
-func newInstanceService(f instanceFlags, stateDir, hmdSocket string, cfg config.Appliance, id api.Identity, log *slog.Logger) (*instance.Service, error) {
+func newInstanceService(f instanceFlags, stateDir, hmdSocket string, cfg config.Appliance, id api.Identity, onCommit func(time.Duration), log *slog.Logger) (*instance.Service, error) {
 	if f.dir == "" {
 		f.dir = filepath.Join(filepath.Dir(filepath.Clean(stateDir)), "instance")
 	}
@@ -45,7 +46,7 @@ func newInstanceService(f instanceFlags, stateDir, hmdSocket string, cfg config.
 	st := store.Store{Dir: stateDir}
 	return instance.NewService(instance.ServiceOptions{
 		Dir: f.dir, Listen: cfg.HealthMonitorIP(), Port: f.port, Identity: id, Mode: mode,
-		Socket: f.socket, Apps: apps, Log: log.With("component", "instance"),
+		Socket: f.socket, Apps: apps, Log: log.With("component", "instance"), OnCommit: onCommit,
 		Peers: func() ([]store.PeerConfig, error) {
 			peers, err := st.Load()
 			out := make([]store.PeerConfig, 0, len(peers))

@@ -175,7 +175,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}
 
-	svc, err := newInstanceService(f.inst, f.stateDir, f.socket, cfg, id, log)
+	lic := licenseFiles{profile: profile, udi: parsedUDI, keyFile: f.vendorKey, dir: f.licenseDir, log: log}
+	var d *daemon.Daemon
+	op, err := openOps(f.stateDir, cfg, lic, func(ctx context.Context) (api.Status, error) { return d.Status(ctx) }, log)
+	if err != nil {
+		return err
+	}
+	defer op.notes.Close()
+	logw.notes.Store(op.notes)
+	svc, err := newInstanceService(f.inst, f.stateDir, f.socket, cfg, id, op.metrics.ObserveCommit, log)
 	if err != nil {
 		return err
 	}
@@ -189,14 +197,6 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	// The instance stops after the daemon (which stops it first, in order).
 	defer func() { stopSvc(); <-svcDone }()
 
-	lic := licenseFiles{profile: profile, udi: parsedUDI, keyFile: f.vendorKey, dir: f.licenseDir, log: log}
-	var d *daemon.Daemon
-	op, err := openOps(f.stateDir, cfg, lic, func(ctx context.Context) (api.Status, error) { return d.Status(ctx) }, log)
-	if err != nil {
-		return err
-	}
-	defer op.notes.Close()
-	logw.notes.Store(op.notes)
 	d, err = daemon.New(daemon.Options{
 		Config: cfg, StateDir: f.stateDir, Version: version, UDI: udi, Profile: profile,
 		Activated: func() (bool, error) { return activated(profile, parsedUDI, f.vendorKey, f.licenseDir, log) },

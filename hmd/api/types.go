@@ -121,9 +121,13 @@ type Replication struct {
 	LastSeq  uint64 `json:"last_seq"`
 	AckedSeq uint64 `json:"acked_seq"`
 	Lag      uint64 `json:"lag"`
-	Reason   string `json:"reason,omitempty"`
-	Resent   uint64 `json:"resent"`
-	Stalls   uint64 `json:"stalls"`
+	// LagBytes and LagSeconds: the size of the unacknowledged entries and
+	// the age of the oldest.
+	LagBytes   uint64  `json:"lag_bytes"`
+	LagSeconds float64 `json:"lag_seconds"`
+	Reason     string  `json:"reason,omitempty"`
+	Resent     uint64  `json:"resent"`
+	Stalls     uint64  `json:"stalls"`
 }
 
 // FailoverWait returns the peer's failover wait as a duration.

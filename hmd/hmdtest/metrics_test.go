@@ -94,7 +94,10 @@ func promValue(t testing.TB, ns *netnstest.NS, base, query string) string {
 func TestPrometheusSeesFailover(t *testing.T) {
 	testenv.Short(t, "hmd network namespace test")
 	testenv.RequireCommand(t, "prometheus", "promtool")
-	l, p, s := newPair(t, "10.252.0", nil)
+	l, p, s := newPair(t, "10.252.0", func(_ *lan, p, s *node) {
+		p.withTracker()
+		s.withTracker()
+	})
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -150,6 +153,21 @@ func TestPrometheusSeesFailover(t *testing.T) {
 		}
 		return promValue(t, l.client, base, `sum(up{job=~"mse1|mse2"})`) == "2" &&
 			promValue(t, l.client, base, `hafw_ha_state{job="mse2",state="SECONDARY_ACTIVE"}`) == "1"
+	})
+
+	// Commits through the VIP show in the commit latency histogram; the
+	// replication lag series exist (0 on a healthy pair).
+	waitTrue(t, 30*time.Second, "data replication Up on the primary", func() bool { return p.replication() == "Up" })
+	w := newWriter(l, l.addr(10))
+	for range 5 {
+		if err := w.write(); err != nil {
+			t.Fatalf("write through the VIP: %v", err)
+		}
+	}
+	netnstest.Eventually(t, 30*time.Second, "the commits and the lag in Prometheus", func() bool {
+		return promValue(t, l.client, base, `hafw_instance_commit_seconds_count{job="mse1"}`) == "5" &&
+			promValue(t, l.client, base, `hafw_replication_lag_bytes{job="mse1"}`) == "0" &&
+			promValue(t, l.client, base, `hafw_replication_lag_seconds{job="mse1"}`) == "0"
 	})
 
 	p.kill(l)

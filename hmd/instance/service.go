@@ -53,6 +53,8 @@ type ServiceOptions struct {
 	// (replicate's defaults when zero).
 	AckTimeout, ProtectionWait, StallTimeout time.Duration
 	Log                                      *slog.Logger
+	// OnCommit hears each committed transaction's latency (Options).
+	OnCommit func(time.Duration)
 }
 
 // Service is the instance of every slot of this appliance. Its Hooks
@@ -110,7 +112,7 @@ func (s *Service) slot(n int) (*slot, error) {
 		return sl, nil
 	}
 	dir := filepath.Join(s.opt.Dir, strconv.Itoa(n))
-	db, err := Open(filepath.Join(dir, "instance.db"), Options{})
+	db, err := Open(filepath.Join(dir, "instance.db"), Options{OnCommit: s.opt.OnCommit})
 	if err != nil {
 		return nil, err
 	}
@@ -479,7 +481,8 @@ func (h *SyncHook) Replication(n int) (api.Replication, bool) {
 		return api.Replication{}, false
 	}
 	return api.Replication{State: st.State, Mode: string(st.Mode), Percent: st.Percent, LastSeq: st.LastSeq,
-		AckedSeq: st.AckedSeq, Lag: st.Lag, Reason: st.Reason, Resent: st.Resent, Stalls: st.Stalls}, true
+		AckedSeq: st.AckedSeq, Lag: st.Lag, LagBytes: st.LagBytes, LagSeconds: st.LagSeconds,
+		Reason: st.Reason, Resent: st.Resent, Stalls: st.Stalls}, true
 }
 
 // Status returns the replication status of slot n as the active side sees

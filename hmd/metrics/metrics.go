@@ -72,6 +72,7 @@ type Metrics struct {
 	reg   *prometheus.Registry
 
 	rtt                             *prometheus.HistogramVec
+	commits                         prometheus.Histogram
 	failovers, failbacks, splits    *prometheus.CounterVec
 	stateChanges, notificationsSeen *prometheus.CounterVec
 
@@ -95,6 +96,10 @@ func Open(opt Options) (*Metrics, error) {
 		Name: "hafw_heartbeat_rtt_seconds", Help: "Round-trip time of heartbeats, per peer and path.",
 		Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1},
 	}, []string{"peer", "path"})
+	m.commits = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "hafw_instance_commit_seconds", Help: "Latency of the instance database's commits as the application sees them (local fsyncs and, in the synchronous protection modes, the standby's acknowledgement).",
+		Buckets: []float64{.0002, .0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5},
+	})
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 	}
@@ -103,7 +108,7 @@ func Open(opt Options) (*Metrics, error) {
 	m.splits = counter("hafw_split_brains_total", "Split brains detected (both sides held the virtual IP), per peer.", "peer")
 	m.stateChanges = counter("hafw_state_changes_total", "HA state changes, per peer and state entered.", "peer", "state")
 	m.notificationsSeen = counter("hafw_events_total", "Operator events published (the notifications' source), per type and severity.", "type", "severity")
-	m.reg.MustRegister(m.rtt, m.failovers, m.failbacks, m.splits, m.stateChanges, m.notificationsSeen,
+	m.reg.MustRegister(m.rtt, m.commits, m.failovers, m.failbacks, m.splits, m.stateChanges, m.notificationsSeen,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		statusCollector{m})
 	return m, nil
@@ -138,6 +143,10 @@ func (m *Metrics) MetricsToken() string { return m.token }
 func (m *Metrics) ObserveRTT(peer netip.Addr, path string, rtt time.Duration) {
 	m.rtt.WithLabelValues(peer.String(), path).Observe(rtt.Seconds())
 }
+
+// ObserveCommit records one instance commit's latency
+// (instance.Options.OnCommit).
+func (m *Metrics) ObserveCommit(d time.Duration) { m.commits.Observe(d.Seconds()) }
 
 // Count is a notify.Service subscriber: it counts the events.
 func (m *Metrics) Count(e notify.Event) {
@@ -194,6 +203,8 @@ var (
 	descRepState  = prometheus.NewDesc("hafw_replication_state", "Data replication state towards the peer: 1 for the current one (Up, Setting up, Down).", []string{"peer", "state"}, nil)
 	descSync      = prometheus.NewDesc("hafw_replication_sync_ratio", "Progress of the running data sync, 0 to 1 (1 when up).", []string{"peer"}, nil)
 	descLag       = prometheus.NewDesc("hafw_replication_lag_entries", "Entries committed here that the standby has not acknowledged.", []string{"peer"}, nil)
+	descLagBytes  = prometheus.NewDesc("hafw_replication_lag_bytes", "Size of the entries the standby has not acknowledged.", []string{"peer"}, nil)
+	descLagAge    = prometheus.NewDesc("hafw_replication_lag_seconds", "Age of the oldest entry the standby has not acknowledged (0 when it has all).", []string{"peer"}, nil)
 	descResent    = prometheus.NewDesc("hafw_replication_resent_entries_total", "Entries the standby refused and that were sent again.", []string{"peer"}, nil)
 	descStalls    = prometheus.NewDesc("hafw_replication_stalls_total", "Syncs that stopped progressing and were restarted.", []string{"peer"}, nil)
 	descLicense   = prometheus.NewDesc("hafw_license_remaining_seconds", "Time left until the license expires (days left times 86400, as Prometheus counts in seconds); licenses that never expire are not listed.", []string{"license", "feature"}, nil)
@@ -207,7 +218,7 @@ var (
 // Describe implements prometheus.Collector.
 func (c statusCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descInfo, descState, descVIP, descEpoch, descHBUp, descPathUp, descRequests, descReplies,
-		descLoss, descReceived, descRejected, descRepState, descSync, descLag, descResent, descStalls, descLicense,
+		descLoss, descReceived, descRejected, descRepState, descSync, descLag, descLagBytes, descLagAge, descResent, descStalls, descLicense,
 		descTrapSent, descTrapFail, descTrapDrop, descTrapQueue, descScrapeErr} {
 		ch <- d
 	}
@@ -260,6 +271,8 @@ func (c statusCollector) Collect(ch chan<- prometheus.Metric) {
 			if r := p.Replication; r != nil {
 				gauge(descSync, float64(r.Percent)/100, peer)
 				gauge(descLag, float64(r.Lag), peer)
+				gauge(descLagBytes, float64(r.LagBytes), peer)
+				gauge(descLagAge, r.LagSeconds, peer)
 				count(descResent, r.Resent, peer)
 				count(descStalls, r.Stalls, peer)
 			}

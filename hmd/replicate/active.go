@@ -46,6 +46,7 @@ type Active struct {
 
 	mu      sync.Mutex
 	st      Status
+	lag     lagWindow     // entries shipped, not yet acknowledged
 	ackedCh chan struct{} // closed and replaced when acked or state change
 	resend  uint64        // 0 or the seq the standby asked for again
 	lastAck time.Time
@@ -108,7 +109,10 @@ func orDefault(d, def time.Duration) time.Duration {
 func (a *Active) Status() Status {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.st
+	st := a.st
+	bytes, age := a.lag.read(time.Now())
+	st.LagBytes, st.LagSeconds = bytes, age.Seconds()
+	return st
 }
 
 // Admit is called before a transaction: in maximum protection it waits up
@@ -129,6 +133,7 @@ func (a *Active) Admit(ctx context.Context) error {
 func (a *Active) Ship(seq uint64, frame []byte) {
 	a.mu.Lock()
 	a.early = earlyEntry{seq: seq, frame: frame}
+	a.lag.add(seq, time.Now(), len(frame))
 	a.mu.Unlock()
 	a.poke()
 }
@@ -143,6 +148,7 @@ func (a *Active) Abandon(seq uint64) {
 	a.early = earlyEntry{}
 	a.gen++
 	a.st.AckedSeq = min(a.st.AckedSeq, seq-1)
+	a.lag.abandon(seq)
 	a.mu.Unlock()
 	a.drop(fmt.Sprintf("entry %d failed to commit here after it was shipped", seq))
 }
@@ -218,6 +224,7 @@ func (a *Active) update(f func(st *Status)) {
 	before := a.st
 	f(&a.st)
 	a.st.Lag = a.st.LastSeq - min(a.st.AckedSeq, a.st.LastSeq)
+	a.lag.ack(a.st.AckedSeq)
 	after := a.st
 	close(a.ackedCh)
 	a.ackedCh = make(chan struct{})

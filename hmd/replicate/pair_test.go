@@ -518,12 +518,21 @@ func TestMaxPerformanceReportsLag(t *testing.T) {
 	if st := a.Status(); st.Lag != 10 || st.State != replicate.StateDown {
 		t.Fatalf("status %+v, want Down with lag 10", st)
 	}
+	// In bytes and seconds too: ten entries of at least their values'
+	// size, the oldest shipped before this read.
+	time.Sleep(20 * time.Millisecond)
+	if st := a.Status(); st.LagBytes < uint64(10*len("k/0v")) || st.LagSeconds < 0.02 {
+		t.Fatalf("lag %d bytes, %.3f s; want ≥ %d bytes, ≥ 0.02 s", st.LagBytes, st.LagSeconds, 10*len("k/0v"))
+	}
 	stop()
 	_, addr2, _ := s.standby(p, false)
 	a2, _ := p.active(addr2, activeOpts{mode: replicate.MaxPerformance})
 	waitUp(t, a2)
 	if digest(t, p.db) != digest(t, s.db) {
 		t.Fatal("digests differ")
+	}
+	if st := a2.Status(); st.LagBytes != 0 || st.LagSeconds != 0 {
+		t.Fatalf("caught up, yet lag %d bytes, %.3f s", st.LagBytes, st.LagSeconds)
 	}
 }
 

@@ -22,6 +22,10 @@ type Status struct {
 	// confirmed (maximum performance reports it; Up in the synchronous
 	// modes means it is 0 for every acknowledged write).
 	Lag uint64 `json:"lag"`
+	// LagBytes is the size of those entries and LagSeconds how long ago
+	// the oldest of them was shipped (both 0 when the standby has all).
+	LagBytes   uint64  `json:"lag_bytes"`
+	LagSeconds float64 `json:"lag_seconds"`
 	// Reason says why the state is Down, or what the last stall was.
 	Reason string `json:"reason,omitempty"`
 	// Resent counts entries the standby refused (bad checksum) and that
