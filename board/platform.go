@@ -183,7 +183,8 @@ func Detect(s System, hostname, override string) (Platform, error) {
 // The UDI is PID:V01:SN. SN is the DMI serial on a physical appliance and
 // <hostname>_<uuid> on a virtual one, as in the seed's
 // AIR-MSE-VA-K9:V01:mse2_666f2046-…; a physical profile without a usable
-// DMI serial (an overridden lab machine) falls back to the virtual form.
+// DMI serial (an overridden lab machine, or a VMware VM whose serial has
+// spaces) falls back to the virtual form.
 func Classify(f Facts, hostname, override string) (Platform, error) {
 	pl := Platform{Identity: f.DMI, Hypervisor: DetectHypervisor(f), CPUs: f.CPUs, MemoryMB: f.MemoryMB}
 	switch {
@@ -287,8 +288,9 @@ func notAppliance(h Hypervisor, f Facts) error {
 }
 
 func serial(p hwprofiles.Profile, id Identity, hostname string) (string, error) {
-	if p.Class == hwprofiles.Physical && usableSerial(id.Serial) {
-		return strings.TrimSpace(id.Serial), nil
+	if sn := strings.TrimSpace(id.Serial); p.Class == hwprofiles.Physical && usableSerial(sn) &&
+		(licensing.UDI{PID: p.ProductID, VID: VersionID, SN: sn}).Validate() == nil {
+		return sn, nil
 	}
 	hostname = strings.TrimSpace(hostname)
 	if hostname == "" {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	identity "github.com/hafw/hafw/appliance"
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/initagent"
 	"github.com/hafw/hafw/internal/vmtest"
@@ -24,7 +25,7 @@ func TestApplianceCmdline(t *testing.T) {
 	p := &appliance{name: "mse1", role: "primary", eth0: "10.231.0.11/24", vip: "10.231.0.10/24", uuid: "5a1e0001-0000-4000-8000-00000000d001"}
 	s := &appliance{name: "mse2", role: "secondary", eth0: "10.231.0.12/24", uuid: "5a1e0002-0000-4000-8000-00000000d002"}
 	for _, a := range []*appliance{p, s} {
-		c := initagent.ParseCmdline(a.cmdline("console=ttyS0,115200 panic=10"))
+		c := identity.ParseCmdline(a.cmdline("console=ttyS0,115200 panic=10"))
 		cfg, err := initagent.ApplyKeys(config.Default(), c.Keys)
 		if err != nil {
 			t.Fatalf("%s: %v", a.name, err)

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/hafw/hafw/appliance"
 	"github.com/hafw/hafw/board"
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/internal/supervise"
@@ -105,18 +106,20 @@ type Agent struct {
 // bootState is what the boot steps learn, in order, and the ready line
 // reports.
 type bootState struct {
-	cmdline     Cmdline
+	cmdline     appliance.Cmdline
 	cfg         config.Appliance
 	configured  bool   // a stored or first-boot configuration was found
 	source      string // where cfg came from
 	dataMounted bool
-	platform    board.Platform
+	identity    appliance.Identity
 	profile     string // model name, "unknown" when detection failed
 	udi         string
+	entitlement appliance.Entitlement
 	activated   bool
-	recovery    bool
-	// role is the role actually taken: the configured one, or none when
-	// not activated or in recovery mode.
+	// decision is appliance.DecideRole's; role and recovery are its Role
+	// and Recovery: the role actually taken, the configured one or none.
+	decision   appliance.Decision
+	recovery   bool
 	role       config.Role
 	eth0, eth1 string
 }

@@ -2,94 +2,80 @@ package initagent
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 
-	"github.com/hafw/hafw/board"
-	"github.com/hafw/hafw/config"
-	"github.com/hafw/hafw/licensing"
+	"github.com/hafw/hafw/appliance"
+	"github.com/hafw/hafw/hmd/store"
 )
 
-// profileOverride is the first of: hafw.profile= on the kernel command
-// line, the configuration's profile, the image's /etc/hafw/profile.
-func (a *Agent) profileOverride(b *bootState) string {
-	if b.cmdline.Profile != "" {
-		return b.cmdline.Profile
-	}
-	if b.cfg.Profile != "" {
-		return b.cfg.Profile
-	}
-	data, err := os.ReadFile(filepath.Join(a.Paths.Etc, "profile"))
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(data))
-}
-
-// stepIdentity determines the profile and the UDI with board.
+// stepIdentity resolves the profile and the UDI (package appliance: the
+// kernel command line's hafw.profile=, else the configuration's, else the
+// image's, else the hardware).
 func stepIdentity(_ context.Context, a *Agent, b *bootState) error {
 	b.profile = "unknown"
-	pl, err := board.Detect(a.Board, b.cfg.Hostname, a.profileOverride(b))
+	id, err := appliance.Resolve(appliance.Sources{Board: a.Board, Cmdline: b.cmdline, Config: b.cfg, ProfileFile: filepath.Join(a.Paths.Etc, "profile")})
 	if err != nil {
-		return fmt.Errorf("identify the appliance: %w", err)
+		return err
 	}
-	b.platform, b.profile, b.udi = pl, pl.Profile.Model, pl.UDI.String()
-	a.Log.Info("appliance identity", "profile", b.profile, "udi", b.udi, "hypervisor", pl.Hypervisor, "overridden", pl.Overridden)
+	b.identity, b.profile, b.udi = id, id.Profile.Model, id.UDI.String()
+	a.Log.Info("appliance identity", "profile", b.profile, "from", id.Source, "udi", b.udi, "hypervisor", id.Hypervisor)
 	return nil
 }
 
+// licenseFiles are the installed licenses and the image's vendor key.
+func (a *Agent) licenseFiles() appliance.LicenseFiles {
+	return appliance.LicenseFiles{Dir: a.Paths.Layout().LicenseDir(), VendorKey: filepath.Join(a.Paths.Etc, "vendor.pub")}
+}
+
 // stepLicenses verifies the installed licenses against the image's vendor
-// key and this appliance's UDI. Without a known profile nothing can be
+// key and this appliance's UDI. Without a known identity nothing can be
 // activated.
 func stepLicenses(_ context.Context, a *Agent, b *bootState) error {
 	if b.udi == "" {
-		return errors.New("no UDI, so no license can be verified")
+		return fmt.Errorf("no UDI, so no license can be verified")
 	}
-	pub, err := licensing.ReadPublicKey(filepath.Join(a.Paths.Etc, "vendor.pub"))
-	if err != nil {
-		return fmt.Errorf("read vendor key: %w", err)
-	}
-	store := licensing.Store{Dir: a.Paths.Layout().LicenseDir(), Pub: pub, UDI: b.platform.UDI}
-	valid, problems, err := store.LoadVerified()
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("read licenses: %w", err)
-	}
-	for _, p := range problems {
+	ent, err := a.licenseFiles().Load(b.identity)
+	b.entitlement, b.activated = ent, ent.Activated()
+	for _, p := range ent.Problems {
 		a.consolef("hafw-init: warning: license ignored: %v", p)
 	}
-	b.activated = licensing.Summarize(b.platform.Profile, valid).Activated()
 	if !b.activated {
 		// The administrator needs the UDI to obtain the activation license:
 		// show it where the first-boot console is read.
 		a.consolef("hafw-license: NOT ACTIVATED. UDI of this appliance: %s", b.udi)
 		a.consolef("hafw-license: install the activation license for this UDI with setup (file, paste or URL) or: hafw license install --udi %s FILE", b.udi)
 	}
-	return nil
+	return err
 }
 
-// stepRole decides the role actually taken. Recovery mode and a virtual
-// appliance without activation license take none; hmd still runs.
+// stepRole decides the role actually taken (appliance.DecideRole, the rule
+// hmd applies too): recovery mode without a stored pairing, and an
+// appliance that is not activated or not identified, take none; hmd still
+// runs.
 func stepRole(_ context.Context, a *Agent, b *bootState) error {
-	b.role = b.cfg.Role
-	b.recovery = b.cmdline.Recovery || b.cfg.RecoveryMode
-	if b.recovery {
+	peers, _, err := store.Store{Dir: a.Paths.Layout().HMDDir()}.LoadChecked()
+	if err != nil {
+		// Undecidable: recovery mode stays on if asked for.
+		a.consolef("hafw-init: warning: read hmd's pairings: %v", err)
+	}
+	d := appliance.DecideRole(b.cfg, b.entitlement, b.cmdline.Recovery, len(peers) > 0)
+	b.decision, b.role, b.recovery = d, d.Role, d.Recovery
+	switch d.Reason {
+	case appliance.Recovery:
 		why := "configuration"
 		if b.cmdline.Recovery {
 			why = "kernel command line hafw.recovery"
 		}
 		a.consolef("hafw-recovery: recovery mode requested by %s", why)
 		a.consolef("hafw-recovery: no HA role is taken; the network comes up and hmd restores this primary's configuration from its secondary")
-		b.role = config.RoleNone
-		return nil
-	}
-	if !b.activated && b.role != config.RoleNone {
-		a.consolef("hafw-init: this appliance is not activated (no valid activation license in %s): "+
-			"it may not take the HA %s role; hmd runs with no role until a license is installed",
-			a.Paths.Layout().LicenseDir(), b.role)
-		b.role = config.RoleNone
+	case appliance.RecoveryComplete:
+		a.consolef("hafw-recovery: %s", d.Reason.Text())
+	case appliance.NotActivated:
+		a.consolef("hafw-init: %s: this appliance is not activated (no valid activation license in %s) and may not take the HA %s role; "+
+			"hmd runs with no role until a license is installed", d, a.Paths.Layout().LicenseDir(), b.cfg.Role)
+	case appliance.IdentityUnknown:
+		a.consolef("hafw-init: %s: set a profile override (hafw.profile=MODEL) to run as an appliance", d)
 	}
 	return nil
 }

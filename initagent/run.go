@@ -165,10 +165,11 @@ func (r *runtime) hmdSpec(cfgPath string) supervise.Spec {
 		"--profile-file", filepath.Join(r.a.Paths.Etc, "profile"),
 		"--vendor-key", filepath.Join(r.a.Paths.Etc, "vendor.pub"),
 	}
-	if b.udi != "" {
-		args = append(args, "--udi", b.udi)
-	}
-	if b.recovery {
+	// hmd resolves identity and decides its role by the same rule
+	// (package appliance), from the same kernel command line; recovery is
+	// passed on only for the boot it was asked for.
+	args = append(args, "--cmdline", r.a.Paths.Cmdline)
+	if b.cmdline.Recovery {
 		args = append(args, "--recovery")
 	}
 	return supervise.Spec{

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/hafw/hafw/appliance"
 	"github.com/hafw/hafw/config"
 )
 
@@ -79,7 +80,7 @@ func stepCmdline(_ context.Context, a *Agent, b *bootState) error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", a.Paths.Cmdline, err)
 	}
-	b.cmdline = ParseCmdline(string(data))
+	b.cmdline = appliance.ParseCmdline(string(data))
 	return nil
 }
 

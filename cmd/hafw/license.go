@@ -8,16 +8,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/hafw/hafw/appliance"
 	"github.com/hafw/hafw/board"
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hwprofiles"
-	"github.com/hafw/hafw/initagent"
 	"github.com/hafw/hafw/internal/atomicfile"
 	"github.com/hafw/hafw/internal/cli"
 	"github.com/hafw/hafw/licensing"
@@ -234,9 +233,10 @@ func licenseSummary(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s := licensing.Summarize(profile, c.valid)
+	ent := appliance.Entitle(appliance.Identity{Platform: board.Platform{Profile: profile, UDI: c.udi}}, c.valid)
+	s := ent.Summary
 	status := "Activated"
-	if !s.Activated() {
+	if !ent.Activated() {
 		status = "NOT activated (no activation license L-MSE-7.0-K9)"
 	}
 	fmt.Fprintf(stdout, "MSE License Summary\nUDI: %s\nProfile: %s\nStatus: %s\n\n", c.udi, profile.Model, status)
@@ -330,41 +330,15 @@ func (o storeOpts) openStore() (licensing.Store, error) {
 	return s, nil
 }
 
-// detectUDI forms this appliance's UDI the way the init agent does at boot,
-// so that an operator on the appliance need not copy it by hand: the
-// hostname from the configuration (the machine's own without one), the
-// profile override from hafw.profile= on the kernel command line, else the
-// configuration's, else the image's profile file.
+// detectUDI is this appliance's UDI as the init agent resolves it at boot
+// (identify), so that an operator on the appliance need not copy it by
+// hand.
 func (o storeOpts) detectUDI() (licensing.UDI, error) {
-	cfg, err := config.Load(*o.config)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return licensing.UDI{}, fmt.Errorf("reading the configuration for the UDI: %w", err)
-	}
-	hostname := cfg.Hostname
-	if err != nil || hostname == "" {
-		if hostname, err = os.Hostname(); err != nil {
-			return licensing.UDI{}, fmt.Errorf("reading hostname: %w", err)
-		}
-	}
-	override := ""
-	if line, err := os.ReadFile(filepath.Join(*o.root, "proc", "cmdline")); err == nil {
-		override = initagent.ParseCmdline(string(line)).Profile
-	}
-	if override == "" {
-		override = cfg.Profile
-	}
-	if override == "" {
-		if data, err := os.ReadFile(*o.profileFile); err == nil {
-			override = strings.TrimSpace(string(data))
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return licensing.UDI{}, fmt.Errorf("reading the profile file: %w", err)
-		}
-	}
-	pl, err := board.Detect(board.System{Root: *o.root}, hostname, override)
+	id, err := identify(*o.root, *o.config, *o.profileFile, "", "")
 	if err != nil {
 		return licensing.UDI{}, fmt.Errorf("detecting the UDI: %w", err)
 	}
-	return pl.UDI, nil
+	return id.UDI, nil
 }
 
 func licenseInstall(args []string, stdout, stderr io.Writer) error {

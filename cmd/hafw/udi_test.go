@@ -28,7 +28,7 @@ func TestUDIFixtures(t *testing.T) {
 		t.Errorf("3355: exit %d:\n%s", code, out)
 	}
 	code, out, errOut = hafw(t, "udi", "--root", boardFixtures+"kvm-qemu", "--hostname", "lab1")
-	if code != 1 || out != "" || errOut != "hafw udi: not an appliance: a KVM/QEMU virtual machine (DMI product \"Standard PC (i440FX + PIIX, 1996)\") is neither a known appliance model nor a VMware virtual appliance; set a profile override (hafw.profile=MODEL) to run as one\n" {
+	if code != 1 || out != "" || errOut != "hafw udi: identify the appliance: not an appliance: a KVM/QEMU virtual machine (DMI product \"Standard PC (i440FX + PIIX, 1996)\") is neither a known appliance model nor a VMware virtual appliance; set a profile override (hafw.profile=MODEL) to run as one\n" {
 		t.Errorf("KVM: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	code, out, _ = hafw(t, "udi", "--root", boardFixtures+"kvm-qemu", "--hostname", "lab1", "--profile", "VA-Standard")

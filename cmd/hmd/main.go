@@ -27,14 +27,13 @@ import (
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/hafw/hafw/appliance"
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/daemon"
 	"github.com/hafw/hafw/hmd/instance"
 	"github.com/hafw/hafw/hmd/replicate"
 	"github.com/hafw/hafw/hmd/vip"
-	"github.com/hafw/hafw/hwprofiles"
-	"github.com/hafw/hafw/licensing"
 	"github.com/hafw/hafw/osnet"
 )
 
@@ -67,7 +66,8 @@ func main() {
 type flags struct {
 	config, stateDir, socket     string
 	versionFile, profileFile     string
-	vendorKey, licenseDir, udi   string
+	vendorKey, licenseDir        string
+	cmdline                      string
 	logLevel, logDir             string
 	recovery                     bool
 	heartbeatPort                int
@@ -84,10 +84,10 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.StringVar(&f.stateDir, "state-dir", layout.HMDDir(), "hmd state `directory` (pairings, HA state, events, API certificate)")
 	fs.StringVar(&f.socket, "socket", api.DefaultSocket, "local API unix `socket`")
 	fs.StringVar(&f.versionFile, "version-file", "/etc/hafw/version", "firmware version `file`")
-	fs.StringVar(&f.profileFile, "profile-file", "/etc/hafw/profile", "hardware profile `file` (the configuration's profile overrides it)")
+	fs.StringVar(&f.profileFile, "profile-file", "/etc/hafw/profile", "the image's hardware profile `file` (hafw.profile= and the configuration's profile override it)")
+	fs.StringVar(&f.cmdline, "cmdline", "/proc/cmdline", "kernel command line `file` (its hafw.profile= overrides every other profile)")
 	fs.StringVar(&f.vendorKey, "vendor-key", "/etc/hafw/vendor.pub", "licensing vendor public key `file`")
 	fs.StringVar(&f.licenseDir, "license-dir", layout.LicenseDir(), "installed licenses `directory`")
-	fs.StringVar(&f.udi, "udi", "", "this appliance's UDI (default <product ID>:V01:<hostname>)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logDir, "log-dir", "", "log files `directory` on the data partition (default: logs/ next to the state directory)")
 	fs.BoolVar(&f.recovery, "recovery", false, "HA recovery mode (hafw.recovery): take no HA role")
@@ -125,10 +125,21 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return configError{err}
 	}
-	recovery, err := recovering(f.recovery, cfg, f.stateDir, log)
+	boot, err := appliance.ReadCmdline(f.cmdline)
+	if err != nil {
+		return configError{err}
+	}
+	lic := licenseFiles{files: appliance.LicenseFiles{Dir: f.licenseDir, VendorKey: f.vendorKey}, log: log}
+	if lic.id, err = appliance.Resolve(appliance.Sources{Cmdline: boot, Config: cfg, ProfileFile: f.profileFile}); err != nil {
+		// hmd still runs, with no role (appliance.IdentityUnknown), so
+		// that the appliance can be reached and fixed.
+		log.Error("no appliance identity", "err", err)
+	}
+	decision, err := decide(f.recovery, cfg, lic, f.stateDir, log)
 	if err != nil {
 		return err
 	}
+	recovery := decision.Recovery
 	restore := newRestorer(f.config)
 	staleVIP := cfg.VIP
 	if recovery {
@@ -136,19 +147,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		// secondary that serves in its place.
 		cfg.Role, cfg.VIP = config.RoleNone, netip.Prefix{}
 	}
-	profile, err := readProfile(cfg, f.profileFile)
-	if err != nil {
-		return configError{err}
+	profile, udi := lic.id.Profile, ""
+	if profile.Model != "" {
+		udi = lic.id.UDI.String()
 	}
 	version := readLine(f.versionFile, "dev")
-	udi := f.udi
-	if udi == "" {
-		udi = profile.ProductID + ":V01:" + cfg.Hostname
-	}
-	parsedUDI, err := licensing.ParseUDI(udi)
-	if err != nil {
-		return configError{fmt.Errorf("--udi: %w", err)}
-	}
 	id, err := api.LoadOrCreateIdentity(filepath.Join(f.stateDir, "tls"), cfg.Hostname)
 	if err != nil {
 		return err
@@ -175,7 +178,6 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}
 
-	lic := licenseFiles{profile: profile, udi: parsedUDI, keyFile: f.vendorKey, dir: f.licenseDir, log: log}
 	var d *daemon.Daemon
 	op, err := openOps(f.stateDir, cfg, lic, func(ctx context.Context) (api.Status, error) { return d.Status(ctx) }, log)
 	if err != nil {
@@ -199,7 +201,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 
 	d, err = daemon.New(daemon.Options{
 		Config: cfg, StateDir: f.stateDir, Version: version, UDI: udi, Profile: profile,
-		Activated: func() (bool, error) { return activated(profile, parsedUDI, f.vendorKey, f.licenseDir, log) },
+		Activated: lic.Activated,
 		Identity:  id, VIP: exec, Log: log, HeartbeatPort: f.heartbeatPort,
 		InstallLicense: lic.Install,
 		Instance:       instHook, Data: syncHook,
@@ -304,37 +306,4 @@ func readLine(path, fallback string) string {
 		return s
 	}
 	return fallback
-}
-
-func readProfile(cfg config.Appliance, file string) (hwprofiles.Profile, error) {
-	name := cfg.Profile
-	if name == "" {
-		name = readLine(file, "")
-	}
-	if name == "" {
-		return hwprofiles.Profile{}, fmt.Errorf("no hardware profile: set it in the configuration or in %s", file)
-	}
-	return hwprofiles.Lookup(name)
-}
-
-// activated asks the license store whether this appliance may join a pair.
-// A physical appliance always may; a virtual one needs its activation
-// license, verified against the vendor key.
-func activated(profile hwprofiles.Profile, udi licensing.UDI, keyFile, dir string, log *slog.Logger) (bool, error) {
-	if profile.Class != hwprofiles.Virtual {
-		return true, nil
-	}
-	pub, err := licensing.ReadPublicKey(keyFile)
-	if err != nil {
-		log.Warn("no vendor key: licenses cannot be verified", "err", err)
-		return false, nil
-	}
-	valid, problems, err := licensing.Store{Dir: dir, Pub: pub, UDI: udi}.LoadVerified()
-	if err != nil {
-		return false, err
-	}
-	for _, p := range problems {
-		log.Warn("license ignored", "err", p)
-	}
-	return licensing.Summarize(profile, valid).Activated(), nil
 }

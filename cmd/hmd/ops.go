@@ -15,7 +15,6 @@ import (
 	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/daemon"
 	"github.com/hafw/hafw/hmd/metrics"
-	"github.com/hafw/hafw/licensing"
 	"github.com/hafw/hafw/logs"
 	"github.com/hafw/hafw/notify"
 )
@@ -79,25 +78,24 @@ func openOps(stateDir string, cfg config.Appliance, lic licenseFiles, status fun
 // reading lists the verified licenses and the files that failed
 // verification, for the license notifications.
 func (l licenseFiles) reading() ([]notify.LicenseReading, []string) {
-	pub, err := licensing.ReadPublicKey(l.keyFile)
-	if err != nil {
+	if _, err := l.files.Store(l.id); err != nil {
 		// No key is a problem only for licenses that exist: an appliance
 		// without any has nothing to verify.
-		if files, _ := os.ReadDir(l.dir); len(files) > 0 {
+		if files, _ := os.ReadDir(l.files.Dir); len(files) > 0 {
 			return nil, []string{err.Error()}
 		}
 		return nil, nil
 	}
-	valid, problems, err := licensing.Store{Dir: l.dir, Pub: pub, UDI: l.udi}.LoadVerified()
+	e, err := l.entitlement()
 	if err != nil {
 		return nil, []string{err.Error()}
 	}
-	out := make([]notify.LicenseReading, 0, len(valid))
-	for _, v := range valid {
+	out := make([]notify.LicenseReading, 0, len(e.Licenses))
+	for _, v := range e.Licenses {
 		out = append(out, notify.LicenseReading{ID: v.ID, Feature: string(v.Feature), Expires: v.Expires})
 	}
-	msgs := make([]string, 0, len(problems))
-	for _, p := range problems {
+	msgs := make([]string, 0, len(e.Problems))
+	for _, p := range e.Problems {
 		msgs = append(msgs, p.Error())
 	}
 	return out, msgs
@@ -105,16 +103,12 @@ func (l licenseFiles) reading() ([]notify.LicenseReading, []string) {
 
 // expiries lists the verified licenses' expiry dates for the metrics.
 func (l licenseFiles) expiries() ([]metrics.License, error) {
-	pub, err := licensing.ReadPublicKey(l.keyFile)
+	e, err := l.entitlement()
 	if err != nil {
 		return nil, err
 	}
-	valid, _, err := licensing.Store{Dir: l.dir, Pub: pub, UDI: l.udi}.LoadVerified()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]metrics.License, 0, len(valid))
-	for _, v := range valid {
+	out := make([]metrics.License, 0, len(e.Licenses))
+	for _, v := range e.Licenses {
 		out = append(out, metrics.License{ID: v.ID, Feature: string(v.Feature), Expires: v.Expires})
 	}
 	return out, nil

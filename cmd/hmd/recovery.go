@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync"
 
+	"github.com/hafw/hafw/appliance"
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/store"
 )
@@ -16,27 +17,34 @@ import (
 // supervisor (which may still pass --recovery; see recovering).
 var errRestored = errors.New("pairing restored from the secondary: restarting as the primary")
 
-// recovering decides whether this run is in recovery mode. The flag
-// (hafw.recovery on the kernel command line) or the configuration asks for
-// it, but a state directory that holds a pairing has been restored already
-// (or never lost): then recovery mode is over and hmd runs normally, so a
+// decide is appliance.DecideRole for this run: the flag (hafw.recovery on
+// the kernel command line) or the configuration may ask for recovery mode,
+// but a state directory that holds a pairing has been restored already (or
+// never lost): then recovery mode is over and hmd runs normally, so a
 // supervisor that restarts hmd with the same --recovery flag does not
 // throw the restored pairing away.
-func recovering(flag bool, cfg config.Appliance, stateDir string, log *slog.Logger) (bool, error) {
-	if !flag && !cfg.RecoveryMode {
-		return false, nil
-	}
+func decide(flag bool, cfg config.Appliance, lic licenseFiles, stateDir string, log *slog.Logger) (appliance.Decision, error) {
 	// A damaged peer file is not a pairing: the daemon moves it aside.
 	peers, _, err := store.Store{Dir: stateDir}.LoadChecked()
 	if err != nil {
-		return false, err
+		return appliance.Decision{}, err
 	}
-	if len(peers) > 0 {
+	ent, err := lic.entitlement()
+	if err != nil {
+		// Unreadable licenses activate nothing; the decision says so.
+		log.Error("read licenses", "err", err)
+	}
+	d := appliance.DecideRole(cfg, ent, flag, len(peers) > 0)
+	switch d.Reason {
+	case appliance.Recovery:
+		log.Warn("HA recovery mode: no HA role until the secondary restores this primary's pairing (hactl recover on the secondary)")
+	case appliance.RecoveryComplete:
 		log.Warn("recovery mode requested, but a pairing is stored: recovery is complete, running normally", "peer", peers[0].Config.HIP)
-		return false, nil
+	case appliance.Configured:
+	default:
+		log.Warn(d.String(), "configured_role", cfg.Role, "reason", d.Reason)
 	}
-	log.Warn("HA recovery mode: no HA role until the secondary restores this primary's pairing (hactl recover on the secondary)")
-	return true, nil
+	return d, nil
 }
 
 // restorer leaves recovery mode once the daemon stored a restored pairing:

@@ -10,8 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hafw/hafw/appliance"
+	"github.com/hafw/hafw/board"
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/store"
+	"github.com/hafw/hafw/hwprofiles"
 )
 
 func recoveryConfig(t *testing.T, role config.Role) (string, config.Appliance) {
@@ -80,25 +83,30 @@ func TestRestorerLeavesRecoveryMode(t *testing.T) {
 	}
 }
 
-// TestRecoveringEndsWithAStoredPairing: the flag or the configuration asks
-// for recovery mode, but a stored pairing means it is over.
-func TestRecoveringEndsWithAStoredPairing(t *testing.T) {
+// TestDecideEndsRecoveryWithAStoredPairing: the flag or the configuration
+// asks for recovery mode, but a stored pairing means it is over.
+func TestDecideEndsRecoveryWithAStoredPairing(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	_, cfg := recoveryConfig(t, config.RolePrimary)
+	p, err := hwprofiles.Lookup("3355")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lic := licenseFiles{id: appliance.Identity{Platform: board.Platform{Profile: p}}, log: log}
 	dir := t.TempDir()
 	for _, c := range []struct {
 		flag, mode, want bool
 	}{{false, false, false}, {true, false, true}, {false, true, true}} {
 		cfg.RecoveryMode = c.mode
-		if got, err := recovering(c.flag, cfg, dir, log); err != nil || got != c.want {
-			t.Errorf("flag %v, config %v: recovering %v (%v), want %v", c.flag, c.mode, got, err, c.want)
+		if got, err := decide(c.flag, cfg, lic, dir, log); err != nil || got.Recovery != c.want {
+			t.Errorf("flag %v, config %v: %+v (%v), want recovery %v", c.flag, c.mode, got, err, c.want)
 		}
 	}
 	peer := store.Peer{Config: store.PeerConfig{HIP: netip.MustParseAddr("10.245.0.3")}}
 	if err := (store.Store{Dir: dir}).Save(peer); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := recovering(true, cfg, dir, log); err != nil || got {
-		t.Errorf("with a stored pairing: recovering %v (%v), want false", got, err)
+	if got, err := decide(true, cfg, lic, dir, log); err != nil || got.Recovery || got.Reason != appliance.RecoveryComplete || got.Role != config.RolePrimary {
+		t.Errorf("with a stored pairing: %+v (%v), want the primary role, recovery complete", got, err)
 	}
 }

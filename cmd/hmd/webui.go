@@ -1,13 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 
+	"github.com/hafw/hafw/appliance"
 	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/webui"
-	"github.com/hafw/hafw/hwprofiles"
 	"github.com/hafw/hafw/licensing"
 )
 
@@ -26,25 +27,43 @@ func remoteHandler(d opsBackend, auth api.Authenticator, lic webui.Licenses, log
 	return mux, nil
 }
 
-// licenseFiles is this appliance's license directory as the console sees
-// it: the activation status pairing also asks for, and uploads verified
-// against the vendor key before they are written.
+// licenseFiles is this appliance's license directory for its identity
+// (package appliance): the activation status pairing and the console ask
+// for, and uploads verified against the vendor key before they are
+// written.
 type licenseFiles struct {
-	profile hwprofiles.Profile
-	udi     licensing.UDI
-	keyFile string
-	dir     string
-	log     *slog.Logger
+	id    appliance.Identity
+	files appliance.LicenseFiles
+	log   *slog.Logger
 }
 
+// entitlement verifies the installed licenses now; an appliance without
+// identity has none.
+func (l licenseFiles) entitlement() (appliance.Entitlement, error) {
+	if l.id.Profile.Model == "" {
+		return appliance.Entitlement{}, nil
+	}
+	e, err := l.files.Load(l.id)
+	for _, p := range e.Problems {
+		l.log.Warn("license ignored", "err", p)
+	}
+	return e, err
+}
+
+// Activated implements webui.Licenses.
 func (l licenseFiles) Activated() (bool, error) {
-	return activated(l.profile, l.udi, l.keyFile, l.dir, l.log)
+	e, err := l.entitlement()
+	return e.Activated(), err
 }
 
+// Install implements webui.Licenses and daemon.LicenseInstaller.
 func (l licenseFiles) Install(data []byte) (licensing.License, error) {
-	pub, err := licensing.ReadPublicKey(l.keyFile)
+	if l.id.Profile.Model == "" {
+		return licensing.License{}, errors.New("this appliance's identity is unknown: no license can be bound to it")
+	}
+	s, err := l.files.Store(l.id)
 	if err != nil {
 		return licensing.License{}, fmt.Errorf("cannot verify licenses without the vendor key: %w", err)
 	}
-	return licensing.Store{Dir: l.dir, Pub: pub, UDI: l.udi}.Install(data)
+	return s.Install(data)
 }

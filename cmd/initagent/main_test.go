@@ -305,7 +305,7 @@ func TestAgentSupervisesHMDAndShutsDownInOrder(t *testing.T) {
 	}
 	// hmd got the contract's flags.
 	args, _ := os.ReadFile(filepath.Join(dir, "hmd-started"))
-	for _, flag := range []string{"--config " + config.Layout{Root: data}.ConfigFile(), "--state-dir ", "--socket " + filepath.Join(run, "hmd.sock"), "--udi " + pl.UDI.String()} {
+	for _, flag := range []string{"--config " + config.Layout{Root: data}.ConfigFile(), "--state-dir ", "--socket " + filepath.Join(run, "hmd.sock"), "--cmdline "} {
 		if !strings.Contains(string(args), flag) {
 			t.Errorf("hmd args %q lack %q", args, flag)
 		}

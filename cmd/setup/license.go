@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/cavaliergopher/grab/v3"
 
+	"github.com/hafw/hafw/appliance"
+	"github.com/hafw/hafw/board"
 	"github.com/hafw/hafw/hwprofiles"
 	"github.com/hafw/hafw/licensing"
 )
@@ -30,19 +31,21 @@ const maxLicenseBytes = 64 << 10
 // and this UDI and writes it atomically, so a refused license changes
 // nothing.
 type licenseStep struct {
-	in      *bufio.Reader
-	out     io.Writer
-	store   licensing.Store
-	profile hwprofiles.Profile
+	in    *bufio.Reader
+	out   io.Writer
+	id    appliance.Identity
+	files appliance.LicenseFiles
+	store licensing.Store
 }
 
-// activated reports whether the installed licenses activate the appliance.
+// activated reports whether the installed licenses activate the appliance
+// (appliance.Entitlement, the rule the init agent and hmd apply).
 func (s licenseStep) activated() (bool, error) {
-	valid, _, err := s.store.LoadVerified()
+	e, err := s.files.Load(s.id)
 	if err != nil {
 		return false, fmt.Errorf("reading installed licenses: %w", err)
 	}
-	return licensing.Summarize(s.profile, valid).Activated(), nil
+	return e.Activated(), nil
 }
 
 // run asks until the appliance is activated or the operator skips.
@@ -216,9 +219,12 @@ func newLicenseStep(in *bufio.Reader, out io.Writer, dir, pubFile, udi, profile 
 	if err != nil {
 		return licenseStep{}, false, fmt.Errorf("license step: %w", err)
 	}
-	var pub ed25519.PublicKey
-	if pub, err = licensing.ReadPublicKey(pubFile); err != nil {
-		return licenseStep{}, false, fmt.Errorf("license step: vendor key: %w", err)
+	// The identity the init agent resolved (appliance.Resolve) and reports.
+	id := appliance.Identity{Platform: board.Platform{Profile: p, UDI: u}}
+	files := appliance.LicenseFiles{Dir: dir, VendorKey: pubFile}
+	store, err := files.Store(id)
+	if err != nil {
+		return licenseStep{}, false, fmt.Errorf("license step: %w", err)
 	}
-	return licenseStep{in: in, out: out, profile: p, store: licensing.Store{Dir: dir, Pub: pub, UDI: u}}, true, nil
+	return licenseStep{in: in, out: out, id: id, files: files, store: store}, true, nil
 }

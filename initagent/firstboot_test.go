@@ -5,28 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hafw/hafw/appliance"
 	"github.com/hafw/hafw/config"
 )
-
-func TestParseCmdline(t *testing.T) {
-	c := ParseCmdline(`console=ttyS0 quiet hafw.recovery hafw.profile=VA-Low hafw.hostname=mse-a ` +
-		`"hafw.password=two words" hafw.hang=0 hafw.eth0=10.210.0.5/24 hafw.empty= other.key=x` + "\n")
-	if !c.Recovery || c.Hang {
-		t.Errorf("Recovery=%v Hang=%v, want true false", c.Recovery, c.Hang)
-	}
-	if c.Profile != "VA-Low" {
-		t.Errorf("Profile = %q", c.Profile)
-	}
-	want := map[string]string{"hostname": "mse-a", "password": "two words", "eth0": "10.210.0.5/24", "empty": ""}
-	if len(c.Keys) != len(want) {
-		t.Errorf("Keys = %v, want %v", c.Keys, want)
-	}
-	for k, v := range want {
-		if c.Keys[k] != v {
-			t.Errorf("Keys[%s] = %q, want %q", k, c.Keys[k], v)
-		}
-	}
-}
 
 func TestApplyKeysPrimary(t *testing.T) {
 	keys := map[string]string{
@@ -81,7 +62,7 @@ func FuzzParseCmdline(f *testing.F) {
 	f.Add(`hafw.role=primary "hafw.password=a b" hafw.recovery`)
 	f.Add(`"unterminated hafw.eth0=dhcp`)
 	f.Fuzz(func(t *testing.T, s string) {
-		c := ParseCmdline(s)
+		c := appliance.ParseCmdline(s)
 		// Whatever the line says, an accepted configuration is a valid one.
 		if a, err := ApplyKeys(config.Default(), c.Keys); err == nil {
 			if err := a.Validate(); err != nil {
