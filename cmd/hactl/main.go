@@ -155,6 +155,9 @@ func runStatus(ctx context.Context, c *api.Client, args []string, stdout, stderr
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+		for _, w := range p.Warnings {
+			fmt.Fprintf(stdout, "Warning: %s\n", w)
+		}
 	}
 	return nil
 }

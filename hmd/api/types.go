@@ -85,6 +85,9 @@ type PeerStatus struct {
 	OwnsVIP         bool    `json:"owns_vip"`
 	// Witness is the health-monitor IP of the pair's witness, if any.
 	Witness string `json:"witness,omitempty"`
+	// Warnings are what the operator should fix in this pair's setup
+	// (gethainfo, hactl status and the console print them).
+	Warnings []string `json:"warnings,omitempty"`
 	// AppFailure is why this node's application failed within the
 	// hold-down (it is degraded: no automatic takeover, not handed the
 	// service); PeerDegraded says the same of the peer.

@@ -42,6 +42,12 @@ func overallState(c config.Appliance, peers []api.PeerStatus) string {
 	return "NONE"
 }
 
+// WarnNoWitness is the warning on a pair without a witness: the one
+// failure it cannot ride out alone.
+const WarnNoWitness = "No witness configured: if every link between the two appliances fails while clients still reach both, " +
+	"both serve until the links heal (writes the losing side took are then quarantined). " +
+	"Pair with a witness (hactl pair --witness, or the console's pairing form) so that only one serves."
+
 // peerStatus is one "Peer configuration#" block and the management
 // station's status rows for it.
 func peerStatus(onPrimary bool, c store.PeerConfig, n ha.Node, hb heartbeat.PeerStatus, rejects map[string]uint64) api.PeerStatus {
@@ -61,6 +67,8 @@ func peerStatus(onPrimary bool, c store.PeerConfig, n ha.Node, hb heartbeat.Peer
 	ps.HeartbeatPaths = heartbeatPaths(hb)
 	if c.Witness.Addr.IsValid() {
 		ps.Witness = c.Witness.Addr.String()
+	} else {
+		ps.Warnings = append(ps.Warnings, WarnNoWitness)
 	}
 	if n.Peer.Up {
 		ps.Heartbeat = "Up"

@@ -72,6 +72,19 @@ func TestPeerStatusRows(t *testing.T) {
 	}
 }
 
+// A pair without a witness is warned about; one with a witness is not.
+func TestNoWitnessWarning(t *testing.T) {
+	cfg := store.PeerConfig{HIP: netip.MustParseAddr("10.10.10.13"), VIP: netip.MustParsePrefix("10.10.10.11/24"), InstanceSlot: 3}
+	node := ha.Node{State: ha.PrimaryActive, HoldsVIP: true}
+	if ps := peerStatus(true, cfg, node, heartbeat.PeerStatus{}, nil); len(ps.Warnings) != 1 || ps.Warnings[0] != WarnNoWitness {
+		t.Errorf("no witness: warnings %q", ps.Warnings)
+	}
+	cfg.Witness.Addr = netip.MustParseAddr("10.10.10.14")
+	if ps := peerStatus(true, cfg, node, heartbeat.PeerStatus{}, nil); len(ps.Warnings) != 0 || ps.Witness != "10.10.10.14" {
+		t.Errorf("with a witness: warnings %q, witness %q", ps.Warnings, ps.Witness)
+	}
+}
+
 // Only a change beyond the peer's last-heard time is worth an fsync.
 func TestChangedBeyondHeardAt(t *testing.T) {
 	t0 := time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC)

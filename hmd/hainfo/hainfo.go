@@ -64,6 +64,9 @@ func Format(w io.Writer, st api.Status) error {
 		} else {
 			line("Last shutdown state: %s", orNone(p.LastShutdownState))
 		}
+		for _, w := range p.Warnings {
+			line("Warning: %s", w)
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -31,7 +31,11 @@ func TestGolden(t *testing.T) {
 			{HealthMonitorIP: "10.10.10.17", VIP: "10.10.10.18", Version: "7.2.103.0", UDI: "AIR-MSE-3310-K9:V01:FTX140xx", FailoverType: "manual", FailbackType: "manual",
 				FailoverWaitMS: 500, InstanceDBName: "mseos4", InstanceDBPort: 1525, DataguardName: "dg_mse4", PrimaryDBAlias: "mseop4s", DirectConnect: true, Heartbeat: "Down", State: "FAILOVER_ACTIVE"},
 		}}
-	for name, st := range map[string]api.Status{"va-primary": vaPrimary, "va-primary-down": down, "n1-secondary": n1} {
+	// A pair without a witness carries the daemon's warning.
+	unwitnessed := vaPrimary
+	unwitnessed.Peers = []api.PeerStatus{vaPeer}
+	unwitnessed.Peers[0].Warnings = []string{"No witness configured: both serve through a full partition."}
+	for name, st := range map[string]api.Status{"va-primary": vaPrimary, "va-primary-down": down, "n1-secondary": n1, "va-primary-no-witness": unwitnessed} {
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer
 			if err := Format(&buf, st); err != nil {

@@ -13,25 +13,26 @@ import (
 // server-rendered page and into the live JSON the script polls, so a value
 // looks the same before and after the first update.
 type peerView struct {
-	Name            string `json:"name"`
-	HIP             string `json:"hip"`
-	VIP             string `json:"vip"`
-	Version         string `json:"version"`
-	UDI             string `json:"udi"`
-	Profile         string `json:"profile"`
-	FailoverType    string `json:"failover_type"`
-	FailbackType    string `json:"failback_type"`
-	FailoverWait    string `json:"failover_wait"`
-	Instance        string `json:"instance"`
-	DirectConnect   string `json:"direct_connect"`
-	Heartbeat       string `json:"heartbeat"`
-	State           string `json:"state"`
-	PeerState       string `json:"peer_state"`
-	Status          string `json:"status"`
-	DataReplication string `json:"data_replication"`
-	MeanHeartbeat   string `json:"mean_heartbeat"`
-	VIPHolder       string `json:"vip_holder"`
-	Reachability    string `json:"reachability"`
+	Name            string   `json:"name"`
+	HIP             string   `json:"hip"`
+	VIP             string   `json:"vip"`
+	Version         string   `json:"version"`
+	UDI             string   `json:"udi"`
+	Profile         string   `json:"profile"`
+	FailoverType    string   `json:"failover_type"`
+	FailbackType    string   `json:"failback_type"`
+	FailoverWait    string   `json:"failover_wait"`
+	Instance        string   `json:"instance"`
+	DirectConnect   string   `json:"direct_connect"`
+	Heartbeat       string   `json:"heartbeat"`
+	State           string   `json:"state"`
+	PeerState       string   `json:"peer_state"`
+	Status          string   `json:"status"`
+	DataReplication string   `json:"data_replication"`
+	MeanHeartbeat   string   `json:"mean_heartbeat"`
+	VIPHolder       string   `json:"vip_holder"`
+	Reachability    string   `json:"reachability"`
+	Warnings        []string `json:"warnings"`
 }
 
 // title capitalises the API's "automatic"/"manual" as the seed prints them.
@@ -60,6 +61,7 @@ func viewPeer(p api.PeerStatus) peerView {
 		DirectConnect: yesNo(p.DirectConnect), Heartbeat: p.Heartbeat, State: p.State, PeerState: p.PeerState,
 		Status: p.StatusText, DataReplication: p.DataReplication,
 		MeanHeartbeat: fmt.Sprintf("%.2f ms", p.MeanHeartbeatMS), VIPHolder: "Peer or nobody", Reachability: "Unreachable",
+		Warnings: p.Warnings,
 	}
 	if p.PeerState == "" {
 		v.PeerState = "unknown"

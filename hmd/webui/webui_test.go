@@ -438,11 +438,13 @@ func TestPairFormShowsErrorsNextToFields(t *testing.T) {
 func TestLiveStatus(t *testing.T) {
 	c := newConsole(t)
 	c.b.st.Peers = []api.PeerStatus{{Name: "mse2", HealthMonitorIP: "10.201.0.3", State: "PRIMARY_ACTIVE", PeerState: "SECONDARY_ACTIVE", Heartbeat: "Up",
-		StatusText: "Primary and secondary server synchronization in progress (42% complete)", DataReplication: "Setting up", MeanHeartbeatMS: 4.25, InstanceDBName: "mseos3s", InstanceDBPort: 1624}}
+		StatusText: "Primary and secondary server synchronization in progress (42% complete)", DataReplication: "Setting up", MeanHeartbeatMS: 4.25, InstanceDBName: "mseos3s", InstanceDBPort: 1624,
+		Warnings: []string{"No witness configured: <both> serve"}}}
 	c.b.evs = []events.Event{{Time: time.Date(2012, 2, 14, 0, 22, 26, 0, time.UTC), Peer: "10.201.0.3", Description: "Heartbeats have been setup successfully", GeneratedBy: "Primary", Remarks: "<b>peer</b>"}}
 	c.login()
 	page := c.get("/ui/status").Body.String()
-	for _, want := range []string{"synchronization in progress (42% complete)", "4.25 ms", "2012-Feb-14, 00:22:26 UTC", "&lt;b&gt;peer&lt;/b&gt;", `data-peer="10.201.0.3" data-field="status"`} {
+	for _, want := range []string{"synchronization in progress (42% complete)", "4.25 ms", "2012-Feb-14, 00:22:26 UTC", "&lt;b&gt;peer&lt;/b&gt;", `data-peer="10.201.0.3" data-field="status"`,
+		`<p class="flash warning" role="note">No witness configured: &lt;both&gt; serve</p>`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("status page lacks %q", want)
 		}
