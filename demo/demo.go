@@ -471,9 +471,10 @@ func (r *run) boot(a *appliance) error {
 }
 
 // client is the management station's API client for a, dialling inside
-// the segment.
+// the segment. Pairing waits on the primary's own 30 s call to the
+// secondary (two PBKDF2 checks under TCG): the station waits longer.
 func (r *run) client(a *appliance) *api.Client {
-	return api.NewRemoteClient(a.addr(), api.RemoteOptions{Password: password, DialContext: r.seg.DialContext, Timeout: 30 * time.Second})
+	return api.NewRemoteClient(a.addr(), api.RemoteOptions{Password: password, DialContext: r.seg.DialContext, Timeout: 2 * time.Minute})
 }
 
 // gethainfo prints each appliance's status in gethainfo's layout.

@@ -119,7 +119,9 @@ type Options struct {
 	// AppHoldDown is how long an application failure keeps this node
 	// degraded (the applications file's policy; ha's default when zero).
 	AppHoldDown time.Duration
-	// RemoteTimeout bounds calls to the peer's API (10 s when zero).
+	// RemoteTimeout bounds calls to the peer's API (30 s when zero: the
+	// peer checks a PBKDF2 password on pairing, seconds on a small or
+	// emulated appliance that is busy syncing).
 	RemoteTimeout time.Duration
 	// Recovery is set in recovery mode: the appliance holds no HA role and
 	// accepts its pairing back from its secondary (Restore).
@@ -216,7 +218,7 @@ func New(opt Options) (*Daemon, error) {
 		opt.HeartbeatPort = HeartbeatPort
 	}
 	if opt.RemoteTimeout == 0 {
-		opt.RemoteTimeout = 10 * time.Second
+		opt.RemoteTimeout = 30 * time.Second
 	}
 	d := &Daemon{opt: opt, log: opt.Log, store: store.Store{Dir: opt.StateDir}, calls: make(chan func()), instanceDone: make(chan struct{})}
 	close(d.instanceDone)
