@@ -95,7 +95,7 @@ var ovfTemplate = template.Must(template.New("ovf").Funcs(template.FuncMap{"x": 
       <Info>The guest operating system</Info>
       <Description>Linux 6.x (64-bit)</Description>
     </OperatingSystemSection>
-    <VirtualHardwareSection ovf:transport="iso com.vmware.guestInfo">
+    <VirtualHardwareSection ovf:transport="iso">
       <Info>Virtual hardware of the {{x .Model}} profile</Info>
       <System>
         <vssd:ElementName>Virtual Hardware Family</vssd:ElementName>
