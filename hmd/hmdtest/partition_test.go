@@ -167,13 +167,17 @@ func (g *gapProber) flips(from, to time.Time) int {
 	return n
 }
 
-// maxClientGap is the longest a client waited, asserted through a full
-// cut and its heal: the client reaches both nodes, so it must never wait
-// for an answer longer than this. The bound is 100 ms; the
-// instruments run under SCHED_FIFO and stretches in which the prober
-// itself could not keep its schedule are left out (gapreport), so the
-// bound holds on a busy machine.
-const maxClientGap = 100 * time.Millisecond
+// maxClientGap is the longest a client may wait, asserted through a full
+// cut and its heal: the client reaches both nodes, so it never has to wait
+// for a failover. The instruments run under SCHED_FIFO and stretches in
+// which the prober itself could not keep its schedule are left out
+// (gapreport). The target is 100 ms, and an idle machine meets it (the
+// logged waits are 4–25 ms); the assertion allows 500 ms because a busy
+// one (the suite beside two CPU hogs) delays the serving processes by up
+// to ~100 ms with nothing wrong in HA, while the failures it guards
+// against are an order of magnitude longer (a heal that waited for the
+// next 2 s refresh: 1.3–1.65 s; a takeover: the failover wait and more).
+const maxClientGap = 500 * time.Millisecond
 
 // partitionPair is a pair (automatic failover, 1 s failover wait) whose
 // nodes answer gapprobe on servicePort, with a gapprobe client asking the
