@@ -129,13 +129,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return configError{err}
 	}
-	lic := licenseFiles{files: appliance.LicenseFiles{Dir: f.licenseDir, VendorKey: f.vendorKey}, log: log}
+	lic := licenseFiles{files: appliance.LicenseFiles{Dir: f.licenseDir, VendorKey: f.vendorKey}}
 	if lic.id, err = appliance.Resolve(appliance.Sources{Cmdline: boot, Config: cfg, ProfileFile: f.profileFile}); err != nil {
 		// hmd still runs, with no role (appliance.IdentityUnknown), so
 		// that the appliance can be reached and fixed.
 		log.Error("no appliance identity", "err", err)
 	}
-	decision, err := decide(f.recovery, cfg, lic, f.stateDir, log)
+	decision, decider, err := decide(f.recovery, cfg, lic, f.stateDir, log)
 	if err != nil {
 		return err
 	}
@@ -201,8 +201,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 
 	d, err = daemon.New(daemon.Options{
 		Config: cfg, StateDir: f.stateDir, Version: version, UDI: udi, Profile: profile,
-		Activated: lic.Activated,
-		Identity:  id, VIP: exec, Log: log, HeartbeatPort: f.heartbeatPort,
+		Activated: lic.Activated, Decide: decider.Decide,
+		Identity: id, VIP: exec, Log: log, HeartbeatPort: f.heartbeatPort,
 		InstallLicense: lic.Install,
 		Instance:       instHook, Data: syncHook,
 		StabilizationWindow: f.stabilization, GracefulTimeout: f.gracefulLimit, AppHoldDown: svc.AppHoldDown(),

@@ -17,34 +17,58 @@ import (
 // supervisor (which may still pass --recovery; see recovering).
 var errRestored = errors.New("pairing restored from the secondary: restarting as the primary")
 
-// decide is appliance.DecideRole for this run: the flag (hafw.recovery on
-// the kernel command line) or the configuration may ask for recovery mode,
-// but a state directory that holds a pairing has been restored already (or
+// roleDecider gathers appliance.DecideRole's inputs for this run: the
+// configuration, hafw.recovery, whether a pairing was stored at start, and
+// the licenses installed now (read again at every call, so that the daemon
+// sees a license installed or removed).
+type roleDecider struct {
+	cfg              config.Appliance
+	recovery, paired bool
+	lic              licenseFiles
+}
+
+// Decide implements daemon.Options.Decide.
+func (r roleDecider) Decide() (appliance.Decision, error) {
+	d, _, err := r.decide()
+	return d, err
+}
+
+func (r roleDecider) decide() (appliance.Decision, appliance.Entitlement, error) {
+	ent, err := r.lic.entitlement()
+	if err != nil {
+		// Unreadable licenses activate nothing; the decision says so.
+		err = fmt.Errorf("read licenses: %w", err)
+	}
+	return appliance.DecideRole(r.cfg, ent, r.recovery, r.paired), ent, err
+}
+
+// decide is appliance.DecideRole at start: the flag (hafw.recovery on the
+// kernel command line) or the configuration may ask for recovery mode, but
+// a state directory that holds a pairing has been restored already (or
 // never lost): then recovery mode is over and hmd runs normally, so a
 // supervisor that restarts hmd with the same --recovery flag does not
 // throw the restored pairing away.
-func decide(flag bool, cfg config.Appliance, lic licenseFiles, stateDir string, log *slog.Logger) (appliance.Decision, error) {
+func decide(flag bool, cfg config.Appliance, lic licenseFiles, stateDir string, log *slog.Logger) (appliance.Decision, roleDecider, error) {
 	// A damaged peer file is not a pairing: the daemon moves it aside.
 	peers, _, err := store.Store{Dir: stateDir}.LoadChecked()
 	if err != nil {
-		return appliance.Decision{}, err
+		return appliance.Decision{}, roleDecider{}, err
 	}
-	ent, err := lic.entitlement()
+	r := roleDecider{cfg: cfg, recovery: flag, paired: len(peers) > 0, lic: lic}
+	d, ent, err := r.decide()
 	if err != nil {
-		// Unreadable licenses activate nothing; the decision says so.
-		log.Error("read licenses", "err", err)
+		log.Error("decide the HA role", "err", err)
 	}
-	d := appliance.DecideRole(cfg, ent, flag, len(peers) > 0)
+	for _, p := range ent.Problems {
+		log.Warn("license ignored", "err", p)
+	}
 	switch d.Reason {
 	case appliance.Recovery:
 		log.Warn("HA recovery mode: no HA role until the secondary restores this primary's pairing (hactl recover on the secondary)")
 	case appliance.RecoveryComplete:
 		log.Warn("recovery mode requested, but a pairing is stored: recovery is complete, running normally", "peer", peers[0].Config.HIP)
-	case appliance.Configured:
-	default:
-		log.Warn(d.String(), "configured_role", cfg.Role, "reason", d.Reason)
 	}
-	return d, nil
+	return d, r, nil
 }
 
 // restorer leaves recovery mode once the daemon stored a restored pairing:

@@ -92,13 +92,13 @@ func TestDecideEndsRecoveryWithAStoredPairing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lic := licenseFiles{id: appliance.Identity{Platform: board.Platform{Profile: p}}, log: log}
+	lic := licenseFiles{id: appliance.Identity{Platform: board.Platform{Profile: p}}}
 	dir := t.TempDir()
 	for _, c := range []struct {
 		flag, mode, want bool
 	}{{false, false, false}, {true, false, true}, {false, true, true}} {
 		cfg.RecoveryMode = c.mode
-		if got, err := decide(c.flag, cfg, lic, dir, log); err != nil || got.Recovery != c.want {
+		if got, _, err := decide(c.flag, cfg, lic, dir, log); err != nil || got.Recovery != c.want {
 			t.Errorf("flag %v, config %v: %+v (%v), want recovery %v", c.flag, c.mode, got, err, c.want)
 		}
 	}
@@ -106,7 +106,7 @@ func TestDecideEndsRecoveryWithAStoredPairing(t *testing.T) {
 	if err := (store.Store{Dir: dir}).Save(peer); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := decide(true, cfg, lic, dir, log); err != nil || got.Recovery || got.Reason != appliance.RecoveryComplete || got.Role != config.RolePrimary {
+	if got, _, err := decide(true, cfg, lic, dir, log); err != nil || got.Recovery || got.Reason != appliance.RecoveryComplete || got.Role != config.RolePrimary {
 		t.Errorf("with a stored pairing: %+v (%v), want the primary role, recovery complete", got, err)
 	}
 }

@@ -34,20 +34,16 @@ func remoteHandler(d opsBackend, auth api.Authenticator, lic webui.Licenses, log
 type licenseFiles struct {
 	id    appliance.Identity
 	files appliance.LicenseFiles
-	log   *slog.Logger
 }
 
 // entitlement verifies the installed licenses now; an appliance without
-// identity has none.
+// identity has none. The ignored files are in its Problems (logged at
+// start, notified by the license watcher), not logged at every call.
 func (l licenseFiles) entitlement() (appliance.Entitlement, error) {
 	if l.id.Profile.Model == "" {
 		return appliance.Entitlement{}, nil
 	}
-	e, err := l.files.Load(l.id)
-	for _, p := range e.Problems {
-		l.log.Warn("license ignored", "err", p)
-	}
-	return e, err
+	return l.files.Load(l.id)
 }
 
 // Activated implements webui.Licenses.

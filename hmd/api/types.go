@@ -42,6 +42,11 @@ type Status struct {
 	Version         string `json:"version"`
 	UDI             string `json:"udi"`
 	Profile         string `json:"profile,omitempty"`
+	// HARole is the role this appliance takes now (appliance.DecideRole):
+	// the configured one, or none; RoleReason is why, as a stable code
+	// (appliance.Reason). Empty when hmd is not running.
+	HARole     string `json:"ha_role,omitempty"`
+	RoleReason string `json:"role_reason,omitempty"`
 	// CertFingerprint is the SHA-256 of this appliance's API certificate,
 	// for an operator who wants to pin it instead of trusting on first use.
 	CertFingerprint string       `json:"cert_fingerprint,omitempty"`

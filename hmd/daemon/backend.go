@@ -41,6 +41,10 @@ func (d *Daemon) Status(ctx context.Context) (api.Status, error) {
 			st.Peers = append(st.Peers, ps)
 		}
 		st.State = overallState(d.opt.Config, st.Peers)
+		if len(st.Peers) == 0 && !d.decision.Eligible() {
+			st.State = "NONE"
+		}
+		st.HARole, st.RoleReason = string(d.decision.Role), d.decision.Reason.String()
 		st.Applications = d.applications()
 		return st, nil
 	})
@@ -225,6 +229,11 @@ func (d *Daemon) addPeer(ctx context.Context, cfg store.PeerConfig) error {
 	_, err := call(ctx, d, func() (struct{}, error) {
 		if d.byHIP(cfg.HIP) >= 0 {
 			return struct{}{}, api.Errorf(http.StatusConflict, "already paired with %s", cfg.HIP)
+		}
+		if !d.decision.Eligible() {
+			// A new primary serves at once (ha.New): not one that may
+			// take no role.
+			return struct{}{}, api.Errorf(http.StatusConflict, "this primary may take no HA role: %s", d.decision)
 		}
 		d.peers = append(d.peers, &peer{cfg: cfg})
 		slices.SortFunc(d.peers, func(a, b *peer) int { return a.cfg.InstanceSlot - b.cfg.InstanceSlot })

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hafw/hafw/appliance"
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/events"
@@ -101,6 +102,12 @@ type Options struct {
 	// Activated reports whether this appliance holds its activation
 	// license (licensing.Summary.Activated); asked at pairing time.
 	Activated func() (bool, error)
+	// Decide is appliance.DecideRole for this appliance with the licenses
+	// installed now. The daemon asks it at start, every EligibilityEvery
+	// and after a license is installed through its API, gives the verdict
+	// to the state machine (ha.Eligibility) and serves no VIP it does not
+	// allow. Nil takes the configured role.
+	Decide func() (appliance.Decision, error)
 	// InstallLicense verifies and installs a license file on this
 	// appliance (licensing.Store.Install); nil refuses uploads through the
 	// API (secondary.go).
@@ -190,6 +197,14 @@ type Daemon struct {
 	hbEvents chan heartbeat.Event
 	// soloVIP is set while a primary without peers holds its own VIP.
 	soloVIP bool
+	// decision is the last role decision (Options.Decide); decideErr the
+	// last error that came with one, logged once; started is set once Run
+	// has applied the first decision.
+	decision  appliance.Decision
+	decideErr string
+	started   bool
+	// recheck asks recheckEligibility for a decision now.
+	recheck chan struct{}
 	// instanceDone is closed when the last instance start or stop asked
 	// for has finished; the next one waits for it.
 	instanceDone chan struct{}
@@ -220,7 +235,7 @@ func New(opt Options) (*Daemon, error) {
 	if opt.RemoteTimeout == 0 {
 		opt.RemoteTimeout = 30 * time.Second
 	}
-	d := &Daemon{opt: opt, log: opt.Log, store: store.Store{Dir: opt.StateDir}, calls: make(chan func()), instanceDone: make(chan struct{})}
+	d := &Daemon{opt: opt, log: opt.Log, store: store.Store{Dir: opt.StateDir}, calls: make(chan func()), instanceDone: make(chan struct{}), recheck: make(chan struct{}, 1)}
 	close(d.instanceDone)
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.hip = opt.Config.HealthMonitorIP()
@@ -304,7 +319,13 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 	for i := range d.peers {
 		d.restore(i)
 	}
-	d.solo()
+	d.setDecision(d.decide())
+	d.started = true
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.recheckEligibility(d.ctx)
+	}()
 	d.drain()
 	if ready != nil {
 		ready()
@@ -369,23 +390,33 @@ func (d *Daemon) restore(i int) {
 		p.node, acts = ha.New(d.haConfig(p.cfg), time.Now())
 		d.save(p)
 		d.execute(p, acts)
-		return
+	} else {
+		p.node.Config = d.haConfig(p.cfg)
+		d.step(i, ha.Started{})
 	}
-	p.node.Config = d.haConfig(p.cfg)
-	d.step(i, ha.Started{})
+	if !d.decision.Reason.Eligible() {
+		d.step(i, ha.Eligibility{Reason: d.decision.Reason})
+	}
 }
 
-// solo makes a primary without peers serve its own VIP, and a primary
-// whose pairing was just deleted keep it.
+// solo makes a primary without peers serve its own VIP while the role
+// decision allows it (and releases it when the decision withdraws the
+// role), and a primary whose pairing was just deleted keep it.
 func (d *Daemon) solo() {
-	want := d.role() == ha.Primary && len(d.peers) == 0 && d.opt.Config.VIP.IsValid() && d.opt.Config.Role == config.RolePrimary
+	alone := d.role() == ha.Primary && len(d.peers) == 0 && d.opt.Config.VIP.IsValid() && d.opt.Config.Role == config.RolePrimary
+	want := alone && d.decision.Eligible()
 	if want == d.soloVIP {
 		return
 	}
 	d.soloVIP = want
-	if want {
+	switch {
+	case want:
 		if err := d.opt.VIP.Hold(d.opt.Config.VIP); err != nil {
 			d.log.Error("hold VIP", "err", err)
+		}
+	case alone:
+		if err := d.opt.VIP.Release(d.opt.Config.VIP); err != nil {
+			d.log.Error("release VIP", "err", err)
 		}
 	}
 }

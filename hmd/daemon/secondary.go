@@ -56,6 +56,7 @@ func (d *Daemon) InstallLicense(ctx context.Context, req api.LicenseRequest) (ap
 		return api.LicenseResult{}, e
 	}
 	d.log.Info("license installed through the API", "id", l.ID, "feature", l.Feature)
+	d.recheckNow()
 	info, err := d.Identify(ctx)
 	if err != nil {
 		return api.LicenseResult{}, err

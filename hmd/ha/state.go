@@ -25,6 +25,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/hafw/hafw/appliance"
 )
 
 // State is the HA state of one side of a pair, spelled as the seed spells it
@@ -278,6 +280,10 @@ type Node struct {
 	// when it did not within the hold-down; AppFailedAt is when.
 	AppFailure  string    `json:"app_failure,omitempty"`
 	AppFailedAt time.Time `json:"app_failed_at,omitzero"`
+	// Ineligible is why this appliance may take no HA role
+	// (appliance.DecideRole, given as Eligibility); the zero Reason,
+	// Configured, when it may.
+	Ineligible appliance.Reason `json:"ineligible,omitempty"`
 	// Notice is the last refusal or deferral logged, so that a condition
 	// that lasts is logged once, not on every tick.
 	Notice string `json:"notice,omitempty"`

@@ -108,6 +108,8 @@ func step(n Node, ev Event, now time.Time, busy string) (Node, []Action) {
 		s.appFailed(e)
 	case AppCleared:
 		s.appCleared()
+	case Eligibility:
+		s.eligibility(e)
 	case InstanceStopped:
 		s.n.InstanceRunning = false
 		if s.n.HoldsVIP {
@@ -325,6 +327,10 @@ func (s *stepper) primaryHeard() {
 		}
 	case Terminated, FailoverInvoked:
 		switch {
+		case p.State == FailbackActive && !s.mayServe():
+			// The secondary aborts the failback when this primary stays
+			// TERMINATED.
+			s.notice(MsgTakeoverRefused, "failback: "+s.roleNone())
 		case p.State == FailbackActive:
 			s.set(FailbackActive)
 			s.event(MsgFailbackInvoked, "requested by the secondary")
@@ -534,7 +540,7 @@ func (s *stepper) tick() {
 
 // want starts (or keeps) a claim of the VIP and asks for its votes.
 func (s *stepper) want(reason string, needVotes bool) {
-	if s.n.HoldsVIP {
+	if s.n.HoldsVIP || s.refuseIneligible() {
 		return
 	}
 	if s.n.Claim.Active {
@@ -807,6 +813,10 @@ func (s *stepper) switchover(e Switchover) {
 		s.do(SendState{})
 		return
 	}
+	if !s.mayServe() {
+		s.refuse(cmd, s.roleNone())
+		return
+	}
 	if s.busy != "" {
 		s.refuse(cmd, fmt.Sprintf("this secondary is already active for %s (a secondary serves one primary at a time)", s.busy))
 		return
@@ -837,6 +847,10 @@ func (s *stepper) peerDesc() string {
 func (s *stepper) failback(e Failback) {
 	const cmd = "Failback"
 	p := s.n.Peer
+	if s.role() == Primary && !s.mayServe() {
+		s.refuse(cmd, s.roleNone())
+		return
+	}
 	if s.role() == Primary && s.n.State == Terminated && !p.Up && e.Force {
 		// The secondary is gone and the operator says so: serve again
 		// (the VIP probe still guards against a secondary that is only

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hafw/hafw/appliance"
 	"github.com/hafw/hafw/hmd/api"
 )
 
@@ -32,6 +33,9 @@ func Format(w io.Writer, st api.Status) error {
 	line("Base high availability configuration for this server")
 	line(rule)
 	line("Server role: %s", title(st.Role))
+	if st.HARole != "" {
+		line("%s", haRole(st))
+	}
 	line("Health Monitor IP Address: %s", orNone(st.HealthMonitorIP))
 	switch {
 	case st.Role == "secondary":
@@ -92,4 +96,15 @@ func yesNo(b bool) string {
 		return "Yes"
 	}
 	return "No"
+}
+
+// haRole is the role actually taken and why, as the init agent's console
+// says it: "HA role: none (virtual appliance not activated)".
+func haRole(st api.Status) string {
+	var r appliance.Reason
+	why := st.RoleReason
+	if r.UnmarshalText([]byte(st.RoleReason)) == nil {
+		why = r.Text()
+	}
+	return fmt.Sprintf("HA role: %s (%s)", st.HARole, why)
 }
