@@ -15,6 +15,11 @@ import (
 	"github.com/hafw/hafw/upgrade"
 )
 
+// commandTimeout bounds one command typed on the console's operator
+// shell: one emulated CPU, and on a busy host (the suite beside two CPU
+// hogs) starting a large static binary under TCG took over a minute.
+const commandTimeout = 3 * time.Minute
+
 // consolePassword is the administrator password of primaryBuild's
 // configuration; the operator shell on the console asks for it.
 const consolePassword = "console-Test-1"
@@ -85,9 +90,9 @@ func (c *bootConsole) run(command string) {
 	c.t.Helper()
 	c.wait(regexp.MustCompile(`hafw-console: press Enter for an operator shell`), bootTimeout)
 	c.typeText("\n")
-	c.wait(regexp.MustCompile(`Password: `), time.Minute)
+	c.wait(regexp.MustCompile(`Password: `), commandTimeout)
 	c.typeText(consolePassword + "\n")
-	c.wait(regexp.MustCompile(`hafw-console: shell started`), time.Minute)
+	c.wait(regexp.MustCompile(`hafw-console: shell started`), commandTimeout)
 	// Give gosh time to set up its line editor before typing for it.
 	time.Sleep(3 * time.Second)
 	c.typeText(command + "\n")
@@ -141,7 +146,7 @@ func TestBoot3355RebootRecoveryOneShot(t *testing.T) {
 		t.Fatalf("normal boot printed recovery lines:\n%s", c.vm.Console())
 	}
 	c.run("hafw reboot --recovery")
-	c.wait(regexp.MustCompile(`next boot, once: hafw-a-recovery\.conf \(booted from hafw-a\.conf\)`), time.Minute)
+	c.wait(regexp.MustCompile(`next boot, once: hafw-a-recovery\.conf \(booted from hafw-a\.conf\)`), commandTimeout)
 	start := time.Now()
 	c.wait(recoveryRequested, bootTimeout)
 	second := c.ready("none")
