@@ -20,7 +20,7 @@ type monitor struct {
 
 func (m *monitor) setLocal(pair string, n ha.Node) {
 	m.m.SetLocal(pair, heartbeat.Local{State: n.State, Epoch: n.Epoch, HoldsVIP: n.HoldsVIP, Graceful: n.State == ha.GracefulShutdown,
-		Degraded: n.AppFailure != ""})
+		Degraded: n.AppFailure != "", Ineligible: !n.Ineligible.Eligible()})
 }
 
 func (m *monitor) sendNow(pair string) { m.m.SendNow(pair) }

@@ -41,6 +41,8 @@ func (s *stepper) appFailed(e AppFailed) {
 		keep = "the peer is unreachable"
 	case p.Degraded:
 		keep = "the peer's application failed too (hold-down)"
+	case p.Ineligible:
+		keep = peerIneligible
 	case !s.n.Sync.PeerSynced:
 		keep = "the peer is not synchronized"
 	case s.role() == Primary && s.n.State == PrimaryActive && p.State == SecondaryActive:

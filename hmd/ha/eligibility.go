@@ -6,6 +6,8 @@ import "github.com/hafw/hafw/appliance"
 const (
 	MsgRoleWithdrawn = "HA role withdrawn"
 	MsgRoleGranted   = "HA role granted"
+	// peerIneligible is why the service is not handed to the peer.
+	peerIneligible = "the peer may take no HA role (its heartbeats say so; see its status's role_reason)"
 )
 
 // Eligibility is appliance.DecideRole's verdict for this appliance. hmd

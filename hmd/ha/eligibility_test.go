@@ -2,6 +2,7 @@ package ha
 
 import (
 	"testing"
+	"time"
 
 	"github.com/hafw/hafw/appliance"
 )
@@ -49,6 +50,19 @@ func TestEligibility(t *testing.T) {
 		{"and does not follow the secondary's", terminated,
 			[]Event{barred, Heartbeat{State: FailbackActive, Epoch: 1, HoldsVIP: true}},
 			check{state: Terminated, epoch: 0, events: []string{"failback: HA role: none"}}},
+		{"a primary does not switch over onto a secondary that may take no role", primaryActive,
+			[]Event{Heartbeat{State: SecondaryActive, Ineligible: true}, Switchover{Force: true}},
+			check{state: PrimaryActive, holds: true, epoch: 0, absent: []func([]Action) bool{removeVIP}, refused: "the peer may take no HA role"}},
+		{"nor hands it a failing application", primaryActive,
+			[]Event{Heartbeat{State: SecondaryActive, Ineligible: true}, AppFailed{Reason: "tracker exited"}},
+			check{state: PrimaryActive, holds: true, epoch: 0, absent: []func([]Action) bool{removeVIP}, events: []string{"the peer may take no HA role"}}},
+		{"a serving secondary does not fail back automatically to a primary that may take no role", func() Node {
+			n := failoverActive(Automatic)
+			n.LastFailover = t0.Add(-time.Hour) // past the stabilization window
+			return n
+		},
+			[]Event{Heartbeat{State: Terminated, Ineligible: true}, ReplicationSynced{}, Tick{}, Failback{Force: true}},
+			check{state: FailoverActive, holds: true, epoch: 1, noEvents: []string{MsgFailbackInvoked}, refused: "the peer may take no HA role"}},
 		{"a license installed: the restarted primary serves again", restartedPrimary,
 			[]Event{barred, allowed, PeerDown{}, Tick{}, GatewayProbe{Reachable: true}, VIPProbe{}},
 			check{state: PrimaryActive, holds: true, epoch: 2, present: []func([]Action) bool{addVIP}, events: []string{MsgRoleGranted}}},

@@ -17,6 +17,9 @@ type Heartbeat struct {
 	// Degraded is set while the peer's application failed within its
 	// hold-down (see AppFailed): it must not be handed the service.
 	Degraded bool
+	// Ineligible is set while the peer may take no HA role (its
+	// Eligibility): it must not be handed the service either.
+	Ineligible bool
 }
 
 // PeerDown: every heartbeat path has been silent for the failover wait.

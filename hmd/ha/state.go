@@ -211,6 +211,8 @@ type PeerView struct {
 	GracefulAt time.Time `json:"graceful_at,omitzero"`
 	// Degraded: the peer's application failed within its hold-down.
 	Degraded bool `json:"degraded,omitempty"`
+	// Ineligible: the peer may take no HA role.
+	Ineligible bool `json:"ineligible,omitempty"`
 }
 
 // Claim is a pending wish to take the VIP, waiting for its votes: the VIP

@@ -201,7 +201,7 @@ func (s *stepper) started() {
 func (s *stepper) heartbeat(hb Heartbeat) {
 	p := &s.n.Peer
 	wasUp, peerHeld := p.Up, p.HoldsVIP
-	p.Up, p.State, p.Epoch, p.HoldsVIP, p.HeardAt, p.Degraded = true, hb.State, hb.Epoch, hb.HoldsVIP, s.now, hb.Degraded
+	p.Up, p.State, p.Epoch, p.HoldsVIP, p.HeardAt, p.Degraded, p.Ineligible = true, hb.State, hb.Epoch, hb.HoldsVIP, s.now, hb.Degraded, hb.Ineligible
 	if hb.Graceful || hb.State == GracefulShutdown {
 		if p.GracefulAt.IsZero() {
 			p.GracefulAt = s.now
@@ -795,6 +795,10 @@ func (s *stepper) switchover(e Switchover) {
 		s.refuse(cmd, fmt.Sprintf(appDegradedPeerForce, "secondary"))
 		return
 	}
+	if s.role() == Primary && p.Up && p.Ineligible {
+		s.refuse(cmd, peerIneligible)
+		return
+	}
 	if s.role() == Primary {
 		if s.n.State != PrimaryActive || !p.Up || p.State != SecondaryActive {
 			s.refuse(cmd, fmt.Sprintf("needs this primary in PRIMARY_ACTIVE and a reachable secondary in SECONDARY_ACTIVE (now %s, secondary %s)", s.n.State, s.peerDesc()))
@@ -851,6 +855,10 @@ func (s *stepper) failback(e Failback) {
 		s.refuse(cmd, s.roleNone())
 		return
 	}
+	if s.role() == Secondary && p.Up && p.Ineligible {
+		s.refuse(cmd, peerIneligible)
+		return
+	}
 	if s.role() == Primary && s.n.State == Terminated && !p.Up && e.Force {
 		// The secondary is gone and the operator says so: serve again
 		// (the VIP probe still guards against a secondary that is only
@@ -889,7 +897,7 @@ func (s *stepper) startFailback(how string) {
 func (s *stepper) maybeAutoFailback() {
 	n := s.n
 	if s.role() != Secondary || n.Config.FailbackType != Automatic || n.State != FailoverActive ||
-		!n.Peer.Up || n.Peer.State != Terminated || !n.Sync.PeerSynced {
+		!n.Peer.Up || n.Peer.State != Terminated || !n.Sync.PeerSynced || n.Peer.Ineligible {
 		return
 	}
 	if rest := s.window(n.LastFailover); rest > 0 {

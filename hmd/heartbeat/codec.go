@@ -8,7 +8,7 @@
 //
 //	0  2  magic "HB"
 //	2  1  version (2)
-//	3  1  flags (FlagReply, FlagGraceful, FlagHoldsVIP, FlagDegraded)
+//	3  1  flags (FlagReply, FlagGraceful, FlagHoldsVIP, FlagDegraded, FlagIneligible)
 //	4  1  sender HA state (index into ha.States()+1; 0 = none)
 //	5  1  len(sender) = s, 1..MaxIDLen
 //	6  s  sender node ID
@@ -60,7 +60,10 @@ const (
 	// FlagDegraded: the sender's application failed within its hold-down;
 	// it must not be handed the service (ha.AppFailed).
 	FlagDegraded
-	knownFlags = FlagReply | FlagGraceful | FlagHoldsVIP | FlagDegraded
+	// FlagIneligible: the sender may take no HA role (an unactivated
+	// virtual appliance): it must not be handed the service.
+	FlagIneligible
+	knownFlags = FlagReply | FlagGraceful | FlagHoldsVIP | FlagDegraded | FlagIneligible
 )
 
 const (

@@ -62,6 +62,8 @@ type Local struct {
 	Graceful bool
 	// Degraded: this node's application failed within its hold-down.
 	Degraded bool
+	// Ineligible: this node may take no HA role (ha.Eligibility).
+	Ineligible bool
 }
 
 func (l Local) flags() uint8 {
@@ -74,6 +76,9 @@ func (l Local) flags() uint8 {
 	}
 	if l.Degraded {
 		f |= FlagDegraded
+	}
+	if l.Ineligible {
+		f |= FlagIneligible
 	}
 	return f
 }
@@ -445,7 +450,7 @@ func (m *Monitor) heard(path string, msg Message, newest bool, now time.Time) bo
 		return true // older than what the state machine already saw
 	}
 	hb := ha.Heartbeat{State: msg.State, Epoch: msg.Epoch, HoldsVIP: msg.Flags&FlagHoldsVIP != 0, Graceful: msg.Flags&FlagGraceful != 0,
-		Degraded: msg.Flags&FlagDegraded != 0}
+		Degraded: msg.Flags&FlagDegraded != 0, Ineligible: msg.Flags&FlagIneligible != 0}
 	if !p.up || p.suspect || hb != p.last {
 		p.up, p.suspect, p.reported, p.last = true, false, true, hb
 		m.queue(Event{Pair: msg.Pair, Event: hb})
