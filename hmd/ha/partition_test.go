@@ -16,6 +16,20 @@ func count[T Action](acts []Action) int {
 	return n
 }
 
+// announcesFirst reports whether acts announce the VIP before they write
+// any events-log row (each row is a write to disk a client would wait for).
+func announcesFirst(acts []Action) bool {
+	for _, a := range acts {
+		switch a.(type) {
+		case AnnounceVIP:
+			return true
+		case AppendEvent:
+			return false
+		}
+	}
+	return false
+}
+
 // TestFullCutBothHoldAnnounceOnlyTheNewerClaim walks a full cut between
 // the two nodes (heartbeats and ARP) with no witness, the client reaching
 // both: the primary goes quiet as soon as it suspects the silence (before
@@ -43,9 +57,22 @@ func TestFullCutBothHoldAnnounceOnlyTheNewerClaim(t *testing.T) {
 	// The heal: whoever hears the other first, the secondary's newer
 	// claim keeps the VIP and announces it at once; the primary releases.
 	heal := t0.Add(30 * time.Second)
+	// The loser may hear the winner first: it releases, and the first
+	// heartbeat the winner hears from it already says so. The winner must
+	// still announce at once: during the cut the loser held the VIP
+	// without the winner knowing, so clients may point at it.
+	released, acts := Step(p, Heartbeat{State: FailoverActive, Epoch: s.Epoch, HoldsVIP: true}, heal)
+	if released.HoldsVIP || released.State != Terminated || count[RemoveVIP](acts) != 1 {
+		t.Fatalf("the loser hearing the winner first: %s holds %v, actions %#v; want it released at once", released.State, released.HoldsVIP, acts)
+	}
+	if _, acts := Step(s, Heartbeat{State: Terminated, Epoch: released.Epoch}, heal.Add(time.Millisecond)); count[AnnounceVIP](acts) != 1 || !announcesFirst(acts) {
+		t.Fatalf("the winner whose first heartbeat after the cut says the loser let go: %#v; want an announcement at once, before any events-log row", acts)
+	}
+
+	// The winner hears the loser first.
 	s, acts = Step(s, Heartbeat{State: PrimaryActive, Epoch: p.Epoch, HoldsVIP: true}, heal)
-	if !s.HoldsVIP || count[AnnounceVIP](acts) != 1 {
-		t.Fatalf("the winner at the heal: holds %v, actions %#v; want an announcement at once", s.HoldsVIP, acts)
+	if !s.HoldsVIP || count[AnnounceVIP](acts) != 1 || !announcesFirst(acts) {
+		t.Fatalf("the winner at the heal: holds %v, actions %#v; want an announcement at once, before any events-log row", s.HoldsVIP, acts)
 	}
 	p, acts = Step(p, Heartbeat{State: FailoverActive, Epoch: s.Epoch, HoldsVIP: true}, heal)
 	if p.HoldsVIP || p.Quiet || p.State != Terminated || count[RemoveVIP](acts) != 1 || count[AnnounceVIP](acts) != 0 {

@@ -209,6 +209,17 @@ func (s *stepper) heartbeat(hb Heartbeat) {
 	} else {
 		p.GracefulAt = time.Time{}
 	}
+	keeps := s.n.HoldsVIP && !(p.HoldsVIP && s.peerClaimNewer())
+	if keeps && (s.n.Quiet || peerHeld || !wasUp || p.HoldsVIP) {
+		// Clients still pointing at the peer must move to us now: it
+		// speaks again after we went quiet, it has just let the VIP go,
+		// it holds it too and yields to our newer claim, or it was
+		// unheard — during a cut it may have held the VIP and released
+		// it before its first heartbeat here. The announcement comes
+		// before the events-log rows below, each of which is a write to
+		// disk the clients would otherwise wait for.
+		s.announce()
+	}
 	if !wasUp {
 		s.event(MsgHeartbeatsUp, "peer "+s.n.Config.Peer+" in "+string(hb.State))
 	}
@@ -224,11 +235,6 @@ func (s *stepper) heartbeat(hb Heartbeat) {
 	if s.n.HoldsVIP && p.HoldsVIP {
 		s.splitBrain()
 		return
-	}
-	if s.n.HoldsVIP && (s.n.Quiet || peerHeld) {
-		// The peer speaks again without the VIP, or has just let it
-		// go: clients still pointing at it must learn now.
-		s.announce()
 	}
 	s.react()
 }
@@ -278,11 +284,19 @@ func (s *stepper) react() {
 // not a heartbeat that was already on its way when we changed.
 func (s *stepper) settled() bool { return s.now.Sub(s.n.Since) >= s.n.Config.FailoverWait }
 
-// splitBrain: both sides hold the VIP. The newer epoch keeps it.
+// peerClaimNewer reports whether the peer's claim of the VIP wins over
+// ours when both hold it: the newer epoch, and the primary on a tie.
+func (s *stepper) peerClaimNewer() bool {
+	p := s.n.Peer
+	return p.Epoch > s.n.Epoch || (p.Epoch == s.n.Epoch && s.role() == Secondary)
+}
+
+// splitBrain: both sides hold the VIP. The newer claim keeps it (and has
+// already announced it: see heartbeat).
 func (s *stepper) splitBrain() {
 	p := s.n.Peer
 	remarks := fmt.Sprintf("our epoch %d, peer epoch %d", s.n.Epoch, p.Epoch)
-	if p.Epoch > s.n.Epoch || (p.Epoch == s.n.Epoch && s.role() == Secondary) {
+	if s.peerClaimNewer() {
 		s.event(MsgSplitBrain, remarks+"; the peer's claim is newer: releasing the virtual IP and resynchronizing from the peer")
 		s.release()
 		if s.role() == Primary {
@@ -295,9 +309,6 @@ func (s *stepper) splitBrain() {
 		return
 	}
 	s.notice(MsgSplitBrain, remarks+"; our claim is newer: keeping the virtual IP, the peer releases it")
-	// Clients the peer still answers move to us now, not at the next
-	// refresh: the peer releases as soon as it hears us.
-	s.announce()
 	s.do(SendState{})
 }
 
