@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -120,6 +119,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	logw := openLogs(f, stderr)
 	defer logw.Close()
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(stderr, logw), &slog.HandlerOptions{Level: level}))
+	raiseFileLimit(log)
 
 	cfg, err := config.Load(f.config)
 	if err != nil {
@@ -292,9 +292,36 @@ func serve(d opsBackend, cfg config.Appliance, id api.Identity, socket string, l
 		tln.Close()
 		return nil, err
 	}
-	remote := &http.Server{Handler: handler, ErrorLog: errLog, ReadHeaderTimeout: 10 * time.Second, TLSConfig: id.ServerTLS()}
-	go remote.Serve(tls.NewListener(tln, id.ServerTLS()))
+	remote := api.ServeRemote(tln, handler, id.ServerTLS(), errLog, api.Limits{})
 	return append(servers, remote), nil
+}
+
+// fileLimit is the RLIMIT_NOFILE hmd asks for: far above what the remote
+// API's connection caps (api.Limits) and the replication listeners can hold,
+// so that state writes always find a file descriptor.
+const fileLimit = 65536
+
+// raiseFileLimit sets hmd's open-file limit explicitly instead of inheriting
+// whatever the init agent or a shell had (a 256 limit was once exhausted).
+// If the hard limit cannot be raised (not root), the soft one goes up to it.
+func raiseFileLimit(log *slog.Logger) {
+	var cur syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &cur); err != nil {
+		log.Warn("read the open-file limit", "err", err)
+		return
+	}
+	if cur.Cur >= fileLimit {
+		return
+	}
+	want := syscall.Rlimit{Cur: fileLimit, Max: max(cur.Max, fileLimit)}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err != nil {
+		want = syscall.Rlimit{Cur: cur.Max, Max: cur.Max}
+		if err2 := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err2 != nil {
+			log.Warn("raise the open-file limit", "limit", cur.Cur, "err", errors.Join(err, err2))
+			return
+		}
+		log.Warn("open-file limit below hmd's target", "limit", cur.Max, "want", fileLimit, "err", err)
+	}
 }
 
 func readLine(path, fallback string) string {

@@ -92,7 +92,10 @@ func NewRemoteClient(host netip.Addr, opt RemoteOptions) *Client {
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}
-	c.http = &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, DialContext: opt.DialContext}, Timeout: timeout}
+	// Idle connections are dropped before the server's idle limit
+	// (Limits.Idle) would close them under a request.
+	tr := &http.Transport{TLSClientConfig: cfg, DialContext: opt.DialContext, IdleConnTimeout: 20 * time.Second}
+	c.http = &http.Client{Transport: tr, Timeout: timeout}
 	return c
 }
 
