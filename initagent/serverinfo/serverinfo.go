@@ -23,6 +23,9 @@ type Report struct {
 	Version         string
 	HealthMonitorIP string
 	Role            string // primary, secondary, none
+	// Serving is whether this appliance holds a virtual IP (serves a
+	// primary's clients); a node that does not is "in DORMANT mode".
+	Serving bool
 	// UDI is PID:VID:SN.
 	UDI string
 	// Services is nil when the init agent could not be asked.
@@ -34,8 +37,25 @@ type Report struct {
 	Restarts int
 	// Memory in MiB: used, and the machine's total.
 	UsedMB, TotalMB int
+	// Settings are the seed's configuration rows (HTTPS port, log level,
+	// session timeout, …), as hmd runs them.
+	Settings Settings
+	// DBDiskMB is the instance databases' size on the data partition.
+	DBDiskMB int
 	// TrapDestinations are hmd's SNMP trap destinations, in order.
 	TrapDestinations []TrapDestination
+}
+
+// Settings are the Server Config rows the seed prints after the hardware
+// identity. hafw has no legacy port, no per-module log switches and no
+// database backup schedule (the instance is replicated to the peer
+// instead), and keeps events by count, not by days: those rows say so
+// rather than print a number that means nothing here.
+type Settings struct {
+	HTTPSPort      int
+	LogLevel       string
+	EventsKept     int
+	SessionTimeout time.Duration
 }
 
 // TrapDestination is one "Trap Destination - n" of the report.
@@ -72,7 +92,7 @@ func Format(w io.Writer, r Report) error {
 		return err
 	}
 	b.WriteString("Health Monitor is running\nRetrieving MSE Services status.\n")
-	if r.Role == "secondary" {
+	if !r.Serving {
 		b.WriteString("MSE services are up and in DORMANT mode, getting the status\n")
 	} else {
 		b.WriteString("MSE services are up, getting the status\n")
@@ -82,6 +102,10 @@ func Format(w io.Writer, r Report) error {
 	fmt.Fprintf(&b, "Product name: %s\nVersion: %s\nHealth Monitor Ip Address: %s\nHigh Availability Role: %s\n",
 		ProductName, r.Version, orNA(r.HealthMonitorIP), roleNumber(r.Role))
 	fmt.Fprintf(&b, "Hw Version: %s\nHw Product Identifier: %s\nHw Serial Number: %s\n", vid, pid, sn)
+	st := r.Settings
+	fmt.Fprintf(&b, "HTTPS: %d\nLegacy Port: none\nLog Modules: all\nLog Level: %s\n", st.HTTPSPort, st.LogLevel)
+	fmt.Fprintf(&b, "Days to keep events: not limited by days (the last %d events are kept)\n", st.EventsKept)
+	fmt.Fprintf(&b, "Session timeout in mins: %d\nDB backup in days: none (the instance is replicated to the peer)\n", int(st.SessionTimeout.Minutes()))
 	rule(&b, "Services")
 	if r.Services == nil {
 		b.WriteString("Service status unavailable: the init agent is not running\n")
@@ -94,7 +118,7 @@ func Format(w io.Writer, r Report) error {
 		case supervise.Running:
 			op = "Up"
 		}
-		fmt.Fprintf(&b, "Service Name: %s\nAdmin Status: %s\nOperation Status: %s\n\n", serviceLabel(s.Name), admin, op)
+		fmt.Fprintf(&b, "Service Name: %s\nService Version: %s\nAdmin Status: %s\nOperation Status: %s\n\n", serviceLabel(s.Name), r.Version, admin, op)
 	}
 	rule(&b, "Server Monitor")
 	loc := r.Location
@@ -104,7 +128,7 @@ func Format(w io.Writer, r Report) error {
 	_, offset := r.Now.In(loc).Zone()
 	fmt.Fprintf(&b, "Server start time: %s\nServer current time: %s\nServer timezone: %s\nServer timezone offset (mins): %d\n",
 		r.Started.In(loc).Format(seedTime), r.Now.In(loc).Format(seedTime), loc, offset/60)
-	fmt.Fprintf(&b, "Restarts: %d\nUsed Memory (MB): %d\nAllocated Memory (MB): %d\nMax Memory (MB): %d\n", r.Restarts, r.UsedMB, r.TotalMB, r.TotalMB)
+	fmt.Fprintf(&b, "Restarts: %d\nUsed Memory (MB): %d\nAllocated Memory (MB): %d\nMax Memory (MB): %d\nDB disk size (MB): %d\n", r.Restarts, r.UsedMB, r.TotalMB, r.TotalMB, r.DBDiskMB)
 	rule(&b, "Default Trap Destinations")
 	if len(r.TrapDestinations) == 0 {
 		b.WriteString("No trap destinations configured\n")

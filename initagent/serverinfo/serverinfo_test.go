@@ -45,6 +45,9 @@ func TestFormatSeedLayout(t *testing.T) {
 		Version:         "8.0.110.0",
 		HealthMonitorIP: "10.48.39.238",
 		Role:            "primary",
+		Serving:         true,
+		Settings:        Settings{HTTPSPort: 8443, LogLevel: "INFO", EventsKept: 1000, SessionTimeout: 30 * time.Minute},
+		DBDiskMB:        17191,
 		UDI:             "AIR-MSE-VA-K9:V01:NicoMSE_b950a7c0-b68c-11e4-99d9-005056993b63",
 		Services:        []supervise.Status{{Name: "hmd", State: supervise.Running}},
 		Started:         time.Date(2015, 3, 8, 11, 40, 32, 0, time.UTC),
@@ -68,7 +71,10 @@ func TestFormatSeedLayout(t *testing.T) {
 		"Server Config",
 		"Version: 8.0.110.0\nHealth Monitor Ip Address: 10.48.39.238\nHigh Availability Role: 1\n",
 		"Hw Version: V01\nHw Product Identifier: AIR-MSE-VA-K9\nHw Serial Number: NicoMSE_b950a7c0-b68c-11e4-99d9-005056993b63\n",
-		"Service Name: Health Monitor\nAdmin Status: Enabled\nOperation Status: Up\n",
+		"Service Name: Health Monitor\nService Version: 8.0.110.0\nAdmin Status: Enabled\nOperation Status: Up\n",
+		"HTTPS: 8443\nLegacy Port: none\nLog Modules: all\nLog Level: INFO\n",
+		"Session timeout in mins: 30\n",
+		"Max Memory (MB): 989\nDB disk size (MB): 17191\n",
 		"Server start time: Sun Mar 08 12:40:32 CET 2015\nServer current time: Sun Mar 08 14:04:30 CET 2015\n",
 		"Server timezone: Europe/Brussels\nServer timezone offset (mins): 60\nRestarts: 1\nUsed Memory (MB): 197\nAllocated Memory (MB): 989\n",
 		"Default Trap Destinations\n",
@@ -79,7 +85,15 @@ func TestFormatSeedLayout(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
 		}
 	}
+	// A secondary that serves (FAILOVER_ACTIVE) is not dormant; one that
+	// stands by is.
 	r.Role = "secondary"
+	b.Reset()
+	Format(&b, r)
+	if strings.Contains(b.String(), "DORMANT") {
+		t.Errorf("a serving secondary is reported dormant:\n%s", b.String())
+	}
+	r.Serving = false
 	r.Services[0].State = supervise.Stopped
 	b.Reset()
 	Format(&b, r)
