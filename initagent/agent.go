@@ -21,6 +21,7 @@ import (
 	"github.com/hafw/hafw/appliance"
 	"github.com/hafw/hafw/board"
 	"github.com/hafw/hafw/config"
+	"github.com/hafw/hafw/image/bootctl"
 	"github.com/hafw/hafw/internal/supervise"
 	"github.com/hafw/hafw/osnet"
 )
@@ -35,6 +36,8 @@ type Paths struct {
 	Sys     string // /sys
 	Dev     string // /dev
 	Bin     string // /bin: hmd, setup, …
+	ESP     string // /boot, the boot partition's mount point (PID 1 mounts it)
+	Efivars string // /sys/firmware/efi/efivars
 	// ResolvConf is written with the static DNS servers (PID 1 only).
 	ResolvConf string
 }
@@ -49,6 +52,8 @@ func DefaultPaths() Paths {
 		Sys:     "/sys",
 		Dev:     "/dev",
 		Bin:     "/bin",
+		ESP:     "/boot",
+		Efivars: bootctl.DefaultEfivars,
 
 		ResolvConf: "/etc/resolv.conf",
 	}
@@ -88,6 +93,11 @@ type Agent struct {
 	// line is printed anyway (with a warning), so a broken hmd never keeps
 	// the appliance from reporting how it came up.
 	HMDReadyTimeout time.Duration
+	// TrialTimeout bounds how long a boot into a slot on trial waits for
+	// hmd to settle before it gives up, records why and reboots
+	// (DefaultTrialTimeout when 0); TrialStable is how long hmd must stay
+	// settled before the slot is committed (DefaultTrialStable when 0).
+	TrialTimeout, TrialStable time.Duration
 	// Notify sends sd_notify states ("READY=1", "WATCHDOG=1", "STOPPING=1")
 	// when running under systemd; nil as PID 1.
 	Notify func(state string) error
@@ -122,6 +132,7 @@ type bootState struct {
 	recovery   bool
 	role       config.Role
 	eth0, eth1 string
+	slots      slotBoot
 }
 
 // consolef prints one operator-facing line on the console (under systemd

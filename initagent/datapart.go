@@ -158,3 +158,17 @@ func readSuperblock(dev string) (Superblock, error) {
 	}
 	return ParseSuperblock(head[:n])
 }
+
+// PartitionNamed is the device of the partition whose GPT name is name.
+func (d Disks) PartitionNamed(name string) (string, error) {
+	devs, err := d.List()
+	if err != nil {
+		return "", err
+	}
+	for _, bd := range devs {
+		if bd.PartName == name {
+			return filepath.Join(d.DevRoot, bd.Name), nil
+		}
+	}
+	return "", fmt.Errorf("no partition named %q", name)
+}

@@ -76,6 +76,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		},
 	}
 	var stopControl func()
+	var startErr error
 	if ctx.Err() == nil {
 		if err := os.MkdirAll(a.Paths.Run, 0o700); err != nil {
 			a.consolef("hafw-init: warning: %v", err)
@@ -84,12 +85,13 @@ func (a *Agent) Run(ctx context.Context) error {
 		if stopControl, err = serveControl(ctx, a.Paths.ControlSocket(), rt); err != nil {
 			a.consolef("hafw-init: warning: %v (msed and setup cannot reach the agent)", err)
 		}
-		if err := a.safely("start services", func() error { return rt.startServices(ctx) }); err != nil && ctx.Err() == nil {
-			a.consolef("hafw-init: warning: %v", err)
+		if startErr = a.safely("start services", func() error { return rt.startServices(ctx) }); startErr != nil && ctx.Err() == nil {
+			a.consolef("hafw-init: warning: %v", startErr)
 		}
 	}
 	if ctx.Err() == nil {
 		rt.printReady()
+		go rt.finishTrial(ctx, startErr)
 		a.notify("READY=1")
 		if a.WatchdogInterval > 0 {
 			go a.watchdog(ctx)
@@ -230,7 +232,7 @@ func (r *runtime) reload(ctx context.Context) error {
 	}
 	r.sup.StopAll()
 	old := r.boot()
-	nb := &bootState{cmdline: old.cmdline, cfg: cfg, configured: true, source: "data partition (reloaded)", dataMounted: old.dataMounted}
+	nb := &bootState{cmdline: old.cmdline, cfg: cfg, configured: true, source: "data partition (reloaded)", dataMounted: old.dataMounted, slots: old.slots}
 	// hafw.recovery applies to the boot it was given for; after setup the
 	// configuration decides.
 	nb.cmdline.Recovery = false
@@ -321,11 +323,17 @@ func (r *runtime) shutdown(stopControl func()) {
 		return
 	}
 	a.Sys.Sync()
-	if r.boot().dataMounted {
+	b := r.boot()
+	if b.dataMounted {
 		if a.DataUnmounting != nil {
 			a.DataUnmounting()
 		}
 		if err := a.Sys.Unmount(a.Paths.Data); err != nil {
+			a.consolef("hafw-init: warning: %v", err)
+		}
+	}
+	if b.slots.esp != "" {
+		if err := a.Sys.Unmount(b.slots.esp); err != nil {
 			a.consolef("hafw-init: warning: %v", err)
 		}
 	}

@@ -38,6 +38,7 @@ func bootSteps() []step {
 		{name: "identify appliance", run: stepIdentity},
 		{name: "verify licenses", run: stepLicenses},
 		{name: "decide HA role", run: stepRole},
+		{name: "check boot slots", run: stepBootSlots, pid1: true},
 		{name: "configure network", run: stepNetwork},
 		{name: "write resolv.conf", run: stepDNS, pid1: true},
 		{name: "synchronise clock", run: stepNTP, pid1: true},

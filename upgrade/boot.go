@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/hafw/hafw/internal/atomicfile"
 )
 
@@ -30,7 +32,33 @@ type Boot interface {
 
 // Dir is a Boot on a mounted file system (the ESP, vfat, on the
 // appliance; a temporary directory in tests).
+//
+// Every change ends with syncfs on the whole file system: on vfat, fsync
+// of a file or a directory does not write the FAT and the directory
+// entries that make a rename or a new file durable, so without it a power
+// cut right after a "durable" write can lose the entry (or the commit).
 type Dir string
+
+// durable finishes a change: fsync of dir, then syncfs of the file
+// system.
+func (d Dir) durable(dir string) error {
+	if err := atomicfile.SyncDir(dir); err != nil {
+		return err
+	}
+	return d.syncFS()
+}
+
+func (d Dir) syncFS() error {
+	f, err := os.Open(string(d))
+	if err != nil {
+		return fmt.Errorf("syncing the boot partition: %w", err)
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("syncing the boot partition %s: %w", string(d), err)
+	}
+	return nil
+}
 
 func (d Dir) path(name string) string { return filepath.Join(string(d), filepath.FromSlash(name)) }
 
@@ -63,7 +91,7 @@ func (d Dir) WriteFile(name string, r io.Reader) error {
 		os.Remove(tmp)
 		return fmt.Errorf("writing %s: %w", name, err)
 	}
-	return atomicfile.SyncDir(filepath.Dir(p))
+	return d.durable(filepath.Dir(p))
 }
 
 // Rename implements Boot.
@@ -71,7 +99,7 @@ func (d Dir) Rename(oldName, newName string) error {
 	if err := os.Rename(d.path(oldName), d.path(newName)); err != nil {
 		return fmt.Errorf("renaming %s: %w", oldName, err)
 	}
-	return atomicfile.SyncDir(filepath.Dir(d.path(newName)))
+	return d.durable(filepath.Dir(d.path(newName)))
 }
 
 // Remove implements Boot.
@@ -81,7 +109,7 @@ func (d Dir) Remove(name string) error {
 		return fmt.Errorf("removing %s: %w", name, err)
 	}
 	if err == nil {
-		return atomicfile.SyncDir(filepath.Dir(d.path(name)))
+		return d.durable(filepath.Dir(d.path(name)))
 	}
 	return nil
 }

@@ -55,12 +55,15 @@ func BootedSlot(entry string) string {
 //	pending  (booted, counted entry)      → trial: commit when healthy
 //	pending  (booted, committed entry)    → good, active: finish an interrupted commit
 //	good     (booted, not active)         → active (the operator picked it)
+//
+// A boot of a slot's recovery entry changes nothing about that slot.
 func Decide(s Slots, entries []string, bootedEntry string) Decision {
 	d := Decision{Slots: Slots{Active: s.Active, Slots: map[string]Slot{}}}
 	for k, v := range s.Slots {
 		d.Slots.Slots[k] = v
 	}
 	booted := BootedSlot(bootedEntry)
+	be, _ := ParseEntry(bootedEntry)
 	if booted == "" {
 		booted = s.Active
 	}
@@ -74,6 +77,11 @@ func Decide(s Slots, entries []string, bootedEntry string) Decision {
 		sl := d.Slots.Slots[name]
 		e, hasEntry := normal[name]
 		if name == booted {
+			if be.Recovery {
+				// Recovery mode proves nothing about the slot's normal
+				// boot: no trial, no commit.
+				continue
+			}
 			switch {
 			case sl.State == StatePending && hasEntry && e.Counted:
 				d.Trial = name

@@ -174,6 +174,10 @@ func TestInstallCommit(t *testing.T) {
 	if err != nil || dec.Trial != "b" || len(dec.Findings) != 0 {
 		t.Fatalf("check on the trial boot: %+v, %v", dec, err)
 	}
+	// Recovery mode of the slot on trial neither tries nor commits it.
+	if rec := Decide(mustSlots(t, d), mustList(t, d), "hafw-b-recovery.conf"); rec.Trial != "" || rec.Commit != "" || rec.Slots.Slots["b"].State != StatePending {
+		t.Fatalf("recovery boot of the slot on trial: %+v", rec)
+	}
 	// A second upgrade while on trial is refused: it would overwrite the
 	// only slot known to boot.
 	onTrial := installer(d)
@@ -362,4 +366,22 @@ func TestParseEntry(t *testing.T) {
 			t.Errorf("ParseEntry(%q) = %+v, want not a hafw entry", bad, e)
 		}
 	}
+}
+
+func mustSlots(t *testing.T, b Boot) Slots {
+	t.Helper()
+	s, err := ReadSlots(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func mustList(t *testing.T, b Boot) []string {
+	t.Helper()
+	l, err := b.List(EntriesDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }

@@ -261,7 +261,7 @@ func New(opt Options) (*Daemon, error) {
 	return d, nil
 }
 
-func (d *Daemon) eventsPath() string { return d.opt.StateDir + "/events.json" }
+func (d *Daemon) eventsPath() string { return d.opt.StateDir + "/" + events.File }
 
 func (d *Daemon) self() store.Self {
 	return store.Self{Hostname: d.opt.Config.Hostname, Version: d.opt.Version, UDI: d.opt.UDI, Profile: d.opt.Profile.Model}

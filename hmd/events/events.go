@@ -34,6 +34,10 @@ type Event struct {
 // TimeLayout is the seed's timestamp form, e.g. "2012-Feb-14, 00:22:26 UTC".
 const TimeLayout = "2006-Jan-02, 15:04:05 MST"
 
+// File is the events log's name in hmd's state directory. The init agent
+// appends to it before hmd starts (a rolled-back upgrade, found at boot).
+const File = "events.json"
+
 // DefaultMax is how many events a log keeps when Open is given no bound.
 const DefaultMax = 1000
 

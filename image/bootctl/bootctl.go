@@ -12,10 +12,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"unicode/utf16"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hafw/hafw/upgrade"
 )
 
 // loaderGUID is systemd-boot's vendor GUID for its variables (the Boot
@@ -65,13 +66,15 @@ func DecodeString(b []byte) (string, error) {
 }
 
 // RecoveryEntry names the recovery entry of the slot that entry boots:
-// the builder writes hafw-<slot>.conf and hafw-<slot>-recovery.conf.
+// the builder and the installer write hafw-<slot>.conf (or, on trial, a
+// counted hafw-<slot>+N.conf that the loader renames hafw-<slot>+L-D.conf)
+// next to hafw-<slot>-recovery.conf.
 func RecoveryEntry(selected string) (string, error) {
-	slot, ok := strings.CutPrefix(strings.TrimSuffix(selected, ".conf"), "hafw-")
-	if !ok || slot == "" || strings.ContainsAny(slot, "-/") {
+	e, ok := upgrade.ParseEntry(selected)
+	if !ok || e.Recovery {
 		return "", fmt.Errorf("booted loader entry %q is not a hafw slot entry (hafw-<slot>.conf)", selected)
 	}
-	return "hafw-" + slot + "-recovery.conf", nil
+	return upgrade.EntryName(e.Slot, true, 0), nil
 }
 
 // Vars reads and writes systemd-boot's variables in an efivarfs directory.

@@ -26,12 +26,16 @@ func TestEncodeString(t *testing.T) {
 }
 
 func TestRecoveryEntry(t *testing.T) {
-	for in, want := range map[string]string{"hafw-a.conf": "hafw-a-recovery.conf", "hafw-b.conf": "hafw-b-recovery.conf"} {
+	for in, want := range map[string]string{
+		"hafw-a.conf": "hafw-a-recovery.conf", "hafw-b.conf": "hafw-b-recovery.conf",
+		// booted on trial: the loader has already counted this boot
+		"hafw-b+3.conf": "hafw-b-recovery.conf", "hafw-b+2-1.conf": "hafw-b-recovery.conf", "hafw-a+0-3.conf": "hafw-a-recovery.conf",
+	} {
 		if got, err := RecoveryEntry(in); err != nil || got != want {
 			t.Errorf("%s: %q %v", in, got, err)
 		}
 	}
-	for _, bad := range []string{"", "debian.conf", "hafw-a-recovery.conf", "hafw-.conf"} {
+	for _, bad := range []string{"", "debian.conf", "hafw-a-recovery.conf", "hafw-.conf", "hafw-c+2-1.conf", "hafw-b+x.conf"} {
 		if _, err := RecoveryEntry(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
