@@ -51,9 +51,14 @@ func replicatedPair(t *testing.T, subnet string) (l *lan, p, s *node) {
 // withTracker restarts n's hmd with the tracker as its application.
 func (n *node) withTracker(extra ...string) {
 	n.t.Helper()
+	n.withApps(fmt.Sprintf("%s --listen :%d\n", binaryPath(n.t, "tracker"), trackerPort), extra...)
+}
+
+// withApps restarts n's hmd with apps as its applications file.
+func (n *node) withApps(file string, extra ...string) {
+	n.t.Helper()
 	apps := filepath.Join(n.dir, "apps")
-	line := fmt.Sprintf("%s --listen :%d\n", binaryPath(n.t, "tracker"), trackerPort)
-	if err := os.WriteFile(apps, []byte(line), 0o644); err != nil {
+	if err := os.WriteFile(apps, []byte(file), 0o644); err != nil {
 		n.t.Fatal(err)
 	}
 	n.proc.Signal(syscall.SIGTERM)
@@ -81,6 +86,8 @@ type writer struct {
 	next  int
 	acked map[int]bool
 	tried map[int]bool
+	// lastAck is when the latest write was acknowledged.
+	lastAck time.Time
 }
 
 func newWriter(l *lan, vip netip.Addr) *writer {
@@ -140,6 +147,7 @@ func (w *writer) write() error {
 	}
 	w.mu.Lock()
 	w.acked[i] = true
+	w.lastAck = time.Now()
 	w.mu.Unlock()
 	return nil
 }

@@ -354,11 +354,14 @@ func (a *Apps) Status() []api.AppStatus {
 }
 
 func describeCheck(k appmon.Check) string {
-	what := "exec " + k.Exec[0]
-	if k.HTTP != "" {
+	var what string
+	switch {
+	case k.HTTP != "":
 		what = "GET " + k.HTTP
-	} else if k.TCP != "" {
+	case k.TCP != "":
 		what = "connect " + k.TCP
+	default:
+		what = "exec " + k.Exec[0]
 	}
 	return fmt.Sprintf("%s every %s (timeout %s, rise %d, fall %d)", what, time.Duration(k.Interval), time.Duration(k.Timeout), k.Rise, k.Fall)
 }

@@ -307,3 +307,26 @@ func TestAppsHealthCheck(t *testing.T) {
 		t.Errorf("Reset(app0) = %v, status %+v", err, a.Status()[0])
 	}
 }
+
+// The status describes each kind of health check; an HTTP or TCP check
+// once made the status (and with it hmd) panic.
+func TestAppsStatusDescribesEveryCheck(t *testing.T) {
+	c, err := appmon.Parse([]byte(`{"applications": [
+		{"name": "web", "command": ["/bin/true"], "check": {"http": "http://127.0.0.1:8080/", "interval": "1s", "timeout": "500ms"}},
+		{"name": "port", "command": ["/bin/true"], "check": {"tcp": "127.0.0.1:22", "interval": "1s", "timeout": "500ms"}},
+		{"name": "script", "command": ["/bin/true"], "check": {"exec": ["/bin/true"], "interval": "1s", "timeout": "500ms"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Apps{Config: c}
+	want := []string{"GET http://127.0.0.1:8080/ every 1s", "connect 127.0.0.1:22 every 1s", "exec /bin/true every 1s"}
+	st := a.Status()
+	if len(st) != len(want) {
+		t.Fatalf("status of %d applications, want %d", len(st), len(want))
+	}
+	for i, s := range st {
+		if s.State != "dormant" || !strings.HasPrefix(s.Check, want[i]) {
+			t.Errorf("%s: state %q, check %q; want dormant, %q…", s.Name, s.State, s.Check, want[i])
+		}
+	}
+}
