@@ -313,13 +313,16 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 		d.log.Error("start-up VIP reconcile", "err", err)
 	}
 	d.hbEvents = make(chan heartbeat.Event, 64)
-	if err := d.restartMonitor(); err != nil {
-		return err
-	}
 	for i := range d.peers {
 		d.restore(i)
 	}
 	d.setDecision(d.decide())
+	// Heartbeats start only now: what was saved (PRIMARY_ACTIVE holding
+	// the VIP, say) is not what this run holds until Started is applied,
+	// and a peer that heard it would see a split brain that is not there.
+	if err := d.restartMonitor(); err != nil {
+		return err
+	}
 	d.started = true
 	d.wg.Add(1)
 	go func() {
