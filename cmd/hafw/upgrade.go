@@ -48,7 +48,8 @@ func runUpgrade(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
-		printSlots(stdout, s, entries)
+		booted, _ := bootctl.Vars{Dir: *efivars}.Selected() // unknown off UEFI
+		printSlots(stdout, s, entries, booted)
 		return nil
 	case "install":
 		if fs.NArg() != 1 {
@@ -85,8 +86,9 @@ func runUpgrade(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 // printSlots is the status table: each slot's version, state and loader
-// entry, the active one and the pending one marked.
-func printSlots(w io.Writer, s upgrade.Slots, entries []string) {
+// entry, the active one and the pending one marked; a pending slot that
+// is running now (booted from its counted entry) is on trial.
+func printSlots(w io.Writer, s upgrade.Slots, entries []string, booted string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "Slot\tVersion\tState\tEntry\tNote")
 	for _, name := range upgrade.SlotNames {
@@ -101,6 +103,8 @@ func printSlots(w io.Writer, s upgrade.Slots, entries []string) {
 		switch {
 		case name == s.Active:
 			note = "active"
+		case sl.State == upgrade.StatePending && upgrade.BootedSlot(booted) == name:
+			note = "running on trial: committed once healthy, else the tries run out"
 		case sl.State == upgrade.StatePending:
 			note = "pending: boots next, on trial"
 		case sl.State == upgrade.StateFailed:
