@@ -72,6 +72,26 @@ func Format(w io.Writer, st api.Status) error {
 			line("Warning: %s", w)
 		}
 	}
+	// The applications come after the seed's blocks, so that its layout
+	// stays line for line what the guide shows.
+	if st.Running && len(st.Applications) > 0 {
+		line(rule)
+		line("Applications monitored: %d", len(st.Applications))
+		line(rule)
+		for _, a := range st.Applications {
+			state := a.State
+			if a.PID != 0 {
+				state += fmt.Sprintf(" (pid %d)", a.PID)
+			}
+			line("Application: %s", a.Name)
+			line("Application state: %s, restarts %d, last exit: %s", state, a.Restarts, orNone(a.LastExit))
+			if a.Check != "" {
+				line("Health check: %s", a.Check)
+				line("Health: %s, last check: %s", orNone(a.Health), orNone(a.LastCheck))
+			}
+			line("Failures within the window: %d of %d, last failure: %s", a.Failures, a.MaxFailures, orNone(a.LastFailure))
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -35,7 +35,14 @@ func TestGolden(t *testing.T) {
 	unwitnessed := vaPrimary
 	unwitnessed.Peers = []api.PeerStatus{vaPeer}
 	unwitnessed.Peers[0].Warnings = []string{"No witness configured: both serve through a full partition."}
-	for name, st := range map[string]api.Status{"va-primary": vaPrimary, "va-primary-down": down, "n1-secondary": n1, "va-primary-no-witness": unwitnessed} {
+	// A primary whose application failed once and a checked one runs.
+	apps := vaPrimary
+	apps.Applications = []api.AppStatus{
+		{Name: "tracker", State: "running", PID: 4242, Restarts: 1, LastExit: "killed by killed", Failures: 1, MaxFailures: 3, LastFailure: "killed by killed"},
+		{Name: "web", State: "running", PID: 4250, Health: "healthy", Check: "GET http://127.0.0.1:8080/ every 2s (timeout 1s, rise 2, fall 3)",
+			LastCheck: "ok", MaxFailures: 3},
+	}
+	for name, st := range map[string]api.Status{"va-primary": vaPrimary, "va-primary-down": down, "n1-secondary": n1, "va-primary-no-witness": unwitnessed, "va-primary-apps": apps} {
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer
 			if err := Format(&buf, st); err != nil {

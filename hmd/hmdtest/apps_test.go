@@ -126,6 +126,9 @@ func handedOver(t *testing.T, l *lan, p, s *node) {
 	if n := p.countEvents(ha.MsgAppFailover); n != 1 {
 		t.Errorf("the primary logged %q %d times, want once", ha.MsgAppFailover, n)
 	}
+	if got := field(s.gethainfo(), "Application state"); len(got) != 1 || !strings.HasPrefix(got[0], "running (pid ") {
+		t.Errorf("the secondary's gethainfo shows the application as %q, want running", got)
+	}
 	if st := s.status(); len(st.Peers) != 1 || !st.Peers[0].PeerDegraded {
 		t.Errorf("the secondary does not see the primary degraded: %+v", st.Peers)
 	}
