@@ -2,6 +2,7 @@ package hmdtest
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,7 +20,7 @@ import (
 // used to take to claim (4 s) it never holds its VIP, and its status, its
 // gethainfo and its events log say why. Installing the activation license
 // (vendor key and license file, as hafw license install leaves them) gives
-// it the role and the VIP without a restart.
+// it the role and the VIP without a restart; removing it takes them again.
 func TestUnlicensedVirtualPrimaryHoldsNoVIP(t *testing.T) {
 	testenv.Short(t, "hmd network namespace test")
 	l := newLAN(t, "10.249.0")
@@ -75,5 +76,14 @@ func TestUnlicensedVirtualPrimaryHoldsNoVIP(t *testing.T) {
 	}
 	if evs, _ := p.hactl("events"); !strings.Contains(evs, "HA role granted") {
 		t.Errorf("events log does not record the role granted:\n%s", evs)
+	}
+
+	// The license removed: the role and the VIP go again.
+	if err := os.RemoveAll(filepath.Join(p.dir, "licenses")); err != nil {
+		t.Fatal(err)
+	}
+	netnstest.Eventually(t, 15*time.Second, "the primary without its license to release its VIP", func() bool { return !p.hasAddr(vip) })
+	if st := p.status(); st.HARole != "none" || st.RoleReason != "not-activated" {
+		t.Errorf("license removed: ha_role %q, role_reason %q", st.HARole, st.RoleReason)
 	}
 }
