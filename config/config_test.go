@@ -131,4 +131,14 @@ func TestPassword(t *testing.T) {
 	if CheckPassword(h, "correct horsf") || CheckPassword("garbage", "correct horse") {
 		t.Fatal("wrong password or malformed hash accepted")
 	}
+	if !IsPasswordHash(h) || IsPasswordHash("correct horse") || IsPasswordHash("pbkdf2-sha256$0$c2FsdA$a2V5") {
+		t.Error("IsPasswordHash misjudges")
+	}
+	cheap, err := HashPasswordCost("correct horse", 1000)
+	if err != nil || !strings.HasPrefix(cheap, "pbkdf2-sha256$1000$") || !CheckPassword(cheap, "correct horse") {
+		t.Errorf("HashPasswordCost: %q, %v", cheap, err)
+	}
+	if _, err := HashPasswordCost("correct horse", 20_000_000); err == nil {
+		t.Error("a cost above the limit accepted")
+	}
 }

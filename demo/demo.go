@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/hainfo"
 	"github.com/hafw/hafw/internal/vmtest"
@@ -103,6 +104,11 @@ const (
 	clientAddr = "10.231.0.100/24"
 	vipAddr    = "10.231.0.10"
 	password   = "demo-pass-1"
+	// passwordCost is the iteration count of the password hash the demo
+	// gives its appliances (hafw.password= takes a hash): under QEMU's TCG,
+	// without KVM, the product's 600k iterations take tens of seconds per
+	// check, minutes on a busy host, and every API call checks it.
+	passwordCost = 20_000
 )
 
 // DefaultFailoverWait suits the demo on an otherwise idle two-core host.
@@ -125,9 +131,9 @@ func (a *appliance) addr() netip.Addr { return netip.MustParsePrefix(a.eth0).Add
 
 // cmdline is the image's boot entry plus the first-boot keys, as an
 // operator deploying the appliance would give them.
-func (a *appliance) cmdline(base string) string {
+func (a *appliance) cmdline(base, passwordHash string) string {
 	keys := []string{base, "hafw.hostname=" + a.name, "hafw.role=" + a.role, "hafw.eth0=" + a.eth0,
-		"hafw.dc=none", "hafw.password=" + password}
+		"hafw.dc=none", "hafw.password=" + passwordHash}
 	if a.vip != "" {
 		keys = append(keys, "hafw.vip="+a.vip)
 	}
@@ -147,6 +153,7 @@ type run struct {
 	fw      *Firmware
 	seg     *Segment
 	apps    []*appliance
+	pwHash  string
 	sum     Summary
 	vmCount int
 }
@@ -165,9 +172,13 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		o.FailoverWait = DefaultFailoverWait
 	}
 	start := time.Now()
-	r := &run{o: o}
+	hash, err := config.HashPasswordCost(password, passwordCost)
+	if err != nil {
+		return Summary{}, err
+	}
+	r := &run{o: o, pwHash: hash}
 	defer r.cleanup()
-	err := r.scenario(ctx)
+	err = r.scenario(ctx)
 	r.sum.Total = time.Since(start)
 	if err != nil {
 		err = fmt.Errorf("%w%s", err, r.consoleTails())
@@ -454,7 +465,7 @@ func (r *run) boot(a *appliance) error {
 		return err
 	}
 	vm, err := StartVM(r.seg, a.name, vmtest.Options{
-		Kernel: r.fw.Kernel, Initrd: r.fw.Initrd, Cmdline: a.cmdline(r.fw.Cmdline),
+		Kernel: r.fw.Kernel, Initrd: r.fw.Initrd, Cmdline: a.cmdline(r.fw.Cmdline, r.pwHash),
 		Disks: []vmtest.Disk{{Path: a.disk, Writable: true}},
 		// eth0 on the segment; eth1 (the VA's direct-connect port, unused
 		// here) on QEMU's isolated user network.

@@ -24,20 +24,24 @@ import (
 func TestApplianceCmdline(t *testing.T) {
 	p := &appliance{name: "mse1", role: "primary", eth0: "10.231.0.11/24", vip: "10.231.0.10/24", uuid: "5a1e0001-0000-4000-8000-00000000d001"}
 	s := &appliance{name: "mse2", role: "secondary", eth0: "10.231.0.12/24", uuid: "5a1e0002-0000-4000-8000-00000000d002"}
+	hash, err := config.HashPasswordCost(password, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, a := range []*appliance{p, s} {
-		c := identity.ParseCmdline(a.cmdline("console=ttyS0,115200 panic=10"))
+		c := identity.ParseCmdline(a.cmdline("console=ttyS0,115200 panic=10", hash))
 		cfg, err := initagent.ApplyKeys(config.Default(), c.Keys)
 		if err != nil {
 			t.Fatalf("%s: %v", a.name, err)
 		}
-		if cfg.Hostname != a.name || string(cfg.Role) != a.role {
+		if cfg.Hostname != a.name || string(cfg.Role) != a.role || !config.CheckPassword(cfg.PasswordHash, password) {
 			t.Errorf("%s: config %+v", a.name, cfg)
 		}
 		if _, err := licensing.ParseUDI(a.udi()); err != nil {
 			t.Errorf("%s: UDI %q: %v", a.name, a.udi(), err)
 		}
 	}
-	if !strings.Contains(p.cmdline(""), "hafw.vip=10.231.0.10/24") || strings.Contains(s.cmdline(""), "hafw.vip") {
+	if !strings.Contains(p.cmdline("", "h"), "hafw.vip=10.231.0.10/24") || strings.Contains(s.cmdline("", "h"), "hafw.vip") {
 		t.Error("only the primary gets the VIP")
 	}
 }

@@ -102,6 +102,10 @@ func applyKey(a *config.Appliance, k, v string) error {
 	case "tz":
 		a.Timezone = v
 	case "password":
+		if config.IsPasswordHash(v) {
+			a.PasswordHash = v // hashed beforehand: the password is not on the command line
+			break
+		}
 		h, err := config.HashPassword(v)
 		if err != nil {
 			return fmt.Errorf("hash password: %w", err)

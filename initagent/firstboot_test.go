@@ -33,6 +33,25 @@ func TestApplyKeysPrimary(t *testing.T) {
 	}
 }
 
+// The password key also takes a hash made beforehand (hafw hash-password
+// or config.HashPassword), stored as given, so that the password itself is
+// never on the kernel command line.
+func TestApplyKeysPasswordHash(t *testing.T) {
+	h, err := config.HashPasswordCost("s3cret-pass", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := ApplyKeys(config.Default(), map[string]string{"password": h})
+	if err != nil || a.PasswordHash != h || !config.CheckPassword(a.PasswordHash, "s3cret-pass") {
+		t.Errorf("pre-hashed password: %q, %v", a.PasswordHash, err)
+	}
+	// Something that only looks like a hash is a password, hashed.
+	a, err = ApplyKeys(config.Default(), map[string]string{"password": "pbkdf2-sha256$x$y$z"})
+	if err != nil || a.PasswordHash == "pbkdf2-sha256$x$y$z" || !config.CheckPassword(a.PasswordHash, "pbkdf2-sha256$x$y$z") {
+		t.Errorf("malformed hash: stored %q, %v", a.PasswordHash, err)
+	}
+}
+
 func TestApplyKeysErrors(t *testing.T) {
 	base := config.Default()
 	for _, tc := range []struct {

@@ -14,15 +14,16 @@ import (
 
 // commands is the table of subcommands; add one line per subcommand.
 var commands = map[string]cli.Command{
-	"profiles": {Summary: "list the hardware profiles", Run: runProfiles},
-	"pairing":  {Summary: "check whether a secondary may back up given primaries (1:1, N:1)", Run: runPairing},
-	"udi":      {Summary: "print this machine's UDI and detected profile", Run: runUDI},
-	"license":  {Summary: "vendor keys, issue, verify and summarize signed licenses", Run: runLicense},
-	"build":    {Summary: "build firmware images (raw disk or OVA) for a profile", Run: runBuild},
-	"logs":     {Summary: "on the appliance: read or follow hmd's or the init agent's log (-f)", Run: runLogs},
-	"flash":    {Summary: "write a raw firmware image onto a disk, verified (--keep-data keeps hafw-data)", Run: runFlash},
-	"reboot":   {Summary: "orderly reboot of this appliance; --recovery boots the recovery entry once", Run: runReboot},
-	"upgrade":  {Summary: "boot slots: status, or install a signed update bundle into the inactive slot", Run: runUpgrade},
+	"profiles":      {Summary: "list the hardware profiles", Run: runProfiles},
+	"pairing":       {Summary: "check whether a secondary may back up given primaries (1:1, N:1)", Run: runPairing},
+	"udi":           {Summary: "print this machine's UDI and detected profile", Run: runUDI},
+	"license":       {Summary: "vendor keys, issue, verify and summarize signed licenses", Run: runLicense},
+	"build":         {Summary: "build firmware images (raw disk or OVA) for a profile", Run: runBuild},
+	"logs":          {Summary: "on the appliance: read or follow hmd's or the init agent's log (-f)", Run: runLogs},
+	"flash":         {Summary: "write a raw firmware image onto a disk, verified (--keep-data keeps hafw-data)", Run: runFlash},
+	"reboot":        {Summary: "orderly reboot of this appliance; --recovery boots the recovery entry once", Run: runReboot},
+	"hash-password": {Summary: "read a password on stdin, print its hash for hafw.password= (keeps it out of /proc/cmdline)", Run: runHashPassword},
+	"upgrade":       {Summary: "boot slots: status, or install a signed update bundle into the inactive slot", Run: runUpgrade},
 }
 
 // usageError reports a command-line mistake (exit status 2).
