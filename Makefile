@@ -49,6 +49,12 @@ check:
 test: deps-test kernel check
 	$(GO) test -count=1 -timeout 45m ./...
 
+## unit: the fast local loop, without root: go test -short, which skips
+## the network-namespace and QEMU tiers with their reason (make test runs
+## them all).
+unit:
+	$(GO) test -short -count=1 ./...
+
 ## bench: side-by-side benchmarks (hafw next to keepalived, u-root's CLI, …);
 ## prints the table and writes bench/results.json. BENCH_QUICK=1 for a short run.
 BENCH_PKGS := keepalived rsync iproute2 nftables $(IMAGE_PKGS) qemu-system-x86 qemu-utils ovmf
