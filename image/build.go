@@ -170,13 +170,15 @@ func Build(ctx context.Context, o Options) (*Manifest, error) {
 	if m.Commands, err = buildAppliance(ctx, o.SrcDir, binDir); err != nil {
 		return nil, err
 	}
-	for _, c := range m.Commands {
-		sum, err := fileSHA256(filepath.Join(binDir, c))
-		if err != nil {
-			return nil, err
-		}
-		m.Inputs = append(m.Inputs, Input{Name: "command " + c, Origin: "./cmd/" + c, SHA256: sum})
+	sum, err := fileSHA256(filepath.Join(binDir, MultiCallName))
+	if err != nil {
+		return nil, err
 	}
+	origins := make([]string, len(m.Commands))
+	for i, c := range m.Commands {
+		origins[i] = "./cmd/" + c
+	}
+	m.Inputs = append(m.Inputs, Input{Name: "command " + MultiCallName, Origin: strings.Join(origins, " "), SHA256: sum})
 	hostFiles, err := hostToolFiles(HostTools)
 	if err != nil {
 		return nil, err

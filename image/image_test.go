@@ -122,6 +122,12 @@ func TestRawDiskLayout(t *testing.T) {
 			t.Errorf("initramfs lacks %s", c)
 		}
 	}
+	// Our commands are links to the one multi-call binary.
+	for _, c := range []string{"bin/init", "bin/hmd", "bin/setup", "bin/hactl", "bin/tracker"} {
+		if files[c] != "symlink:"+MultiCallName {
+			t.Errorf("/%s = %.40q, want a link to %s", c, files[c], MultiCallName)
+		}
+	}
 	// Every link must lead to a file in the archive: a dangling /bin/ls
 	// boots fine and only fails in the hands of a field engineer.
 	for name, content := range files {

@@ -33,8 +33,9 @@ var CoreCommands = []string{
 	"wc", "wget",
 }
 
-// ApplianceCommands are our programs, built from cmd/<name> when present,
-// and installed as /bin/<name>; cmd/initagent becomes /bin/init. tracker is
+// ApplianceCommands are our programs, built from cmd/<name> when present
+// into the multi-call binary /bin/hafw-multi and installed as links
+// /bin/<name> to it; cmd/initagent becomes /bin/init. tracker is
 // the reference service hmd runs from /etc/hafw/apps on the serving node.
 var ApplianceCommands = []string{"initagent", "hmd", "setup", "gethainfo", "getserverinfo", "hactl", "msed", "hafw", "tracker"}
 
@@ -127,25 +128,30 @@ func exitDetail(err error) error {
 	return err
 }
 
-// buildAppliance compiles the appliance commands that exist in srcDir into
-// binDir with the ordinary (cached) go build: static, trimmed paths, no
-// build IDs, so the binaries depend only on the sources and Go version.
+// buildAppliance compiles the appliance commands that exist in srcDir
+// into one multi-call binary, binDir/MultiCallName, with the ordinary
+// (cached) go build: static, trimmed paths, no build IDs, so the binary
+// depends only on the sources and Go version. One binary holds one Go
+// runtime and one copy of the packages the commands share, where a binary
+// per command held a copy each; see multicallOverlay for how the commands,
+// each a package main, become importable without changing their sources.
 func buildAppliance(ctx context.Context, srcDir, binDir string) ([]string, error) {
-	var names, pkgs []string
+	var names []string
 	for _, c := range ApplianceCommands {
-		pkg := "./cmd/" + c
-		if !hasGoFiles(filepath.Join(srcDir, pkg)) {
+		if !hasGoFiles(filepath.Join(srcDir, "cmd", c)) {
 			if c == "initagent" {
-				return nil, fmt.Errorf("no init agent: %s has no Go files", pkg)
+				return nil, fmt.Errorf("no init agent: ./cmd/%s has no Go files", c)
 			}
 			continue
 		}
 		names = append(names, c)
-		pkgs = append(pkgs, pkg)
 	}
-	// One go build for all: the packages compile and link in parallel;
-	// with -o DIR each binary is named after its package directory.
-	args := append([]string{"build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=", "-o", binDir + "/"}, pkgs...)
+	overlay, err := multicallOverlay(srcDir, filepath.Join(binDir, ".src"), names)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=", "-overlay", overlay,
+		"-o", filepath.Join(binDir, MultiCallName), "./" + multicallDir}
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = srcDir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
@@ -168,8 +174,8 @@ func hasGoFiles(dir string) bool {
 // initramfsSpec is everything that goes into one initramfs.
 type initramfsSpec struct {
 	coreCPIO string
-	binDir   string   // built appliance commands
-	commands []string // names in binDir
+	binDir   string   // holds the multi-call binary
+	commands []string // the commands in it (cmd/ directory names)
 	etc      map[string][]byte
 	kernel   Kernel
 	modules  []string // relative to kernel.Modules, load order
@@ -180,13 +186,12 @@ type initramfsSpec struct {
 // writeInitramfs assembles the archive with u-root's uimage library and
 // writes it zstd-compressed to out.
 func writeInitramfs(log *slog.Logger, tmp string, s initramfsSpec, out string) error {
-	var files []string
-	for _, n := range s.commands {
-		dest := "bin/" + n
-		if n == "initagent" {
-			dest = "bin/init"
-		}
-		files = append(files, filepath.Join(s.binDir, n)+":"+dest)
+	files := []string{filepath.Join(s.binDir, MultiCallName) + ":bin/" + MultiCallName}
+	links := make([]uimage.Modifier, len(s.commands))
+	for i, n := range s.commands {
+		// uimage writes the link relative to its directory ("hafw-multi"),
+		// so it resolves wherever the archive is unpacked.
+		links[i] = uimage.WithSymlink("bin/"+linkName(n), "/bin/"+MultiCallName)
 	}
 	etcDir := filepath.Join(tmp, "etc")
 	if err := os.MkdirAll(etcDir, 0o755); err != nil {
@@ -212,14 +217,14 @@ func writeInitramfs(log *slog.Logger, tmp string, s initramfsSpec, out string) e
 		files = append(files, f.Src+":"+f.Dst)
 	}
 	cpioPath := filepath.Join(tmp, "initramfs.cpio")
-	if err := uimage.Create(llogFor(log),
+	if err := uimage.Create(llogFor(log), append(links,
 		uimage.WithBaseFile(s.coreCPIO),
 		uimage.WithFiles(files...),
 		uimage.WithSkipLDD(),
 		uimage.WithInit("/bin/init"),
 		uimage.WithTempDir(tmp),
 		uimage.WithCPIOOutput(cpioPath),
-	); err != nil {
+	)...); err != nil {
 		return fmt.Errorf("assembling initramfs: %w", err)
 	}
 	return compressZstd(cpioPath, out)
