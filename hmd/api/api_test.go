@@ -20,13 +20,12 @@ import (
 // recorder is a Backend that records what the handler passed it; the API
 // tests check the HTTP layer, not HA behaviour.
 type recorder struct {
-	pair        PairRequest
-	peerPair    PeerPairRequest
-	peerFP      string
-	unpairFP    string
-	failback    PeerRequest
-	switchover  PeerRequest
-	refuseUnpin bool
+	pair       PairRequest
+	peerPair   PeerPairRequest
+	peerFP     string
+	unpairFP   string
+	failback   PeerRequest
+	switchover PeerRequest
 }
 
 func (r *recorder) Status(context.Context) (Status, error) {

@@ -41,8 +41,6 @@ func (s *side) noEvent(t *testing.T, d time.Duration, bad func(ha.Event) bool, w
 	}
 }
 
-func isAnyHeartbeat(e ha.Event) bool { _, ok := e.(ha.Heartbeat); return ok }
-
 // Heartbeats captured from A are replayed, one every interval, to a B
 // restarted after A died: B must not take them for A (the replays held a
 // dead primary "Up" as long as they came), and must declare A down.
