@@ -39,12 +39,14 @@ image: kernel
 # machine needs nothing but Go and the proxy. Raise the version with Go.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-## check: formatting, vet, staticcheck and a tidy go.mod.
+## check: formatting, vet, staticcheck, known vulnerabilities
+## (scripts/vulncheck.sh) and a tidy go.mod.
 check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	@GO=$(GO) scripts/vulncheck.sh
 	@cp go.mod /tmp/hafw-go.mod.bak; cp go.sum /tmp/hafw-go.sum.bak; \
 	  $(GO) mod tidy; \
 	  if ! cmp -s go.mod /tmp/hafw-go.mod.bak || ! cmp -s go.sum /tmp/hafw-go.sum.bak; then \
