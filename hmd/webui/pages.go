@@ -189,6 +189,9 @@ type statusData struct {
 	Peers    []peerView
 	Selected *peerView
 	Events   []eventView
+	// Apps are the monitored applications of this appliance (the page
+	// shows them as loaded; the live poll refreshes the HA rows).
+	Apps []api.AppStatus
 }
 
 func (s *Server) statusPage(w http.ResponseWriter, r *http.Request, cur current) {
@@ -197,7 +200,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request, cur current)
 		s.fail(w, err)
 		return
 	}
-	d := statusData{}
+	d := statusData{Apps: v.Self.Applications}
 	for _, p := range v.Self.Peers {
 		d.Peers = append(d.Peers, viewPeer(p))
 	}

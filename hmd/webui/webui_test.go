@@ -441,8 +441,16 @@ func TestLiveStatus(t *testing.T) {
 		StatusText: "Primary and secondary server synchronization in progress (42% complete)", DataReplication: "Setting up", MeanHeartbeatMS: 4.25, InstanceDBName: "mseos3s", InstanceDBPort: 1624,
 		Warnings: []string{"No witness configured: <both> serve"}}}
 	c.b.evs = []events.Event{{Time: time.Date(2012, 2, 14, 0, 22, 26, 0, time.UTC), Peer: "10.201.0.3", Description: "Heartbeats have been setup successfully", GeneratedBy: "Primary", Remarks: "<b>peer</b>"}}
+	c.b.st.Applications = []api.AppStatus{{Name: "tracker", State: "running", PID: 412, Restarts: 2, Health: "unhealthy",
+		Check: "http GET :8080/healthz", Failures: 2, MaxFailures: 3, LastFailure: "health check failed 3 times"}}
 	c.login()
 	page := c.get("/ui/status").Body.String()
+	for _, want := range []string{"Applications monitored", "<td>tracker</td><td>running (pid 412)</td>", `<span class="badge down">unhealthy</span>`,
+		"<td>2 of 3</td><td>health check failed 3 times</td>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("status page lacks the application row's %q", want)
+		}
+	}
 	for _, want := range []string{"synchronization in progress (42% complete)", "4.25 ms", "2012-Feb-14, 00:22:26 UTC", "&lt;b&gt;peer&lt;/b&gt;", `data-peer="10.201.0.3" data-field="status"`,
 		`<p class="flash warning" role="note">No witness configured: &lt;both&gt; serve</p>`} {
 		if !strings.Contains(page, want) {
