@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/hafw/hafw/hmd/events"
 )
@@ -20,6 +22,10 @@ type Caller struct {
 	// PeerFingerprint is the SHA-256 of the TLS client certificate, if the
 	// client presented one ("" on the local socket).
 	PeerFingerprint string
+	// RetryAfter, when not zero, says the password was not checked: this
+	// client address has a check in flight or too many wrong passwords
+	// (answer 429 with Retry-After).
+	RetryAfter time.Duration
 }
 
 // Backend carries out the operations; hmd's daemon implements it. Errors
@@ -63,11 +69,13 @@ type Password struct {
 	Check func(hash, password string) bool
 
 	// The password hash is deliberately slow (PBKDF2, 600k rounds); one
-	// check at a time keeps a password-guessing client from eating both
-	// CPUs, and a remembered success keeps a polling UI cheap.
-	slow sync.Mutex
-	mu   sync.Mutex
-	ok   map[[32]byte]bool
+	// check at a time keeps password guessing from eating both CPUs, the
+	// per-client throttle keeps one client from queueing many of them ahead
+	// of everyone else, and a remembered success keeps a polling UI cheap.
+	slow    sync.Mutex
+	guesses throttle
+	mu      sync.Mutex
+	ok      map[[32]byte]bool
 }
 
 // AdminUser is the user name of the remote API's basic authentication.
@@ -92,9 +100,14 @@ func (p *Password) Authenticate(r *http.Request) Caller {
 		c.Admin = true
 		return c
 	}
+	client := clientAddr(r)
+	if c.RetryAfter = p.guesses.begin(client, time.Now()); c.RetryAfter > 0 {
+		return c
+	}
 	p.slow.Lock()
 	good := hash != "" && p.Check(hash, pass)
 	p.slow.Unlock()
+	p.guesses.end(client, good, time.Now())
 	if good {
 		p.mu.Lock()
 		if p.ok == nil || len(p.ok) > 64 {
@@ -105,6 +118,16 @@ func (p *Password) Authenticate(r *http.Request) Caller {
 		c.Admin = true
 	}
 	return c
+}
+
+// clientAddr is the request's source address, IPv4-mapped IPv6 folded
+// (the zero Addr when there is none, as on the local socket).
+func clientAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
 }
 
 // NewHandler serves the API routes for backend, authenticating with auth.
@@ -154,6 +177,9 @@ type callerKey struct{}
 func (h *handler) admin(next func(http.ResponseWriter, *http.Request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c := h.auth.Authenticate(r)
+		if h.throttled(w, r, c) {
+			return
+		}
 		if !c.Admin {
 			w.Header().Set("WWW-Authenticate", `Basic realm="hafw"`)
 			h.fail(w, r, Errorf(http.StatusUnauthorized, "authentication required: the appliance password for user %q", AdminUser))
@@ -161,6 +187,18 @@ func (h *handler) admin(next func(http.ResponseWriter, *http.Request)) http.Hand
 		}
 		next(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
 	}
+}
+
+// throttled answers 429 if the caller's password was not checked because
+// of the per-client limit.
+func (h *handler) throttled(w http.ResponseWriter, r *http.Request, c Caller) bool {
+	if c.RetryAfter <= 0 {
+		return false
+	}
+	secs := int((c.RetryAfter + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	h.fail(w, r, Errorf(http.StatusTooManyRequests, "too many wrong passwords from this address: retry in %d s", secs))
+	return true
 }
 
 func (h *handler) reply(w http.ResponseWriter, v any) {
@@ -268,6 +306,9 @@ func peerOperation[T any, P interface {
 }, R any](h *handler, wrongPassword, needCertificate string, do func(ctx context.Context, req T, peerFP string) (R, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c := h.auth.Authenticate(r)
+		if h.throttled(w, r, c) {
+			return
+		}
 		switch {
 		case !c.Admin:
 			h.fail(w, r, Errorf(http.StatusUnauthorized, "%s", wrongPassword))

@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -304,7 +305,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	probe.SetBasicAuth(api.AdminUser, r.PostForm.Get("password"))
-	if !s.opt.Auth.Authenticate(probe).Admin {
+	probe.RemoteAddr, probe.TLS = r.RemoteAddr, r.TLS // the per-client limit applies
+	c := s.opt.Auth.Authenticate(probe)
+	if c.RetryAfter > 0 {
+		s.log.Info("console login throttled", "remote", r.RemoteAddr)
+		secs := int((c.RetryAfter + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		s.render(w, http.StatusTooManyRequests, "login", view{Title: "Log in", Body: loginData{Next: next, Error: fmt.Sprintf("Too many wrong passwords from this address: try again in %d s.", secs)}})
+		return
+	}
+	if !c.Admin {
 		s.log.Info("console login refused", "remote", r.RemoteAddr)
 		s.render(w, http.StatusUnauthorized, "login", view{Title: "Log in", Body: loginData{Next: next, Error: "The password is not this appliance's password."}})
 		return
