@@ -11,6 +11,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -74,7 +76,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // connect opens a client to the cluster the global flags name.
 func (g global) connect() (*clientv3.Client, *cores.Store, error) {
-	cfg := clientv3.Config{Endpoints: strings.Split(g.endpoints, ","), DialTimeout: 5 * time.Second, Logger: zap.NewNop()}
+	endpoints := strings.Split(g.endpoints, ",")
+	if err := g.checkEndpoints(endpoints); err != nil {
+		return nil, nil, err
+	}
+	cfg := clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()}
 	if g.cacert != "" || g.cert != "" || g.key != "" {
 		tlsCfg, err := transport.TLSInfo{TrustedCAFile: g.cacert, CertFile: g.cert, KeyFile: g.key}.ClientConfig()
 		if err != nil {
@@ -87,6 +93,36 @@ func (g global) connect() (*clientv3.Client, *cores.Store, error) {
 		return nil, nil, fmt.Errorf("connecting to etcd %s: %w", g.endpoints, err)
 	}
 	return cli, cores.NewStore(cli, g.prefix), nil
+}
+
+// checkEndpoints refuses an etcd endpoint off this host unless it is
+// https with a client certificate: task records are commands run as root on
+// every core, so whoever can write etcd is root there, and a plain or
+// unauthenticated connection across the network lets anyone on the path
+// write them. Loopback endpoints (the embedded member) may be plain.
+func (g global) checkEndpoints(endpoints []string) error {
+	for _, e := range endpoints {
+		u, err := url.Parse(e)
+		if err != nil || u.Host == "" {
+			return usageError("--endpoints: %q is not a URL like https://10.0.0.1:2379", e)
+		}
+		if isLoopback(u.Hostname()) {
+			continue
+		}
+		if u.Scheme != "https" || g.cacert == "" || g.cert == "" || g.key == "" {
+			return usageError("etcd endpoint %s is not on this host: it needs https with a client certificate (--cacert, --cert, --key), because whoever can write etcd runs commands as root on every core", e)
+		}
+	}
+	return nil
+}
+
+// isLoopback reports whether host names this machine's loopback.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 // parseFlags parses a subcommand's flags; -h prints its defaults.

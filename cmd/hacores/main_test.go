@@ -134,3 +134,43 @@ func TestOperatorWorkflow(t *testing.T) {
 		t.Fatal("core did not stop after cancel")
 	}
 }
+
+// TestRemoteEtcdNeedsClientTLS: an etcd endpoint off this host is refused
+// unless it is https with a client certificate (task records are commands
+// run as root); loopback endpoints may be plain. Before, a plain-HTTP
+// remote endpoint was accepted.
+func TestRemoteEtcdNeedsClientTLS(t *testing.T) {
+	tls := global{cacert: "ca.pem", cert: "c.pem", key: "k.pem"}
+	for _, c := range []struct {
+		g         global
+		endpoints string
+		ok        bool
+	}{
+		{global{}, "http://127.0.0.1:2379", true},
+		{global{}, "http://localhost:2379,http://[::1]:2379", true},
+		{global{}, "http://10.0.0.1:2379", false},
+		{global{}, "https://10.0.0.1:2379", false},
+		{global{cacert: "ca.pem"}, "https://10.0.0.1:2379", false},
+		{tls, "http://10.0.0.1:2379", false},
+		{tls, "https://127.0.0.1:2379,https://10.0.0.1:2379", true},
+		{tls, "http://127.0.0.1:2379,http://etcd.example:2379", false},
+		{global{}, "10.0.0.1:2379", false},
+	} {
+		c.g.endpoints = c.endpoints
+		cli, _, err := c.g.connect()
+		if err == nil {
+			cli.Close()
+		}
+		if c.ok {
+			// A loopback or TLS endpoint passes the check; connect may
+			// still fail on the files named, never on the check.
+			if err != nil && strings.Contains(err.Error(), "not on this host") {
+				t.Errorf("%s with %+v: %v", c.endpoints, c.g, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), "endpoint") {
+			t.Errorf("%s with %+v: %v, want a refusal naming the endpoint", c.endpoints, c.g, err)
+		}
+	}
+}
