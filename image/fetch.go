@@ -26,7 +26,7 @@ func IsURL(s string) bool {
 
 // Fetcher downloads build inputs into a cache keyed by SHA-256: a file is
 // fetched once, verified, and reused by every later build that names the
-// same hash. An interrupted download stays as a .part file and is resumed
+// same hash, after hashing it again. An interrupted download stays as a .part file and is resumed
 // (HTTP range request) by the next attempt; a file that fails verification
 // is deleted. Nothing is ever written outside the cache directory.
 type Fetcher struct {
@@ -48,15 +48,27 @@ func (f Fetcher) Fetch(ctx context.Context, url, sum string) (string, error) {
 	sum = hex.EncodeToString(want)
 	dir := filepath.Join(f.CacheDir, "sha256")
 	final := filepath.Join(dir, sum)
-	if _, err := os.Stat(final); err == nil {
-		return final, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("creating download cache: %w", err)
-	}
 	log := f.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	// A cached file is hashed again on every use: the name says what it
+	// was, not what it is now (a damaged disk or anyone who can write the
+	// cache could have changed it). One that no longer matches is fetched
+	// again.
+	if got, err := fileSHA256(final); err == nil {
+		if got == sum {
+			return final, nil
+		}
+		log.Warn("cached download does not match its SHA-256: fetching it again", "path", final, "sha256", got)
+		if err := os.Remove(final); err != nil {
+			return "", fmt.Errorf("removing damaged cached %s: %w", final, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("download cache: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("creating download cache: %w", err)
 	}
 	client := f.Client
 	if client == nil {

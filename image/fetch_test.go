@@ -149,3 +149,29 @@ func assertNothingCached(t *testing.T, cache string) {
 		t.Error("failed download produced a cached file")
 	}
 }
+
+// TestFetchRehashesCachedFile: a cached file changed after it was verified
+// is not used under its name: it is fetched again. Before, the cache
+// trusted the name and handed out the changed file.
+func TestFetchRehashesCachedFile(t *testing.T) {
+	srv, hits := serve(t, payload)
+	f := Fetcher{CacheDir: t.TempDir()}
+	path, err := f.Fetch(context.Background(), srv.URL+"/vmlinuz", payloadSum())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("not the kernel"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := hits.Load()
+	again, err := f.Fetch(context.Background(), srv.URL+"/vmlinuz", payloadSum())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := fileSHA256(again); got != payloadSum() {
+		t.Fatalf("fetch returned a cached file with SHA-256 %s, want %s", got, payloadSum())
+	}
+	if hits.Load() == before {
+		t.Fatal("the changed cached file was not fetched again")
+	}
+}
