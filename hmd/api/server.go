@@ -148,6 +148,9 @@ func NewHandler(backend Backend, auth Authenticator, log *slog.Logger) http.Hand
 	if wb, ok := backend.(WitnessBackend); ok {
 		h.witnessRoutes(mux, wb)
 	}
+	if pb, ok := backend.(PeerClaimBackend); ok {
+		h.peerClaimRoutes(mux, pb)
+	}
 	if sb, ok := backend.(SecondaryBackend); ok {
 		h.secondaryRoutes(mux, sb)
 	}

@@ -556,6 +556,8 @@ func (d *Daemon) execute(p *peer, acts []ha.Action) {
 			d.probeGateway(p.cfg.HIP)
 		case ha.AskWitness:
 			d.askWitness(p.cfg)
+		case ha.AskPeerClaim:
+			d.askPeerClaim(p.cfg)
 		case ha.AppendEvent:
 			r := a.Record
 			if err := d.events.Append(events.Event{Time: r.Time, Peer: p.cfg.HIP.String(), Description: r.Description, GeneratedBy: r.GeneratedBy, Remarks: r.Remarks}); err != nil {

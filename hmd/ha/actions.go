@@ -69,6 +69,10 @@ type SendState struct{}
 // ProbeVIP: ARP-probe the VIP; answer with VIPProbe.
 type ProbeVIP struct{}
 
+// AskPeerClaim: ask the peer over its authenticated API whether it holds
+// the VIP; answer with PeerClaim.
+type AskPeerClaim struct{}
+
 // ProbeGateway: ARP-probe the default gateway; answer with GatewayProbe.
 type ProbeGateway struct{}
 
@@ -104,6 +108,7 @@ func (Sync) isAction()          {}
 func (SendState) isAction()     {}
 func (ProbeVIP) isAction()      {}
 func (ProbeGateway) isAction()  {}
+func (AskPeerClaim) isAction()  {}
 func (AskWitness) isAction()    {}
 func (AppendEvent) isAction()   {}
 func (Refused) isAction()       {}

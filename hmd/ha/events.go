@@ -61,6 +61,15 @@ type VIPProbe struct {
 	ByPeer bool
 }
 
+// PeerClaim is the answer to AskPeerClaim: what the peer says of the VIP
+// over an authenticated channel (its API, behind its pinned certificate).
+// Answered is false when the peer could not be asked or did not answer.
+type PeerClaim struct {
+	Answered bool
+	HoldsVIP bool
+	Epoch    uint64
+}
+
 // ShutdownRequested is a local orderly shutdown (SIGTERM, reboot).
 type ShutdownRequested struct{}
 
@@ -115,6 +124,7 @@ func (Failback) isEvent()            {}
 func (GatewayProbe) isEvent()        {}
 func (WitnessVote) isEvent()         {}
 func (VIPProbe) isEvent()            {}
+func (PeerClaim) isEvent()           {}
 func (ShutdownRequested) isEvent()   {}
 func (ReplicationProgress) isEvent() {}
 func (ReplicationSynced) isEvent()   {}

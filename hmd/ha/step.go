@@ -94,6 +94,8 @@ func step(n Node, ev Event, now time.Time, busy string) (Node, []Action) {
 		s.witnessVote(e)
 	case VIPProbe:
 		s.vipProbe(e)
+	case PeerClaim:
+		s.peerClaim(e)
 	case ShutdownRequested:
 		s.shutdown()
 	case ReplicationProgress:
@@ -702,11 +704,13 @@ func (s *stepper) vipProbe(e VIPProbe) {
 // vipConflict: another host answers for the VIP we hold and heartbeats
 // cannot tell whose claim is newer. They get a failover wait to return
 // (the usual case: a partition just healed) and decide by epoch. If they
-// stay silent and the other owner is the peer, the claim that is newer
-// still wins: a secondary holds the VIP only by a takeover made after
-// the primary's last claim (a primary claims only once the secondary has
-// released), so the primary yields and goes TERMINATED, and the writes
-// the secondary served since its takeover stay the truth. A stranger
+// stay silent and the other owner looks like the peer, the claim that is
+// newer still wins: a secondary holds the VIP only by a takeover made
+// after the primary's last claim (a primary claims only once the
+// secondary has released), so the writes it served since stay the truth.
+// But ARP can be spoofed by any host on the LAN, so the primary first asks
+// the peer over its authenticated API (AskPeerClaim) and yields only on
+// its confirmation (peerClaim). A stranger
 // answering for the VIP (a misconfigured host) does not make the primary
 // give up its service; the secondary stands by again.
 func (s *stepper) vipConflict(e VIPProbe) {
@@ -725,10 +729,11 @@ func (s *stepper) vipConflict(e VIPProbe) {
 	}
 	switch {
 	case s.role() == Primary && e.ByPeer:
-		s.event(MsgSplitBrain, "the virtual IP is also answered by "+who+", whose takeover is the newer claim: the primary releases it")
-		s.release()
-		s.set(Terminated)
-		s.n.LastFailover = s.now
+		// ARP answers are spoofable: anyone on the LAN can answer for
+		// the VIP and for the peer's address alike. Only the peer itself,
+		// over its authenticated API, can say it took the VIP over.
+		s.do(AskPeerClaim{})
+		return
 	case s.role() == Primary:
 		s.notice(MsgSplitBrain, "the virtual IP is also answered by "+who+"; the primary keeps it")
 		return
@@ -740,6 +745,30 @@ func (s *stepper) vipConflict(e VIPProbe) {
 		s.release()
 		s.set(SecondaryActive)
 	}
+	s.do(SendState{})
+}
+
+// peerClaim: the peer's authenticated answer to the primary that sees it
+// answer ARP for the VIP without heartbeats. The primary yields only when
+// the peer confirms it holds the VIP under a newer epoch; anything else
+// (no answer, a peer standing by) means the ARP answers came from someone
+// else, and the primary keeps serving.
+func (s *stepper) peerClaim(e PeerClaim) {
+	if s.role() != Primary || !s.n.HoldsVIP || s.n.Peer.Up || s.n.ConflictSince.IsZero() {
+		return // heartbeats decide again, or nothing is in conflict
+	}
+	if !e.Answered || !e.HoldsVIP || e.Epoch <= s.n.Epoch {
+		remarks := "the peer does not confirm it holds the virtual IP"
+		if !e.Answered {
+			remarks = "the peer does not answer its authenticated API"
+		}
+		s.notice(MsgSplitBrain, "the virtual IP is also answered over ARP as if by the peer, but "+remarks+": the primary keeps it")
+		return
+	}
+	s.event(MsgSplitBrain, fmt.Sprintf("the peer confirms over its authenticated API that it holds the virtual IP (epoch %d, ours %d): its takeover is the newer claim, the primary releases it", e.Epoch, s.n.Epoch))
+	s.release()
+	s.set(Terminated)
+	s.n.LastFailover = s.now
 	s.do(SendState{})
 }
 

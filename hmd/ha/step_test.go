@@ -149,6 +149,7 @@ var (
 	probeVIP  = has[ProbeVIP]
 	probeGW   = has[ProbeGateway]
 	askWit    = has[AskWitness]
+	askPeer   = has[AskPeerClaim]
 	sendState = has[SendState]
 )
 
@@ -328,11 +329,31 @@ func TestTransitions(t *testing.T) {
 		{"a stranger answers for the VIP while partitioned: primary keeps", primaryActive, t0,
 			[]Event{PeerDown{}, VIPProbe{Owner: "02:00:00:00:00:09"}, Tick{}, VIPProbe{Owner: "02:00:00:00:00:09"}},
 			check{state: PrimaryActive, holds: true, epoch: 0, events: []string{MsgSplitBrain}}},
-		{"the secondary answers for the VIP a whole wait without heartbeats: primary releases it, TERMINATED", func() Node {
+		{"the peer's address and the VIP answer ARP alike a whole wait without heartbeats: the primary asks the peer, keeps the VIP meanwhile", func() Node {
 			n, _ := run(primaryActive(), t0, PeerDown{}, VIPProbe{Owner: "02:00:00:00:00:03", ByPeer: true})
 			return n
 		}, t0.Add(11 * time.Second), []Event{VIPProbe{Owner: "02:00:00:00:00:03", ByPeer: true}},
-			check{state: Terminated, epoch: 0, present: []func([]Action) bool{removeVIP, stopInst}, events: []string{MsgSplitBrain, "the primary releases it"}}},
+			check{state: PrimaryActive, holds: true, epoch: 0, present: []func([]Action) bool{askPeer}, absent: []func([]Action) bool{removeVIP, stopInst}}},
+		{"the peer confirms over its API that it holds the VIP under a newer epoch: primary releases it, TERMINATED", func() Node {
+			n, _ := run(primaryActive(), t0, PeerDown{}, VIPProbe{Owner: "02:00:00:00:00:03", ByPeer: true})
+			return n
+		}, t0.Add(11 * time.Second), []Event{VIPProbe{Owner: "02:00:00:00:00:03", ByPeer: true}, PeerClaim{Answered: true, HoldsVIP: true, Epoch: 1}},
+			check{state: Terminated, epoch: 0, present: []func([]Action) bool{removeVIP, stopInst, sendState}, events: []string{MsgSplitBrain, "the primary releases it"}}},
+		{"ARP answers as if by the peer, which does not answer its API: primary keeps the VIP", func() Node {
+			n, _ := run(primaryActive(), t0, PeerDown{}, VIPProbe{Owner: "02:00:00:00:00:03", ByPeer: true})
+			return n
+		}, t0.Add(11 * time.Second), []Event{VIPProbe{Owner: "02:00:00:00:00:03", ByPeer: true}, PeerClaim{}},
+			check{state: PrimaryActive, holds: true, epoch: 0, absent: []func([]Action) bool{removeVIP, stopInst}, events: []string{MsgSplitBrain, "does not answer", "the primary keeps it"}}},
+		{"ARP answers as if by the peer, which says over its API it stands by: primary keeps the VIP", func() Node {
+			n, _ := run(primaryActive(), t0, PeerDown{}, VIPProbe{Owner: "02:00:00:00:00:03", ByPeer: true})
+			return n
+		}, t0.Add(11 * time.Second), []Event{VIPProbe{Owner: "02:00:00:00:00:03", ByPeer: true}, PeerClaim{Answered: true, Epoch: 1}},
+			check{state: PrimaryActive, holds: true, epoch: 0, absent: []func([]Action) bool{removeVIP, stopInst}, events: []string{MsgSplitBrain, "does not confirm", "the primary keeps it"}}},
+		{"a late answer from the peer after heartbeats are back changes nothing", func() Node {
+			n, _ := run(primaryActive(), t0, PeerDown{}, VIPProbe{Owner: "02:00:00:00:00:03", ByPeer: true})
+			return n
+		}, t0.Add(11 * time.Second), []Event{VIPProbe{Owner: "02:00:00:00:00:03", ByPeer: true}, Heartbeat{State: SecondaryActive}, PeerClaim{Answered: true, HoldsVIP: true, Epoch: 1}},
+			check{state: PrimaryActive, holds: true, epoch: 0, absent: []func([]Action) bool{removeVIP, stopInst}}},
 		{"the secondary answers for the VIP, heartbeats silent, inside the wait: primary still holds", func() Node {
 			n, _ := run(primaryActive(), t0, PeerDown{}, VIPProbe{Owner: "02:00:00:00:00:03", ByPeer: true})
 			return n
