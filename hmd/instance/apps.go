@@ -154,9 +154,27 @@ func (a *Apps) Start(ctx context.Context) error {
 	return nil
 }
 
+// passEnv are the variables of hmd's environment its applications get;
+// nothing else of it reaches them (it is not theirs to read, and they run
+// whatever their configuration says).
+var passEnv = []string{"PATH", "TZ", "LANG", "LC_ALL"}
+
+// appEnviron is the applications' base environment: passEnv's variables
+// that hmd has.
+func appEnviron() []string {
+	env := []string{}
+	for _, k := range passEnv {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
 func (a *Apps) spec(p *app) supervise.Spec {
 	return supervise.Spec{
 		Name: p.cfg.Name, Path: p.cfg.Command[0], Args: p.cfg.Command[1:],
+		Environ:     appEnviron(),
 		Env:         []string{SocketEnv + "=" + a.Socket},
 		StopTimeout: a.grace(), DieWithParent: true, Watchdog: time.Duration(p.cfg.Watchdog),
 		OnExit: func(why string) { a.failed(p.cfg.Name, why, false) },

@@ -30,6 +30,9 @@ const testAppEnv = "HAFW_INSTANCE_TEST_APP"
 func TestMain(m *testing.M) {
 	switch os.Getenv(testAppEnv) {
 	case "":
+		// The test binary's applications learn their mode from hmd's
+		// environment, which applications otherwise do not see.
+		passEnv = append(passEnv, testAppEnv)
 		os.Exit(m.Run())
 	case "ready-late":
 		time.Sleep(300 * time.Millisecond)
@@ -327,6 +330,45 @@ func TestAppsStatusDescribesEveryCheck(t *testing.T) {
 	for i, s := range st {
 		if s.State != "dormant" || !strings.HasPrefix(s.Check, want[i]) {
 			t.Errorf("%s: state %q, check %q; want dormant, %q…", s.Name, s.State, s.Check, want[i])
+		}
+	}
+}
+
+// Applications see only their own variables and a few of hmd's (PATH, TZ,
+// LANG, LC_ALL), not hmd's whole environment. Before, they inherited all
+// of it.
+func TestAppsGetACleanEnvironment(t *testing.T) {
+	t.Setenv("HAFW_TEST_HMD_ONLY", "secret")
+	out := filepath.Join(t.TempDir(), "env")
+	a := &Apps{
+		Config:       appsOf(t, appmon.Policy{}, []string{"/bin/sh", "-c", `env > "$0.tmp" && mv "$0.tmp" "$0"; exec sleep 60`, out}),
+		Socket:       "/run/test.sock",
+		RunDir:       t.TempDir(),
+		ReadyTimeout: 500 * time.Millisecond,
+		Grace:        time.Second,
+	}
+	ctx := context.Background()
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Stop(ctx) })
+	var env []byte
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var err error
+		if env, err = os.ReadFile(out); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the application wrote no environment: %v", err)
+		}
+	}
+	got := string(env)
+	if strings.Contains(got, "HAFW_TEST_HMD_ONLY") {
+		t.Errorf("the application sees hmd's environment:\n%s", got)
+	}
+	for _, want := range []string{SocketEnv + "=/run/test.sock\n", "PATH=" + os.Getenv("PATH") + "\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the application's environment lacks %q:\n%s", want, got)
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -35,7 +36,10 @@ type Spec struct {
 	Name string
 	Path string
 	Args []string
-	// Env is added to the agent's environment.
+	// Environ is the child's environment before Env; nil means the
+	// supervisor's own.
+	Environ []string
+	// Env is added to the environment.
 	Env []string
 	// StopTimeout is how long a SIGTERM'd child may take before SIGKILL.
 	StopTimeout time.Duration
@@ -295,7 +299,11 @@ func (svc *Service) runOnce(ctx context.Context) (ws unix.WaitStatus, stopped bo
 		return 0, false, fmt.Errorf("output pipe: %w", err)
 	}
 	cmd := exec.Command(svc.spec.Path, svc.spec.Args...)
-	cmd.Env = append(os.Environ(), svc.spec.Env...)
+	base := svc.spec.Environ
+	if base == nil {
+		base = os.Environ()
+	}
+	cmd.Env = slices.Concat(base, svc.spec.Env)
 	cmd.Env = append(cmd.Env, notify.Env())
 	if svc.spec.Watchdog > 0 {
 		cmd.Env = append(cmd.Env, fmt.Sprintf("WATCHDOG_USEC=%d", svc.spec.Watchdog.Microseconds()))
