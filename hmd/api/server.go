@@ -69,13 +69,16 @@ type Password struct {
 	Check func(hash, password string) bool
 
 	// The password hash is deliberately slow (PBKDF2, 600k rounds); one
-	// check at a time keeps password guessing from eating both CPUs, the
-	// per-client throttle keeps one client from queueing many of them ahead
-	// of everyone else, and a remembered success keeps a polling UI cheap.
-	slow    sync.Mutex
-	guesses throttle
-	mu      sync.Mutex
-	ok      map[[32]byte]bool
+	// check at a time per lane keeps password guessing from eating the
+	// CPUs, the per-client throttle keeps one client from queueing many of
+	// them ahead of everyone else, and a remembered success keeps a polling
+	// UI cheap. Requests with a TLS client certificate (hmd's peers pairing
+	// or pushing a restore) have a lane of their own, so console logins
+	// and scripts cannot make them wait.
+	slow, slowPeer sync.Mutex
+	guesses        throttle
+	mu             sync.Mutex
+	ok             map[[32]byte]bool
 }
 
 // AdminUser is the user name of the remote API's basic authentication.
@@ -104,9 +107,13 @@ func (p *Password) Authenticate(r *http.Request) Caller {
 	if c.RetryAfter = p.guesses.begin(client, time.Now()); c.RetryAfter > 0 {
 		return c
 	}
-	p.slow.Lock()
+	lane := &p.slow
+	if c.PeerFingerprint != "" {
+		lane = &p.slowPeer
+	}
+	lane.Lock()
 	good := hash != "" && p.Check(hash, pass)
-	p.slow.Unlock()
+	lane.Unlock()
 	p.guesses.end(client, good, time.Now())
 	if good {
 		p.mu.Lock()

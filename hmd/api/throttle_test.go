@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -45,17 +46,10 @@ func status(t *testing.T, c *http.Client, addr, pass string) (int, time.Duration
 	return resp.StatusCode, time.Since(start)
 }
 
-// TestPasswordGuessingDoesNotJamLogins: eight clients on one address keep
-// sending wrong passwords (the real PBKDF2 check) while the operator logs
-// in from another address. The guesser gets 429 beyond its one check in
-// flight, and the operator's login waits at most about one other check,
-// not a queue of the guesser's (before the limit it waited behind all
-// eight, 1.3 s on the appliance).
-func TestPasswordGuessingDoesNotJamLogins(t *testing.T) {
-	hash, err := config.HashPassword("the-right-one")
-	if err != nil {
-		t.Fatal(err)
-	}
+// servePassword serves the API with the real password check against hash
+// on a loopback port and returns the address.
+func servePassword(t *testing.T, hash string) string {
+	t.Helper()
 	auth := &Password{Hash: func() string { return hash }, Check: config.CheckPassword}
 	id, err := LoadOrCreateIdentity(t.TempDir(), "mse1")
 	if err != nil {
@@ -68,7 +62,21 @@ func TestPasswordGuessingDoesNotJamLogins(t *testing.T) {
 	h := NewHandler(&recorder{}, auth, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	srv := ServeRemote(ln, h, id.ServerTLS(), log.New(io.Discard, "", 0), Limits{})
 	t.Cleanup(func() { srv.Close() })
-	addr := ln.Addr().String()
+	return ln.Addr().String()
+}
+
+// TestPasswordGuessingDoesNotJamLogins: eight clients on one address keep
+// sending wrong passwords (the real PBKDF2 check) while the operator logs
+// in from another address. The guesser gets 429 beyond its one check in
+// flight, and the operator's login waits at most about one other check,
+// not a queue of the guesser's (before the limit it waited behind all
+// eight, 1.3 s on the appliance).
+func TestPasswordGuessingDoesNotJamLogins(t *testing.T) {
+	hash, err := config.HashPassword("the-right-one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := servePassword(t, hash)
 
 	// One check's time on this machine, as loaded as it is now.
 	if code, _ := status(t, clientFrom("127.0.0.3"), addr, "warm-up"); code != http.StatusUnauthorized {
@@ -169,5 +177,57 @@ func TestThrottleBackoff(t *testing.T) {
 	th.end(a, false, now)
 	if lockout(100) != maxLockout {
 		t.Fatalf("lockout(100) = %v", lockout(100))
+	}
+}
+
+// TestPeerChecksHaveTheirOwnLane: console logins from many addresses (no
+// client certificate) keep the password check busy; a peer's request,
+// which presents its client certificate, waits for none of them.
+func TestPeerChecksHaveTheirOwnLane(t *testing.T) {
+	hash, err := config.HashPassword("the-right-one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := servePassword(t, hash)
+	peerID, err := LoadOrCreateIdentity(t.TempDir(), "mse2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := clientFrom("127.0.0.2")
+	peer.Transport.(*http.Transport).TLSClientConfig.Certificates = []tls.Certificate{peerID.Cert}
+
+	code, one := status(t, clientFrom("127.0.0.3"), addr, "wrong")
+	if code != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d, want 401", code)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := clientFrom(fmt.Sprintf("127.0.1.%d", i+1))
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if code, _ := status(t, c, addr, fmt.Sprintf("console-%d", n)); code == http.StatusTooManyRequests {
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	time.Sleep(one / 2) // the console logins are queued
+	code, took := status(t, peer, addr, "the-right-one")
+	close(stop)
+	wg.Wait()
+	t.Logf("one check %v; the peer's request during 8 console logins %v", one.Round(time.Millisecond), took.Round(time.Millisecond))
+	if code != http.StatusOK {
+		t.Fatalf("peer's request: %d, want 200", code)
+	}
+	if bound := 4 * one; took > bound {
+		t.Errorf("the peer's request took %v behind console logins, more than %v (4 checks of %v)", took, bound, one)
 	}
 }
