@@ -11,11 +11,13 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/packet"
+	"golang.org/x/sys/unix"
 )
 
 // ARP sends gratuitous ARP and probes on one interface through a raw
@@ -228,8 +230,15 @@ const (
 )
 
 // drain discards frames that queued up while nobody was probing, so an old
-// announcement is not mistaken for a current answer.
+// announcement is not mistaken for a current answer. On a packet socket it
+// empties the receive queue with non-blocking reads, which takes every
+// queued frame however late this goroutine runs (a read deadline can pass
+// before the read looks at the queue on a busy machine, leaving a stale
+// announcement behind); other conns (tests) are drained by deadline.
 func (a *ARP) drain() error {
+	if sc, ok := a.conn.(syscall.Conn); ok {
+		return a.drainQueue(sc)
+	}
 	buf := make([]byte, 1500)
 	end := time.Now().Add(drainMax)
 	for time.Now().Before(end) {
@@ -242,6 +251,43 @@ func (a *ARP) drain() error {
 			}
 			return fmt.Errorf("drain ARP socket on %s: %w", a.ifname, err)
 		}
+	}
+	return nil
+}
+
+// drainQueue reads the socket's queue empty without blocking.
+func (a *ARP) drainQueue(sc syscall.Conn) error {
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("drain ARP socket on %s: %w", a.ifname, err)
+	}
+	// RawConn.Read honours the read deadline, which the last probe left
+	// in the past: clear it (the callback never waits).
+	if err := a.conn.SetReadDeadline(time.Time{}); err != nil {
+		return fmt.Errorf("drain ARP socket on %s: %w", a.ifname, err)
+	}
+	buf := make([]byte, 1500)
+	var rerr error
+	err = rc.Read(func(fd uintptr) bool {
+		for {
+			_, _, err := unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT)
+			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EWOULDBLOCK) {
+				return true
+			}
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err != nil {
+				rerr = err
+				return true
+			}
+		}
+	})
+	if err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return fmt.Errorf("drain ARP socket on %s: %w", a.ifname, err)
 	}
 	return nil
 }

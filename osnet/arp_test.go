@@ -146,6 +146,33 @@ func TestRefreshAnnouncesUntilCancelled(t *testing.T) {
 	}
 }
 
+// TestDrainEmptiesTheQueue: every frame queued before a probe is taken
+// out, however late the prober runs. The old drain read with 1 ms
+// deadlines, which a busy machine let pass before the read looked at the
+// queue: TestProbe then took a stale announcement for an answer.
+func TestDrainEmptiesTheQueue(t *testing.T) {
+	l := newARPLab(t)
+	a := dialARPIn(t, l.next)
+	old := dialARPIn(t, l.old)
+	for range 50 {
+		if err := old.Announce(l.vip.Addr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	// A read deadline in the past, as the last probe leaves it.
+	if err := a.conn.SetReadDeadline(time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.drain(); err != nil {
+		t.Fatal(err)
+	}
+	a.conn.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if n, _, err := a.conn.ReadFrom(make([]byte, 1500)); err == nil {
+		t.Fatalf("a %d-byte frame was still queued after drain", n)
+	}
+}
+
 func TestProbe(t *testing.T) {
 	l := newARPLab(t)
 	oldMAC := l.old.HardwareAddr("eth0")
