@@ -33,6 +33,20 @@ func TestDirectConnectKeepsThePeerUp(t *testing.T) {
 	})
 	pair(t, p, s, "automatic", "manual", time.Second)
 	s.waitState(0, "SECONDARY_ACTIVE", 10*time.Second)
+	// The state is set by the pairing; the heartbeat comes up a moment later,
+	// after the first challenge round trip on each path.
+	netnstest.Eventually(t, 10*time.Second, "the secondary to hear the primary on both paths", func() bool {
+		st := s.status().Peers[0]
+		if st.Heartbeat != "Up" {
+			return false
+		}
+		for _, p := range st.HeartbeatPaths {
+			if !p.Up {
+				return false
+			}
+		}
+		return true
+	})
 	if got := field(s.gethainfo(), "Direct connect used"); len(got) != 1 || got[0] != "Yes" {
 		t.Fatalf("secondary: direct connect used %v", got)
 	}
