@@ -9,11 +9,11 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/config"
-	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/appmon"
 	"github.com/hafw/hafw/hmd/instance"
 	"github.com/hafw/hafw/hmd/replicate"
 	"github.com/hafw/hafw/hmd/store"
+	"github.com/hafw/hafw/internal/tlsid"
 )
 
 // instanceFlags configure the service instance and data replication.
@@ -28,7 +28,7 @@ type instanceFlags struct {
 // paths follow hmd's own (so /data/hmd gives /data/instance, and
 // /run/hafw/hmd.sock gives /run/hafw/instance.sock): several hmds on one
 // machine, as in tests, never share a database.
-func newInstanceService(f instanceFlags, stateDir, hmdSocket string, cfg config.Appliance, id api.Identity, onCommit func(time.Duration), log *slog.Logger) (*instance.Service, error) {
+func newInstanceService(f instanceFlags, stateDir, hmdSocket string, cfg config.Appliance, id tlsid.Identity, onCommit func(time.Duration), log *slog.Logger) (*instance.Service, error) {
 	if f.dir == "" {
 		f.dir = filepath.Join(filepath.Dir(filepath.Clean(stateDir)), "instance")
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/hafw/hafw/hmd/instance"
 	"github.com/hafw/hafw/hmd/replicate"
 	"github.com/hafw/hafw/hmd/vip"
+	"github.com/hafw/hafw/internal/tlsid"
 	"github.com/hafw/hafw/osnet"
 )
 
@@ -152,7 +153,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		udi = lic.id.UDI.String()
 	}
 	version := readLine(f.versionFile, "dev")
-	id, err := api.LoadOrCreateIdentity(filepath.Join(f.stateDir, "tls"), cfg.Hostname)
+	id, err := tlsid.LoadOrCreate(filepath.Join(f.stateDir, "tls"), cfg.Hostname)
 	if err != nil {
 		return err
 	}
@@ -256,7 +257,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 // serve starts the local API on the unix socket (root only) and the remote
 // API and the management console (package webui) over TLS on the
 // health-monitor address.
-func serve(d opsBackend, cfg config.Appliance, id api.Identity, socket string, lic licenseFiles, log *slog.Logger) ([]*http.Server, error) {
+func serve(d opsBackend, cfg config.Appliance, id tlsid.Identity, socket string, lic licenseFiles, log *slog.Logger) ([]*http.Server, error) {
 	if err := os.MkdirAll(filepath.Dir(socket), 0o755); err != nil {
 		return nil, fmt.Errorf("create socket directory: %w", err)
 	}

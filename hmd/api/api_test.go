@@ -15,6 +15,7 @@ import (
 
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/events"
+	"github.com/hafw/hafw/internal/tlsid"
 )
 
 // recorder is a Backend that records what the handler passed it; the API
@@ -60,7 +61,7 @@ func (r *recorder) PeerUnpair(_ context.Context, fp string) (Result, error) {
 }
 
 // serveTLS runs the remote API on a loopback port and returns its address.
-func serveTLS(t *testing.T, b Backend, id Identity, hash string) netip.AddrPort {
+func serveTLS(t *testing.T, b Backend, id tlsid.Identity, hash string) netip.AddrPort {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -83,15 +84,11 @@ func remote(ap netip.AddrPort, opt RemoteOptions) *Client {
 
 func TestRemoteAPIAuthenticationPinningAndErrors(t *testing.T) {
 	dir := t.TempDir()
-	srvID, err := LoadOrCreateIdentity(dir+"/srv", "mse2")
+	srvID, err := tlsid.LoadOrCreate(dir+"/srv", "mse2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := LoadOrCreateIdentity(dir+"/srv", "mse2")
-	if err != nil || again.Fingerprint != srvID.Fingerprint {
-		t.Fatalf("identity not stable across loads: %v %s %s", err, again.Fingerprint, srvID.Fingerprint)
-	}
-	cliID, err := LoadOrCreateIdentity(dir+"/cli", "mse1")
+	cliID, err := tlsid.LoadOrCreate(dir+"/cli", "mse1")
 	if err != nil {
 		t.Fatal(err)
 	}

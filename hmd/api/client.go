@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/hmd/events"
+	"github.com/hafw/hafw/internal/tlsid"
 )
 
 // DefaultSocket is the local API socket on the appliance.
@@ -75,7 +76,7 @@ func NewRemoteClient(host netip.Addr, opt RemoteOptions) *Client {
 			if len(cs.PeerCertificates) == 0 {
 				return errors.New("peer sent no certificate")
 			}
-			fp := Fingerprint(cs.PeerCertificates[0].Raw)
+			fp := tlsid.Fingerprint(cs.PeerCertificates[0].Raw)
 			if opt.Pin != "" && fp != opt.Pin {
 				return fmt.Errorf("certificate fingerprint %s is not the pinned %s", fp, opt.Pin)
 			}

@@ -12,13 +12,15 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/hafw/hafw/internal/tlsid"
 )
 
 // serveLimited runs ServeRemote on a loopback port with a handler that
 // answers "ok", and returns the address.
 func serveLimited(t *testing.T, lim Limits) string {
 	t.Helper()
-	id, err := LoadOrCreateIdentity(t.TempDir(), "mse1")
+	id, err := tlsid.LoadOrCreate(t.TempDir(), "mse1")
 	if err != nil {
 		t.Fatal(err)
 	}

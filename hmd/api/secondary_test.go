@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hafw/hafw/config"
+	"github.com/hafw/hafw/internal/tlsid"
 )
 
 // secondaryRecorder adds the secondary operations to the recorder.
@@ -41,7 +42,7 @@ func (r *secondaryRecorder) LicenseSecondary(_ context.Context, req SecondaryLic
 }
 
 func TestSecondaryRoutes(t *testing.T) {
-	id, err := LoadOrCreateIdentity(t.TempDir(), "mse1")
+	id, err := tlsid.LoadOrCreate(t.TempDir(), "mse1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/hmd/events"
+	"github.com/hafw/hafw/internal/tlsid"
 )
 
 // Caller is who sent a request, as the handler established it.
@@ -88,7 +89,7 @@ const AdminUser = "admin"
 func (p *Password) Authenticate(r *http.Request) Caller {
 	var c Caller
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-		c.PeerFingerprint = Fingerprint(r.TLS.PeerCertificates[0].Raw)
+		c.PeerFingerprint = tlsid.Fingerprint(r.TLS.PeerCertificates[0].Raw)
 	}
 	user, pass, ok := r.BasicAuth()
 	if !ok || subtle.ConstantTimeCompare([]byte(user), []byte(AdminUser)) != 1 {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/config"
+	"github.com/hafw/hafw/internal/tlsid"
 )
 
 // clientFrom is an HTTPS client whose connections come from the loopback
@@ -51,7 +52,7 @@ func status(t *testing.T, c *http.Client, addr, pass string) (int, time.Duration
 func servePassword(t *testing.T, hash string) string {
 	t.Helper()
 	auth := &Password{Hash: func() string { return hash }, Check: config.CheckPassword}
-	id, err := LoadOrCreateIdentity(t.TempDir(), "mse1")
+	id, err := tlsid.LoadOrCreate(t.TempDir(), "mse1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +190,7 @@ func TestPeerChecksHaveTheirOwnLane(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := servePassword(t, hash)
-	peerID, err := LoadOrCreateIdentity(t.TempDir(), "mse2")
+	peerID, err := tlsid.LoadOrCreate(t.TempDir(), "mse2")
 	if err != nil {
 		t.Fatal(err)
 	}

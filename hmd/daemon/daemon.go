@@ -28,6 +28,7 @@ import (
 	"github.com/hafw/hafw/hmd/heartbeat"
 	"github.com/hafw/hafw/hmd/store"
 	"github.com/hafw/hafw/hwprofiles"
+	"github.com/hafw/hafw/internal/tlsid"
 )
 
 // HeartbeatPort is the UDP port of heartbeats on every path.
@@ -112,7 +113,7 @@ type Options struct {
 	// appliance (licensing.Store.Install); nil refuses uploads through the
 	// API (secondary.go).
 	InstallLicense LicenseInstaller
-	Identity       api.Identity
+	Identity       tlsid.Identity
 	VIP            VIPExecutor
 	Instance       Instance
 	Data           Replicator

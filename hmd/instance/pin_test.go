@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/store"
+	"github.com/hafw/hafw/internal/tlsid"
 )
 
 // TestUnpairedPeerCannotResumeReplicationSession: a primary that was paired
@@ -18,11 +18,11 @@ import (
 // across pairings, must refuse it: the pin is checked on every handshake.
 func TestUnpairedPeerCannotResumeReplicationSession(t *testing.T) {
 	dir := t.TempDir()
-	self, err := api.LoadOrCreateIdentity(dir+"/self", "standby")
+	self, err := tlsid.LoadOrCreate(dir+"/self", "standby")
 	if err != nil {
 		t.Fatal(err)
 	}
-	old, err := api.LoadOrCreateIdentity(dir+"/old", "old-primary")
+	old, err := tlsid.LoadOrCreate(dir+"/old", "old-primary")
 	if err != nil {
 		t.Fatal(err)
 	}

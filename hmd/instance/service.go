@@ -19,6 +19,7 @@ import (
 	"github.com/hafw/hafw/hmd/ha"
 	"github.com/hafw/hafw/hmd/replicate"
 	"github.com/hafw/hafw/hmd/store"
+	"github.com/hafw/hafw/internal/tlsid"
 )
 
 // BasePort + slot is the replication port of an instance slot (the seed's
@@ -39,7 +40,7 @@ type ServiceOptions struct {
 	Listen netip.Addr
 	// Port overrides BasePort (tests).
 	Port     int
-	Identity api.Identity
+	Identity tlsid.Identity
 	// Peers lists the pairings (hmd's store): the slots to serve and the
 	// certificates a replication peer may present.
 	Peers func() ([]store.PeerConfig, error)

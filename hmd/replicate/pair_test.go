@@ -18,9 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/instance"
 	"github.com/hafw/hafw/hmd/replicate"
+	"github.com/hafw/hafw/internal/tlsid"
 )
 
 // These tests run two instance databases with real replication over TCP
@@ -31,7 +31,7 @@ type node struct {
 	t   testing.TB
 	dir string
 	db  *instance.DB
-	id  api.Identity
+	id  tlsid.Identity
 }
 
 func newNode(t testing.TB, name string) *node {
@@ -42,7 +42,7 @@ func newNode(t testing.TB, name string) *node {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	id, err := api.LoadOrCreateIdentity(dir, name)
+	id, err := tlsid.LoadOrCreate(dir, name)
 	if err != nil {
 		t.Fatal(err)
 	}

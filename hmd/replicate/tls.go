@@ -5,14 +5,14 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/internal/tlsid"
 )
 
 // TLSConfig is the replication channel's TLS: TLS 1.3, this node's pairing
 // identity (the same self-signed certificate as hmd's API), and the peer
 // accepted only when its certificate matches the fingerprint pinned at
 // pairing — in both directions, so that neither side talks to a stranger.
-func TLSConfig(id api.Identity, peerFingerprint string, server bool) (*tls.Config, error) {
+func TLSConfig(id tlsid.Identity, peerFingerprint string, server bool) (*tls.Config, error) {
 	if peerFingerprint == "" {
 		return nil, errors.New("replication TLS: no pinned peer fingerprint (pair first)")
 	}
@@ -37,7 +37,7 @@ func TLSConfig(id api.Identity, peerFingerprint string, server bool) (*tls.Confi
 // a session is resumed, so a peer unpaired since its first connection
 // could come back with its old ticket). Session tickets are off as well:
 // replication connects rarely, and a full handshake re-proves the key.
-func PinnedTLS(id api.Identity, allowed func(fingerprint string) error) *tls.Config {
+func PinnedTLS(id tlsid.Identity, allowed func(fingerprint string) error) *tls.Config {
 	return &tls.Config{
 		Certificates: []tls.Certificate{id.Cert},
 		MinVersion:   tls.VersionTLS13,
@@ -51,7 +51,7 @@ func PinnedTLS(id api.Identity, allowed func(fingerprint string) error) *tls.Con
 			if len(cs.PeerCertificates) == 0 {
 				return errors.New("replication peer sent no certificate")
 			}
-			return allowed(api.Fingerprint(cs.PeerCertificates[0].Raw))
+			return allowed(tlsid.Fingerprint(cs.PeerCertificates[0].Raw))
 		},
 	}
 }

@@ -160,7 +160,7 @@ func newBrowser(t *testing.T, ns *netnstest.NS) *browser {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
-		// Appliances have self-signed certificates (see api.Identity).
+		// Appliances have self-signed certificates (see tlsid.Identity).
 		chromedp.Flag("ignore-certificate-errors", true),
 		// Run it as `ip netns exec NS chromium …`; the DevTools pipe (fds 3
 		// and 4) survives the exec. The browser dies with the test.

@@ -1,4 +1,8 @@
-package api
+// Package tlsid is an appliance's TLS identity: the self-signed
+// certificate hmd's API and the replication channel both present, and the
+// SHA-256 fingerprint by which peers and the management station pin it.
+// It sits below both so that neither imports the other for it.
+package tlsid
 
 import (
 	"crypto/ecdsa"
@@ -34,10 +38,10 @@ func Fingerprint(der []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// LoadOrCreateIdentity reads cert.pem and key.pem from dir, creating them on
+// LoadOrCreate reads cert.pem and key.pem from dir, creating them on
 // first use. hostname goes into the certificate for the operator's benefit;
 // nobody verifies names.
-func LoadOrCreateIdentity(dir, hostname string) (Identity, error) {
+func LoadOrCreate(dir, hostname string) (Identity, error) {
 	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	certPEM, errC := os.ReadFile(certPath)
 	keyPEM, errK := os.ReadFile(keyPath)
