@@ -69,9 +69,9 @@ func servePassword(t *testing.T, hash string) string {
 // TestPasswordGuessingDoesNotJamLogins: eight clients on one address keep
 // sending wrong passwords (the real PBKDF2 check) while the operator logs
 // in from another address. The guesser gets 429 beyond its one check in
-// flight, and the operator's login waits at most about one other check,
-// not a queue of the guesser's (before the limit it waited behind all
-// eight, 1.3 s on the appliance).
+// flight, and the operator's login waits for at most about one other
+// check, not a queue of the guesser's (before the limit it waited behind
+// all eight, 1.3 s on the appliance).
 func TestPasswordGuessingDoesNotJamLogins(t *testing.T) {
 	hash, err := config.HashPassword("the-right-one")
 	if err != nil {
@@ -116,21 +116,24 @@ func TestPasswordGuessingDoesNotJamLogins(t *testing.T) {
 		}()
 	}
 	time.Sleep(2 * one) // the guessers are in full swing
+	before := checked.Load()
 	code, took := status(t, clientFrom("127.0.0.2"), addr, "the-right-one")
+	ahead := checked.Load() - before
 	close(stop)
 	wg.Wait()
-	t.Logf("one check %v; operator's login during the guessing %v; guesses checked %d, refused 429 %d",
-		one.Round(time.Millisecond), took.Round(time.Millisecond), checked.Load(), throttled.Load())
+	t.Logf("one check %v; operator's login during the guessing %v with %d guesses checked meanwhile; guesses checked %d, refused 429 %d",
+		one.Round(time.Millisecond), took.Round(time.Millisecond), ahead, checked.Load(), throttled.Load())
 	if code != http.StatusOK {
 		t.Fatalf("operator's login: %d, want 200", code)
 	}
 	if throttled.Load() == 0 {
 		t.Error("no guess was refused with 429")
 	}
-	// At most one guess in flight ahead of it plus its own check: 2 checks;
-	// eight queued guesses would be 9.
-	if bound := 4 * one; took > bound {
-		t.Errorf("operator's login took %v during the guessing, more than %v (4 checks of %v)", took, bound, one)
+	// At most one guess in flight ahead of it, and perhaps one that won the
+	// check's lock as it was released; eight queued guesses would be eight.
+	// Counted, not timed: a busy machine stretches every check alike.
+	if ahead > 3 {
+		t.Errorf("%d guesses were checked while the operator's login waited (%v, one check %v); want at most 3", ahead, took, one)
 	}
 }
 
