@@ -29,8 +29,9 @@ type Installer struct {
 	Log    *slog.Logger
 }
 
-// Progress is told how far an install is: stage "verify" or "write",
-// bytes done of total.
+// Progress is told how far an install is: stage "verify" (bytes of the
+// bundle read; total 0 when its size is unknown, as on a block device) or
+// "write" (bytes of the slot payload written).
 type Progress func(stage string, done, total int64)
 
 // Installed is what an install did.
@@ -39,6 +40,7 @@ type Installed struct {
 	Version  string   `json:"version"`
 	Previous string   `json:"previous"`
 	Entry    string   `json:"entry"`
+	Tries    int      `json:"tries"`
 	Manifest Manifest `json:"manifest"`
 }
 
@@ -118,9 +120,12 @@ func (in Installer) Install(ctx context.Context, path string, progress Progress)
 	if b.Manifest.Version != m.Version || len(b.Manifest.Members) != len(m.Members) {
 		return fail(fmt.Errorf("%w: the bundle changed after it was verified", ErrMalformed))
 	}
-	var written int64
+	var written, payload int64
+	for _, mem := range m.Members {
+		payload += mem.Size
+	}
 	err = b.Each(func(mem Member, r io.Reader) error {
-		pr := &progressReader{ctx: ctx, r: r, f: func(n int64) { progress("write", written+n, total) }}
+		pr := &progressReader{ctx: ctx, r: r, f: func(n int64) { progress("write", written+n, payload) }}
 		if err := in.Boot.WriteFile(slotFile(target, mem.Name), pr); err != nil {
 			return err
 		}
@@ -144,7 +149,13 @@ func (in Installer) Install(ctx context.Context, path string, progress Progress)
 		return fail(err)
 	}
 	in.Log.Info("update installed", "slot", target, "version", m.Version, "entry", entry)
-	return &Installed{Slot: target, Version: m.Version, Previous: slots.Slots[active].Version, Entry: entry, Manifest: *m}, nil
+	return &Installed{Slot: target, Version: m.Version, Previous: slots.Slots[active].Version, Entry: entry, Tries: tries, Manifest: *m}, nil
+}
+
+// Summary is the one line an operator reads after an install.
+func (r *Installed) Summary() string {
+	return fmt.Sprintf("version %s installed in slot %s (entry %s, %d tries); it boots at the next reboot, and version %s comes back by itself unless it becomes healthy",
+		r.Version, strings.ToUpper(r.Slot), r.Entry, r.Tries, r.Previous)
 }
 
 // activeOptions is the kernel command line of the running slot's

@@ -34,6 +34,7 @@ var commands = map[string]cli.EnvCommand[*api.Client]{
 	"traps":      {Summary: "SNMP trap destinations (add|list|delete|test)", Run: runTraps},
 	"metrics":    {Summary: "the read-only bearer token of /metrics (token)", Run: runMetrics},
 	"syslog":     {Summary: "the remote syslog collector, RFC 5424 (set|show|off)", Run: runSyslog},
+	"upgrade":    {Summary: "install a signed update bundle into the inactive boot slot (FILE), or show the slots (status)", Run: runUpgrade},
 }
 
 // usageError reports a command-line mistake (exit status 2).

@@ -5,13 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/hafw/hafw/image/bootctl"
-	"github.com/hafw/hafw/licensing"
 	"github.com/hafw/hafw/upgrade"
 )
 
@@ -34,90 +30,28 @@ func runUpgrade(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageError("%v", err)
 	}
-	boot := upgrade.Dir(*esp)
+	m := upgrade.MachineAt(*esp, *etc, bootctl.Vars{Dir: *efivars}.Selected)
 	switch args[0] {
 	case "status":
 		if fs.NArg() > 0 {
 			return usageError("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 		}
-		s, err := upgrade.ReadSlots(boot)
+		slots, err := m.Status()
 		if err != nil {
 			return fmt.Errorf("%w (is the boot partition mounted at %s?)", err, *esp)
 		}
-		entries, err := boot.List(upgrade.EntriesDir)
-		if err != nil {
-			return err
-		}
-		booted, _ := bootctl.Vars{Dir: *efivars}.Selected() // unknown off UEFI
-		printSlots(stdout, s, entries, booted)
+		upgrade.WriteTable(stdout, slots)
 		return nil
 	case "install":
 		if fs.NArg() != 1 {
 			return usageError("upgrade install needs exactly one bundle FILE")
 		}
-		read := func(name string) (string, error) {
-			b, err := os.ReadFile(filepath.Join(*etc, name))
-			return strings.TrimSpace(string(b)), err
-		}
-		profile, err := read("profile")
-		if err != nil {
-			return fmt.Errorf("this appliance's profile: %w", err)
-		}
-		running, err := read("version")
-		if err != nil {
-			return fmt.Errorf("this appliance's version: %w", err)
-		}
-		pub, err := licensing.ReadPublicKey(filepath.Join(*etc, "vendor.pub"))
+		res, err := m.Install(ctx, fs.Arg(0), *allowDowngrade, nil)
 		if err != nil {
 			return err
 		}
-		booted, _ := bootctl.Vars{Dir: *efivars}.Selected() // unknown off UEFI: slots.json decides
-		in := upgrade.Installer{Boot: boot, Pub: pub, Booted: booted,
-			Policy: upgrade.Policy{Profile: profile, Running: running, DataSchema: upgrade.DataSchema, AllowDowngrade: *allowDowngrade}}
-		res, err := in.Install(ctx, fs.Arg(0), nil)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "version %s installed in slot %s (entry %s, %d tries); it boots at the next reboot, and version %s comes back by itself unless it becomes healthy\n",
-			res.Version, strings.ToUpper(res.Slot), res.Entry, upgrade.DefaultTries, res.Previous)
+		fmt.Fprintln(stdout, res.Summary())
 		return nil
 	}
 	return usageError("unknown upgrade subcommand %q: status or install FILE", args[0])
-}
-
-// printSlots is the status table: each slot's version, state and loader
-// entry, the active one and the pending one marked; a pending slot that
-// is running now (booted from its counted entry) is on trial.
-func printSlots(w io.Writer, s upgrade.Slots, entries []string, booted string) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "Slot\tVersion\tState\tEntry\tNote")
-	for _, name := range upgrade.SlotNames {
-		sl := s.Slots[name]
-		var ents []string
-		for _, e := range entries {
-			if p, ok := upgrade.ParseEntry(e); ok && p.Slot == name && !p.Recovery {
-				ents = append(ents, e)
-			}
-		}
-		note := ""
-		switch {
-		case name == s.Active:
-			note = "active"
-		case sl.State == upgrade.StatePending && upgrade.BootedSlot(booted) == name:
-			note = "running on trial: committed once healthy, else the tries run out"
-		case sl.State == upgrade.StatePending:
-			note = "pending: boots next, on trial"
-		case sl.State == upgrade.StateFailed:
-			note = "failed: " + sl.Failure
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", strings.ToUpper(name), dash(sl.Version), dash(sl.State), dash(strings.Join(ents, " ")), note)
-	}
-	tw.Flush()
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

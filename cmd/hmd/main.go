@@ -33,8 +33,11 @@ import (
 	"github.com/hafw/hafw/hmd/instance"
 	"github.com/hafw/hafw/hmd/replicate"
 	"github.com/hafw/hafw/hmd/vip"
+	"github.com/hafw/hafw/image/bootctl"
+	"github.com/hafw/hafw/initagent"
 	"github.com/hafw/hafw/internal/tlsid"
 	"github.com/hafw/hafw/osnet"
+	"github.com/hafw/hafw/upgrade"
 )
 
 // exConfig is sysexits.h's EX_CONFIG: the init agent does not restart hmd.
@@ -72,6 +75,7 @@ type flags struct {
 	recovery                     bool
 	heartbeatPort                int
 	stabilization, gracefulLimit time.Duration
+	esp, efivars, initControl    string
 	inst                         instanceFlags
 }
 
@@ -94,6 +98,9 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.IntVar(&f.heartbeatPort, "heartbeat-port", daemon.HeartbeatPort, "UDP `port` of heartbeats")
 	fs.DurationVar(&f.stabilization, "stabilization-window", 0, "refuse a failback this soon after a failover unless forced (default the seed's 30m)")
 	fs.DurationVar(&f.gracefulLimit, "graceful-timeout", 0, "how long a gracefully stopped peer is waited for (default 10m)")
+	fs.StringVar(&f.esp, "esp", "/boot", "mounted boot partition `directory` (firmware upgrades)")
+	fs.StringVar(&f.efivars, "efivars", bootctl.DefaultEfivars, "efivarfs `directory` (which boot entry booted)")
+	fs.StringVar(&f.initControl, "init-control", initagent.DefaultPaths().ControlSocket(), "init agent control `socket` (reboots after an upgrade)")
 	fs.StringVar(&f.inst.dir, "instance-dir", "", "service instance databases `directory` (default: instance/ next to the state directory)")
 	fs.StringVar(&f.inst.socket, "instance-socket", "", "instance API unix `socket` for the applications (default: instance.sock next to --socket)")
 	fs.StringVar(&f.inst.appsFile, "apps-file", "/etc/hafw/apps", "applications `file` (JSON with health checks and policy, or one command line per line; docs/hmd.md)")
@@ -214,7 +221,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	svc.SetEvents(d)
-	servers, err := serve(opsBackend{d, op.notes, op.metrics, logw}, cfg, id, f.socket, lic, log)
+	fw := newFirmware(upgrade.Machine{Boot: upgrade.Dir(f.esp), ProfileFile: f.profileFile, VersionFile: f.versionFile, VendorKeyFile: f.vendorKey,
+		Booted: bootctl.Vars{Dir: f.efivars}.Selected}, f.stateDir, initagent.ControlClient{Socket: f.initControl}.Reboot, d.Event, log)
+	servers, err := serve(opsBackend{d, op.notes, fw, op.metrics, logw}, cfg, id, f.socket, lic, log)
 	if err != nil {
 		return err
 	}

@@ -21,12 +21,25 @@ import (
 
 // opsBackend is what the API and the console serve: the daemon, plus the
 // operations side that lives off the HA loop (trap destinations and
-// notification rules, the metrics token).
+// notification rules, firmware upgrades, the metrics token).
 type opsBackend struct {
 	*daemon.Daemon
 	*notify.Service
+	*firmware
 	metrics *metrics.Metrics
 	logs    *hmdLogs
+}
+
+// Status is the daemon's status with the boot slots added.
+func (b opsBackend) Status(ctx context.Context) (api.Status, error) {
+	st, err := b.Daemon.Status(ctx)
+	if err != nil {
+		return st, err
+	}
+	if fw, err := b.firmware.UpgradeStatus(ctx); err == nil {
+		st.Firmware = &fw
+	}
+	return st, nil
 }
 
 // MetricsToken implements api.MetricsBackend.
@@ -41,6 +54,7 @@ var (
 	_ api.RecoveryBackend  = opsBackend{}
 	_ api.WitnessBackend   = opsBackend{}
 	_ api.SecondaryBackend = opsBackend{}
+	_ api.UpgradeBackend   = opsBackend{}
 )
 
 // opsRoutes adds /metrics to the TLS server's routes.

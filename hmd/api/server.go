@@ -174,6 +174,9 @@ func NewHandler(backend Backend, auth Authenticator, log *slog.Logger) http.Hand
 	if ab, ok := backend.(AppsBackend); ok {
 		h.appsRoutes(mux, ab)
 	}
+	if ub, ok := backend.(UpgradeBackend); ok {
+		h.upgradeRoutes(mux, ub)
+	}
 	return mux
 }
 

@@ -56,6 +56,9 @@ type Status struct {
 	Quarantined []string `json:"quarantined,omitempty"`
 	// Applications are the service instance's applications (apps.go).
 	Applications []AppStatus `json:"applications,omitempty"`
+	// Firmware is the boot slots (upgrade.go); nil where they are unknown
+	// (no boot partition mounted).
+	Firmware *UpgradeStatus `json:"firmware,omitempty"`
 }
 
 // PeerStatus is one paired peer as this appliance sees it.

@@ -92,6 +92,27 @@ func Format(w io.Writer, st api.Status) error {
 			line("Failures within the window: %d of %d, last failure: %s", a.Failures, a.MaxFailures, orNone(a.LastFailure))
 		}
 	}
+	if st.Running && st.Firmware != nil {
+		line(rule)
+		line("Firmware boot slots")
+		line(rule)
+		for _, sl := range st.Firmware.Slots {
+			what := "none"
+			if sl.Version != "" {
+				what = "version " + sl.Version
+				switch n := sl.Note(); {
+				case n != "":
+					what += " (" + n + ")"
+				case sl.State != "":
+					what += " (" + sl.State + ")"
+				}
+			}
+			line("Slot %s: %s", sl.Name, what)
+		}
+		if st.Firmware.RebootAt != "" {
+			line("Reboot into the new firmware scheduled at: %s", st.Firmware.RebootAt)
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/upgrade"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -42,7 +43,20 @@ func TestGolden(t *testing.T) {
 		{Name: "web", State: "running", PID: 4250, Health: "healthy", Check: "GET http://127.0.0.1:8080/ every 2s (timeout 1s, rise 2, fall 3)",
 			LastCheck: "ok", MaxFailures: 3},
 	}
-	for name, st := range map[string]api.Status{"va-primary": vaPrimary, "va-primary-down": down, "n1-secondary": n1, "va-primary-no-witness": unwitnessed, "va-primary-apps": apps} {
+	// A primary whose next firmware waits in slot B, with a reboot set.
+	upgraded := vaPrimary
+	upgraded.Firmware = &api.UpgradeStatus{RebootAt: "2026-12-06T02:00:00Z", Slots: []upgrade.SlotReport{
+		{Name: "A", Version: "8.0.110.0", State: "good", Entries: []string{"hafw-a.conf"}, Active: true},
+		{Name: "B", Version: "8.0.120.0", State: "pending", Entries: []string{"hafw-b+3.conf"}, Pending: true},
+	}}
+	// A rollback: slot B's version failed its trial.
+	rolledBack := vaPrimary
+	rolledBack.Firmware = &api.UpgradeStatus{Slots: []upgrade.SlotReport{
+		{Name: "A", Version: "8.0.110.0", State: "good", Entries: []string{"hafw-a.conf"}, Active: true},
+		{Name: "B", Version: "8.0.120.0", State: "failed", Failure: "hmd did not settle within 5m0s: hmd is in state NONE (role primary)"},
+	}}
+	for name, st := range map[string]api.Status{"va-primary": vaPrimary, "va-primary-down": down, "n1-secondary": n1, "va-primary-no-witness": unwitnessed,
+		"va-primary-apps": apps, "va-primary-upgrade": upgraded, "va-primary-rolled-back": rolledBack} {
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer
 			if err := Format(&buf, st); err != nil {
