@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -144,19 +145,31 @@ func (h *handler) upgrade(w http.ResponseWriter, r *http.Request, b UpgradeBacke
 		h.fail(w, r, Errorf(http.StatusRequestEntityTooLarge, "an update bundle is at most %d bytes; this one is %d", MaxBundle, r.ContentLength))
 		return
 	}
-	rc := http.NewResponseController(w)
-	now := time.Now()
-	// Not every connection has deadlines (tests' in-memory ones): the
-	// route works without.
-	_ = rc.SetReadDeadline(now.Add(upgradeReadTimeout))
-	_ = rc.SetWriteDeadline(now.Add(upgradeWriteTimeout))
-	path, err := receive(http.MaxBytesReader(w, r.Body, MaxBundle), b.UploadDir())
+	AllowUpload(w)
+	path, err := ReceiveBundle(http.MaxBytesReader(w, r.Body, MaxBundle), b.UploadDir())
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	defer os.Remove(path)
+	StreamInstall(r.Context(), w, b, req, path, h.log)
+}
 
+// AllowUpload lifts the server's short read and write deadlines for a
+// bundle upload and its install. Not every connection has deadlines
+// (tests' in-memory ones): the upload works without.
+func AllowUpload(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	now := time.Now()
+	_ = rc.SetReadDeadline(now.Add(upgradeReadTimeout))
+	_ = rc.SetWriteDeadline(now.Add(upgradeWriteTimeout))
+}
+
+// StreamInstall installs the bundle at path and answers with its progress
+// as JSON lines (UpgradeProgress), the last one the result or the error.
+// The API and the console's upload both answer with it.
+func StreamInstall(ctx context.Context, w http.ResponseWriter, b UpgradeBackend, req UpgradeRequest, path string, log *slog.Logger) {
+	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	out := json.NewEncoder(w)
@@ -165,7 +178,7 @@ func (h *handler) upgrade(w http.ResponseWriter, r *http.Request, b UpgradeBacke
 		_ = rc.Flush()
 	}
 	var last UpgradeProgress
-	res, err := b.InstallUpgrade(r.Context(), req, path, func(stage string, done, total int64) {
+	res, err := b.InstallUpgrade(ctx, req, path, func(stage string, done, total int64) {
 		// One line per stage change or MiB: a bundle is tens of MiB.
 		if stage == last.Stage && done-last.Done < 1<<20 && done != total {
 			return
@@ -174,16 +187,17 @@ func (h *handler) upgrade(w http.ResponseWriter, r *http.Request, b UpgradeBacke
 		line(last)
 	})
 	if err != nil {
-		ae := upgradeError(err)
-		h.log.Info("upgrade refused", "err", ae)
+		ae := UpgradeError(err)
+		log.Info("upgrade refused", "err", ae)
 		line(UpgradeProgress{Error: ae})
 		return
 	}
 	line(UpgradeProgress{Result: &res})
 }
 
-// receive writes body into a new file in dir and returns its path.
-func receive(body io.Reader, dir string) (string, error) {
+// ReceiveBundle writes body into a new file in dir and returns its path;
+// the caller removes it.
+func ReceiveBundle(body io.Reader, dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", Errorf(http.StatusInternalServerError, "upload directory: %v", err)
 	}
@@ -206,10 +220,10 @@ func receive(body io.Reader, dir string) (string, error) {
 	return f.Name(), nil
 }
 
-// upgradeError maps the installer's refusals: a bundle that is not right
+// UpgradeError maps the installer's refusals: a bundle that is not right
 // for this appliance is the request's fault (422), an install while one
 // runs or the running slot is on trial a conflict (409).
-func upgradeError(err error) *Error {
+func UpgradeError(err error) *Error {
 	var ae *Error
 	switch {
 	case errors.As(err, &ae):

@@ -92,7 +92,7 @@ func New(opt Options) (*Server, error) {
 	}
 	funcs := template.FuncMap{"fields": pairForm, "title": title, "op": newOpButton}
 	s := &Server{opt: opt, log: opt.Log, sessions: newSessions(opt.Now), pages: map[string]*template.Template{}}
-	for _, name := range []string{"login", "appliances", "ha", "status", "n1", "traps", "logs"} {
+	for _, name := range []string{"login", "appliances", "ha", "status", "n1", "traps", "logs", "firmware"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse the %s page: %w", name, err)
@@ -125,6 +125,8 @@ func New(opt Options) (*Server, error) {
 	m.HandleFunc("POST /ui/traps/add", s.post(s.trapAdd))
 	m.HandleFunc("POST /ui/traps/delete", s.post(s.trapDelete))
 	m.HandleFunc("POST /ui/traps/test", s.post(s.trapTest))
+	m.HandleFunc("GET /ui/firmware", s.page(s.firmwarePage))
+	m.HandleFunc("POST /ui/firmware/upgrade", s.firmwareUpgrade)
 	s.mux = m
 	return s, nil
 }

@@ -77,3 +77,80 @@ document.addEventListener("DOMContentLoaded", function () {
     poll(root);
   }
 });
+
+// The firmware upload: send the form with a progress bar for the upload,
+// then for the appliance's verify and write (JSON lines, one per MiB),
+// and show the result or the refusal.
+function upgrade(form) {
+  var bar = document.getElementById("upgrade-progress");
+  var stage = document.getElementById("upgrade-stage");
+  var button = document.getElementById("install");
+  var show = function (what, done, total) {
+    bar.hidden = false;
+    if (total > 0) {
+      bar.value = Math.floor(done * 100 / total);
+      stage.textContent = what + ": " + bar.value + " %";
+    } else {
+      bar.removeAttribute("value");
+      stage.textContent = what + "…";
+    }
+  };
+  var xhr = new XMLHttpRequest();
+  var seen = 0;
+  var finished = false;
+  var lines = function () {
+    var text = xhr.responseText;
+    var end;
+    while ((end = text.indexOf("\n", seen)) >= 0) {
+      var line = text.slice(seen, end);
+      seen = end + 1;
+      var p = JSON.parse(line);
+      if (p.error) {
+        finished = true;
+        stage.textContent = "Update refused: " + p.error.error;
+        stage.className = "flash error";
+      } else if (p.result) {
+        finished = true;
+        show("installed", 1, 1);
+        stage.textContent = p.result.message;
+        stage.className = "flash ok";
+      } else {
+        show(p.stage === "verify" ? "verifying" : "writing the inactive slot", p.done, p.total);
+      }
+    }
+  };
+  xhr.upload.onprogress = function (ev) {
+    show("sending", ev.loaded, ev.lengthComputable ? ev.total : 0);
+  };
+  xhr.onprogress = lines;
+  xhr.onload = function () {
+    button.disabled = false;
+    if (xhr.status !== 200) {
+      stage.textContent = "Update refused: " + xhr.responseText.trim();
+      stage.className = "flash error";
+      return;
+    }
+    lines();
+    if (!finished) {
+      stage.textContent = "The appliance ended the answer without a result; see the events log.";
+      stage.className = "flash error";
+    }
+  };
+  xhr.onerror = function () {
+    button.disabled = false;
+    stage.textContent = "The upload failed (connection lost).";
+    stage.className = "flash error";
+  };
+  xhr.open("POST", form.action);
+  xhr.setRequestHeader("Accept", "application/x-ndjson");
+  button.disabled = true;
+  stage.className = "";
+  xhr.send(new FormData(form));
+}
+
+document.addEventListener("submit", function (ev) {
+  if (ev.target.id === "upgrade-form" && !ev.defaultPrevented) {
+    ev.preventDefault();
+    upgrade(ev.target);
+  }
+});
