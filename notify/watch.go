@@ -18,7 +18,21 @@ type Reading struct {
 	Licenses []LicenseReading
 	// LicenseProblems are the license files that failed verification.
 	LicenseProblems []string
+	// Firmware is the boot slots; nil when they are unknown.
+	Firmware []SlotReading
 }
+
+// SlotReading is one boot slot as GET /v1/upgrade reports it.
+type SlotReading struct {
+	Name, Version, State, Failure string
+	Seq                           int
+	// Active is the running, committed slot; Trial a slot this boot runs
+	// on trial.
+	Active, Trial bool
+}
+
+// key names one install of a slot.
+func (s SlotReading) key() string { return fmt.Sprintf("%s/%d/%s", s.Name, s.Seq, s.Version) }
 
 // PeerReading is one pair as hmd's status reports it.
 type PeerReading struct {
@@ -48,11 +62,18 @@ type LicenseReading struct {
 type Watcher struct {
 	Node           string
 	ExpiringWithin time.Duration
+	// ReportedRollback names the last failed upgrade told (slot, install
+	// sequence, version). The rollback is seen at the boot after it, and
+	// the failed slot stays failed across every later boot until the next
+	// install: the caller keeps this across restarts so that it is told
+	// once, not at every start of hmd.
+	ReportedRollback string
 
 	repl     map[string]string
 	paths    map[string]map[string]bool
 	lic      map[string]string // license ID → the last type sent for it
 	problems map[string]bool
+	trial    map[string]SlotReading // slot name → on trial at the last look
 }
 
 // Observe compares r with the previous Reading.
@@ -77,7 +98,31 @@ func (w *Watcher) Observe(r Reading) []Event {
 		}
 	}
 	w.licenses(r, ev)
+	w.firmware(r, ev)
 	return out
+}
+
+// firmware tells a slot that was on trial and is now the committed,
+// active one (the init agent committed it while hmd ran), and a failed
+// slot not told before (its trial ran out of tries and the previous
+// version booted by itself).
+func (w *Watcher) firmware(r Reading, ev emit) {
+	if r.Firmware == nil {
+		return
+	}
+	trial := map[string]SlotReading{}
+	for _, sl := range r.Firmware {
+		switch {
+		case sl.Trial:
+			trial[sl.Name] = sl
+		case sl.Active && w.trial[sl.Name].Version == sl.Version && w.trial[sl.Name].Version != "":
+			ev(TypeUpgradeCommitted, Info, "", fmt.Sprintf("Firmware version %s in slot %s is healthy and committed", sl.Version, sl.Name), "slot "+sl.Name)
+		case sl.State == "failed" && sl.key() != w.ReportedRollback:
+			w.ReportedRollback = sl.key()
+			ev(TypeUpgradeRolledBack, Critical, "", fmt.Sprintf("Upgrade to firmware version %s failed and was rolled back: %s", sl.Version, sl.Failure), "slot "+sl.Name)
+		}
+	}
+	w.trial = trial
 }
 
 type emit func(t Type, sev Severity, peer, text, reason string)

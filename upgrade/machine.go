@@ -26,6 +26,9 @@ type SlotReport struct {
 	Trial   bool   `json:"trial,omitempty"`
 	Pending bool   `json:"pending,omitempty"`
 	Failure string `json:"failure,omitempty"`
+	// Seq is the slot's install sequence number: it tells installs of the
+	// same version apart.
+	Seq int `json:"seq,omitempty"`
 }
 
 // Note is the report's one-phrase summary.
@@ -49,7 +52,7 @@ func Report(s Slots, entries []string, booted string) []SlotReport {
 	out := make([]SlotReport, 0, len(SlotNames))
 	for _, name := range SlotNames {
 		sl := s.Slots[name]
-		r := SlotReport{Name: strings.ToUpper(name), Version: sl.Version, State: sl.State, Active: name == s.Active, Failure: sl.Failure}
+		r := SlotReport{Name: strings.ToUpper(name), Version: sl.Version, State: sl.State, Active: name == s.Active, Failure: sl.Failure, Seq: sl.Seq}
 		for _, e := range entries {
 			if p, ok := ParseEntry(e); ok && p.Slot == name && !p.Recovery {
 				r.Entries = append(r.Entries, e)

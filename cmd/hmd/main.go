@@ -223,13 +223,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	svc.SetEvents(d)
 	fw := newFirmware(upgrade.Machine{Boot: upgrade.Dir(f.esp), ProfileFile: f.profileFile, VersionFile: f.versionFile, VendorKeyFile: f.vendorKey,
 		Booted: bootctl.Vars{Dir: f.efivars}.Selected}, f.stateDir, initagent.ControlClient{Socket: f.initControl}.Reboot, d.Event, log)
-	servers, err := serve(opsBackend{d, op.notes, fw, op.metrics, logw}, cfg, id, f.socket, lic, log)
+	backend := opsBackend{d, op.notes, fw, op.metrics, logw}
+	servers, err := serve(backend, cfg, id, f.socket, lic, log)
 	if err != nil {
 		return err
 	}
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
-	go op.watch(runCtx, cfg.Hostname, d.Status, lic)
+	go op.watch(runCtx, cfg.Hostname, backend.Status, lic)
 	go func() {
 		select {
 		case <-restore.done:

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/daemon"
 	"github.com/hafw/hafw/hmd/metrics"
+	"github.com/hafw/hafw/internal/atomicfile"
 	"github.com/hafw/hafw/logs"
 	"github.com/hafw/hafw/notify"
 )
@@ -64,6 +66,8 @@ func (b opsBackend) opsRoutes(mux *http.ServeMux) {
 
 // ops is the operations side before the daemon exists.
 type ops struct {
+	stateDir string
+	log      *slog.Logger
 	notes    *notify.Service
 	observer *notify.HA
 	metrics  *metrics.Metrics
@@ -86,7 +90,7 @@ func openOps(stateDir string, cfg config.Appliance, lic licenseFiles, status fun
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	s.Subscribe(m.Count)
-	return &ops{notes: s, observer: &notify.HA{Classifier: notify.Classifier{Node: cfg.Hostname}, Service: s}, metrics: m}, nil
+	return &ops{stateDir: stateDir, log: log, notes: s, observer: &notify.HA{Classifier: notify.Classifier{Node: cfg.Hostname}, Service: s}, metrics: m}, nil
 }
 
 // reading lists the verified licenses and the files that failed
@@ -171,12 +175,20 @@ func (b opsBackend) Logs(n int) (api.LogsView, error) {
 // watchInterval is how often watch reads the status and the licenses.
 const watchInterval = 5 * time.Second
 
+// rollbackReportedFile in the state directory names the last failed
+// upgrade the operators were told of (notify.Watcher.ReportedRollback).
+const rollbackReportedFile = "rollback-reported"
+
 // watch sends the notifications that come from readings rather than from
 // the state machine's events (replication, single heartbeat paths,
 // licenses) until ctx ends. A failed reading is skipped: the next one
 // compares with the last good one.
 func (o *ops) watch(ctx context.Context, node string, status func(context.Context) (api.Status, error), lic licenseFiles) {
 	w := &notify.Watcher{Node: node}
+	reported := filepath.Join(o.stateDir, rollbackReportedFile)
+	if b, err := os.ReadFile(reported); err == nil {
+		w.ReportedRollback = strings.TrimSpace(string(b))
+	}
 	t := time.NewTicker(watchInterval)
 	defer t.Stop()
 	for {
@@ -201,6 +213,20 @@ func (o *ops) watch(ctx context.Context, node string, status func(context.Contex
 			r.Peers = append(r.Peers, pr)
 		}
 		r.Licenses, r.LicenseProblems = lic.reading()
+		if st.Firmware != nil {
+			r.Firmware = []notify.SlotReading{}
+			for _, sl := range st.Firmware.Slots {
+				r.Firmware = append(r.Firmware, notify.SlotReading{Name: sl.Name, Version: sl.Version, State: sl.State, Failure: sl.Failure,
+					Seq: sl.Seq, Active: sl.Active, Trial: sl.Trial})
+			}
+		}
+		before := w.ReportedRollback
 		o.notes.Publish(w.Observe(r)...)
+		if w.ReportedRollback != before {
+			if err := atomicfile.Write(reported, []byte(w.ReportedRollback+"\n"), 0o600); err != nil {
+				// Told once per hmd start, then: a lesser evil than never.
+				o.log.Warn("the rollback notification may repeat at the next start", "err", err)
+			}
+		}
 	}
 }
