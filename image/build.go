@@ -97,10 +97,46 @@ type Manifest struct {
 // ErrBadInput marks a build refused because of its inputs.
 var ErrBadInput = errors.New("bad build input")
 
-// Build runs one build. Everything is assembled in a private directory
-// inside OutDir and moved into place only when complete, so a failed build
-// leaves no partial image behind.
+// Build runs one build: the inputs are checked first, then every step
+// below runs in order, each a function of the inputs and what the earlier
+// steps left in the work directory. Everything is assembled in a private
+// directory inside OutDir and moved into place only when complete, so a
+// failed build leaves no partial image behind.
 func Build(ctx context.Context, o Options) (*Manifest, error) {
+	o, err := checkOptions(o)
+	if err != nil {
+		return nil, err
+	}
+	b, err := newBuildJob(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(b.work)
+	for _, step := range []func(context.Context) error{
+		b.stageData,
+		b.resolveModules,
+		b.compileCommands,
+		b.collectHostTools,
+		b.assembleInitramfs,
+		b.writeBundle,
+		b.stageBoot,
+		b.writeDisk,
+		b.packageImage,
+		b.hashOutputs,
+		b.publish,
+	} {
+		if err := step(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return b.m, nil
+}
+
+// checkOptions fills in the defaults and refuses the inputs it can judge
+// without reading a file tree (kernel, version, vendor keys) before the
+// work directory exists: such a mistake costs no build time and leaves
+// OutDir as it was.
+func checkOptions(o Options) (Options, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -111,23 +147,48 @@ func Build(ctx context.Context, o Options) (*Manifest, error) {
 	for _, p := range []*string{&o.OutDir, &o.CacheDir, &o.SrcDir} {
 		abs, err := filepath.Abs(*p)
 		if err != nil {
-			return nil, fmt.Errorf("resolving %s: %w", *p, err)
+			return o, fmt.Errorf("resolving %s: %w", *p, err)
 		}
 		*p = abs
 	}
 	if err := o.Kernel.check(); err != nil {
-		return nil, err
+		return o, err
 	}
 	if strings.ContainsAny(o.Version, "/ \n") || o.Version == "" {
-		return nil, fmt.Errorf("%w: version %q must be non-empty without spaces or slashes", ErrBadInput, o.Version)
+		return o, fmt.Errorf("%w: version %q must be non-empty without spaces or slashes", ErrBadInput, o.Version)
 	}
 	pub, err := licensing.ParsePublicKey(o.VendorPub)
 	if err != nil {
-		return nil, fmt.Errorf("%w: vendor public key: %w", ErrBadInput, err)
+		return o, fmt.Errorf("%w: vendor public key: %w", ErrBadInput, err)
 	}
 	if o.VendorKey == nil || !pub.Equal(o.VendorKey.Public()) {
-		return nil, fmt.Errorf("%w: the vendor signing key is not the private half of the image's vendor public key: its update bundle would not verify", ErrBadInput)
+		return o, fmt.Errorf("%w: the vendor signing key is not the private half of the image's vendor public key: its update bundle would not verify", ErrBadInput)
 	}
+	return o, nil
+}
+
+// buildJob is one build in progress: its inputs, its private work
+// directory and the manifest the steps fill in.
+type buildJob struct {
+	o    Options
+	work string
+	// base names every output: hafw-<model>-<version>.
+	base string
+	m    *Manifest
+
+	// Where the steps put what they make, all inside work.
+	dataDir, binDir, initrd, bundle, espDir, disk string
+
+	modList   []string   // the modules' paths on the appliance, load order
+	core      string     // u-root's core commands, a cached cpio
+	hostFiles []hostFile // the host's tools in the initramfs
+	outputs   []string   // what publish moves into OutDir, the image first
+}
+
+// newBuildJob creates the private work directory inside OutDir (on the
+// same file system, so publishing is a rename) and the manifest's
+// constant part.
+func newBuildJob(ctx context.Context, o Options) (*buildJob, error) {
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("output directory: %w", err)
 	}
@@ -135,176 +196,228 @@ func Build(ctx context.Context, o Options) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("output directory %s is not writable: %w", o.OutDir, err)
 	}
-	defer os.RemoveAll(work)
-
 	m := &Manifest{Profile: o.Profile.Model, Version: o.Version, Format: string(o.Profile.ImageFormat),
 		SourceDateEpoch: o.Epoch.Unix(), KernelRelease: o.Kernel.Release(), Tools: toolVersions(ctx)}
 	m.Tools["go"] = runtime.Version()
-	dataDir := filepath.Join(work, "data")
-	if err := stageData(o, dataDir, m); err != nil {
-		return nil, err
-	}
+	base := "hafw-" + o.Profile.Model + "-" + o.Version
+	return &buildJob{o: o, work: work, base: base, m: m,
+		dataDir: filepath.Join(work, "data"),
+		binDir:  filepath.Join(work, "bin"),
+		initrd:  filepath.Join(work, "initrd.zst"),
+		bundle:  filepath.Join(work, base+upgrade.Ext),
+		espDir:  filepath.Join(work, "esp"),
+		disk:    filepath.Join(work, base+".img"),
+	}, nil
+}
 
-	// Modules: the profile's drivers and the lab set, dependencies first.
-	tree, err := OpenModuleTree(o.Kernel.Modules)
+// seed derives the disk's identifiers (GPT GUIDs, the VMDK's CID): a
+// function of the build's name and epoch, so two builds compare byte for
+// byte.
+func (b *buildJob) seed() string { return b.base + "@" + fmt.Sprint(b.o.Epoch.Unix()) }
+
+// resolveModules picks the kernel modules the initramfs carries: the
+// profile's drivers and the lab set, dependencies first, because the init
+// agent loads them in the listed order without modprobe.
+func (b *buildJob) resolveModules(context.Context) error {
+	tree, err := OpenModuleTree(b.o.Kernel.Modules)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	mods, err := tree.Resolve(append(o.Profile.Drivers(), LabModules...))
+	mods, err := tree.Resolve(append(b.o.Profile.Drivers(), LabModules...))
 	if err != nil {
-		return nil, fmt.Errorf("resolving kernel modules: %w", err)
+		return fmt.Errorf("resolving kernel modules: %w", err)
 	}
-	m.Modules = mods
-	modList := make([]string, len(mods))
+	b.m.Modules = mods
+	b.modList = make([]string, len(mods))
 	for i, p := range mods {
-		modList[i] = "/lib/modules/" + o.Kernel.Release() + "/" + p
+		b.modList[i] = "/lib/modules/" + b.o.Kernel.Release() + "/" + p
 	}
+	return nil
+}
 
-	core, urootVer, err := coreLayer(ctx, o.Log, o.SrcDir, o.CacheDir)
+// compileCommands builds u-root's core commands (cached) and the
+// appliance's own commands, and records the multi-call binary as an
+// input: the manifest says which sources the image runs.
+func (b *buildJob) compileCommands(ctx context.Context) error {
+	core, urootVer, err := coreLayer(ctx, b.o.Log, b.o.SrcDir, b.o.CacheDir)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	m.Tools["u-root"] = urootVer
-	binDir := filepath.Join(work, "bin")
-	o.Log.Info("building appliance commands")
-	if m.Commands, err = buildAppliance(ctx, o.SrcDir, binDir); err != nil {
-		return nil, err
+	b.core = core
+	b.m.Tools["u-root"] = urootVer
+	b.o.Log.Info("building appliance commands")
+	if b.m.Commands, err = buildAppliance(ctx, b.o.SrcDir, b.binDir); err != nil {
+		return err
 	}
-	sum, err := fileSHA256(filepath.Join(binDir, MultiCallName))
+	sum, err := fileSHA256(filepath.Join(b.binDir, MultiCallName))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	origins := make([]string, len(m.Commands))
-	for i, c := range m.Commands {
+	origins := make([]string, len(b.m.Commands))
+	for i, c := range b.m.Commands {
 		origins[i] = "./cmd/" + c
 	}
-	m.Inputs = append(m.Inputs, Input{Name: "command " + MultiCallName, Origin: strings.Join(origins, " "), SHA256: sum})
+	b.m.Inputs = append(b.m.Inputs, Input{Name: "command " + MultiCallName, Origin: strings.Join(origins, " "), SHA256: sum})
+	return nil
+}
+
+// collectHostTools finds the build host's tools the appliance needs (and
+// their libraries) and records each as an input: they come from the host,
+// not from the sources, so only the manifest tells which ones an image
+// holds.
+func (b *buildJob) collectHostTools(context.Context) error {
 	hostFiles, err := hostToolFiles(HostTools)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, f := range hostFiles {
 		sum, err := fileSHA256(f.Src)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		m.Inputs = append(m.Inputs, Input{Name: "host file /" + f.Dst, Origin: f.Src, SHA256: sum})
+		b.m.Inputs = append(b.m.Inputs, Input{Name: "host file /" + f.Dst, Origin: f.Src, SHA256: sum})
 	}
-	initrd := filepath.Join(work, "initrd.zst")
-	o.Log.Info("assembling initramfs", "modules", len(mods), "commands", m.Commands)
-	if err := writeInitramfs(o.Log, filepath.Join(work, "initramfs"), initramfsSpec{
-		coreCPIO: core, binDir: binDir, commands: m.Commands, kernel: o.Kernel, modules: mods,
-		hostFiles: hostFiles,
+	b.hostFiles = hostFiles
+	return nil
+}
+
+// assembleInitramfs writes the initramfs, the whole running system: the
+// commands, the modules, the host tools and /etc/hafw's build-time facts
+// (profile, version, vendor key, module load order, applications).
+func (b *buildJob) assembleInitramfs(context.Context) error {
+	o := b.o
+	o.Log.Info("assembling initramfs", "modules", len(b.m.Modules), "commands", b.m.Commands)
+	if err := writeInitramfs(o.Log, filepath.Join(b.work, "initramfs"), initramfsSpec{
+		coreCPIO: b.core, binDir: b.binDir, commands: b.m.Commands, kernel: o.Kernel, modules: b.m.Modules,
+		hostFiles: b.hostFiles,
 		etc: map[string][]byte{
 			"profile":      []byte(o.Profile.Model + "\n"),
 			"version":      []byte(o.Version + "\n"),
 			"vendor.pub":   o.VendorPub,
-			"modules.list": []byte(strings.Join(modList, "\n") + "\n"),
+			"modules.list": []byte(strings.Join(b.modList, "\n") + "\n"),
 			"apps":         []byte(Apps),
 		},
-	}, initrd); err != nil {
-		return nil, err
+	}, b.initrd); err != nil {
+		return err
 	}
-	if st, err := os.Stat(initrd); err == nil {
-		m.InitramfsBytes = st.Size()
+	if st, err := os.Stat(b.initrd); err == nil {
+		b.m.InitramfsBytes = st.Size()
 	}
+	return nil
+}
 
-	base := "hafw-" + o.Profile.Model + "-" + o.Version
-	bundle := filepath.Join(work, base+upgrade.Ext)
-	if err := writeBundle(o, m, initrd, bundle); err != nil {
-		return nil, err
+// stageBoot lays out the boot partition (slot A holding this build) and
+// records the kernel and the bootloader as inputs, which completes the
+// inputs: they are sorted so the manifest does not depend on step order.
+func (b *buildJob) stageBoot(context.Context) error {
+	if err := stageESP(b.o, b.espDir, b.initrd); err != nil {
+		return err
 	}
-
-	espDir := filepath.Join(work, "esp")
-	if err := stageESP(o, espDir, initrd); err != nil {
-		return nil, err
-	}
-	for _, in := range [][2]string{{"kernel", o.Kernel.Image}, {"bootloader", o.Bootloader}} {
+	for _, in := range [][2]string{{"kernel", b.o.Kernel.Image}, {"bootloader", b.o.Bootloader}} {
 		sum, err := fileSHA256(in[1])
 		if err != nil {
-			return nil, err
+			return err
 		}
 		origin := in[1]
-		if in[0] == "kernel" && o.KernelOrigin != "" {
-			origin = o.KernelOrigin
+		if in[0] == "kernel" && b.o.KernelOrigin != "" {
+			origin = b.o.KernelOrigin
 		}
-		m.Inputs = append(m.Inputs, Input{Name: in[0], Origin: origin, SHA256: sum})
+		b.m.Inputs = append(b.m.Inputs, Input{Name: in[0], Origin: origin, SHA256: sum})
 	}
-	sort.Slice(m.Inputs, func(i, j int) bool { return m.Inputs[i].Name < m.Inputs[j].Name })
+	sort.Slice(b.m.Inputs, func(i, j int) bool { return b.m.Inputs[i].Name < b.m.Inputs[j].Name })
+	return nil
+}
 
-	seed := base + "@" + fmt.Sprint(o.Epoch.Unix())
-	disk := filepath.Join(work, base+".img")
+// writeDisk writes the raw GPT disk from the staged boot and data
+// partitions: at the profile's disk size for a virtual appliance (the
+// OVA's virtual disk is the capacity the hypervisor provisions), at the
+// smallest size that holds the partitions for a physical one.
+func (b *buildJob) writeDisk(ctx context.Context) error {
 	diskSize := int64(0)
-	if o.Profile.ImageFormat == hwprofiles.OVA {
-		diskSize = int64(o.Profile.DiskGB) << 30
+	if b.o.Profile.ImageFormat == hwprofiles.OVA {
+		diskSize = int64(b.o.Profile.DiskGB) << 30
 	}
-	o.Log.Info("writing disk", "profile", o.Profile.Model)
-	if err := writeDisk(ctx, disk, diskSize, seed, o.Epoch, espDir, dataDir); err != nil {
-		return nil, err
-	}
+	b.o.Log.Info("writing disk", "profile", b.o.Profile.Model)
+	return writeDisk(ctx, b.disk, diskSize, b.seed(), b.o.Epoch, b.espDir, b.dataDir)
+}
 
-	var outputs []string
-	switch o.Profile.ImageFormat {
+// packageImage turns the raw disk into the profile's image format (the
+// raw disk itself, or an OVA) and lists the outputs, the image first and
+// the update bundle after it.
+func (b *buildJob) packageImage(context.Context) error {
+	switch b.o.Profile.ImageFormat {
 	case hwprofiles.RawDisk:
-		outputs = append(outputs, disk)
+		b.outputs = append(b.outputs, b.disk)
 	case hwprofiles.OVA:
-		ova := filepath.Join(work, base+".ova")
-		if err := buildOVA(o, base, disk, ova, seed); err != nil {
-			return nil, err
+		ova := filepath.Join(b.work, b.base+".ova")
+		if err := buildOVA(b.o, b.base, b.disk, ova, b.seed()); err != nil {
+			return err
 		}
-		outputs = append(outputs, ova)
+		b.outputs = append(b.outputs, ova)
 	default:
-		return nil, fmt.Errorf("%w: profile %s has unknown image format %q", ErrBadInput, o.Profile.Model, o.Profile.ImageFormat)
+		return fmt.Errorf("%w: profile %s has unknown image format %q", ErrBadInput, b.o.Profile.Model, b.o.Profile.ImageFormat)
 	}
-	outputs = append(outputs, bundle) // the image stays Outputs[0]
-	for _, p := range outputs {
+	b.outputs = append(b.outputs, b.bundle) // the image stays Outputs[0]
+	return nil
+}
+
+// hashOutputs records each output's size and SHA-256 in the manifest:
+// what a downloader checks and what two builds are compared by.
+func (b *buildJob) hashOutputs(context.Context) error {
+	for _, p := range b.outputs {
 		st, err := os.Stat(p)
 		if err != nil {
-			return nil, fmt.Errorf("stat output: %w", err)
+			return fmt.Errorf("stat output: %w", err)
 		}
 		sum, err := fileSHA256(p)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		m.Outputs = append(m.Outputs, Output{File: filepath.Base(p), Size: st.Size(), SHA256: sum})
+		b.m.Outputs = append(b.m.Outputs, Output{File: filepath.Base(p), Size: st.Size(), SHA256: sum})
 	}
-	mj, err := json.MarshalIndent(m, "", "  ")
+	return nil
+}
+
+// publish moves the outputs into OutDir: images first, the manifest last,
+// so a manifest never describes an image that is not there.
+func (b *buildJob) publish(context.Context) error {
+	mj, err := json.MarshalIndent(b.m, "", "  ")
 	if err != nil {
-		return nil, fmt.Errorf("encoding manifest: %w", err)
+		return fmt.Errorf("encoding manifest: %w", err)
 	}
-	// Publish: images first, the manifest last, so a manifest never
-	// describes an image that is not there.
-	for _, p := range outputs {
-		if err := os.Rename(p, filepath.Join(o.OutDir, filepath.Base(p))); err != nil {
-			return nil, fmt.Errorf("publishing %s: %w", filepath.Base(p), err)
+	for _, p := range b.outputs {
+		if err := os.Rename(p, filepath.Join(b.o.OutDir, filepath.Base(p))); err != nil {
+			return fmt.Errorf("publishing %s: %w", filepath.Base(p), err)
 		}
 	}
-	if err := atomicfile.Write(filepath.Join(o.OutDir, base+".manifest.json"), append(mj, '\n'), 0o644); err != nil {
-		return nil, fmt.Errorf("writing manifest: %w", err)
+	if err := atomicfile.Write(filepath.Join(b.o.OutDir, b.base+".manifest.json"), append(mj, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing manifest: %w", err)
 	}
-	if o.KeepRawDisk && o.Profile.ImageFormat == hwprofiles.OVA {
+	if b.o.KeepRawDisk && b.o.Profile.ImageFormat == hwprofiles.OVA {
 		// A debugging aid, not a release artifact: kept sparse and not
 		// hashed (hashing would read the whole virtual disk size).
-		if err := os.Rename(disk, filepath.Join(o.OutDir, filepath.Base(disk))); err != nil {
-			return nil, fmt.Errorf("keeping raw disk: %w", err)
+		if err := os.Rename(b.disk, filepath.Join(b.o.OutDir, filepath.Base(b.disk))); err != nil {
+			return fmt.Errorf("keeping raw disk: %w", err)
 		}
 	}
-	return m, nil
+	return nil
 }
 
 // writeBundle writes the update bundle: this build's slot payload (the
 // kernel and the initramfs a boot slot holds) with a manifest signed by
-// the vendor key.
-func writeBundle(o Options, m *Manifest, initrd, path string) error {
-	f, err := os.Create(path)
+// the vendor key, so an appliance already in the field can take this
+// build as an upgrade.
+func (b *buildJob) writeBundle(context.Context) error {
+	o := b.o
+	f, err := os.Create(b.bundle)
 	if err != nil {
 		return fmt.Errorf("writing update bundle: %w", err)
 	}
 	defer f.Close()
 	_, err = upgrade.Write(f, upgrade.Manifest{
 		Profile: o.Profile.Model, Version: o.Version, MinVersion: o.MinUpgradeFrom,
-		ConfigSchema: upgrade.DataSchema, KernelRelease: m.KernelRelease, SourceDateEpoch: o.Epoch.Unix(),
-	}, []upgrade.File{{Name: upgrade.KernelName, Path: o.Kernel.Image}, {Name: upgrade.InitrdName, Path: initrd}}, o.VendorKey, o.Epoch)
+		ConfigSchema: upgrade.DataSchema, KernelRelease: b.m.KernelRelease, SourceDateEpoch: o.Epoch.Unix(),
+	}, []upgrade.File{{Name: upgrade.KernelName, Path: o.Kernel.Image}, {Name: upgrade.InitrdName, Path: b.initrd}}, o.VendorKey, o.Epoch)
 	if err != nil {
 		return fmt.Errorf("writing update bundle: %w", err)
 	}
@@ -315,8 +428,11 @@ func writeBundle(o Options, m *Manifest, initrd, path string) error {
 }
 
 // stageData fills the data partition's tree: the validated first-boot
-// configuration and the licenses, laid out as config.Layout expects.
-func stageData(o Options, dir string, m *Manifest) error {
+// configuration and the licenses, laid out as config.Layout expects. It
+// runs first because a bad --config or --license is an input mistake:
+// refused before any compiling.
+func (b *buildJob) stageData(context.Context) error {
+	o, dir, m := b.o, b.dataDir, b.m
 	layout := config.Layout{Root: dir}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("staging data partition: %w", err)
