@@ -156,6 +156,14 @@ type run struct {
 	pwHash  string
 	sum     Summary
 	vmCount int
+
+	// The pair and the management station's client for each.
+	p, s       *appliance
+	pAPI, sAPI *api.Client
+	// The client writing to the VIP from the fourth step on.
+	w            *Writer
+	cancelWriter context.CancelFunc
+	writerDone   chan struct{}
 }
 
 // Run executes the whole scenario. It always cleans up its VMs and the
@@ -199,232 +207,292 @@ func (r *run) step(name string, fn func() error) error {
 	return nil
 }
 
+// say narrates inside the current step.
 func (r *run) say(format string, args ...any) { fmt.Fprintf(r.o.Out, "    "+format+"\n", args...) }
 
+// scenario is the demo, one named step after another; the first step that
+// fails ends it (every later step builds on the state the earlier ones
+// left: the pair, the client's writes).
 func (r *run) scenario(ctx context.Context) error {
-	p := &appliance{name: "mse1", role: "primary", eth0: "10.231.0.11/24", vip: vipAddr + "/24",
+	r.p = &appliance{name: "mse1", role: "primary", eth0: "10.231.0.11/24", vip: vipAddr + "/24",
 		mac: "52:54:00:23:10:01", uuid: "5a1e0001-0000-4000-8000-00000000d001"}
-	s := &appliance{name: "mse2", role: "secondary", eth0: "10.231.0.12/24",
+	r.s = &appliance{name: "mse2", role: "secondary", eth0: "10.231.0.12/24",
 		mac: "52:54:00:23:10:02", uuid: "5a1e0002-0000-4000-8000-00000000d002"}
-	r.apps = []*appliance{p, s}
+	r.apps = []*appliance{r.p, r.s}
 	if err := os.MkdirAll(r.o.WorkDir, 0o755); err != nil {
 		return err
 	}
-	if err := r.step("build the VA-Standard image and license each appliance for its UDI", func() error {
-		fw, err := BuildFirmware(ctx, r.o.SrcDir, filepath.Join(r.o.WorkDir, "image"), r.o.Log)
+	defer r.stopWriter()
+	for _, st := range []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"build the VA-Standard image and license each appliance for its UDI", r.buildAndLicense},
+		{"boot both appliances (first-boot keys on the kernel command line)", r.bootPair},
+		{"pair mse2 to mse1 through the management API; sync 100%, PRIMARY_ACTIVE/SECONDARY_ACTIVE", r.pair},
+		{"client writes numbered elements to the tracker on the VIP " + vipAddr, r.startWriter},
+		{"pull mse1's power (kill -9 of its QEMU): FAILOVER_ACTIVE, client served again", r.failover},
+		{"boot mse1 again (TERMINATED), fail back: PRIMARY_ACTIVE/SECONDARY_ACTIVE", r.rebootAndFailBack},
+		{"recovery: mse1's power pulled, its data partition wiped, booted with hafw.recovery; restored from mse2, fails back", r.recoverPrimary},
+		{"client served by mse1 again; every acknowledged write intact", r.checkWrites},
+		{"a VA licensed for another machine refuses an HA role", r.foreignLicense},
+	} {
+		if err := r.step(st.name, func() error { return st.fn(ctx) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// buildAndLicense builds the image once and gives each appliance its own
+// disk with an activation license for its UDI (an unactivated VA takes no
+// HA role), then creates the segment the appliances and the client share.
+func (r *run) buildAndLicense(ctx context.Context) error {
+	fw, err := BuildFirmware(ctx, r.o.SrcDir, filepath.Join(r.o.WorkDir, "image"), r.o.Log)
+	if err != nil {
+		return err
+	}
+	r.fw = fw
+	for _, a := range r.apps {
+		a.disk = filepath.Join(r.o.WorkDir, a.name+".img")
+		if err := fw.ApplianceDisk(a.disk, a.udi()); err != nil {
+			return err
+		}
+		r.say("%s: disk %s, activation license for %s", a.name, a.disk, a.udi())
+	}
+	seg, err := NewSegment(clientAddr)
+	if err != nil {
+		return err
+	}
+	r.seg = seg
+	r.sum.Namespace = seg.Name
+	r.say("segment: namespace %s, bridge br0, client %s", seg.Name, clientAddr)
+	return nil
+}
+
+// bootPair starts both VMs before waiting for either (the boots overlap)
+// and checks each came up activated in the role its command line gives.
+func (r *run) bootPair(ctx context.Context) error {
+	for _, a := range r.apps {
+		if err := r.boot(a); err != nil {
+			return err
+		}
+	}
+	for _, a := range r.apps {
+		m, err := a.vm.WaitFor(ctx, readyRE, 0, r.o.BootTimeout)
 		if err != nil {
 			return err
-		}
-		r.fw = fw
-		for _, a := range r.apps {
-			a.disk = filepath.Join(r.o.WorkDir, a.name+".img")
-			if err := fw.ApplianceDisk(a.disk, a.udi()); err != nil {
-				return err
-			}
-			r.say("%s: disk %s, activation license for %s", a.name, a.disk, a.udi())
-		}
-		seg, err := NewSegment(clientAddr)
-		if err != nil {
-			return err
-		}
-		r.seg = seg
-		r.sum.Namespace = seg.Name
-		r.say("segment: namespace %s, bridge br0, client %s", seg.Name, clientAddr)
-		return nil
-	}); err != nil {
-		return err
-	}
-
-	if err := r.step("boot both appliances (first-boot keys on the kernel command line)", func() error {
-		for _, a := range r.apps {
-			if err := r.boot(a); err != nil {
-				return err
-			}
-		}
-		for _, a := range r.apps {
-			m, err := a.vm.WaitFor(ctx, readyRE, 0, r.o.BootTimeout)
-			if err != nil {
-				return err
-			}
-			r.say("%s", strings.TrimSpace(m[0]))
-			if m[3] != a.role || m[6] != "activated" {
-				return fmt.Errorf("%s came up as role=%s license=%s, want role=%s license=activated", a.name, m[3], m[6], a.role)
-			}
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-
-	pAPI, sAPI := r.client(p), r.client(s)
-	if err := r.step("pair mse2 to mse1 through the management API; sync 100%, PRIMARY_ACTIVE/SECONDARY_ACTIVE", func() error {
-		res, err := pAPI.Pair(ctx, api.PairRequest{SecondaryName: s.name, SecondaryIP: s.addr().String(),
-			SecondaryPassword: password, FailoverType: "automatic", FailbackType: "manual",
-			LongFailoverWait: api.Duration(r.o.FailoverWait)})
-		if err != nil {
-			return fmt.Errorf("POST /v1/pair on mse1: %w", err)
-		}
-		r.say("mse1: %s", res.Message)
-		if err := r.waitPair(ctx, pAPI, sAPI, "PRIMARY_ACTIVE", "SECONDARY_ACTIVE", true, 3*time.Minute); err != nil {
-			return err
-		}
-		return r.gethainfo(ctx, pAPI, sAPI)
-	}); err != nil {
-		return err
-	}
-
-	w := NewWriter(vipAddr, r.seg.DialContext, 2*time.Second)
-	wctx, stopWriter := context.WithCancel(ctx)
-	writerDone := make(chan struct{})
-	go func() { defer close(writerDone); w.Run(wctx, 200*time.Millisecond) }()
-	defer func() { stopWriter(); <-writerDone }()
-	if err := r.step("client writes numbered elements to the tracker on the VIP "+vipAddr, func() error {
-		return waitUntil(ctx, 2*time.Minute, "10 acknowledged writes", func() bool { _, n := w.Counts(); return n >= 10 })
-	}); err != nil {
-		return err
-	}
-
-	var killed time.Time
-	if err := r.step("pull mse1's power (kill -9 of its QEMU): FAILOVER_ACTIVE, client served again", func() error {
-		killed = time.Now()
-		p.vm.Kill()
-		r.say("mse1 killed at %s", killed.Format("15:04:05.000"))
-		if err := waitState(ctx, sAPI, "FAILOVER_ACTIVE", 2*time.Minute); err != nil {
-			return fmt.Errorf("mse2: %w", err)
-		}
-		if err := waitUntil(ctx, 2*time.Minute, "a write acknowledged after the kill", func() bool { return w.AckedAfter(killed) }); err != nil {
-			return err
-		}
-		out, _ := w.Outage(killed)
-		r.sum.Outage = out
-		r.say("client served again through the VIP; outage %d ms", out.Milliseconds())
-		return r.gethainfo(ctx, sAPI)
-	}); err != nil {
-		return err
-	}
-
-	if err := r.step("boot mse1 again (TERMINATED), fail back: PRIMARY_ACTIVE/SECONDARY_ACTIVE", func() error {
-		if err := r.boot(p); err != nil {
-			return err
-		}
-		if _, err := p.vm.WaitFor(ctx, readyRE, 0, r.o.BootTimeout); err != nil {
-			return err
-		}
-		if err := waitState(ctx, pAPI, "TERMINATED", 2*time.Minute); err != nil {
-			return fmt.Errorf("mse1: %w", err)
-		}
-		r.gethainfo(ctx, pAPI, sAPI)
-		return r.failback(ctx, p, s, pAPI, sAPI)
-	}); err != nil {
-		return err
-	}
-
-	if err := r.step("recovery: mse1's power pulled, its data partition wiped, booted with hafw.recovery; restored from mse2, fails back", func() error {
-		killed := time.Now()
-		p.vm.Kill()
-		r.say("mse1 killed at %s", killed.Format("15:04:05.000"))
-		if err := waitState(ctx, sAPI, "FAILOVER_ACTIVE", 2*time.Minute); err != nil {
-			return fmt.Errorf("mse2: %w", err)
-		}
-		if err := waitUntil(ctx, 2*time.Minute, "a write acknowledged after the second kill", func() bool { return w.AckedAfter(killed) }); err != nil {
-			return err
-		}
-		r.sum.RecoveryOutage, _ = w.Outage(killed)
-		r.say("client served again through the VIP; outage %d ms", r.sum.RecoveryOutage.Milliseconds())
-		r.gethainfo(ctx, sAPI)
-		// A fresh copy of the image is a blank hafw-data partition; the
-		// operator re-installs the activation license file, nothing else.
-		if err := r.fw.ApplianceDisk(p.disk, p.udi()); err != nil {
-			return fmt.Errorf("wiping mse1's data partition: %w", err)
-		}
-		r.say("mse1's disk rewritten from the image: blank hafw-data, only the activation license re-installed")
-		p.recovery = true
-		defer func() { p.recovery = false }()
-		if err := r.boot(p); err != nil {
-			return err
-		}
-		m, err := p.vm.WaitFor(ctx, readyRE, 0, r.o.BootTimeout)
-		if err != nil {
-			return err
-		}
-		for _, l := range regexp.MustCompile(`hafw-recovery:[^\r\n]*`).FindAllString(p.vm.Console(), -1) {
-			r.say("console: %s", l)
 		}
 		r.say("%s", strings.TrimSpace(m[0]))
-		if m[3] != "none" {
-			return fmt.Errorf("mse1 in recovery mode came up as role=%s, want role=none", m[3])
+		if m[3] != a.role || m[6] != "activated" {
+			return fmt.Errorf("%s came up as role=%s license=%s, want role=%s license=activated", a.name, m[3], m[6], a.role)
 		}
-		if !strings.Contains(p.vm.Console(), "hafw-recovery:") {
-			return fmt.Errorf("mse1 booted with hafw.recovery printed no hafw-recovery: line")
-		}
-		// Status answers in recovery mode too: role none, no pairing.
-		r.gethainfo(ctx, pAPI, sAPI)
-		res, err := sAPI.Recover(ctx, api.RecoverRequest{PrimaryIP: p.addr().String(), PrimaryPassword: password})
-		if err != nil {
-			return fmt.Errorf("POST /v1/recover on mse2: %w", err)
-		}
-		r.say("mse2: %s", res.Message)
-		if err := waitState(ctx, pAPI, "TERMINATED", 2*time.Minute); err != nil {
-			return fmt.Errorf("mse1 after the restore: %w", err)
-		}
-		r.gethainfo(ctx, pAPI, sAPI)
-		return r.failback(ctx, p, s, pAPI, sAPI)
-	}); err != nil {
+	}
+	return nil
+}
+
+// pair pairs the secondary to the primary as an operator would, through
+// the primary's management API, and waits until both sides agree and the
+// data is in sync: only then is a failover lossless.
+func (r *run) pair(ctx context.Context) error {
+	r.pAPI, r.sAPI = r.client(r.p), r.client(r.s)
+	res, err := r.pAPI.Pair(ctx, api.PairRequest{SecondaryName: r.s.name, SecondaryIP: r.s.addr().String(),
+		SecondaryPassword: password, FailoverType: "automatic", FailbackType: "manual",
+		LongFailoverWait: api.Duration(r.o.FailoverWait)})
+	if err != nil {
+		return fmt.Errorf("POST /v1/pair on mse1: %w", err)
+	}
+	r.say("mse1: %s", res.Message)
+	if err := r.waitPair(ctx, r.pAPI, r.sAPI, "PRIMARY_ACTIVE", "SECONDARY_ACTIVE", true, 3*time.Minute); err != nil {
 		return err
 	}
+	return r.gethainfo(ctx, r.pAPI, r.sAPI)
+}
 
-	if err := r.step("client served by mse1 again; every acknowledged write intact", func() error {
-		back := time.Now()
-		if err := waitUntil(ctx, 2*time.Minute, "a write acknowledged after failback", func() bool { return w.AckedAfter(back) }); err != nil {
-			return err
-		}
-		stopWriter()
-		<-writerDone
-		r.sum.Attempts, r.sum.Acked = w.Counts()
-		lost, err := w.Lost(ctx)
-		if err != nil {
-			return err
-		}
-		r.sum.Lost = lost
-		r.say("%d writes tried, %d acknowledged, %d lost", r.sum.Attempts, r.sum.Acked, len(lost))
-		if len(lost) > 0 {
-			return fmt.Errorf("acknowledged writes lost: %v", lost)
-		}
-		return nil
-	}); err != nil {
+// startWriter starts the client writing to the VIP for the rest of the
+// scenario (stopWriter ends it) and waits for its first acknowledged
+// writes: the outages and the loss check below are measured on them.
+func (r *run) startWriter(ctx context.Context) error {
+	r.w = NewWriter(vipAddr, r.seg.DialContext, 2*time.Second)
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	r.cancelWriter, r.writerDone = cancel, done
+	go func() { defer close(done); r.w.Run(wctx, 200*time.Millisecond) }()
+	return waitUntil(ctx, 2*time.Minute, "10 acknowledged writes", func() bool { _, n := r.w.Counts(); return n >= 10 })
+}
+
+// stopWriter stops the client and waits for its last write to end, so
+// its counts are final; stopping twice, or before it started, is a no-op.
+func (r *run) stopWriter() {
+	if r.writerDone == nil {
+		return
+	}
+	r.cancelWriter()
+	<-r.writerDone
+}
+
+// failover pulls the primary's power and measures the client's outage
+// until the secondary serves the VIP.
+func (r *run) failover(ctx context.Context) error {
+	out, err := r.pullPrimaryPower(ctx, "the kill")
+	if err != nil {
 		return err
 	}
+	r.sum.Outage = out
+	return r.gethainfo(ctx, r.sAPI)
+}
 
+// pullPrimaryPower kills the primary's VM (no orderly shutdown: a power
+// cut) and waits until the secondary has failed over and the client's
+// writes are acknowledged again; it returns the client's outage. after
+// names the kill in the error.
+func (r *run) pullPrimaryPower(ctx context.Context, after string) (time.Duration, error) {
+	killed := time.Now()
+	r.p.vm.Kill()
+	r.say("mse1 killed at %s", killed.Format("15:04:05.000"))
+	if err := waitState(ctx, r.sAPI, "FAILOVER_ACTIVE", 2*time.Minute); err != nil {
+		return 0, fmt.Errorf("mse2: %w", err)
+	}
+	if err := waitUntil(ctx, 2*time.Minute, "a write acknowledged after "+after, func() bool { return r.w.AckedAfter(killed) }); err != nil {
+		return 0, err
+	}
+	out, _ := r.w.Outage(killed)
+	r.say("client served again through the VIP; outage %d ms", out.Milliseconds())
+	return out, nil
+}
+
+// rebootAndFailBack boots the primary again from its own disk: it comes
+// up TERMINATED (it knows it lost the VIP) and the operator fails back.
+func (r *run) rebootAndFailBack(ctx context.Context) error {
+	if _, err := r.bootReady(ctx, r.p); err != nil {
+		return err
+	}
+	if err := waitState(ctx, r.pAPI, "TERMINATED", 2*time.Minute); err != nil {
+		return fmt.Errorf("mse1: %w", err)
+	}
+	r.gethainfo(ctx, r.pAPI, r.sAPI)
+	return r.failback(ctx, r.p, r.s, r.pAPI, r.sAPI)
+}
+
+// recoverPrimary is the lost-disk case: the primary's power is pulled,
+// its data partition is replaced by a blank one, it boots in recovery
+// mode (no HA role), the secondary restores it and the operator fails
+// back.
+func (r *run) recoverPrimary(ctx context.Context) error {
+	out, err := r.pullPrimaryPower(ctx, "the second kill")
+	if err != nil {
+		return err
+	}
+	r.sum.RecoveryOutage = out
+	r.gethainfo(ctx, r.sAPI)
+	// A fresh copy of the image is a blank hafw-data partition; the
+	// operator re-installs the activation license file, nothing else.
+	if err := r.fw.ApplianceDisk(r.p.disk, r.p.udi()); err != nil {
+		return fmt.Errorf("wiping mse1's data partition: %w", err)
+	}
+	r.say("mse1's disk rewritten from the image: blank hafw-data, only the activation license re-installed")
+	if err := r.bootRecovery(ctx); err != nil {
+		return err
+	}
+	// Status answers in recovery mode too: role none, no pairing.
+	r.gethainfo(ctx, r.pAPI, r.sAPI)
+	res, err := r.sAPI.Recover(ctx, api.RecoverRequest{PrimaryIP: r.p.addr().String(), PrimaryPassword: password})
+	if err != nil {
+		return fmt.Errorf("POST /v1/recover on mse2: %w", err)
+	}
+	r.say("mse2: %s", res.Message)
+	if err := waitState(ctx, r.pAPI, "TERMINATED", 2*time.Minute); err != nil {
+		return fmt.Errorf("mse1 after the restore: %w", err)
+	}
+	r.gethainfo(ctx, r.pAPI, r.sAPI)
+	return r.failback(ctx, r.p, r.s, r.pAPI, r.sAPI)
+}
+
+// bootRecovery boots the primary with hafw.recovery, as the operator does
+// after replacing its disk, and checks it takes no role and says so on
+// the console: it must wait to be restored, not serve empty data.
+func (r *run) bootRecovery(ctx context.Context) error {
+	p := r.p
+	p.recovery = true
+	defer func() { p.recovery = false }()
+	m, err := r.bootReady(ctx, p)
+	if err != nil {
+		return err
+	}
+	for _, l := range regexp.MustCompile(`hafw-recovery:[^\r\n]*`).FindAllString(p.vm.Console(), -1) {
+		r.say("console: %s", l)
+	}
+	r.say("%s", strings.TrimSpace(m[0]))
+	if m[3] != "none" {
+		return fmt.Errorf("mse1 in recovery mode came up as role=%s, want role=none", m[3])
+	}
+	if !strings.Contains(p.vm.Console(), "hafw-recovery:") {
+		return fmt.Errorf("mse1 booted with hafw.recovery printed no hafw-recovery: line")
+	}
+	return nil
+}
+
+// checkWrites waits until the failed-back primary serves the client, then
+// stops the client and reads every acknowledged write back: the demo's
+// claim is that failover and failback lose none.
+func (r *run) checkWrites(ctx context.Context) error {
+	back := time.Now()
+	if err := waitUntil(ctx, 2*time.Minute, "a write acknowledged after failback", func() bool { return r.w.AckedAfter(back) }); err != nil {
+		return err
+	}
+	r.stopWriter()
+	r.sum.Attempts, r.sum.Acked = r.w.Counts()
+	lost, err := r.w.Lost(ctx)
+	if err != nil {
+		return err
+	}
+	r.sum.Lost = lost
+	r.say("%d writes tried, %d acknowledged, %d lost", r.sum.Attempts, r.sum.Acked, len(lost))
+	if len(lost) > 0 {
+		return fmt.Errorf("acknowledged writes lost: %v", lost)
+	}
+	return nil
+}
+
+// foreignLicense powers the pair off (its part is done; the host's CPU
+// goes to the third VM) and boots a VA carrying another machine's
+// activation license: it must take no HA role and say why on the
+// console.
+func (r *run) foreignLicense(ctx context.Context) error {
 	for _, a := range r.apps {
 		a.vm.Kill()
 	}
-	return r.step("a VA licensed for another machine refuses an HA role", func() error {
-		u := &appliance{name: "mse3", role: "primary", eth0: "10.231.0.13/24", vip: "10.231.0.20/24",
-			mac: "52:54:00:23:10:03", uuid: "5a1e0003-0000-4000-8000-00000000d003"}
-		u.disk = filepath.Join(r.o.WorkDir, u.name+".img")
-		// The license of another VA (mse1's UDI) on mse3's disk.
-		if err := r.fw.ApplianceDisk(u.disk, p.udi()); err != nil {
-			return err
-		}
-		r.apps = append(r.apps, u)
-		if err := r.boot(u); err != nil {
-			return err
-		}
-		m, err := u.vm.WaitFor(ctx, readyRE, 0, r.o.BootTimeout)
-		if err != nil {
-			return err
-		}
-		r.say("%s", strings.TrimSpace(m[0]))
-		if m[3] != "none" || m[6] != "not-activated" {
-			return fmt.Errorf("mse3 with another machine's license came up role=%s license=%s, want role=none license=not-activated", m[3], m[6])
-		}
-		line, err := u.vm.WaitFor(ctx, regexp.MustCompile(`[^\n]*not activated[^\n]*`), 0, time.Second)
-		if err != nil {
-			return fmt.Errorf("no console message about the missing activation: %w", err)
-		}
-		r.say("console: %s", strings.TrimSpace(line[0]))
-		return nil
-	})
+	u := &appliance{name: "mse3", role: "primary", eth0: "10.231.0.13/24", vip: "10.231.0.20/24",
+		mac: "52:54:00:23:10:03", uuid: "5a1e0003-0000-4000-8000-00000000d003"}
+	u.disk = filepath.Join(r.o.WorkDir, u.name+".img")
+	// The license of another VA (mse1's UDI) on mse3's disk.
+	if err := r.fw.ApplianceDisk(u.disk, r.p.udi()); err != nil {
+		return err
+	}
+	r.apps = append(r.apps, u)
+	m, err := r.bootReady(ctx, u)
+	if err != nil {
+		return err
+	}
+	r.say("%s", strings.TrimSpace(m[0]))
+	if m[3] != "none" || m[6] != "not-activated" {
+		return fmt.Errorf("mse3 with another machine's license came up role=%s license=%s, want role=none license=not-activated", m[3], m[6])
+	}
+	line, err := u.vm.WaitFor(ctx, regexp.MustCompile(`[^\n]*not activated[^\n]*`), 0, time.Second)
+	if err != nil {
+		return fmt.Errorf("no console message about the missing activation: %w", err)
+	}
+	r.say("console: %s", strings.TrimSpace(line[0]))
+	return nil
+}
+
+// bootReady boots a and waits for its ready line, returning the line's
+// fields (readyRE's submatches).
+func (r *run) bootReady(ctx context.Context, a *appliance) ([]string, error) {
+	if err := r.boot(a); err != nil {
+		return nil, err
+	}
+	return a.vm.WaitFor(ctx, readyRE, 0, r.o.BootTimeout)
 }
 
 // failback runs the operator's forced failback on the TERMINATED primary
