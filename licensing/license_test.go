@@ -98,7 +98,7 @@ func signRaw(priv ed25519.PrivateKey, body string) []byte {
 	return []byte(body + "signature: " + base64.StdEncoding.EncodeToString(ed25519.Sign(priv, []byte(body))) + "\n")
 }
 
-// TestBadInput is the list: each bad license is refused with a
+// TestBadInput: each kind of bad license is refused with a
 // one-line reason that says what is wrong.
 func TestBadInput(t *testing.T) {
 	pub, priv := newKey(t)

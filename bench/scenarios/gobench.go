@@ -1,5 +1,5 @@
 // Package scenarios holds the measurements behind `make bench`. Each
-// scenario measures hafw and the peer its issue names in the same run, on
+// scenario measures hafw and the tool it is compared with in the same run, on
 // the same machine, with the same method, and returns benchkit rows.
 //
 // The network scenarios reuse the benchmarks that already live next to

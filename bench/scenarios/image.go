@@ -22,7 +22,8 @@ import (
 	"github.com/hafw/hafw/internal/vmtest"
 )
 
-// imageProfile is the OVA the issue names for the build comparison.
+// imageProfile is the image of the build comparison: the VA-Standard
+// OVA, the first image `make image` builds.
 const imageProfile = "VA-Standard"
 
 // Image is the image build figure: u-root's own CLI making a bare initramfs of

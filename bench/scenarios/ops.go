@@ -8,7 +8,7 @@ import (
 	"github.com/hafw/hafw/internal/benchkit"
 )
 
-// Ops is the operations issue's figures: the failover outage with three
+// Ops is the operations figures: the failover outage with three
 // trap destinations (one a black hole) next to none — notifications must
 // cost the failover nothing — and hmd's CPU and memory with /metrics
 // scraped every second next to no scraping.

@@ -1,5 +1,5 @@
 // Command hafw-bench is `make bench`: it runs every scenario of
-// bench/scenarios (hafw side by side with each issue's peer), prints a
+// bench/scenarios (hafw side by side with the tool it is compared with), prints a
 // table of percentiles and ratios, and writes bench/results.json. A
 // scenario that fails is reported and the others still run; the exit
 // status is then 1, so a broken measurement is never mistaken for a result.

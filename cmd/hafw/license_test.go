@@ -45,7 +45,7 @@ func TestLicenseCLI(t *testing.T) {
 		t.Fatalf("verify good licenses: exit %d\n%s%s", code, out, errOut)
 	}
 
-	// The list of bad input, each refused with a one-line reason naming the file.
+	// Bad input, each refused with a one-line reason naming the file.
 	data, _ := os.ReadFile(cas)
 	tampered := filepath.Join(dir, "tampered.lic")
 	os.WriteFile(tampered, []byte(strings.Replace(string(data), "count: 3000", "count: 9000", 1)), fileMode)

@@ -20,8 +20,9 @@ import (
 const MaxBody = 64 << 10
 
 // Limits of the timing settings. The failover wait goes down to sub-second
-// values (the issue asks for it) but not so low that one lost datagram is a
-// failover; heartbeats must fit at least three times into the wait.
+// values (a LAN pair may want to fail over within a second) but not so low
+// that one lost datagram is a failover; heartbeats must fit at least three
+// times into the wait.
 const (
 	MinFailoverWait      = 100 * time.Millisecond
 	MaxFailoverWait      = 10 * time.Minute

@@ -20,7 +20,7 @@ import (
 )
 
 // benchTrials is the number of trials per setting (HAFW_BENCH_TRIALS,
-// default 20 as the issue asks).
+// default 20).
 func benchTrials() int {
 	if n, err := strconv.Atoi(os.Getenv("HAFW_BENCH_TRIALS")); err == nil && n > 0 {
 		return n
@@ -151,7 +151,7 @@ func falseFailoverRun(b *testing.B, wait time.Duration, loss, secs int) {
 }
 
 // reportGaps reports the client's view of a loss run: the longest wait
-// for an answer (the issue's client gap), the same over stretches in
+// for an answer (the client gap), the same over stretches in
 // which the prober kept its schedule, and the prober's longest pause
 // between two probes (what it could not see).
 func reportGaps(b *testing.B, g gapreport.Summary) {

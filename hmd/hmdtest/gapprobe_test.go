@@ -76,7 +76,7 @@ type gapProber struct {
 }
 
 // probeThreshold is the wait above which the prober reports an episode
-// (well below the 100 ms the issue allows).
+// (well below the 100 ms bound on the client's gap through a heal).
 const probeThreshold = 20 * time.Millisecond
 
 func startGapProber(l *lan, port int) *gapProber {

@@ -24,7 +24,7 @@ import (
 
 // Timing of announcements. The burst covers a lost frame or two at
 // takeover; the refresh keeps switch MAC tables and neighbour caches from
-// ageing the VIP out (the lesson from keepalived's issue tracker).
+// ageing the VIP out.
 const (
 	DefaultBurstCount   = 5
 	DefaultBurstGap     = 50 * time.Millisecond

@@ -1,5 +1,5 @@
 // Package benchkit is the shared machinery of `make bench`: every scenario
-// measures hafw and the peer the issue names (keepalived, rsync, u-root's
+// measures hafw and the tool it is compared with (keepalived, rsync, u-root's
 // CLI, …) in the same run, on the same machine, and reports both side by
 // side. Numbers are samples, summarised as percentiles; the ratio is always
 // hafw divided by the peer, so below 1 means hafw needs less.
@@ -56,8 +56,8 @@ func Summarize(samples []float64) Stats {
 	return Stats{N: len(s), Mean: sum / float64(len(s)), P50: rank(50), P95: rank(95), P99: rank(99), Min: s[0], Max: s[len(s)-1]}
 }
 
-// Comparison is one metric measured for hafw and, where the issue names
-// one, for a peer.
+// Comparison is one metric measured for hafw and, where there is one, for
+// the peer tool it is compared with.
 type Comparison struct {
 	Scenario string  `json:"scenario"`
 	Metric   string  `json:"metric"`
