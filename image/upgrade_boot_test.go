@@ -3,6 +3,7 @@ package image
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -32,8 +33,10 @@ const panicBootTimeout = 3 * bootTimeout
 // engineer would, with the bundles on disks of their own (as if written to
 // a USB stick with dd):
 //
-//  1. version 1.0.0 installs 1.1.0 into slot B and reboots; 1.1.0 boots on
-//     trial, becomes healthy and is committed by the init agent;
+//  1. on version 1.0.0, `hactl upgrade --reboot now` sends 1.1.0 to hmd's
+//     management API, which writes it into slot B and has the init agent
+//     reboot; 1.1.0 boots on trial, its hmd comes up, and the init agent
+//     commits it once the appliance is healthy;
 //  2. 1.1.0 installs 1.2.0, whose initramfs is damaged (the kernel panics),
 //     into slot A and reboots; the loader's tries run out, 1.1.0 boots again
 //     by itself and reports which version failed, and slot A is marked
@@ -52,10 +55,12 @@ func TestBoot3355UpgradeCommitAndRollback(t *testing.T) {
 	})}
 
 	c.ready("primary")
-	c.run("hafw upgrade install /dev/vdb && hafw reboot")
-	c.wait(regexp.MustCompile(`version `+regexp.QuoteMeta(nextVersion)+` installed in slot B \(entry hafw-b\+3\.conf, 3 tries\)`), commandTimeout)
+	c.run("hactl upgrade --reboot now /dev/vdb")
+	c.wait(regexp.MustCompile(`write: 100%`), commandTimeout)
+	c.wait(regexp.MustCompile(`version `+regexp.QuoteMeta(nextVersion)+` installed in slot B \(entry hafw-b\+3\.conf, 3 tries\).*; the appliance reboots at `), commandTimeout)
 	start := time.Now()
 	c.wait(regexp.MustCompile(`hafw-upgrade: version `+regexp.QuoteMeta(nextVersion)+` boots on trial from slot B \(hafw-b[^)]*\.conf\)`), bootTimeout)
+	c.wait(regexp.MustCompile(`msg="hmd ready" role=primary version=`+regexp.QuoteMeta(nextVersion)+` `), bootTimeout)
 	ready := c.from
 	c.ready("primary")
 	c.wait(regexp.MustCompile(`hafw-upgrade: version `+regexp.QuoteMeta(nextVersion)+` in slot B is healthy and committed`), bootTimeout)
@@ -138,4 +143,47 @@ func bundleDisk(t *testing.T, bundle string) string {
 		t.Fatal(err)
 	}
 	return disk
+}
+
+// TestBoot3355UpgradePowerCut pulls the power while the installer writes
+// slot B (QEMU killed, the boot disk's writes slowed to 1 MiB/s so that
+// the cut lands in the write): the next boot is version 1.0.0 from slot A,
+// which says the upgrade was interrupted and marks slot B empty.
+func TestBoot3355UpgradePowerCut(t *testing.T) {
+	testenv.Short(t, "QEMU boot")
+	vmtest.Require(t, true)
+	dir, m := primaryBuild(t)
+	next := nextBundle(t)
+	t.Parallel()
+	disk := filepath.Join(t.TempDir(), "disk.img")
+	if out, err := exec.Command("cp", "--sparse=always", output(t, dir, m, ".img"), disk).CombinedOutput(); err != nil {
+		t.Fatalf("copy the disk: %v\n%s", err, out)
+	}
+	opts := vmtest.Options{EFI: true,
+		Disks: []vmtest.Disk{{Path: disk, Writable: true}, {Path: next}},
+		NICs:  []vmtest.NIC{{Model: "virtio-net-pci"}, {Model: "virtio-net-pci"}},
+	}
+	c := &bootConsole{t: t, vm: vmtest.Start(t, opts)}
+	c.ready("primary")
+	if _, err := c.vm.Monitor("block_set_io_throttle disk0 0 0 1048576 0 0 0"); err != nil {
+		t.Fatalf("throttle the boot disk's writes: %v", err)
+	}
+	if out, err := c.vm.Monitor("info block disk0"); err != nil || !strings.Contains(out, "bps_wr=1048576") {
+		t.Fatalf("the boot disk's writes are not throttled: %v\n%s", err, out)
+	}
+	c.run("hafw upgrade install /dev/vdb")
+	c.wait(regexp.MustCompile(`write: [1-9]0%`), commandTimeout)
+	c.vm.Kill()
+	t.Logf("power cut while slot B was written")
+
+	c = &bootConsole{t: t, vm: vmtest.Start(t, opts)}
+	got := c.wait(regexp.MustCompile(`hafw-upgrade: (Upgrade to version `+regexp.QuoteMeta(nextVersion)+` was interrupted while slot B was written[^\r\n]*)`), bootTimeout)
+	c.ready("primary")
+	t.Logf("after the power cut: %s", got[1])
+	c.run("hafw upgrade status")
+	status := c.wait(regexp.MustCompile(`(?s)Slot\s+Version.*?\n(A .*?)\r?\n(B .*?)\r?\n`), commandTimeout)
+	if !regexp.MustCompile(`^A\s+1\.0\.0-test\s+good\s+hafw-a\.conf\s+active`).MatchString(status[1]) ||
+		!regexp.MustCompile(`^B\s+-\s+-\s+-`).MatchString(status[2]) {
+		t.Fatalf("slots after the power cut:\n%s\n%s", status[1], status[2])
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/internal/cli"
 	"github.com/hafw/hafw/upgrade"
 )
 
@@ -60,9 +61,15 @@ func runUpgrade(ctx context.Context, c *api.Client, args []string, stdout, stder
 	if err != nil {
 		return fmt.Errorf("update bundle: %w", err)
 	}
-	p := &progressLog{w: stderr}
-	body := &countingReader{r: f, f: func(n int64) { p.show("send", n, st.Size()) }}
-	res, err := c.Upgrade(ctx, req, body, st.Size(), func(u api.UpgradeProgress) { p.show(u.Stage, u.Done, u.Total) })
+	// A block device (a bundle written to a stick with dd) has no size:
+	// it is sent to its end, and the appliance reads the bundle's own.
+	size := st.Size()
+	if !st.Mode().IsRegular() {
+		size = -1
+	}
+	p := &cli.Progress{W: stderr}
+	body := &countingReader{r: f, f: func(n int64) { p.Show("send", n, size) }}
+	res, err := c.Upgrade(ctx, req, body, size, func(u api.UpgradeProgress) { p.Show(u.Stage, u.Done, u.Total) })
 	if err != nil {
 		return err
 	}
@@ -88,26 +95,6 @@ func rebootTime(s string, now time.Time) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%q is not now, HH:MM or an RFC 3339 time", s)
 	}
 	return t, nil
-}
-
-// progressLog prints a line per stage and per tenth of it: readable on a
-// terminal and in a script's log alike.
-type progressLog struct {
-	w     io.Writer
-	stage string
-	tenth int64
-}
-
-func (p *progressLog) show(stage string, done, total int64) {
-	if total <= 0 || stage == "" {
-		return
-	}
-	tenth := done * 10 / total
-	if stage == p.stage && tenth <= p.tenth {
-		return
-	}
-	p.stage, p.tenth = stage, tenth
-	fmt.Fprintf(p.w, "%s: %d%% (%.1f of %.1f MiB)\n", stage, tenth*10, float64(done)/(1<<20), float64(total)/(1<<20))
 }
 
 type countingReader struct {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hafw/hafw/image/bootctl"
+	"github.com/hafw/hafw/internal/cli"
 	"github.com/hafw/hafw/upgrade"
 )
 
@@ -46,7 +47,8 @@ func runUpgrade(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if fs.NArg() != 1 {
 			return usageError("upgrade install needs exactly one bundle FILE")
 		}
-		res, err := m.Install(ctx, fs.Arg(0), *allowDowngrade, nil)
+		p := &cli.Progress{W: stderr}
+		res, err := m.Install(ctx, fs.Arg(0), *allowDowngrade, p.Show)
 		if err != nil {
 			return err
 		}

@@ -244,8 +244,8 @@ func (c *Client) UpgradeStatus(ctx context.Context) (UpgradeStatus, error) {
 	return st, err
 }
 
-// Upgrade is POST /v1/upgrade: it sends size bytes of bundle (sent tells
-// how many went out) and calls progress for each line of the answer. The
+// Upgrade is POST /v1/upgrade: it sends size bytes of bundle (-1: to its
+// end, size unknown) and calls progress for each line of the answer. The
 // error is the appliance's refusal, if any.
 func (c *Client) Upgrade(ctx context.Context, req UpgradeRequest, bundle io.Reader, size int64, progress func(UpgradeProgress)) (UpgradeResult, error) {
 	u := c.base + "/v1/upgrade"

@@ -33,6 +33,7 @@ func (d *Daemon) Status(ctx context.Context) (api.Status, error) {
 		for _, p := range d.peers {
 			hb, rejects := d.heartbeatStatus(p.cfg)
 			ps := peerStatus(d.role() == ha.Primary, p.cfg, p.node, hb, rejects)
+			applyVersion(&ps, d.opt.Version, hb)
 			if r, ok := d.opt.Data.(ReplicationReporter); ok && p.node.HoldsVIP {
 				if rep, ok := r.Replication(p.cfg.InstanceSlot); ok {
 					ps.Replication, ps.DataReplication = &rep, rep.State

@@ -155,6 +155,8 @@ type peer struct {
 	lastOwnerProbe time.Time
 	// saved is the node as last written to the store (nil: not yet).
 	saved *ha.Node
+	// skew is the version difference last logged ("" none; versions.go).
+	skew string
 }
 
 // persist writes p's configuration and node to the store.
@@ -376,6 +378,7 @@ func (d *Daemon) onTick() {
 	for i, p := range d.peers {
 		d.feedReplica(i)
 		d.step(i, ha.Tick{})
+		d.checkVersion(p)
 		// While holding the VIP with the peer silent, check now and then
 		// that nobody else answers for it.
 		if p.node.HoldsVIP && !p.node.Peer.Up && now.Sub(p.lastOwnerProbe) >= p.cfg.FailoverWait {

@@ -55,9 +55,10 @@ func (d *Daemon) restartMonitor() error {
 	}
 	port := uint16(d.opt.HeartbeatPort)
 	cfg := heartbeat.Config{
-		Node:   d.hip.String(),
-		Paths:  []heartbeat.Path{{Name: "hm", Local: netip.AddrPortFrom(d.hip, port)}},
-		Logger: d.log,
+		Node:     d.hip.String(),
+		Firmware: d.opt.Version,
+		Paths:    []heartbeat.Path{{Name: "hm", Local: netip.AddrPortFrom(d.hip, port)}},
+		Logger:   d.log,
 	}
 	dc := d.directIP()
 	if dc.IsValid() {

@@ -4,16 +4,18 @@
 // (transport.go) that turns what it hears, and what it stops hearing, into
 // events for the HA state machine (package ha).
 //
-// Wire format, version 2, big endian:
+// Wire format, version 3, big endian:
 //
 //	0  2  magic "HB"
-//	2  1  version (2)
+//	2  1  version (3; 2 is read and written too, below)
 //	3  1  flags (FlagReply, FlagGraceful, FlagHoldsVIP, FlagDegraded, FlagIneligible)
 //	4  1  sender HA state (index into ha.States()+1; 0 = none)
 //	5  1  len(sender) = s, 1..MaxIDLen
 //	6  s  sender node ID
 //	.  1  len(pair) = p, 1..MaxIDLen
 //	.  p  pair ID
+//	.  1  len(firmware) = f, 0..MaxIDLen  (version 3 only)
+//	.  f  the sender's firmware version  (version 3 only)
 //	.  8  sequence number (per run of the sender and pair, from 1, dense)
 //	.  8  send time, Unix nanoseconds of the sender's clock
 //	.  8  echo: the send time of the peer message this one answers (replies)
@@ -22,6 +24,12 @@
 //	.  8  challenge: the sender's current random nonce for the receiver (never 0)
 //	.  8  answer: the receiver's challenge as the sender last learned it (0: none yet)
 //	. 32  HMAC-SHA256 over everything before it
+//
+// Version 2 is version 3 without the firmware. A pair is upgraded one node
+// at a time, and firmware that reads only version 2 rejects version 3: a
+// monitor therefore writes version 2 to a peer until it has heard version 3
+// from it, and meanwhile adds a version-3 probe now and then, which a
+// version-2 peer drops and a version-3 peer answers (transport.go).
 //
 // A message counts only when it answers the receiver's current challenge
 // (replay.go): no packet captured before a restart, or before the peer's
@@ -42,8 +50,12 @@ import (
 	"github.com/hafw/hafw/hmd/ha"
 )
 
-// Version is the wire format version this package writes and reads.
-const Version = 2
+// Version is the newest wire format version this package writes and
+// reads; MinVersion the oldest.
+const (
+	Version    = 3
+	MinVersion = 2
+)
 
 // MaxIDLen bounds node and pair IDs on the wire.
 const MaxIDLen = 64
@@ -68,15 +80,18 @@ const (
 
 const (
 	macLen   = sha256.Size
-	fixedLen = 2 + 1 + 1 + 1 + 1 + 1 + 8*7 + macLen // without the IDs
+	fixedLen = 2 + 1 + 1 + 1 + 1 + 1 + 1 + 8*7 + macLen // without the IDs and the firmware
 	// MaxLen is the longest valid message.
-	MaxLen = fixedLen + 2*MaxIDLen
+	MaxLen = fixedLen + 3*MaxIDLen
 )
 
 var magic = [2]byte{'H', 'B'}
 
 // Message is one heartbeat.
 type Message struct {
+	// Wire is the format version the message was read as, or is to be
+	// sealed as (0: Version).
+	Wire   uint8
 	Flags  uint8
 	State  ha.State
 	Sender string
@@ -93,6 +108,8 @@ type Message struct {
 	Boot      uint64
 	Challenge uint64
 	Answer    uint64
+	// Firmware is the sender's firmware version ("" in version 2).
+	Firmware string
 }
 
 // Decoding errors. Each rejected message matches exactly one of them (with
@@ -170,16 +187,30 @@ func Seal(m Message, key []byte) ([]byte, error) {
 	if m.Boot == 0 || m.Challenge == 0 {
 		return nil, errors.New("seal heartbeat: boot and challenge must not be zero")
 	}
+	wire := m.Wire
+	if wire == 0 {
+		wire = Version
+	}
+	if wire < MinVersion || wire > Version {
+		return nil, fmt.Errorf("seal heartbeat: wire version %d", wire)
+	}
+	if len(m.Firmware) > MaxIDLen {
+		return nil, fmt.Errorf("seal heartbeat: firmware version %q longer than %d", m.Firmware, MaxIDLen)
+	}
 	st, err := stateCode(m.State)
 	if err != nil {
 		return nil, fmt.Errorf("seal heartbeat: %w", err)
 	}
-	b := make([]byte, 0, fixedLen+len(m.Sender)+len(m.Pair))
+	b := make([]byte, 0, fixedLen+len(m.Sender)+len(m.Pair)+len(m.Firmware))
 	b = append(b, magic[:]...)
-	b = append(b, Version, m.Flags, st, byte(len(m.Sender)))
+	b = append(b, wire, m.Flags, st, byte(len(m.Sender)))
 	b = append(b, m.Sender...)
 	b = append(b, byte(len(m.Pair)))
 	b = append(b, m.Pair...)
+	if wire >= 3 {
+		b = append(b, byte(len(m.Firmware)))
+		b = append(b, m.Firmware...)
+	}
 	b = binary.BigEndian.AppendUint64(b, m.Seq)
 	b = binary.BigEndian.AppendUint64(b, uint64(m.SentAt))
 	b = binary.BigEndian.AppendUint64(b, uint64(m.Echo))
@@ -201,9 +232,10 @@ func parse(b []byte) (m Message, body, tag []byte, err error) {
 	if b[0] != magic[0] || b[1] != magic[1] {
 		return m, nil, nil, fmt.Errorf("%w: bad magic", ErrMalformed)
 	}
-	if b[2] != Version {
+	if b[2] < MinVersion || b[2] > Version {
 		return m, nil, nil, fmt.Errorf("%w: %d", ErrVersion, b[2])
 	}
+	m.Wire = b[2]
 	m.Flags = b[3]
 	if m.Flags&^knownFlags != 0 {
 		return m, nil, nil, fmt.Errorf("%w: unknown flags %#x", ErrMalformed, m.Flags)
@@ -217,13 +249,13 @@ func parse(b []byte) (m Message, body, tag []byte, err error) {
 		return m, nil, nil, fmt.Errorf("%w: state code %d", ErrMalformed, st)
 	}
 	rest := b[5:]
-	id := func(what string) (string, error) {
+	field := func(what string, min int) (string, error) {
 		if len(rest) < 1 {
 			return "", ErrTruncated
 		}
 		n := int(rest[0])
-		if n == 0 || n > MaxIDLen {
-			return "", fmt.Errorf("%w: %s ID length %d", ErrMalformed, what, n)
+		if n < min || n > MaxIDLen {
+			return "", fmt.Errorf("%w: %s length %d", ErrMalformed, what, n)
 		}
 		if len(rest) < 1+n {
 			return "", ErrTruncated
@@ -232,11 +264,16 @@ func parse(b []byte) (m Message, body, tag []byte, err error) {
 		rest = rest[1+n:]
 		return s, nil
 	}
-	if m.Sender, err = id("sender"); err != nil {
+	if m.Sender, err = field("sender ID", 1); err != nil {
 		return m, nil, nil, err
 	}
-	if m.Pair, err = id("pair"); err != nil {
+	if m.Pair, err = field("pair ID", 1); err != nil {
 		return m, nil, nil, err
+	}
+	if m.Wire >= 3 {
+		if m.Firmware, err = field("firmware version", 0); err != nil {
+			return m, nil, nil, err
+		}
 	}
 	const fields = 7 * 8
 	if len(rest) < fields+macLen {

@@ -67,8 +67,11 @@ func TestRoundTrip(t *testing.T) {
 		m := live(v, uint64(i+2))
 		m.State = st
 		m.Echo = int64(i) * 1000
+		m.Wire, m.Firmware = Version, "1.1.0-rc2"
 		if i%2 == 1 {
 			m.Flags |= FlagDegraded
+			// What a peer still on the old firmware writes and reads.
+			m.Wire, m.Firmware = MinVersion, ""
 		}
 		got, err := v.Open(seal(t, m, testKey(t, "pair-1")))
 		if err != nil {

@@ -49,6 +49,9 @@ type Config struct {
 	// RTTWindow is how many round trips the mean response time covers.
 	RTTWindow int
 	Logger    *slog.Logger
+	// Firmware is this node's firmware version, told to peers that read
+	// wire version 3 (a pair mid-upgrade shows both versions).
+	Firmware string
 	// OnRTT, if set, gets every round trip measured on a path (metrics).
 	// It is called with the monitor's lock held: it must be quick.
 	OnRTT func(pair, path string, rtt time.Duration)
@@ -107,6 +110,12 @@ type PeerStatus struct {
 	Paths    map[string]PathStatus
 	Sent     uint64
 	Received uint64
+	// Wire is the newest heartbeat format version the peer's run sent (0:
+	// not heard yet, or an older one for less than two probe periods) and
+	// Firmware the firmware version it told ("" when it
+	// speaks version 2, which does not carry it).
+	Wire     uint8
+	Firmware string
 }
 
 // rtt is a moving window of round-trip samples.
@@ -156,7 +165,23 @@ type peer struct {
 	last     ha.Heartbeat
 	sent     uint64
 	received uint64
+	// wire is the format written to the peer: the newest it sent in its
+	// current run (heardBoot), MinVersion until it is heard. firmware is
+	// what it told.
+	wire      uint8
+	heard     uint8
+	heardBoot uint64
+	firmware  string
+	ticks     uint64
+	// runTicks counts ticks since the peer's run was first heard: an
+	// older format is reported only once probes had time to be answered.
+	runTicks uint64
 }
+
+// probeEvery is how many heartbeat intervals apart a monitor that writes
+// an older format to a peer adds a probe in the newest one: a peer on the
+// old firmware drops it, an upgraded one answers it and both move up.
+const probeEvery = 4
 
 // Monitor sends heartbeats on every path to every peer, answers and times
 // the peer's heartbeats, and reports ha.Heartbeat when a peer is heard
@@ -222,7 +247,7 @@ func New(cfg Config) (*Monitor, error) {
 		if err := m.ver.AddPeer(pc.Pair, pc.Node, key); err != nil {
 			return nil, fmt.Errorf("heartbeat: %w", err)
 		}
-		p := &peer{cfg: pc, key: key, paths: map[string]*pathState{}, rtt: rtt{samples: make([]time.Duration, cfg.RTTWindow)}}
+		p := &peer{cfg: pc, key: key, paths: map[string]*pathState{}, rtt: rtt{samples: make([]time.Duration, cfg.RTTWindow)}, wire: MinVersion}
 		for name, addr := range pc.Remotes {
 			if !names[name] {
 				return nil, fmt.Errorf("heartbeat: pair %q: remote on unknown path %q", pc.Pair, name)
@@ -290,7 +315,11 @@ func (m *Monitor) Status(pair string) (PeerStatus, bool) {
 		return PeerStatus{}, false
 	}
 	now := time.Now()
-	st := PeerStatus{Up: p.up, MeanRTT: p.rtt.mean(), Paths: map[string]PathStatus{}, Sent: p.sent, Received: p.received}
+	st := PeerStatus{Up: p.up, MeanRTT: p.rtt.mean(), Paths: map[string]PathStatus{}, Sent: p.sent, Received: p.received,
+		Wire: p.heard, Firmware: p.firmware}
+	if p.heard < Version && p.runTicks <= 2*probeEvery {
+		st.Wire = 0 // not settled: the peer may not have answered a probe yet
+	}
 	for name, ps := range p.paths {
 		st.Paths[name] = PathStatus{
 			Up:        !ps.lastHeard.IsZero() && now.Sub(ps.lastHeard) < m.cfg.FailoverWait,
@@ -341,8 +370,19 @@ func (m *Monitor) sendLoop(ctx context.Context) {
 // sendPeer sends one heartbeat on every path of pair. A path that fails is
 // logged and does not stop the others.
 func (m *Monitor) sendPeer(pair string, now time.Time) {
+	m.mu.Lock()
+	p := m.peers[pair]
+	p.ticks++
+	p.runTicks++
+	// The first tick probes too, and the probe goes first: an upgraded
+	// peer then knows this run's firmware before its first plain message.
+	probe := p.wire < Version && p.ticks%probeEvery == 1
+	m.mu.Unlock()
 	for _, path := range m.cfg.Paths {
-		m.send(pair, path.Name, netip.AddrPort{}, 0, 0, now)
+		if probe {
+			m.send(pair, path.Name, netip.AddrPort{}, 0, 0, true, now)
+		}
+		m.send(pair, path.Name, netip.AddrPort{}, 0, 0, false, now)
 	}
 }
 
@@ -351,7 +391,9 @@ func (m *Monitor) sendPeer(pair string, now time.Time) {
 // makes it a reply, and answer overrides the answer to the peer's
 // challenge (replying to an unproven message with the challenge it
 // carries teaches the peer ours, whatever we believed its challenge was).
-func (m *Monitor) send(pair, path string, to netip.AddrPort, echo int64, answer uint64, now time.Time) {
+// A probe is written in the newest format whatever the peer speaks, and is
+// not counted as a request (a peer on old firmware never answers it).
+func (m *Monitor) send(pair, path string, to netip.AddrPort, echo int64, answer uint64, probe bool, now time.Time) {
 	m.mu.Lock()
 	p, ok := m.peers[pair]
 	if !ok {
@@ -370,12 +412,15 @@ func (m *Monitor) send(pair, path string, to netip.AddrPort, echo int64, answer 
 	if answer == 0 {
 		answer = learned
 	}
-	msg := Message{Flags: p.local.flags(), State: p.local.State, Sender: m.cfg.Node, Pair: pair,
+	msg := Message{Wire: p.wire, Flags: p.local.flags(), State: p.local.State, Sender: m.cfg.Node, Pair: pair,
 		Seq: p.seq, SentAt: now.UnixNano(), Echo: echo, Epoch: p.local.Epoch,
-		Boot: m.boot, Challenge: challenge, Answer: answer}
+		Boot: m.boot, Challenge: challenge, Answer: answer, Firmware: m.cfg.Firmware}
+	if probe {
+		msg.Wire = Version
+	}
 	if echo != 0 {
 		msg.Flags |= FlagReply
-	} else if ps := p.paths[path]; ps != nil {
+	} else if ps := p.paths[path]; ps != nil && !probe {
 		ps.requests++
 	}
 	p.sent++
@@ -407,13 +452,13 @@ func (m *Monitor) receive(ctx context.Context, path string, c *net.UDPConn) {
 		switch {
 		case err == nil:
 			if m.heard(path, msg, newest, now) && msg.Flags&FlagReply == 0 {
-				m.send(msg.Pair, path, from, msg.SentAt, 0, now)
+				m.send(msg.Pair, path, from, msg.SentAt, 0, false, now)
 			}
 		case errors.Is(err, ErrUnproven) && msg.Flags&FlagReply == 0:
 			// Authentic but not live: answer its challenge so that a
 			// genuine peer learns ours (a replay learns nothing new).
 			m.log.Debug("heartbeat: unproven, answering", "path", path, "from", from, "err", err)
-			m.send(msg.Pair, path, from, msg.SentAt, msg.Challenge, now)
+			m.send(msg.Pair, path, from, msg.SentAt, msg.Challenge, false, now)
 		default:
 			m.log.Debug("heartbeat: rejected", "path", path, "from", from, "reason", Reason(err), "err", err)
 		}
@@ -436,6 +481,16 @@ func (m *Monitor) heard(path string, msg Message, newest bool, now time.Time) bo
 	}
 	p.received++
 	ps.lastHeard = now
+	// Speak the newest format the peer's run spoke: it moves up when an
+	// upgraded peer answers a probe (its plain messages in the older format
+	// until it heard ours do not move it back), and a new run — the peer
+	// restarted, perhaps on older firmware after a rollback — starts over.
+	if msg.Boot != p.heardBoot || msg.Wire > p.heard {
+		if msg.Boot != p.heardBoot {
+			p.runTicks = 0
+		}
+		p.heardBoot, p.wire, p.heard, p.firmware = msg.Boot, msg.Wire, msg.Wire, msg.Firmware
+	}
 	if msg.Flags&FlagReply != 0 {
 		if d := time.Duration(now.UnixNano() - msg.Echo); d > 0 && d < m.cfg.FailoverWait {
 			ps.rtt.add(d)

@@ -22,10 +22,13 @@ type relay struct {
 	a, b   netip.AddrPort
 	drop   atomic.Bool
 	lossPc atomic.Int32
-	mu     sync.Mutex
-	last   []byte   // last packet from a to b
-	all    [][]byte // every packet from a to b (while keep is set)
-	keep   atomic.Bool
+	// old drops every message in wire format 3, as a peer on firmware
+	// that reads only version 2 does, and lets the peer send none.
+	old  atomic.Bool
+	mu   sync.Mutex
+	last []byte   // last packet from a to b
+	all  [][]byte // every packet from a to b (while keep is set)
+	keep atomic.Bool
 }
 
 func newRelay(t *testing.T, at netip.Addr) *relay {
@@ -47,7 +50,7 @@ func (r *relay) run() {
 		if err != nil {
 			return
 		}
-		if r.drop.Load() || rand.IntN(100) < int(r.lossPc.Load()) {
+		if r.drop.Load() || rand.IntN(100) < int(r.lossPc.Load()) || (r.old.Load() && n > 2 && buf[2] == 3) {
 			continue
 		}
 		to := r.b
@@ -144,7 +147,7 @@ func startSide(t *testing.T, cfg Config) *side {
 	return s
 }
 
-func newTestPair(t *testing.T, interval, wait time.Duration) *testPair {
+func newTestPair(t *testing.T, interval, wait time.Duration, prepare ...func(*testPair)) *testPair {
 	t.Helper()
 	secret := []byte("pairing password")
 	p := &testPair{relays: map[string]*relay{}}
@@ -161,10 +164,13 @@ func newTestPair(t *testing.T, interval, wait time.Duration) *testPair {
 	paths := func(loc map[string]netip.AddrPort) []Path {
 		return []Path{{Name: "hm", Local: loc["hm"]}, {Name: "dc", Local: loc["dc"]}}
 	}
-	cfgA := Config{Node: "A", Paths: paths(locA), Interval: interval, FailoverWait: wait,
+	cfgA := Config{Node: "A", Firmware: "1.0", Paths: paths(locA), Interval: interval, FailoverWait: wait,
 		Peers: []Peer{{Pair: "pair-1", Node: "B", Secret: secret, Remotes: remA}}}
-	p.cfgB = Config{Node: "B", Paths: paths(locB), Interval: interval, FailoverWait: wait,
+	p.cfgB = Config{Node: "B", Firmware: "1.1", Paths: paths(locB), Interval: interval, FailoverWait: wait,
 		Peers: []Peer{{Pair: "pair-1", Node: "A", Secret: secret, Remotes: remB}}}
+	for _, f := range prepare {
+		f(p)
+	}
 	p.a = startSide(t, cfgA)
 	p.b = startSide(t, p.cfgB)
 	p.a.m.SetLocal("pair-1", Local{State: ha.PrimaryActive, HoldsVIP: true})
@@ -356,4 +362,49 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.closeAll()
+}
+
+// TestMonitorNegotiatesTheWireVersion: while version-3 messages are lost
+// (the peer still runs firmware that reads version 2 only) the pair runs on
+// version 2 with no failure and no firmware shown; once they get through
+// (the peer was upgraded), both move to version 3 and show each other's
+// firmware.
+func TestMonitorNegotiatesTheWireVersion(t *testing.T) {
+	const interval, wait = 20 * time.Millisecond, 600 * time.Millisecond
+	p := newTestPair(t, interval, wait, func(p *testPair) {
+		for _, r := range p.relays {
+			r.old.Store(true)
+		}
+	})
+	p.a.waitEvent(t, 5*time.Second, isHeartbeat(ha.SecondaryActive))
+	time.Sleep(20 * probeEvery * interval) // many probes dropped
+	st, _ := p.a.m.Status("pair-1")
+	if !st.Up || st.Wire != 2 || st.Firmware != "" {
+		t.Fatalf("A with an old peer: up %v, wire %d, firmware %q", st.Up, st.Wire, st.Firmware)
+	}
+	for _, r := range p.relays {
+		r.old.Store(false)
+	}
+	var a, b PeerStatus
+	deadline := time.Now().Add(10 * time.Second)
+	for ; time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		a, _ = p.a.m.Status("pair-1")
+		b, _ = p.b.m.Status("pair-1")
+		if a.Wire == 3 && b.Wire == 3 {
+			break
+		}
+	}
+	if a.Wire != 3 || b.Wire != 3 || a.Firmware != "1.1" || b.Firmware != "1.0" {
+		t.Fatalf("after the upgrade: A sees wire %d firmware %q, B sees wire %d firmware %q", a.Wire, a.Firmware, b.Wire, b.Firmware)
+	}
+	for _, s := range []*side{p.a, p.b} {
+		for len(s.events) > 0 {
+			if e := <-s.events; isDown(e.Event) {
+				t.Fatal("the version change took the peer down")
+			}
+		}
+	}
+	if r := p.a.m.Rejects(); len(r) != 0 {
+		t.Fatalf("rejects: %v", r)
+	}
 }

@@ -52,3 +52,17 @@ func TestRunExitStatuses(t *testing.T) {
 		}
 	}
 }
+
+func TestProgress(t *testing.T) {
+	var b strings.Builder
+	p := Progress{W: &b}
+	for _, n := range []int64{0, 1, 10 << 20, 11 << 20, 20 << 20} {
+		p.Show("write", n, 20<<20)
+	}
+	p.Show("verify", 5, 0)
+	p.Show("verify", 9, 0)
+	want := "write: 0% (0.0 of 20.0 MiB)\nwrite: 50% (10.0 of 20.0 MiB)\nwrite: 100% (20.0 of 20.0 MiB)\nverify…\n"
+	if b.String() != want {
+		t.Fatalf("progress:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
