@@ -20,6 +20,13 @@ import (
 // answers "ok", and returns the address.
 func serveLimited(t *testing.T, lim Limits) string {
 	t.Helper()
+	return serveRemote(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }), lim)
+}
+
+// serveRemote runs ServeRemote with h on a loopback port and returns the
+// address.
+func serveRemote(t *testing.T, h http.Handler, lim Limits) string {
+	t.Helper()
 	id, err := tlsid.LoadOrCreate(t.TempDir(), "mse1")
 	if err != nil {
 		t.Fatal(err)
@@ -28,8 +35,7 @@ func serveLimited(t *testing.T, lim Limits) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
-	srv := ServeRemote(ln, ok, id.ServerTLS(), log.New(io.Discard, "", 0), lim)
+	srv := ServeRemote(ln, h, id.ServerTLS(), log.New(io.Discard, "", 0), lim)
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String()
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -52,18 +51,7 @@ func status(t *testing.T, c *http.Client, addr, pass string) (int, time.Duration
 func servePassword(t *testing.T, hash string) string {
 	t.Helper()
 	auth := &Password{Hash: func() string { return hash }, Check: config.CheckPassword}
-	id, err := tlsid.LoadOrCreate(t.TempDir(), "mse1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := NewHandler(&recorder{}, auth, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	srv := ServeRemote(ln, h, id.ServerTLS(), log.New(io.Discard, "", 0), Limits{})
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().String()
+	return serveRemote(t, NewHandler(&recorder{}, auth, slog.New(slog.NewTextHandler(io.Discard, nil))), Limits{})
 }
 
 // TestPasswordGuessingDoesNotJamLogins: eight clients on one address keep
