@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -32,6 +33,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	cfgPath := fs.String("config", layout.ConfigFile(), "appliance configuration `file` (used when hmd is down)")
 	stateDir := fs.String("state-dir", layout.HMDDir(), "hmd state `directory` (used when hmd is down)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // the usage is printed
+		}
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -102,12 +102,19 @@ func runPair(ctx context.Context, c *api.Client, args []string, stdout, stderr i
 	return nil
 }
 
+// forceHelp is what --force overrides, per command.
+var forceHelp = map[string]string{
+	"switchover": "switch even within the stabilization window after a failback, or to a secondary whose application failed recently",
+	"failback":   "fail back within the 30-minute stabilization window after a failover (or, on a terminated primary with the secondary silent, take the service back)",
+	"unpair":     "delete the pair here even if the peer cannot be told, or in a state that is not steady",
+}
+
 func peerOp(name string) func(context.Context, *api.Client, []string, io.Writer, io.Writer) error {
 	return func(ctx context.Context, c *api.Client, args []string, stdout, stderr io.Writer) error {
 		fs := flags(name, stderr)
 		var req api.PeerRequest
 		fs.StringVar(&req.Peer, "peer", "", "the peer's health monitor `IP` (needed with two peers)")
-		fs.BoolVar(&req.Force, "force", false, "skip the stabilization window (unpair: delete here even if the peer cannot be told)")
+		fs.BoolVar(&req.Force, "force", false, forceHelp[name])
 		if err := parse(fs, args); err != nil {
 			return err
 		}

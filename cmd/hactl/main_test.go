@@ -41,7 +41,9 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"bogus"}, 2, `unknown command "bogus"`},
 		{[]string{"--socket", sock, "failback", "--nope"}, 2, "flag provided but not defined"},
 		{[]string{"--socket", sock, "switchover", "extra"}, 2, "unexpected arguments"},
-		{[]string{"--socket", sock, "status"}, 1, "hactl status:"},
+		{[]string{"--socket", sock, "status"}, 1, "hactl status: hmd is not running: nothing answers on " + sock},
+		{[]string{"--socket", sock, "switchover", "-h"}, 0, "switch even within the stabilization window"},
+		{[]string{"--socket", sock, "unpair", "-h"}, 0, "delete the pair here even if the peer cannot be told"},
 	})
 }
 

@@ -22,6 +22,8 @@ func remoteHandler(d opsBackend, auth api.Authenticator, lic webui.Licenses, log
 	}
 	mux := http.NewServeMux()
 	mux.Handle(webui.Prefix, ui)
+	// A browser pointed at the appliance's address lands on the console.
+	mux.Handle("GET /{$}", http.RedirectHandler(webui.Prefix, http.StatusSeeOther))
 	d.opsRoutes(mux)
 	mux.Handle("/", api.NewHandler(d, auth, log))
 	return mux, nil

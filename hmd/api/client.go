@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hafw/hafw/hmd/events"
@@ -34,12 +35,29 @@ type Client struct {
 	seenFP string
 }
 
+// ErrNotRunning means nothing answers on hmd's local socket.
+var ErrNotRunning = errors.New("hmd is not running")
+
+// notRunning is the dial error of a local socket nobody listens on; its
+// text is all an operator needs, not the URL and the syscall around it.
+type notRunning struct{ socket string }
+
+func (e *notRunning) Error() string {
+	return fmt.Sprintf("%v: nothing answers on %s (gethainfo shows the last saved state)", ErrNotRunning, e.socket)
+}
+
+func (e *notRunning) Is(target error) bool { return target == ErrNotRunning }
+
 // NewUnixClient talks to the hmd listening on the unix socket path.
 func NewUnixClient(path string) *Client {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
-			return d.DialContext(ctx, "unix", path)
+			c, err := d.DialContext(ctx, "unix", path)
+			if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+				return nil, &notRunning{socket: path}
+			}
+			return c, err
 		},
 	}
 	return &Client{http: &http.Client{Transport: tr, Timeout: 30 * time.Second}, base: "http://hmd"}
@@ -131,6 +149,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		req.SetBasicAuth(c.user, c.password)
 	}
 	resp, err := c.http.Do(req)
+	if nr := (*notRunning)(nil); errors.As(err, &nr) {
+		return nr
+	}
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/hafw/hafw/hmd/api"
 )
@@ -173,7 +174,7 @@ func (s *Server) operation(name string, do op, done string) func(http.ResponseWr
 		}
 		if err != nil {
 			s.log.Info("console operation refused", "op", name, "peer", peer, "err", err)
-			s.redirect(w, r, cur, back, name+" refused: "+api.FromValidation(err).Error(), true)
+			s.redirect(w, r, cur, back, refusal(name, err), true)
 			return
 		}
 		s.log.Info("console operation", "op", name, "peer", peer, "result", res.Message)
@@ -263,4 +264,14 @@ func (s *Server) liveJSON(w http.ResponseWriter, r *http.Request) {
 	if err := json.NewEncoder(w).Encode(viewLive(st, evs, s.opt.Now())); err != nil {
 		s.log.Debug("write live status", "err", err)
 	}
+}
+
+// refusal is the console's line for a refused operation: the daemon's
+// reason, prefixed with "<name> refused" unless it says so already.
+func refusal(name string, err error) string {
+	msg := api.FromValidation(err).Error()
+	if strings.HasPrefix(strings.ToLower(msg), strings.ToLower(name)+" refused") {
+		return strings.ToUpper(msg[:1]) + msg[1:]
+	}
+	return name + " refused: " + msg
 }

@@ -559,3 +559,16 @@ func TestSecurityHeaders(t *testing.T) {
 		t.Errorf("static script: %d", w.Code)
 	}
 }
+
+// TestRefusalSaysItOnce: the daemon's reasons that already say "refused"
+// are not prefixed again ("Failback refused: failback refused: …").
+func TestRefusalSaysItOnce(t *testing.T) {
+	for _, c := range []struct{ err, want string }{
+		{"failback refused: the pair stabilizes for 29m more", "Failback refused: the pair stabilizes for 29m more"},
+		{"this appliance is not paired", "Failback refused: this appliance is not paired"},
+	} {
+		if got := refusal("Failback", api.Errorf(http.StatusConflict, "%s", c.err)); got != c.want {
+			t.Errorf("refusal(%q) = %q, want %q", c.err, got, c.want)
+		}
+	}
+}
