@@ -89,6 +89,10 @@ type Agent struct {
 	Log     *slog.Logger
 	// Backoff is the restart policy for hmd and the service instance.
 	Backoff supervise.Backoff
+	// HMD reads the running hmd's status (the pairing check at boot, the
+	// health of a slot on trial); nil skips the pairing check and never
+	// finds a slot on trial healthy.
+	HMD HMD
 	// HMDReadyTimeout bounds the wait for hmd's READY=1 before the ready
 	// line is printed anyway (with a warning), so a broken hmd never keeps
 	// the appliance from reporting how it came up.

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/config"
-	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hwprofiles"
 )
 
@@ -54,17 +53,13 @@ func CheckPeers(role config.Role, self string, peers []string) error {
 func (r *runtime) checkPairing(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	st, err := api.NewUnixClient(r.a.Paths.HMDSocket()).Status(ctx)
+	st, err := r.a.hmdStatus(ctx)
 	if err != nil {
 		r.a.Log.Info("pairing check skipped: hmd status unavailable", "err", err)
 		return
 	}
-	var peers []string
-	for _, p := range st.Peers {
-		peers = append(peers, p.Profile)
-	}
 	b := r.boot()
-	if err := CheckPeers(b.role, b.profile, peers); err != nil {
+	if err := CheckPeers(b.role, b.profile, st.PeerProfiles); err != nil {
 		r.mu.Lock()
 		r.pairing = err.Error()
 		r.mu.Unlock()

@@ -1,7 +1,11 @@
 package initagent
 
 import (
+	"context"
 	"errors"
+	"io"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/hafw/hafw/config"
@@ -33,5 +37,40 @@ func TestCheckPeers(t *testing.T) {
 	}
 	if err := CheckPeers(config.RolePrimary, "unknown", nil); err == nil {
 		t.Error("unknown own profile accepted")
+	}
+}
+
+// fakeHMD answers the agent's status questions for the pure logic around
+// them.
+type fakeHMD struct {
+	st  HMDStatus
+	err error
+}
+
+func (f fakeHMD) Status(context.Context) (HMDStatus, error) { return f.st, f.err }
+
+// TestBootPairingCheckAsksHMD: the boot's pairing check reads the peers'
+// models from hmd's status and reports an unsupported pair on the console;
+// without an answer from hmd it reports nothing.
+func TestBootPairingCheckAsksHMD(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		hmd  HMD
+		want string
+	}{
+		{"unsupported", fakeHMD{st: HMDStatus{Running: true, Role: config.RolePrimary, PeerProfiles: []string{"VA-Low"}}}, "UNSUPPORTED HA PAIR"},
+		{"supported", fakeHMD{st: HMDStatus{Running: true, Role: config.RolePrimary, PeerProfiles: []string{"VA-High"}}}, ""},
+		{"hmd silent", fakeHMD{err: errors.New("connection refused")}, ""},
+		{"no client", nil, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			console := &strings.Builder{}
+			a := &Agent{HMD: c.hmd, Console: console, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+			r := &runtime{a: a, b: &bootState{role: config.RolePrimary, profile: "VA-High"}}
+			r.checkPairing(context.Background())
+			if got := console.String(); (c.want == "") != (got == "") || !strings.Contains(got, c.want) || (c.want != "") != (r.pairing != "") {
+				t.Errorf("console %q, pairing %q; want %q", got, r.pairing, c.want)
+			}
+		})
 	}
 }

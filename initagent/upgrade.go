@@ -11,7 +11,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hafw/hafw/config"
-	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/events"
 	"github.com/hafw/hafw/hmd/ha"
 	"github.com/hafw/hafw/image/bootctl"
@@ -117,7 +116,7 @@ func generatedBy(r config.Role) string { return ha.Role(r).GeneratedBy() }
 // up, a failover or failback under way, a shutdown) are not settled; the
 // end states of either side are, including TERMINATED and FAILOVER_ACTIVE,
 // which a rolling upgrade passes through on purpose.
-func HMDStable(st api.Status, err error) (bool, string) {
+func HMDStable(st HMDStatus, err error) (bool, string) {
 	switch {
 	case err != nil:
 		return false, fmt.Sprintf("hmd's status is unavailable: %v", err)
@@ -128,7 +127,7 @@ func HMDStable(st api.Status, err error) (bool, string) {
 	case ha.PrimaryActive, ha.SecondaryActive, ha.FailoverActive, ha.Terminated:
 		return true, ""
 	}
-	if st.State == "NONE" && st.Role == string(config.RoleNone) {
+	if st.State == "NONE" && st.Role == config.RoleNone {
 		return true, ""
 	}
 	return false, fmt.Sprintf("hmd is in state %s (role %s)", st.State, st.Role)
@@ -139,7 +138,7 @@ func HMDStable(st api.Status, err error) (bool, string) {
 type trial struct {
 	boot          upgrade.Boot
 	slot, version string
-	status        func(ctx context.Context) (api.Status, error)
+	status        func(ctx context.Context) (HMDStatus, error)
 	// timeout bounds the wait for a settled hmd; stable is how long it
 	// must stay settled.
 	timeout, stable, poll time.Duration
@@ -222,7 +221,7 @@ func (r *runtime) finishTrial(ctx context.Context, startErr error) {
 	a := r.a
 	t := trial{
 		boot: upgrade.Dir(b.slots.esp), slot: b.slots.trial, version: b.slots.trialVersion,
-		status:   api.NewUnixClient(a.Paths.HMDSocket()).Status,
+		status:   a.hmdStatus,
 		timeout:  orDefault(a.TrialTimeout, DefaultTrialTimeout),
 		stable:   orDefault(a.TrialStable, DefaultTrialStable),
 		poll:     trialPoll,

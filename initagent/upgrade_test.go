@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/config"
-	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/events"
 	"github.com/hafw/hafw/image/bootctl"
 	"github.com/hafw/hafw/upgrade"
@@ -43,19 +42,19 @@ func trialESP(t *testing.T, bEntry string) upgrade.Dir {
 
 func TestHMDStable(t *testing.T) {
 	for _, c := range []struct {
-		st   api.Status
+		st   HMDStatus
 		err  error
 		want bool
 	}{
-		{api.Status{Running: true, Role: "primary", State: "PRIMARY_ACTIVE"}, nil, true},
-		{api.Status{Running: true, Role: "secondary", State: "SECONDARY_ACTIVE"}, nil, true},
-		{api.Status{Running: true, Role: "primary", State: "TERMINATED"}, nil, true},
-		{api.Status{Running: true, Role: "none", State: "NONE"}, nil, true},
-		{api.Status{Running: true, Role: "primary", State: "INITIALIZING"}, nil, false},
-		{api.Status{Running: true, Role: "primary", State: "FAILOVER_INVOKED"}, nil, false},
-		{api.Status{Running: true, Role: "secondary", State: "NONE"}, nil, false},
-		{api.Status{Running: false, Role: "primary", State: "PRIMARY_ACTIVE"}, nil, false},
-		{api.Status{}, errors.New("connection refused"), false},
+		{HMDStatus{Running: true, Role: config.RolePrimary, State: "PRIMARY_ACTIVE"}, nil, true},
+		{HMDStatus{Running: true, Role: config.RoleSecondary, State: "SECONDARY_ACTIVE"}, nil, true},
+		{HMDStatus{Running: true, Role: config.RolePrimary, State: "TERMINATED"}, nil, true},
+		{HMDStatus{Running: true, Role: config.RoleNone, State: "NONE"}, nil, true},
+		{HMDStatus{Running: true, Role: config.RolePrimary, State: "INITIALIZING"}, nil, false},
+		{HMDStatus{Running: true, Role: config.RolePrimary, State: "FAILOVER_INVOKED"}, nil, false},
+		{HMDStatus{Running: true, Role: config.RoleSecondary, State: "NONE"}, nil, false},
+		{HMDStatus{Running: false, Role: config.RolePrimary, State: "PRIMARY_ACTIVE"}, nil, false},
+		{HMDStatus{}, errors.New("connection refused"), false},
 	} {
 		if got, why := HMDStable(c.st, c.err); got != c.want || (!got && why == "") {
 			t.Errorf("%+v %v: %v %q", c.st, c.err, got, why)
@@ -63,7 +62,7 @@ func TestHMDStable(t *testing.T) {
 	}
 }
 
-func testTrial(d upgrade.Dir, status func(context.Context) (api.Status, error)) (*trial, *strings.Builder, *int) {
+func testTrial(d upgrade.Dir, status func(context.Context) (HMDStatus, error)) (*trial, *strings.Builder, *int) {
 	console := &strings.Builder{}
 	reboots := new(int)
 	return &trial{
@@ -77,12 +76,12 @@ func testTrial(d upgrade.Dir, status func(context.Context) (api.Status, error)) 
 func TestTrialCommitsWhenHealthy(t *testing.T) {
 	d := trialESP(t, "hafw-b+2-1.conf")
 	calls := 0
-	tr, console, reboots := testTrial(d, func(context.Context) (api.Status, error) {
+	tr, console, reboots := testTrial(d, func(context.Context) (HMDStatus, error) {
 		calls++
 		if calls < 3 { // coming up first: not settled
-			return api.Status{Running: true, Role: "primary", State: "INITIALIZING"}, nil
+			return HMDStatus{Running: true, Role: config.RolePrimary, State: "INITIALIZING"}, nil
 		}
-		return api.Status{Running: true, Role: "primary", State: "PRIMARY_ACTIVE"}, nil
+		return HMDStatus{Running: true, Role: config.RolePrimary, State: "PRIMARY_ACTIVE"}, nil
 	})
 	tr.run(context.Background(), true, nil)
 	entries, _ := d.List(upgrade.EntriesDir)
@@ -109,8 +108,8 @@ func TestTrialFailsAndRollsBack(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			d := trialESP(t, "hafw-b+0-3.conf")
-			tr, console, reboots := testTrial(d, func(context.Context) (api.Status, error) {
-				return api.Status{Running: true, Role: "primary", State: c.state}, nil
+			tr, console, reboots := testTrial(d, func(context.Context) (HMDStatus, error) {
+				return HMDStatus{Running: true, Role: config.RolePrimary, State: c.state}, nil
 			})
 			tr.run(context.Background(), c.dataMounted, c.startErr)
 			s, _ := upgrade.ReadSlots(d)
@@ -129,7 +128,7 @@ func TestTrialFailsAndRollsBack(t *testing.T) {
 	d := trialESP(t, "hafw-b+2-1.conf")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	tr, _, reboots := testTrial(d, func(context.Context) (api.Status, error) { return api.Status{}, context.Canceled })
+	tr, _, reboots := testTrial(d, func(context.Context) (HMDStatus, error) { return HMDStatus{}, context.Canceled })
 	tr.run(ctx, true, nil)
 	if s, _ := upgrade.ReadSlots(d); *reboots != 0 || s.Slots["b"].Failure != "" || s.Slots["b"].State != upgrade.StatePending {
 		t.Fatalf("shutdown during trial: reboots %d slots %+v", *reboots, s)

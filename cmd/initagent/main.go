@@ -16,6 +16,7 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/coreos/go-systemd/v22/journal"
 
+	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/initagent"
 	"github.com/hafw/hafw/internal/supervise"
 	"github.com/hafw/hafw/logs"
@@ -47,6 +48,7 @@ func main() {
 		Console: os.Stdout,
 		Log:     log,
 		Backoff: supervise.DefaultBackoff(),
+		HMD:     hmdClient{api.NewUnixClient(paths.HMDSocket())},
 	}
 	if files != nil {
 		defer files.Close()

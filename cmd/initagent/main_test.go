@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -22,6 +25,7 @@ import (
 
 	"github.com/hafw/hafw/board"
 	"github.com/hafw/hafw/config"
+	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/initagent"
 	"github.com/hafw/hafw/internal/supervise"
 	"github.com/hafw/hafw/licensing"
@@ -377,5 +381,37 @@ func TestAgentSupervisesHMDAndShutsDownInOrder(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(run, "initagent.sock")); !os.IsNotExist(err) {
 		t.Errorf("control socket left behind: %v", err)
+	}
+}
+
+// statusOnly is an hmd API backend that answers only the status.
+type statusOnly struct {
+	api.Backend
+	st api.Status
+}
+
+func (s statusOnly) Status(context.Context) (api.Status, error) { return s.st, nil }
+
+// TestHMDClientReadsTheLocalAPI: the init agent's status questions go to
+// hmd's local API socket and come back as what the agent reads.
+func TestHMDClientReadsTheLocalAPI(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "hmd.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := api.Status{Running: true, Role: "secondary", State: "SECONDARY_ACTIVE",
+		Peers: []api.PeerStatus{{HealthMonitorIP: "10.201.0.2", Profile: "VA-Low"}, {HealthMonitorIP: "10.201.0.4"}}}
+	srv := &http.Server{Handler: api.NewHandler(statusOnly{st: st}, api.Local{}, slog.New(slog.NewTextHandler(io.Discard, nil)))}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	got, err := hmdClient{api.NewUnixClient(sock)}.Status(context.Background())
+	want := initagent.HMDStatus{Running: true, Role: config.RoleSecondary, State: "SECONDARY_ACTIVE", PeerProfiles: []string{"VA-Low", ""}}
+	if err != nil || got.Running != want.Running || got.Role != want.Role || got.State != want.State || !slices.Equal(got.PeerProfiles, want.PeerProfiles) {
+		t.Fatalf("status %+v %v, want %+v", got, err, want)
+	}
+	srv.Close()
+	if _, err := (hmdClient{api.NewUnixClient(sock)}).Status(context.Background()); err == nil {
+		t.Fatal("no error with hmd gone")
 	}
 }
