@@ -34,6 +34,11 @@ type IdentityInfo struct {
 	Version string `json:"version"`
 	// Activation is StatusActivated or StatusNotActivated.
 	Activation string `json:"activation"`
+	// Fingerprint is the SHA-256 of the API certificate the appliance
+	// presented to whoever asked (set by the primary that inspected it):
+	// what the operator compares with the appliance's own console before
+	// pinning it.
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // Activated reports whether the appliance holds its activation license.

@@ -86,6 +86,7 @@ func (d *Daemon) InspectSecondary(ctx context.Context, req api.SecondaryRequest)
 	if err != nil {
 		return api.IdentityInfo{}, relay(ip, err)
 	}
+	info.Fingerprint = c.SeenFingerprint()
 	return info, nil
 }
 

@@ -457,6 +457,22 @@ func TestConsoleInBrowser(t *testing.T) {
 	if got := b.text("#secondary_password-error"); !strings.Contains(got, "not the secondary's password") {
 		t.Errorf("secondary password error = %q", got)
 	}
+	// Without a pinned certificate the Save is refused, and the form fills
+	// in the one the secondary presents, for the operator to compare with
+	// the secondary's own console and confirm with the next Save.
+	b.do("save without a fingerprint", chromedp.SendKeys(chromedp.ID("secondary_password"), browserPassword),
+		chromedp.Click(chromedp.ID("save")), chromedp.WaitVisible(chromedp.ID("secondary_fingerprint-error")))
+	sst, err := secondary.status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fp, err := chromedp.Run(b.ctx, chromedp.Value(chromedp.ID("secondary_fingerprint"))); err != nil || fp != sst.CertFingerprint || fp == "" {
+		t.Fatalf("fingerprint filled in %q (%v), the secondary's own is %q", fp, err, sst.CertFingerprint)
+	}
+	if got := b.text("#secondary-fingerprint"); got != sst.CertFingerprint {
+		t.Errorf("the certificate shown is %q, want %q", got, sst.CertFingerprint)
+	}
+	b.shot("03b-ha-confirm-fingerprint")
 	start := time.Now()
 	b.do("pair", chromedp.SendKeys(chromedp.ID("secondary_password"), browserPassword),
 		chromedp.Click(chromedp.ID("save")), chromedp.WaitVisible(chromedp.ID("status-text")))
@@ -690,12 +706,17 @@ func TestConsoleActivatesAVirtualSecondary(t *testing.T) {
 	}
 	secondary := startAppliance(t, bin, br, hash, "va2", 3, config.RoleSecondary, "VA-Low", 0, "--vendor-key", keyFile)
 
+	sst, err := secondary.status()
+	if err != nil {
+		t.Fatal(err)
+	}
 	b := newBrowser(t, gw)
 	p := "https://" + netip.AddrPortFrom(primary.hip, api.Port).String()
 	fill := chromedp.Steps(
 		chromedp.WaitVisible(chromedp.ID("pair-form")),
 		chromedp.SetValue(chromedp.ID("secondary_name"), "va2"),
 		chromedp.SetValue(chromedp.ID("secondary_ip"), secondary.hip.String()),
+		chromedp.SetValue(chromedp.ID("secondary_fingerprint"), sst.CertFingerprint),
 		chromedp.SendKeys(chromedp.ID("secondary_password"), browserPassword),
 		chromedp.SetValue(chromedp.ID("failover_type"), api.Manual),
 		chromedp.SetValue(chromedp.ID("long_failover_wait"), "1"),

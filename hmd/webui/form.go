@@ -25,12 +25,14 @@ func pairForm() []formField {
 		{Name: "secondary_name", Label: "Secondary device name", Type: "text", Auto: "off", Help: "The secondary's host name."},
 		{Name: "secondary_ip", Label: "Secondary IP address", Type: "text", Auto: "off", Hint: "10.0.0.3", Help: "The secondary's health monitor IP, on this primary's subnet."},
 		{Name: "secondary_password", Label: "Secondary password", Type: "password", Auto: "off", Help: "The secondary appliance's admin password (type it again after Check secondary: it is never sent back to the browser)."},
+		{Name: "secondary_fingerprint", Label: "Secondary certificate fingerprint", Type: "text", Auto: "off", Help: "Check secondary fills in the SHA-256 of the certificate the secondary presents. Compare it with the one on the secondary's own console (Appliances page) before you Save: the pairing then trusts that certificate only."},
 		{Name: "failover_type", Label: "Failover type", Choices: types, Help: "Automatic: the secondary takes over when the primary is silent for the failover wait. Manual: only by switchover."},
 		{Name: "failback_type", Label: "Failback type", Choices: types},
 		{Name: "long_failover_wait", Label: "Long failover wait", Type: "text", Hint: "10", Help: "Seconds (10 is the default), or a duration such as 500ms."},
 		{Name: "heartbeat_interval", Label: "Heartbeat interval (optional)", Type: "text", Help: "Empty: a fifth of the failover wait."},
 		{Name: "witness", Label: "Witness IP address (optional)", Type: "text", Auto: "off", Help: "Another hafw node on this subnet (in N:1 the other primary) that must agree this primary is gone before the secondary takes over automatically."},
 		{Name: "witness_password", Label: "Witness password", Type: "password", Auto: "off", Help: "The witness appliance's admin password (needed with a witness)."},
+		{Name: "witness_fingerprint", Label: "Witness certificate fingerprint", Type: "text", Auto: "off", Help: "Needed with a witness: the SHA-256 its console shows on the Appliances page."},
 	}
 }
 

@@ -121,24 +121,66 @@ func (s *Server) renderHA(w http.ResponseWriter, code int, v view, peer string, 
 func (s *Server) pair(w http.ResponseWriter, r *http.Request, cur current) {
 	req, err := pairRequest(r.PostForm)
 	if err != nil {
+		// Invalid input: nothing may be sent anywhere.
 		s.renderForm(w, r, cur, formAnswer{err: err})
 		return
 	}
-	res, err := s.opt.Backend.Pair(r.Context(), req)
-	if err != nil {
-		// After a refused Save the form shows the secondary's UDI and
-		// activation status, as the seed's does.
-		a := formAnswer{err: err}
-		if sb, ok := s.secondaryBackend(); ok {
-			if info, ierr := sb.InspectSecondary(r.Context(), api.SecondaryRequest{SecondaryIP: req.SecondaryIP, SecondaryPassword: req.SecondaryPassword, SecondaryFingerprint: req.SecondaryFingerprint}); ierr == nil {
-				a.secondary = &info
-			}
+	if err := pinned(req); err != nil {
+		// Ask the secondary first: a wrong password or an unreachable
+		// secondary is what the operator must fix before any certificate
+		// can be confirmed.
+		a := s.withSecondary(r, req, err)
+		if a.secondary == nil && a.inspectErr != nil {
+			a.err = a.inspectErr
 		}
 		s.renderForm(w, r, cur, a)
 		return
 	}
+	res, err := s.opt.Backend.Pair(r.Context(), req)
+	if err != nil {
+		s.renderForm(w, r, cur, s.withSecondary(r, req, err))
+		return
+	}
 	s.log.Info("paired from the console", "secondary", req.SecondaryIP, "result", res.Message)
 	s.redirect(w, r, cur, "/ui/status?peer="+url.QueryEscape(req.SecondaryIP), res.Message, false)
+}
+
+// withSecondary is the answer to a valid Save that was refused: after it
+// the form shows the secondary's UDI, activation status and certificate
+// fingerprint (the seed's shows the first two), when the secondary can be
+// asked.
+func (s *Server) withSecondary(r *http.Request, req api.PairRequest, err error) formAnswer {
+	a := formAnswer{err: err}
+	sb, ok := s.secondaryBackend()
+	if !ok {
+		return a
+	}
+	info, ierr := sb.InspectSecondary(r.Context(), api.SecondaryRequest{SecondaryIP: req.SecondaryIP, SecondaryPassword: req.SecondaryPassword, SecondaryFingerprint: req.SecondaryFingerprint})
+	if ierr != nil {
+		a.inspectErr = ierr
+		return a
+	}
+	a.secondary = &info
+	return a
+}
+
+// pinned refuses a console pairing that does not name the certificates it
+// trusts. The API trusts an unpinned peer on first use; the console makes
+// the operator confirm what Check secondary (or a refused Save) showed, so
+// that an impostor at the secondary's address is not handed the
+// secondary's password, the pairing secret and the witness password.
+func pinned(req api.PairRequest) error {
+	var bad []api.FieldError
+	if req.SecondaryFingerprint == "" {
+		bad = append(bad, api.FieldError{Field: "secondary_fingerprint", Reason: "confirm the secondary's certificate: the fingerprint filled in here is what it presents now; compare it with its console's Appliances page and Save again"})
+	}
+	if req.Witness != "" && req.WitnessFingerprint == "" {
+		bad = append(bad, api.FieldError{Field: "witness_fingerprint", Reason: "the witness's certificate fingerprint, from its console's Appliances page, is needed with a witness"})
+	}
+	if len(bad) > 0 {
+		return api.Invalid(bad...)
+	}
+	return nil
 }
 
 // opButton is one of the Switchover, Failback and Delete forms.

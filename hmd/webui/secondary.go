@@ -67,6 +67,8 @@ type formAnswer struct {
 	secondary *api.IdentityInfo
 	err       error
 	message   string
+	// inspectErr is why the secondary could not be asked (withSecondary).
+	inspectErr error
 }
 
 // renderForm re-renders the HA page with the posted form and its answer.
@@ -86,7 +88,13 @@ func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, cur current,
 	if a.message != "" {
 		v.Flash = a.message
 	}
-	s.renderHA(w, code, v, "", formValues(r.PostForm), errs, general, a.secondary)
+	values := formValues(r.PostForm)
+	if a.secondary != nil && values["secondary_fingerprint"] == "" {
+		// What the secondary presented, for the operator to compare and
+		// confirm with the next Save.
+		values["secondary_fingerprint"] = a.secondary.Fingerprint
+	}
+	s.renderHA(w, code, v, "", values, errs, general, a.secondary)
 }
 
 // inspect is the form's "Check secondary": the secondary's UDI, model,

@@ -16,7 +16,7 @@ import (
 
 // futureSecondary is the unlicensed VA secondary the fake primary reaches.
 func futureSecondary() api.IdentityInfo {
-	return api.IdentityInfo{Name: "mse2", HIP: "10.201.0.3", Role: "secondary", UDI: "VA-LOW:V01:mse2", Profile: "VA-Low", Version: "1.0", Activation: api.StatusNotActivated}
+	return api.IdentityInfo{Name: "mse2", HIP: "10.201.0.3", Role: "secondary", UDI: "VA-LOW:V01:mse2", Profile: "VA-Low", Version: "1.0", Activation: api.StatusNotActivated, Fingerprint: testFingerprint}
 }
 
 // wrongPassword is what the primary's backend answers when the secondary
@@ -31,6 +31,9 @@ func (f *fakeBackend) Identify(context.Context) (api.IdentityInfo, error) {
 func (f *fakeBackend) InstallLicense(context.Context, api.LicenseRequest) (api.LicenseResult, error) {
 	return api.LicenseResult{}, api.Errorf(http.StatusNotImplemented, "not used by the console")
 }
+
+// testFingerprint is the certificate the fake secondary presents.
+const testFingerprint = "5d5b09f6dcb2d53a5fffc60c4ac0d55fabdfd7ac2d8e9f12e1e5c8c4a1b2c3d4"
 
 func (f *fakeBackend) InspectSecondary(_ context.Context, req api.SecondaryRequest) (api.IdentityInfo, error) {
 	f.mu.Lock()
@@ -89,7 +92,7 @@ func TestFormChecksAndActivatesTheSecondary(t *testing.T) {
 		t.Errorf("the fresh form should offer Check secondary and no upload yet:\n%s", body)
 	}
 	form := url.Values{"csrf": {token}, "secondary_name": {"mse2"}, "secondary_ip": {"10.201.0.3"}, "secondary_password": {"pw"},
-		"failover_type": {"automatic"}, "failback_type": {"manual"}, "long_failover_wait": {"10"}}
+		"secondary_fingerprint": {testFingerprint}, "failover_type": {"automatic"}, "failback_type": {"manual"}, "long_failover_wait": {"10"}}
 	with := func(k, v string) url.Values {
 		f := url.Values{}
 		for kk, vv := range form {

@@ -340,7 +340,7 @@ func TestPairFormShowsErrorsNextToFields(t *testing.T) {
 	c := newConsole(t)
 	token := c.login()
 	good := url.Values{"csrf": {token}, "secondary_name": {"mse2"}, "secondary_ip": {"10.201.0.3"}, "secondary_password": {"pw"},
-		"failover_type": {"automatic"}, "failback_type": {"manual"}, "long_failover_wait": {"10"}}
+		"secondary_fingerprint": {testFingerprint}, "failover_type": {"automatic"}, "failback_type": {"manual"}, "long_failover_wait": {"10"}}
 	with := func(k, v string) url.Values {
 		f := url.Values{}
 		for kk, vv := range good {
@@ -361,6 +361,8 @@ func TestPairFormShowsErrorsNextToFields(t *testing.T) {
 		{"heartbeat_interval", "9s", "a third of the failover wait"},
 		{"witness", "10.201.0.3", "a third node"},
 		{"witness_password", "", "is required with a witness"},
+		{"secondary_fingerprint", "", "confirm the secondary's certificate"},
+		{"witness_fingerprint", "", "is needed with a witness"},
 	}
 	for _, tc := range cases {
 		f := with(tc.field, tc.value)
@@ -408,6 +410,14 @@ func TestPairFormShowsErrorsNextToFields(t *testing.T) {
 	if !strings.Contains(w.Body.String(), `id="activate-secondary"`) {
 		t.Error("no license upload for the secondary on the form")
 	}
+	// Save without a pinned certificate: refused before the backend is
+	// asked, the form filled with what the secondary presents.
+	calls, _ := c.b.calls()
+	w = c.post("/ui/ha/pair", with("secondary_fingerprint", ""))
+	if n, _ := c.b.calls(); n != calls || w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), `id="secondary-fingerprint">`+testFingerprint+`<`) ||
+		!strings.Contains(w.Body.String(), `value="`+testFingerprint+`"`) {
+		t.Errorf("an unpinned Save: %d, backend asked %d more times\n%s", w.Code, n-calls, w.Body)
+	}
 	// Success goes to the status page of the new secondary.
 	c.b.pairErr = nil
 	w = c.post("/ui/ha/pair", with("long_failover_wait", "500ms"))
@@ -423,6 +433,7 @@ func TestPairFormShowsErrorsNextToFields(t *testing.T) {
 	// With a witness: it reaches the API, and its password never comes back.
 	withWitness := with("witness", "10.201.0.4")
 	withWitness.Set("witness_password", "wpw")
+	withWitness.Set("witness_fingerprint", strings.Repeat("ab", 32))
 	c.b.pairErr = api.Errorf(http.StatusConflict, "refused for the test")
 	if body := c.post("/ui/ha/pair", withWitness).Body.String(); strings.Contains(body, `value="wpw"`) || !strings.Contains(body, `value="10.201.0.4"`) {
 		t.Errorf("the re-rendered form must keep the witness and drop its password:\n%s", body)
@@ -430,7 +441,7 @@ func TestPairFormShowsErrorsNextToFields(t *testing.T) {
 	c.b.mu.Lock()
 	last = c.b.pairs[len(c.b.pairs)-1]
 	c.b.mu.Unlock()
-	if last.Witness != "10.201.0.4" || last.WitnessPassword != "wpw" {
+	if last.Witness != "10.201.0.4" || last.WitnessPassword != "wpw" || last.WitnessFingerprint != strings.Repeat("ab", 32) {
 		t.Errorf("pair request with a witness %+v", last)
 	}
 }
