@@ -86,12 +86,18 @@ func runPair(ctx context.Context, c *api.Client, args []string, stdout, stderr i
 	fs.StringVar(&req.FailbackType, "failback", api.Manual, "failback type: automatic or manual")
 	fs.DurationVar(&wait, "wait", api.DefaultFailoverWait, "long failover wait")
 	fs.DurationVar(&interval, "interval", 0, "heartbeat interval (default a fifth of the wait)")
-	fs.StringVar(&req.SecondaryFingerprint, "fingerprint", "", "pin the secondary's API certificate (SHA-256 hex; default trust on first use)")
+	fs.StringVar(&req.SecondaryFingerprint, "fingerprint", "", "pin the secondary's API certificate (SHA-256 hex, as `hactl status` on the secondary shows it)")
 	fs.StringVar(&req.Witness, "witness", "", "witness health-monitor `IP` that must agree the primary is gone before the secondary takes over automatically")
 	fs.StringVar(&req.WitnessPassword, "witness-password", os.Getenv("HAFW_WITNESS_PASSWORD"), "the witness's appliance `password` (default $HAFW_WITNESS_PASSWORD)")
 	fs.StringVar(&req.WitnessFingerprint, "witness-fingerprint", "", "pin the witness's API certificate (SHA-256 hex)")
+	tofu := fs.Bool("trust-on-first-use", false, "pin whatever certificates the secondary and the witness present now, unconfirmed")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if !*tofu {
+		if err := confirmPins(ctx, c, req); err != nil {
+			return err
+		}
 	}
 	req.LongFailoverWait, req.HeartbeatInterval = api.Duration(wait), api.Duration(interval)
 	res, err := c.Pair(ctx, req)
@@ -100,6 +106,32 @@ func runPair(ctx context.Context, c *api.Client, args []string, stdout, stderr i
 	}
 	fmt.Fprintln(stdout, res.Message)
 	return nil
+}
+
+// confirmPins refuses a pairing whose peers' certificates the operator did
+// not name, and says what each presents now: an impostor at the
+// secondary's address must not be handed the secondary's password, the
+// pairing secret and the witness password on trust.
+func confirmPins(ctx context.Context, c *api.Client, req api.PairRequest) error {
+	var missing []string
+	ask := func(what, ip, password, flag string) {
+		info, err := c.InspectSecondary(ctx, api.SecondaryRequest{SecondaryIP: ip, SecondaryPassword: password})
+		if err != nil {
+			missing = append(missing, fmt.Sprintf("%s %s: not reachable to show its certificate (%v); pass %s", what, ip, err, flag))
+			return
+		}
+		missing = append(missing, fmt.Sprintf("%s %s presents %s: compare it with `hactl status` there and pass %s %s", what, ip, info.Fingerprint, flag, info.Fingerprint))
+	}
+	if req.SecondaryFingerprint == "" && req.SecondaryIP != "" {
+		ask("the secondary", req.SecondaryIP, req.SecondaryPassword, "--fingerprint")
+	}
+	if req.WitnessFingerprint == "" && req.Witness != "" {
+		ask("the witness", req.Witness, req.WitnessPassword, "--witness-fingerprint")
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return cli.Failf("confirm the certificates to pin (or pass --trust-on-first-use):\n  %s", strings.Join(missing, "\n  "))
 }
 
 // forceHelp is what --force overrides, per command.
@@ -146,6 +178,9 @@ func runStatus(ctx context.Context, c *api.Client, args []string, stdout, stderr
 		return enc.Encode(st)
 	}
 	fmt.Fprintf(stdout, "%s (%s): %s\n", st.Hostname, st.Role, st.State)
+	if st.CertFingerprint != "" {
+		fmt.Fprintf(stdout, "Certificate (SHA-256): %s\n", st.CertFingerprint)
+	}
 	for _, p := range st.Peers {
 		fmt.Fprintf(stdout, "\nPeer %s (%s)\n", p.Name, p.HealthMonitorIP)
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)

@@ -28,13 +28,20 @@ func TestWitnessVetoesTakeoverFromLivePrimary(t *testing.T) {
 	// address is required, and the secondary checks it is on its subnet.
 	base := []string{"pair", "--secondary-name", s.name, "--secondary-ip", s.hip.String(), "--secondary-password", password,
 		"--failover", "automatic", "--wait", "500ms", "--witness-password", password}
-	if out, err := p.hactl(append(base, "--witness", s.hip.String())...); err == nil || !strings.Contains(out, "witness") {
+	if out, err := p.hactl(append(base, "--trust-on-first-use", "--witness", s.hip.String())...); err == nil || !strings.Contains(out, "witness") {
 		t.Fatalf("the secondary accepted as its own witness: err %v, output %q", err, out)
 	}
-	if out, err := p.hactl(append(base, "--witness", "10.99.0.4")...); err == nil || !strings.Contains(out, "not on the secondary's health-monitor subnet") {
+	if out, err := p.hactl(append(base, "--trust-on-first-use", "--witness", "10.99.0.4")...); err == nil || !strings.Contains(out, "not on the secondary's health-monitor subnet") {
 		t.Fatalf("a witness off the subnet: err %v, output %q", err, out)
 	}
-	if out, err := p.hactl(append(base, "--witness", w.hip.String())...); err != nil {
+	// Unpinned, hactl shows what the secondary and the witness present and
+	// pairs only once the operator names them.
+	sfp, wfp := s.status().CertFingerprint, w.status().CertFingerprint
+	out, err := p.hactl(append(base, "--witness", w.hip.String())...)
+	if err == nil || !strings.Contains(out, "the secondary "+s.hip.String()+" presents "+sfp) || !strings.Contains(out, "the witness "+w.hip.String()+" presents "+wfp) {
+		t.Fatalf("hactl pair without pins: err %v, output %q", err, out)
+	}
+	if out, err := p.hactl(append(base, "--witness", w.hip.String(), "--fingerprint", sfp, "--witness-fingerprint", wfp)...); err != nil {
 		t.Fatalf("hactl pair --witness: %v\n%s", err, out)
 	}
 	p.waitState(0, "PRIMARY_ACTIVE", 10*time.Second)
