@@ -553,6 +553,19 @@ func TestConsoleInBrowser(t *testing.T) {
 		st, err := secondary.status()
 		return err == nil && len(st.Peers) == 1 && st.Peers[0].HealthMonitorIP == other.hip.String()
 	})
+
+	// The secondary's hmd dies with its N:1 view open: the page says at
+	// once that what it shows is no longer current, instead of showing the
+	// last figures as if they were.
+	b.do("open the secondary's N:1 view again", chromedp.Navigate(secondary.url+"/ui/n1"), chromedp.WaitVisible(chromedp.ID("live")))
+	b.waitText("#live tbody", "SECONDARY_ACTIVE", 10*time.Second)
+	if err := secondary.proc.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	b.waitText("#stale", "No update from this appliance for", 20*time.Second)
+	t.Logf("stale banner %v after the secondary's hmd died", time.Since(killed).Round(100*time.Millisecond))
+	b.shot("08-n1-stale")
 }
 
 // refusedWithoutLogin checks that nothing of the console is served, and no

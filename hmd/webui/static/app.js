@@ -46,10 +46,39 @@ function updateLive(root, data) {
   }
 }
 
+// A page whose figures stopped updating says so loudly: the appliance (or
+// its hmd) may be down, and what is shown is only what was last known.
+var staleAfter = 5000; // ms without an update: five missed polls
+var lastUpdate = Date.now();
+
+function watchStale(root) {
+  var banner = document.getElementById("stale");
+  if (!banner) {
+    return;
+  }
+  setInterval(function () {
+    var age = Date.now() - lastUpdate;
+    if (age < staleAfter) {
+      banner.hidden = true;
+      root.classList.remove("stale");
+      return;
+    }
+    banner.textContent = "No update from this appliance for " + Math.round(age / 1000) +
+      " s: what this page shows was last known at " + new Date(lastUpdate).toLocaleTimeString() +
+      " and may no longer be true (the appliance or its health monitor may be down).";
+    banner.hidden = false;
+    root.classList.add("stale");
+  }, 1000);
+}
+
 function poll(root) {
   var peer = root.getAttribute("data-peer") || "";
   var errEl = document.getElementById("live-error");
-  fetch("/ui/live?peer=" + encodeURIComponent(peer), { credentials: "same-origin", cache: "no-store" })
+  // A powered-off appliance never answers: without a bound the poll would
+  // wait for the browser's own timeout, minutes.
+  var ctl = new AbortController();
+  var timer = setTimeout(function () { ctl.abort(); }, 3000);
+  fetch("/ui/live?peer=" + encodeURIComponent(peer), { credentials: "same-origin", cache: "no-store", signal: ctl.signal })
     .then(function (r) {
       if (r.status === 401) {
         throw new Error("Your session has ended: reload the page to log in again.");
@@ -61,12 +90,14 @@ function poll(root) {
     })
     .then(function (data) {
       updateLive(root, data);
+      lastUpdate = Date.now();
       if (errEl) { errEl.textContent = ""; }
     })
     .catch(function (e) {
       if (errEl) { errEl.textContent = e.message; }
     })
     .finally(function () {
+      clearTimeout(timer);
       setTimeout(function () { poll(root); }, 1000);
     });
 }
@@ -75,6 +106,7 @@ document.addEventListener("DOMContentLoaded", function () {
   var root = document.getElementById("live");
   if (root) {
     poll(root);
+    watchStale(root);
   }
 });
 
