@@ -192,6 +192,7 @@ func runStatus(ctx context.Context, c *api.Client, args []string, stdout, stderr
 		}
 		fmt.Fprintf(tw, "Mean Heartbeat Response Time\t%.1f millisec\n", p.MeanHeartbeatMS)
 		fmt.Fprintf(tw, "Current state\t%s\n", p.State)
+		fmt.Fprintf(tw, "Peer's state\t%s\n", peerState(p))
 		fmt.Fprintf(tw, "Holds virtual IP\t%v (epoch %d)\n", p.OwnsVIP, p.Epoch)
 		fmt.Fprintf(tw, "Heartbeats received\t%d\n", p.HeartbeatsReceived)
 		fmt.Fprintf(tw, "Heartbeats rejected\t%s\n", rejects(p.Rejected))
@@ -203,6 +204,18 @@ func runStatus(ctx context.Context, c *api.Client, args []string, stdout, stderr
 		}
 	}
 	return nil
+}
+
+// peerState is the peer's state as this node last heard it; with the
+// heartbeats down it is only the last known one.
+func peerState(p api.PeerStatus) string {
+	switch {
+	case p.PeerState == "":
+		return "unknown (not heard yet)"
+	case p.Heartbeat != "Up":
+		return p.PeerState + " (last known: heartbeats are down)"
+	}
+	return p.PeerState
 }
 
 func rejects(m map[string]uint64) string {

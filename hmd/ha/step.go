@@ -223,7 +223,7 @@ func (s *stepper) heartbeat(hb Heartbeat) {
 		s.announce()
 	}
 	if !wasUp {
-		s.event(MsgHeartbeatsUp, "peer "+s.n.Config.Peer+" in "+string(hb.State))
+		s.event(MsgHeartbeatsUp, peerIn(s.n.Config.Peer, hb.State))
 	}
 	s.n.ConflictSince = time.Time{} // heartbeats decide now
 	if s.n.State == GracefulShutdown {
@@ -879,6 +879,16 @@ func (s *stepper) switchover(e Switchover) {
 	if !p.Up || p.State == Terminated || p.State == FailoverInvoked {
 		s.want("switchover", false)
 	}
+}
+
+// peerIn is the remark "peer P in STATE"; a peer that has not taken a
+// state yet (its monitor is still starting) says so instead of leaving
+// the sentence cut.
+func peerIn(peer string, st State) string {
+	if st == "" {
+		return "peer " + peer + ", no state yet"
+	}
+	return "peer " + peer + " in " + string(st)
 }
 
 func (s *stepper) peerDesc() string {

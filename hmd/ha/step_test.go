@@ -607,3 +607,17 @@ func BenchmarkStepHeartbeat(b *testing.B) {
 		n, _ = Step(n, hbs[i%len(hbs)], now)
 	}
 }
+
+// TestHeartbeatsUpRemarkIsWhole: the first heartbeat of a peer without a
+// state yet gives a whole remark, not "peer X in ".
+func TestHeartbeatsUpRemarkIsWhole(t *testing.T) {
+	n, _ := New(cfgOf(Secondary, Automatic, Manual), t0)
+	_, acts := run(n, t0, Heartbeat{})
+	if d := descs(acts); !strings.Contains(d, MsgHeartbeatsUp+" [peer peer, no state yet]") {
+		t.Fatalf("events %q", d)
+	}
+	_, acts = run(n, t0, Heartbeat{State: PrimaryActive, HoldsVIP: true})
+	if d := descs(acts); !strings.Contains(d, MsgHeartbeatsUp+" [peer peer in PRIMARY_ACTIVE]") {
+		t.Fatalf("events %q", d)
+	}
+}
