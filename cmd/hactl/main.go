@@ -193,6 +193,12 @@ func runStatus(ctx context.Context, c *api.Client, args []string, stdout, stderr
 		fmt.Fprintf(tw, "Mean Heartbeat Response Time\t%.1f millisec\n", p.MeanHeartbeatMS)
 		fmt.Fprintf(tw, "Current state\t%s\n", p.State)
 		fmt.Fprintf(tw, "Peer's state\t%s\n", peerState(p))
+		switch {
+		case p.Heartbeat != "Up":
+			fmt.Fprintf(tw, "Peer holds virtual IP\tunknown (heartbeats down)\n")
+		default:
+			fmt.Fprintf(tw, "Peer holds virtual IP\t%v\n", p.PeerHoldsVIP)
+		}
 		fmt.Fprintf(tw, "Holds virtual IP\t%v (epoch %d)\n", p.OwnsVIP, p.Epoch)
 		fmt.Fprintf(tw, "Heartbeats received\t%d\n", p.HeartbeatsReceived)
 		fmt.Fprintf(tw, "Heartbeats rejected\t%s\n", rejects(p.Rejected))

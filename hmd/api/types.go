@@ -101,6 +101,9 @@ type PeerStatus struct {
 	// service); PeerDegraded says the same of the peer.
 	AppFailure   string `json:"app_failure,omitempty"`
 	PeerDegraded bool   `json:"peer_degraded,omitempty"`
+	// PeerHoldsVIP: the peer's heartbeats say it holds the VIP (false
+	// while they are down: then nobody here knows).
+	PeerHoldsVIP bool `json:"peer_holds_vip,omitempty"`
 	Epoch        uint64 `json:"epoch"`
 	// HeartbeatsReceived counts accepted heartbeats; Rejected counts the
 	// refused ones by reason (forged, replayed, truncated, unknown peer, …).

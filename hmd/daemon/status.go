@@ -74,6 +74,7 @@ func peerStatus(onPrimary bool, c store.PeerConfig, n ha.Node, hb heartbeat.Peer
 		ps.Heartbeat = "Up"
 	}
 	ps.AppFailure, ps.PeerDegraded = n.AppFailure, n.Peer.Up && n.Peer.Degraded
+	ps.PeerHoldsVIP = n.Peer.Up && n.Peer.HoldsVIP
 	// The serving side runs the sync and knows its state; the standby side
 	// sees replication up while the serving peer is heard.
 	switch {

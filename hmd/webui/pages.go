@@ -41,7 +41,7 @@ func (s *Server) appliances(w http.ResponseWriter, r *http.Request, cur current)
 	var rows []applianceRow
 	for _, p := range st.Peers {
 		pv := viewPeer(p)
-		row := applianceRow{Name: p.Name, Type: p.Profile, IP: p.HealthMonitorIP, Version: p.Version, Reachability: pv.Reachability, State: p.PeerState}
+		row := applianceRow{Name: p.Name, Type: p.Profile, IP: p.HealthMonitorIP, Version: p.Version, Reachability: pv.Reachability, State: pv.PeerState}
 		if st.Role == "primary" {
 			row.Role = "secondary"
 			if self.Secondary == "" {

@@ -63,11 +63,23 @@ func viewPeer(p api.PeerStatus) peerView {
 		MeanHeartbeat: fmt.Sprintf("%.2f ms", p.MeanHeartbeatMS), VIPHolder: "Peer or nobody", Reachability: "Unreachable",
 		Warnings: p.Warnings,
 	}
-	if p.PeerState == "" {
+	switch {
+	case p.PeerState == "":
 		v.PeerState = "unknown"
+	case p.Heartbeat != "Up":
+		// The peer is silent: its state is only what it last said.
+		v.PeerState = p.PeerState + " (last known; heartbeats down)"
+		v.MeanHeartbeat = "— (heartbeats down)"
 	}
-	if p.OwnsVIP {
-		v.VIPHolder = "This appliance"
+	switch {
+	case p.OwnsVIP:
+		v.VIPHolder = "this appliance"
+	case p.PeerHoldsVIP:
+		v.VIPHolder = p.Name + " (the peer)"
+	case p.Heartbeat == "Up":
+		v.VIPHolder = "nobody"
+	default:
+		v.VIPHolder = "not this appliance (the peer is silent: unknown whether it does)"
 	}
 	if p.Heartbeat == "Up" {
 		v.Reachability = "Reachable"

@@ -583,3 +583,23 @@ func TestRefusalSaysItOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestViewPeerSaysWhatIsKnown: a silent peer's state is the last known
+// one, its response time is not shown as current, and the VIP holder is
+// named from the heartbeats.
+func TestViewPeerSaysWhatIsKnown(t *testing.T) {
+	up := api.PeerStatus{Name: "mse2", Heartbeat: "Up", PeerState: "FAILOVER_ACTIVE", PeerHoldsVIP: true, MeanHeartbeatMS: 0.52}
+	if v := viewPeer(up); v.PeerState != "FAILOVER_ACTIVE" || v.VIPHolder != "mse2 (the peer)" || v.MeanHeartbeat != "0.52 ms" {
+		t.Errorf("peer heard: %+v", v)
+	}
+	down := up
+	down.Heartbeat, down.PeerHoldsVIP = "Down", false
+	if v := viewPeer(down); v.PeerState != "FAILOVER_ACTIVE (last known; heartbeats down)" || !strings.Contains(v.VIPHolder, "unknown") || strings.Contains(v.MeanHeartbeat, "0.52") {
+		t.Errorf("peer silent: %+v", v)
+	}
+	mine := up
+	mine.OwnsVIP, mine.PeerHoldsVIP = true, false
+	if v := viewPeer(mine); v.VIPHolder != "this appliance" {
+		t.Errorf("holding the VIP: %+v", v)
+	}
+}
