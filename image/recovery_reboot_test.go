@@ -17,8 +17,9 @@ import (
 
 // commandTimeout bounds one command typed on the console's operator
 // shell: one emulated CPU, and on a busy host (the suite beside two CPU
-// hogs) starting a large static binary under TCG took over a minute.
-const commandTimeout = 3 * time.Minute
+// hogs) starting a large static binary under TCG took over a minute, and
+// the password check behind the shell's prompt once more than three.
+const commandTimeout = 5 * time.Minute
 
 // consolePassword is the administrator password of primaryBuild's
 // configuration; the operator shell on the console asks for it.

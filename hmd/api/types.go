@@ -103,7 +103,7 @@ type PeerStatus struct {
 	PeerDegraded bool   `json:"peer_degraded,omitempty"`
 	// PeerHoldsVIP: the peer's heartbeats say it holds the VIP (false
 	// while they are down: then nobody here knows).
-	PeerHoldsVIP bool `json:"peer_holds_vip,omitempty"`
+	PeerHoldsVIP bool   `json:"peer_holds_vip,omitempty"`
 	Epoch        uint64 `json:"epoch"`
 	// HeartbeatsReceived counts accepted heartbeats; Rejected counts the
 	// refused ones by reason (forged, replayed, truncated, unknown peer, …).
