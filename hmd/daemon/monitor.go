@@ -64,7 +64,8 @@ func (d *Daemon) restartMonitor() error {
 	if dc.IsValid() {
 		cfg.Paths = append(cfg.Paths, heartbeat.Path{Name: "dc", Local: netip.AddrPortFrom(dc, port)})
 	}
-	// One monitor serves every peer; in N:1 the shortest timing wins.
+	// One monitor serves every peer: it sends at the shortest interval and
+	// watches at the shortest wait, and tells each peer down after its own.
 	for i, p := range d.peers {
 		if i == 0 || p.cfg.HeartbeatInterval < cfg.Interval {
 			cfg.Interval = p.cfg.HeartbeatInterval
@@ -76,7 +77,8 @@ func (d *Daemon) restartMonitor() error {
 		if dc.IsValid() && p.cfg.DirectIP.IsValid() {
 			remotes["dc"] = netip.AddrPortFrom(p.cfg.DirectIP, port)
 		}
-		cfg.Peers = append(cfg.Peers, heartbeat.Peer{Pair: d.pairID(p.cfg), Node: p.cfg.HIP.String(), Secret: p.cfg.Secret, Remotes: remotes})
+		cfg.Peers = append(cfg.Peers, heartbeat.Peer{Pair: d.pairID(p.cfg), Node: p.cfg.HIP.String(), Secret: p.cfg.Secret, Remotes: remotes,
+			FailoverWait: p.cfg.FailoverWait})
 	}
 	cfg.OnRTT = d.rttObserver()
 	m, err := heartbeat.New(cfg)

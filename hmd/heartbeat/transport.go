@@ -1,6 +1,7 @@
 package heartbeat
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,6 +35,9 @@ type Peer struct {
 	Node    string
 	Secret  []byte
 	Remotes map[string]netip.AddrPort
+	// FailoverWait is this relationship's own wait (0: Config's); in N:1
+	// each primary's is honoured, however short another's is.
+	FailoverWait time.Duration
 }
 
 // Config configures a Monitor.
@@ -44,7 +48,9 @@ type Config struct {
 	Peers []Peer
 	// Interval between heartbeats on each path (sub-second allowed).
 	Interval time.Duration
-	// FailoverWait: the peer is down when every path was silent this long.
+	// FailoverWait: a peer is down when every path was silent this long
+	// (unless its Peer.FailoverWait says otherwise); it must be the
+	// shortest of them.
 	FailoverWait time.Duration
 	// RTTWindow is how many round trips the mean response time covers.
 	RTTWindow int
@@ -154,6 +160,7 @@ type pathState struct {
 
 type peer struct {
 	cfg      Peer
+	wait     time.Duration // the failover wait of this relationship
 	key      []byte
 	seq      uint64
 	local    Local
@@ -247,7 +254,11 @@ func New(cfg Config) (*Monitor, error) {
 		if err := m.ver.AddPeer(pc.Pair, pc.Node, key); err != nil {
 			return nil, fmt.Errorf("heartbeat: %w", err)
 		}
-		p := &peer{cfg: pc, key: key, paths: map[string]*pathState{}, rtt: rtt{samples: make([]time.Duration, cfg.RTTWindow)}, wire: MinVersion}
+		wait := cmp.Or(pc.FailoverWait, cfg.FailoverWait)
+		if wait < cfg.FailoverWait {
+			return nil, fmt.Errorf("heartbeat: pair %q: failover wait %s is shorter than the monitor's %s", pc.Pair, wait, cfg.FailoverWait)
+		}
+		p := &peer{cfg: pc, wait: wait, key: key, paths: map[string]*pathState{}, rtt: rtt{samples: make([]time.Duration, cfg.RTTWindow)}, wire: MinVersion}
 		for name, addr := range pc.Remotes {
 			if !names[name] {
 				return nil, fmt.Errorf("heartbeat: pair %q: remote on unknown path %q", pc.Pair, name)
@@ -322,7 +333,7 @@ func (m *Monitor) Status(pair string) (PeerStatus, bool) {
 	}
 	for name, ps := range p.paths {
 		st.Paths[name] = PathStatus{
-			Up:        !ps.lastHeard.IsZero() && now.Sub(ps.lastHeard) < m.cfg.FailoverWait,
+			Up:        !ps.lastHeard.IsZero() && now.Sub(ps.lastHeard) < p.wait,
 			LastHeard: ps.lastHeard,
 			MeanRTT:   ps.rtt.mean(),
 			Requests:  ps.requests,
@@ -492,7 +503,7 @@ func (m *Monitor) heard(path string, msg Message, newest bool, now time.Time) bo
 		p.heardBoot, p.wire, p.heard, p.firmware = msg.Boot, msg.Wire, msg.Wire, msg.Firmware
 	}
 	if msg.Flags&FlagReply != 0 {
-		if d := time.Duration(now.UnixNano() - msg.Echo); d > 0 && d < m.cfg.FailoverWait {
+		if d := time.Duration(now.UnixNano() - msg.Echo); d > 0 && d < p.wait {
 			ps.rtt.add(d)
 			p.rtt.add(d)
 			ps.replies++
@@ -587,10 +598,10 @@ func (m *Monitor) check(now time.Time) {
 			}
 		}
 		switch silent := now.Sub(last); {
-		case silent >= m.cfg.FailoverWait:
+		case silent >= p.wait:
 			p.up, p.suspect, p.reported = false, false, true
 			m.queue(Event{Pair: pair, Event: ha.PeerDown{}})
-		case p.up && !p.suspect && silent >= m.cfg.FailoverWait/2:
+		case p.up && !p.suspect && silent >= p.wait/2:
 			p.suspect = true
 			m.queue(Event{Pair: pair, Event: ha.PeerSuspect{}})
 		}

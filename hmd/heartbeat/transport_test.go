@@ -3,6 +3,7 @@ package heartbeat
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -406,5 +407,61 @@ func TestMonitorNegotiatesTheWireVersion(t *testing.T) {
 	}
 	if r := p.a.m.Rejects(); len(r) != 0 {
 		t.Fatalf("rejects: %v", r)
+	}
+}
+
+// TestMonitorHonoursEachPeersWait: one monitor (an N:1 secondary) with two
+// peers whose failover waits differ tells each down after its own wait
+// once both fall silent, not both after the shorter one.
+func TestMonitorHonoursEachPeersWait(t *testing.T) {
+	const interval, short, long = 20 * time.Millisecond, 400 * time.Millisecond, 2 * time.Second
+	secret := []byte("pairing password")
+	locS := freePort(t, "127.0.0.1")
+	var relays []*relay
+	peerCfg := func(name string, loc netip.AddrPort, r *relay, wait time.Duration) Config {
+		return Config{Node: name, Paths: []Path{{Name: "hm", Local: loc}}, Interval: interval, FailoverWait: wait,
+			Peers: []Peer{{Pair: "pair-" + name, Node: "S", Secret: secret, Remotes: map[string]netip.AddrPort{"hm": r.addr()}}}}
+	}
+	var peers []Peer
+	for i, c := range []struct {
+		name string
+		wait time.Duration
+	}{{"A", short}, {"B", long}} {
+		loc := freePort(t, fmt.Sprintf("127.0.0.%d", i+2))
+		r := newRelay(t, netip.MustParseAddr("127.0.0.5"))
+		r.a, r.b = locS, loc
+		go r.run()
+		relays = append(relays, r)
+		peers = append(peers, Peer{Pair: "pair-" + c.name, Node: c.name, Secret: secret, Remotes: map[string]netip.AddrPort{"hm": r.addr()}, FailoverWait: c.wait})
+		startSide(t, peerCfg(c.name, loc, r, c.wait)).m.SetLocal("pair-"+c.name, Local{State: ha.PrimaryActive, HoldsVIP: true})
+	}
+	s := startSide(t, Config{Node: "S", Paths: []Path{{Name: "hm", Local: locS}}, Interval: interval, FailoverWait: short, Peers: peers})
+	up := map[string]bool{}
+	for len(up) < 2 {
+		e := <-s.events
+		if _, ok := e.Event.(ha.Heartbeat); ok {
+			up[e.Pair] = true
+		}
+	}
+	silent := time.Now()
+	for _, r := range relays {
+		r.drop.Store(true)
+	}
+	down := map[string]time.Duration{}
+	deadline := time.After(20 * time.Second)
+	for len(down) < 2 {
+		select {
+		case e := <-s.events:
+			if isDown(e.Event) {
+				down[e.Pair] = time.Since(silent)
+			}
+		case <-deadline:
+			t.Fatalf("peers down after the silence: %v", down)
+		}
+	}
+	t.Logf("down after %v (wait %v) and %v (wait %v)", down["pair-A"], short, down["pair-B"], long)
+	// A lower bound only: a busy machine may tell it later, never sooner.
+	if down["pair-B"] < long {
+		t.Fatalf("the peer with a %v wait was down after %v: the shorter wait applied to it", long, down["pair-B"])
 	}
 }
