@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/hmd/ha"
 	"github.com/hafw/hafw/hmd/events"
 )
 
@@ -33,6 +34,10 @@ type peerView struct {
 	VIPHolder       string   `json:"vip_holder"`
 	Reachability    string   `json:"reachability"`
 	Warnings        []string `json:"warnings"`
+	// Tones colour the live fields (data-field name → "up", "warn" or
+	// "down"): the page and its live updates take them from here, so that
+	// what stands out is decided once.
+	Tones map[string]string `json:"tones"`
 }
 
 // title capitalises the API's "automatic"/"manual" as the seed prints them.
@@ -84,6 +89,16 @@ func viewPeer(p api.PeerStatus) peerView {
 	if p.Heartbeat == "Up" {
 		v.Reachability = "Reachable"
 	}
+	v.Tones = map[string]string{
+		"heartbeat":        upDown(p.Heartbeat == "Up"),
+		"data_replication": replicationTone(p.DataReplication),
+		"state":            stateTone(p.State),
+		"peer_state":       stateTone(p.PeerState),
+		"status":           statusTone(p),
+	}
+	if p.Heartbeat != "Up" && p.PeerState != "" {
+		v.Tones["peer_state"] = "warn" // only the last known state
+	}
 	return v
 }
 
@@ -132,4 +147,44 @@ func findPeer(st api.Status, hip string) (api.PeerStatus, bool) {
 		}
 	}
 	return api.PeerStatus{}, false
+}
+
+func upDown(up bool) string {
+	if up {
+		return "up"
+	}
+	return "down"
+}
+
+func replicationTone(s string) string {
+	switch s {
+	case "Up":
+		return "up"
+	case "Down":
+		return "down"
+	}
+	return "warn"
+}
+
+// stateTone: the steady states of a healthy pair are "up", the ones a
+// failover or failback passes through "warn", and a primary that stopped
+// serving (or an unknown state) "down".
+func stateTone(s string) string {
+	switch ha.State(s) {
+	case ha.PrimaryActive, ha.SecondaryActive:
+		return "up"
+	case ha.Terminated, "":
+		return "down"
+	}
+	return "warn"
+}
+
+func statusTone(p api.PeerStatus) string {
+	switch {
+	case p.Heartbeat != "Up":
+		return "down"
+	case p.StatusText == "Active":
+		return "up"
+	}
+	return "warn"
 }

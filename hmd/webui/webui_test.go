@@ -589,17 +589,20 @@ func TestRefusalSaysItOnce(t *testing.T) {
 // named from the heartbeats.
 func TestViewPeerSaysWhatIsKnown(t *testing.T) {
 	up := api.PeerStatus{Name: "mse2", Heartbeat: "Up", PeerState: "FAILOVER_ACTIVE", PeerHoldsVIP: true, MeanHeartbeatMS: 0.52}
-	if v := viewPeer(up); v.PeerState != "FAILOVER_ACTIVE" || v.VIPHolder != "mse2 (the peer)" || v.MeanHeartbeat != "0.52 ms" {
+	if v := viewPeer(up); v.PeerState != "FAILOVER_ACTIVE" || v.VIPHolder != "mse2 (the peer)" || v.MeanHeartbeat != "0.52 ms" ||
+		v.Tones["heartbeat"] != "up" || v.Tones["peer_state"] != "warn" {
 		t.Errorf("peer heard: %+v", v)
 	}
 	down := up
 	down.Heartbeat, down.PeerHoldsVIP = "Down", false
-	if v := viewPeer(down); v.PeerState != "FAILOVER_ACTIVE (last known; heartbeats down)" || !strings.Contains(v.VIPHolder, "unknown") || strings.Contains(v.MeanHeartbeat, "0.52") {
+	if v := viewPeer(down); v.PeerState != "FAILOVER_ACTIVE (last known; heartbeats down)" || !strings.Contains(v.VIPHolder, "unknown") || strings.Contains(v.MeanHeartbeat, "0.52") ||
+		v.Tones["heartbeat"] != "down" || v.Tones["status"] != "down" {
 		t.Errorf("peer silent: %+v", v)
 	}
 	mine := up
 	mine.OwnsVIP, mine.PeerHoldsVIP = true, false
-	if v := viewPeer(mine); v.VIPHolder != "this appliance" {
+	mine.State, mine.PeerState, mine.StatusText = "TERMINATED", "PRIMARY_ACTIVE", "Active"
+	if v := viewPeer(mine); v.VIPHolder != "this appliance" || v.Tones["state"] != "down" || v.Tones["peer_state"] != "up" || v.Tones["status"] != "up" {
 		t.Errorf("holding the VIP: %+v", v)
 	}
 }

@@ -17,9 +17,14 @@ document.addEventListener("submit", function (ev) {
 function updateLive(root, data) {
   root.querySelectorAll("[data-peer][data-field]").forEach(function (el) {
     var p = data.peers[el.getAttribute("data-peer")];
-    var v = p ? p[el.getAttribute("data-field")] : "not paired";
+    var field = el.getAttribute("data-field");
+    var v = p ? p[field] : "not paired";
     if (v !== undefined && el.textContent !== v) {
       el.textContent = v;
+    }
+    if (el.classList.contains("badge")) {
+      var tone = p && p.tones ? (p.tones[field] || "") : "down";
+      ["up", "warn", "down"].forEach(function (t) { el.classList.toggle(t, t === tone); });
     }
   });
   var tbody = document.getElementById("events");
@@ -50,6 +55,7 @@ function updateLive(root, data) {
 // its hmd) may be down, and what is shown is only what was last known.
 var staleAfter = 5000; // ms without an update: five missed polls
 var lastUpdate = Date.now();
+var lastUpdated = ""; // the appliance's own time of it, in the page's format
 
 function watchStale(root) {
   var banner = document.getElementById("stale");
@@ -64,7 +70,7 @@ function watchStale(root) {
       return;
     }
     banner.textContent = "No update from this appliance for " + Math.round(age / 1000) +
-      " s: what this page shows was last known at " + new Date(lastUpdate).toLocaleTimeString() +
+      " s: what this page shows was last known at " + (lastUpdated || "page load") +
       " and may no longer be true (the appliance or its health monitor may be down).";
     banner.hidden = false;
     root.classList.add("stale");
@@ -91,6 +97,7 @@ function poll(root) {
     .then(function (data) {
       updateLive(root, data);
       lastUpdate = Date.now();
+      lastUpdated = data.updated;
       if (errEl) { errEl.textContent = ""; }
     })
     .catch(function (e) {
