@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/hmd/ha"
 )
 
 // applianceRow is one line of the seed's "Mobility Services Engines" list.
@@ -183,13 +185,26 @@ func pinned(req api.PairRequest) error {
 	return nil
 }
 
-// opButton is one of the Switchover, Failback and Delete forms.
+// opButton is one of the Switchover, Failback and Delete forms. Off is
+// why the operation does not apply in the pair's state now ("" when it
+// does): the button is shown disabled with the reason, not offered.
 type opButton struct {
-	Action, Label, Confirm, CSRF, Peer string
+	Action, Label, Confirm, CSRF, Peer, Off string
 }
 
 func newOpButton(v view, p peerView, action, label, confirm string) opButton {
-	return opButton{Action: action, Label: label, Confirm: confirm, CSRF: v.CSRF, Peer: p.HIP}
+	b := opButton{Action: action, Label: label, Confirm: confirm, CSRF: v.CSRF, Peer: p.HIP}
+	switch st := ha.State(p.State); action {
+	case "switchover":
+		if st != ha.PrimaryActive && st != ha.SecondaryActive {
+			b.Off = fmt.Sprintf("Switchover is for a pair in its steady states; this appliance is %s.", st)
+		}
+	case "failback":
+		if st != ha.Terminated && st != ha.FailoverActive {
+			b.Off = fmt.Sprintf("Failback follows a failover (TERMINATED or FAILOVER_ACTIVE); this appliance is %s.", st)
+		}
+	}
+	return b
 }
 
 // An op is one of the backend's peer operations, as a method expression

@@ -606,3 +606,30 @@ func TestViewPeerSaysWhatIsKnown(t *testing.T) {
 		t.Errorf("holding the VIP: %+v", v)
 	}
 }
+
+// TestOperationsOfferedByState: a terminated primary is not offered a
+// switchover (the button is disabled with the reason) but is offered
+// failback with its force box; a steady pair the other way round.
+func TestOperationsOfferedByState(t *testing.T) {
+	c := newConsole(t)
+	c.login()
+	peer := api.PeerStatus{Name: "mse2", HealthMonitorIP: "10.201.0.3", Heartbeat: "Up", State: "TERMINATED", PeerState: "FAILOVER_ACTIVE"}
+	c.b.mu.Lock()
+	c.b.st.State, c.b.st.Peers = "TERMINATED", []api.PeerStatus{peer}
+	c.b.mu.Unlock()
+	body := c.get("/ui/ha").Body.String()
+	if !strings.Contains(body, `id="switchover" disabled`) || !strings.Contains(body, "Switchover is for a pair in its steady states; this appliance is TERMINATED.") {
+		t.Errorf("switchover offered to a terminated primary:\n%s", body)
+	}
+	if strings.Contains(body, `id="failback" disabled`) || !strings.Contains(body, `id="failback-force"`) {
+		t.Errorf("failback not offered to a terminated primary:\n%s", body)
+	}
+	peer.State, peer.PeerState = "PRIMARY_ACTIVE", "SECONDARY_ACTIVE"
+	c.b.mu.Lock()
+	c.b.st.State, c.b.st.Peers = "PRIMARY_ACTIVE", []api.PeerStatus{peer}
+	c.b.mu.Unlock()
+	body = c.get("/ui/ha").Body.String()
+	if strings.Contains(body, `id="switchover" disabled`) || !strings.Contains(body, `id="failback" disabled`) || strings.Contains(body, `id="failback-force"`) {
+		t.Errorf("a steady pair's operations:\n%s", body)
+	}
+}
