@@ -103,8 +103,12 @@ type PeerStatus struct {
 	PeerDegraded bool   `json:"peer_degraded,omitempty"`
 	// PeerHoldsVIP: the peer's heartbeats say it holds the VIP (false
 	// while they are down: then nobody here knows).
-	PeerHoldsVIP bool   `json:"peer_holds_vip,omitempty"`
-	Epoch        uint64 `json:"epoch"`
+	PeerHoldsVIP bool `json:"peer_holds_vip,omitempty"`
+	// Syncing is set while the pair's initial data sync runs, SyncPercent
+	// its progress.
+	Syncing     bool   `json:"syncing,omitempty"`
+	SyncPercent int    `json:"sync_percent,omitempty"`
+	Epoch       uint64 `json:"epoch"`
 	// HeartbeatsReceived counts accepted heartbeats; Rejected counts the
 	// refused ones by reason (forged, replayed, truncated, unknown peer, …).
 	HeartbeatsReceived uint64            `json:"heartbeats_received"`

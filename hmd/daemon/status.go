@@ -75,6 +75,9 @@ func peerStatus(onPrimary bool, c store.PeerConfig, n ha.Node, hb heartbeat.Peer
 	}
 	ps.AppFailure, ps.PeerDegraded = n.AppFailure, n.Peer.Up && n.Peer.Degraded
 	ps.PeerHoldsVIP = n.Peer.Up && n.Peer.HoldsVIP
+	if n.Sync.Requested && !n.Sync.PeerSynced {
+		ps.Syncing, ps.SyncPercent = true, n.Sync.Percent
+	}
 	// The serving side runs the sync and knows its state; the standby side
 	// sees replication up while the serving peer is heard.
 	switch {

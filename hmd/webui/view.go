@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/hmd/api"
-	"github.com/hafw/hafw/hmd/ha"
 	"github.com/hafw/hafw/hmd/events"
+	"github.com/hafw/hafw/hmd/ha"
 )
 
 // peerView is one peer as the pages print it. The same strings go into the
@@ -38,6 +38,8 @@ type peerView struct {
 	// "down"): the page and its live updates take them from here, so that
 	// what stands out is decided once.
 	Tones map[string]string `json:"tones"`
+	// Progress is the initial sync's percentage, -1 when none runs.
+	Progress int `json:"progress"`
 }
 
 // title capitalises the API's "automatic"/"manual" as the seed prints them.
@@ -98,6 +100,10 @@ func viewPeer(p api.PeerStatus) peerView {
 	}
 	if p.Heartbeat != "Up" && p.PeerState != "" {
 		v.Tones["peer_state"] = "warn" // only the last known state
+	}
+	v.Progress = -1
+	if p.Syncing {
+		v.Progress = p.SyncPercent
 	}
 	return v
 }

@@ -599,6 +599,11 @@ func TestViewPeerSaysWhatIsKnown(t *testing.T) {
 		v.Tones["heartbeat"] != "down" || v.Tones["status"] != "down" {
 		t.Errorf("peer silent: %+v", v)
 	}
+	syncing := up
+	syncing.Syncing, syncing.SyncPercent = true, 46
+	if v := viewPeer(syncing); v.Progress != 46 || viewPeer(up).Progress != -1 {
+		t.Errorf("sync progress %d (and %d without a sync)", v.Progress, viewPeer(up).Progress)
+	}
 	mine := up
 	mine.OwnsVIP, mine.PeerHoldsVIP = true, false
 	mine.State, mine.PeerState, mine.StatusText = "TERMINATED", "PRIMARY_ACTIVE", "Active"

@@ -27,6 +27,13 @@ function updateLive(root, data) {
       ["up", "warn", "down"].forEach(function (t) { el.classList.toggle(t, t === tone); });
     }
   });
+  var bar = document.getElementById("sync-progress");
+  if (bar) {
+    var sp = data.peers[bar.getAttribute("data-peer")];
+    // A finished (or never started) sync shows a full bar.
+    bar.value = sp && sp.progress >= 0 ? sp.progress : 100;
+    bar.textContent = sp && sp.progress >= 0 ? sp.progress + " %" : "done";
+  }
   var tbody = document.getElementById("events");
   if (tbody && data.events) {
     var rows = document.createDocumentFragment();
