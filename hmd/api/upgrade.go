@@ -167,7 +167,9 @@ func AllowUpload(w http.ResponseWriter) {
 
 // StreamInstall installs the bundle at path and answers with its progress
 // as JSON lines (UpgradeProgress), the last one the result or the error.
-// The API and the console's upload both answer with it.
+// The API and the console's upload both answer with it. It removes the
+// file before the last line, so that a client that has read the answer
+// finds no upload left behind.
 func StreamInstall(ctx context.Context, w http.ResponseWriter, b UpgradeBackend, req UpgradeRequest, path string, log *slog.Logger) {
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "application/x-ndjson")
@@ -186,6 +188,9 @@ func StreamInstall(ctx context.Context, w http.ResponseWriter, b UpgradeBackend,
 		last = UpgradeProgress{Stage: stage, Done: done, Total: total}
 		line(last)
 	})
+	if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		log.Warn("removing an upload", "path", path, "err", rerr)
+	}
 	if err != nil {
 		ae := UpgradeError(err)
 		log.Info("upgrade refused", "err", ae)
