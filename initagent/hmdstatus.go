@@ -23,6 +23,10 @@ type HMDStatus struct {
 	// State is the overall HA state (PRIMARY_ACTIVE, …, or NONE when the
 	// appliance takes no role).
 	State string
+	// HARole is the role hmd decided the appliance may take (appliance.
+	// DecideRole): "none" for an appliance that may take none, such as an
+	// unactivated virtual appliance, whatever its configured Role.
+	HARole string
 	// PeerProfiles are the model names of the peers hmd knows, one per
 	// peer; "" where a peer's model is not known yet.
 	PeerProfiles []string

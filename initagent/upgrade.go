@@ -127,7 +127,9 @@ func HMDStable(st HMDStatus, err error) (bool, string) {
 	case ha.PrimaryActive, ha.SecondaryActive, ha.FailoverActive, ha.Terminated:
 		return true, ""
 	}
-	if st.State == "NONE" && st.Role == config.RoleNone {
+	if st.State == "NONE" && (st.Role == config.RoleNone || st.HARole == string(config.RoleNone)) {
+		// No role, configured or decided (an unactivated virtual
+		// appliance): settled as it is.
 		return true, ""
 	}
 	return false, fmt.Sprintf("hmd is in state %s (role %s)", st.State, st.Role)

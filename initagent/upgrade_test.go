@@ -53,6 +53,9 @@ func TestHMDStable(t *testing.T) {
 		{HMDStatus{Running: true, Role: config.RolePrimary, State: "INITIALIZING"}, nil, false},
 		{HMDStatus{Running: true, Role: config.RolePrimary, State: "FAILOVER_INVOKED"}, nil, false},
 		{HMDStatus{Running: true, Role: config.RoleSecondary, State: "NONE"}, nil, false},
+		// An unactivated virtual primary takes no role: settled, so that
+		// an upgrade of it commits instead of rolling back.
+		{HMDStatus{Running: true, Role: config.RolePrimary, HARole: "none", State: "NONE"}, nil, true},
 		{HMDStatus{Running: false, Role: config.RolePrimary, State: "PRIMARY_ACTIVE"}, nil, false},
 		{HMDStatus{}, errors.New("connection refused"), false},
 	} {

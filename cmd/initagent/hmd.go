@@ -25,7 +25,7 @@ func (h hmdClient) Status(ctx context.Context) (initagent.HMDStatus, error) {
 
 // agentStatus is the part of hmd's status the init agent reads.
 func agentStatus(st api.Status) initagent.HMDStatus {
-	s := initagent.HMDStatus{Running: st.Running, Role: config.Role(st.Role), State: st.State}
+	s := initagent.HMDStatus{Running: st.Running, Role: config.Role(st.Role), State: st.State, HARole: st.HARole}
 	for _, p := range st.Peers {
 		s.PeerProfiles = append(s.PeerProfiles, p.Profile)
 	}
