@@ -161,16 +161,22 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return fmt.Errorf("%s %s: read reply: %w", method, path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		ae := &Error{Code: resp.StatusCode}
-		if json.Unmarshal(data, ae) != nil || ae.Message == "" {
-			ae.Message = fmt.Sprintf("%s %s: %s", method, path, resp.Status)
-		}
-		return ae
+		return replyError(resp, data, method, path)
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("%s %s: decode reply: %w", method, path, err)
 	}
 	return nil
+}
+
+// replyError is the *Error of a reply that is not 200: the API's JSON
+// error body, or the method, path and status when the body is none.
+func replyError(resp *http.Response, body []byte, method, path string) *Error {
+	ae := &Error{Code: resp.StatusCode}
+	if json.Unmarshal(body, ae) != nil || ae.Message == "" {
+		ae.Message = fmt.Sprintf("%s %s: %s", method, path, resp.Status)
+	}
+	return ae
 }
 
 // Status is GET /v1/status.

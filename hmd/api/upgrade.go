@@ -277,11 +277,7 @@ func (c *Client) Upgrade(ctx context.Context, req UpgradeRequest, bundle io.Read
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
-		ae := &Error{Code: resp.StatusCode}
-		if json.Unmarshal(data, ae) != nil || ae.Message == "" {
-			ae.Message = "POST /v1/upgrade: " + resp.Status
-		}
-		return UpgradeResult{}, ae
+		return UpgradeResult{}, replyError(resp, data, http.MethodPost, "/v1/upgrade")
 	}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
