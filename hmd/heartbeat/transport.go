@@ -172,10 +172,8 @@ type peer struct {
 	last     ha.Heartbeat
 	sent     uint64
 	received uint64
-	// wire is the format written to the peer: the newest it sent in its
-	// current run (heardBoot), MinVersion until it is heard. firmware is
-	// what it told.
-	wire      uint8
+	// heard is the newest format the peer sent in its current run
+	// (heardBoot), 0 until it is heard; firmware is what it told.
 	heard     uint8
 	heardBoot uint64
 	firmware  string
@@ -184,6 +182,10 @@ type peer struct {
 	// older format is reported only once probes had time to be answered.
 	runTicks uint64
 }
+
+// wire is the format written to the peer: the newest its run spoke,
+// MinVersion until it is heard.
+func (p *peer) wire() uint8 { return max(p.heard, MinVersion) }
 
 // probeEvery is how many heartbeat intervals apart a monitor that writes
 // an older format to a peer adds a probe in the newest one: a peer on the
@@ -258,7 +260,7 @@ func New(cfg Config) (*Monitor, error) {
 		if wait < cfg.FailoverWait {
 			return nil, fmt.Errorf("heartbeat: pair %q: failover wait %s is shorter than the monitor's %s", pc.Pair, wait, cfg.FailoverWait)
 		}
-		p := &peer{cfg: pc, wait: wait, key: key, paths: map[string]*pathState{}, rtt: rtt{samples: make([]time.Duration, cfg.RTTWindow)}, wire: MinVersion}
+		p := &peer{cfg: pc, wait: wait, key: key, paths: map[string]*pathState{}, rtt: rtt{samples: make([]time.Duration, cfg.RTTWindow)}}
 		for name, addr := range pc.Remotes {
 			if !names[name] {
 				return nil, fmt.Errorf("heartbeat: pair %q: remote on unknown path %q", pc.Pair, name)
@@ -387,7 +389,7 @@ func (m *Monitor) sendPeer(pair string, now time.Time) {
 	p.runTicks++
 	// The first tick probes too, and the probe goes first: an upgraded
 	// peer then knows this run's firmware before its first plain message.
-	probe := p.wire < Version && p.ticks%probeEvery == 1
+	probe := p.wire() < Version && p.ticks%probeEvery == 1
 	m.mu.Unlock()
 	for _, path := range m.cfg.Paths {
 		if probe {
@@ -423,7 +425,7 @@ func (m *Monitor) send(pair, path string, to netip.AddrPort, echo int64, answer 
 	if answer == 0 {
 		answer = learned
 	}
-	msg := Message{Wire: p.wire, Flags: p.local.flags(), State: p.local.State, Sender: m.cfg.Node, Pair: pair,
+	msg := Message{Wire: p.wire(), Flags: p.local.flags(), State: p.local.State, Sender: m.cfg.Node, Pair: pair,
 		Seq: p.seq, SentAt: now.UnixNano(), Echo: echo, Epoch: p.local.Epoch,
 		Boot: m.boot, Challenge: challenge, Answer: answer, Firmware: m.cfg.Firmware}
 	if probe {
@@ -500,7 +502,7 @@ func (m *Monitor) heard(path string, msg Message, newest bool, now time.Time) bo
 		if msg.Boot != p.heardBoot {
 			p.runTicks = 0
 		}
-		p.heardBoot, p.wire, p.heard, p.firmware = msg.Boot, msg.Wire, msg.Wire, msg.Firmware
+		p.heardBoot, p.heard, p.firmware = msg.Boot, msg.Wire, msg.Firmware
 	}
 	if msg.Flags&FlagReply != 0 {
 		if d := time.Duration(now.UnixNano() - msg.Echo); d > 0 && d < p.wait {
