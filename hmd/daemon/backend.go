@@ -30,8 +30,9 @@ func (d *Daemon) Status(ctx context.Context) (api.Status, error) {
 		st.Running = true
 		st.CertFingerprint = d.opt.Identity.Fingerprint
 		st.Quarantined = d.quarantined
+		rejects := d.heartbeatRejects()
 		for _, p := range d.peers {
-			hb, rejects := d.heartbeatStatus(p.cfg)
+			hb := d.heartbeatStatus(p.cfg)
 			ps := peerStatus(d.role() == ha.Primary, p.cfg, p.node, hb, rejects)
 			applyVersion(&ps, d.opt.Version, hb)
 			if r, ok := d.opt.Data.(ReplicationReporter); ok && p.node.HoldsVIP {

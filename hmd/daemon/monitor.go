@@ -99,10 +99,19 @@ func (d *Daemon) restartMonitor() error {
 }
 
 // heartbeatStatus is the monitor's view of one peer, zero without monitor.
-func (d *Daemon) heartbeatStatus(c store.PeerConfig) (heartbeat.PeerStatus, map[string]uint64) {
+func (d *Daemon) heartbeatStatus(c store.PeerConfig) heartbeat.PeerStatus {
 	if d.mon == nil {
-		return heartbeat.PeerStatus{}, nil
+		return heartbeat.PeerStatus{}
 	}
 	st, _ := d.mon.m.Status(d.pairID(c))
-	return st, d.mon.m.Rejects()
+	return st
+}
+
+// heartbeatRejects counts the rejected heartbeats by reason (one monitor
+// serves every peer), nil without monitor.
+func (d *Daemon) heartbeatRejects() map[string]uint64 {
+	if d.mon == nil {
+		return nil
+	}
+	return d.mon.m.Rejects()
 }

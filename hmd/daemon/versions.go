@@ -50,7 +50,7 @@ func applyVersion(ps *api.PeerStatus, self string, hb heartbeat.PeerStatus) {
 // checkVersion logs the start and the end of a version difference with
 // peer p in the events log; it runs on the loop at every tick.
 func (d *Daemon) checkVersion(p *peer) {
-	hb, _ := d.heartbeatStatus(p.cfg)
+	hb := d.heartbeatStatus(p.cfg)
 	if hb.Wire == 0 {
 		return // not heard (yet): nothing is known, nothing changes
 	}
