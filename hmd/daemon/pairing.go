@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/api"
@@ -31,9 +32,13 @@ type pairCheck struct {
 	req       api.PeerPairRequest
 }
 
+// DirectConnectNotIn2to1 refuses a second primary when either pairing uses
+// the direct-connect cable: the seed's 2:1 scenario has none.
+const DirectConnectNotIn2to1 = "direct connect is not available in a 2:1 configuration: a secondary that backs up two primaries is paired with both over the network (configure no direct-connect interface for this pair, or delete the other pair's direct connect first)"
+
 // checkPair applies the seed's pairing rules on the secondary: role,
 // version equality, the pairing matrices (1:1 and N:1 with the primaries
-// already paired), the VA activation license, and the addressing rules
+// already paired; no direct connect in N:1), the VA activation license, and the addressing rules
 // (VIP differs from both health-monitor IPs and lies on the secondary's
 // health-monitor subnet, so the secondary can take it over). It returns nil
 // or an *api.Error (409 Conflict) naming the operator's form field where
@@ -76,6 +81,10 @@ func checkPair(c pairCheck) error {
 	}
 	if err := hwprofiles.CheckPairing(c.profile, primaries...); err != nil {
 		return refuse("", "%v", err)
+	}
+	if len(c.existing) > 0 && (c.req.PrimaryDirectIP != "" || slices.ContainsFunc(c.existing, func(p store.PeerConfig) bool { return p.DirectIP.IsValid() })) {
+		// The seed, on the 2:1 scenario: 直接接続は利用できません.
+		return refuse("", "%s", DirectConnectNotIn2to1)
 	}
 	if !c.activated {
 		return refuse("", "%s", ActivationRequired)

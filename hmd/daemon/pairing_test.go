@@ -57,6 +57,12 @@ func TestCheckPair(t *testing.T) {
 		{"same HIP", func(c *pairCheck) { c.req.PrimaryHIP = "10.10.10.13" }, "same health-monitor IP", "secondary_ip"},
 		{"witness on the subnet", func(c *pairCheck) { c.req.Witness = "10.10.10.40" }, "", ""},
 		{"N:1: the other primary as witness", func(c *pairCheck) { c.existing, c.req.Witness = existing3350, "10.10.10.22" }, "", ""},
+		{"N:1 with the new primary on a direct cable", func(c *pairCheck) { c.existing, c.req.PrimaryDirectIP = existing3350, "1.1.1.1" }, "direct connect is not available in a 2:1", ""},
+		{"N:1 with the first pair on a direct cable", func(c *pairCheck) {
+			c.existing = []store.PeerConfig{existing3350[0]}
+			c.existing[0].DirectIP = netip.MustParseAddr("1.1.1.2")
+		}, "direct connect is not available in a 2:1", ""},
+		{"1:1 on a direct cable", func(c *pairCheck) { c.req.PrimaryDirectIP = "1.1.1.1" }, "", ""},
 		{"witness off the subnet", func(c *pairCheck) { c.req.Witness = "10.10.20.40" }, "not on the secondary's health-monitor subnet", "witness"},
 		{"witness is the secondary", func(c *pairCheck) { c.req.Witness = "10.10.10.13" }, "third node", "witness"},
 		{"witness is the primary", func(c *pairCheck) { c.req.Witness = "10.10.10.12" }, "third node", "witness"},
