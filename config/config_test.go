@@ -142,3 +142,39 @@ func TestPassword(t *testing.T) {
 		t.Error("a cost above the limit accepted")
 	}
 }
+
+func TestCheckPasswordStrength(t *testing.T) {
+	for _, c := range []struct {
+		password string
+		want     string // a piece of the reason; "" for accepted
+	}{
+		{"correct horse", ""},
+		{"s3cret-pass", ""},
+		{"Tr0ub4dor&3", ""},
+		{"パスワードは長い秘密です1", ""}, // letters without case count as others
+		{"Badminton-42", ""},  // contains "admin", but is not a variation of it
+		{"", "at least 10 characters (this one has 0)"},
+		{"short-1", "at least 10 characters (this one has 7)"},
+		{"ab1-ab1-a", "at least 10 characters (this one has 9)"},
+		{strings.Repeat("a1", 65), "at most 128 characters (this one has 130)"},
+		{"alllowercase", "at least two kinds"},
+		{"ALLUPPERCASE", "at least two kinds"},
+		{"1234567890123", "at least two kinds"},
+		{"!@#$%^&*()_+", "at least two kinds"},
+		{"Password2026!", `variation of "password"`},
+		{"p-a-s-s-w-o-r-d", `variation of "password"`},
+		{"Admin-12345", `variation of "admin"`},
+		{" leading-space1", "begin or end with a space"},
+		{"trailing-space1 ", "begin or end with a space"},
+		{"tab\there-123", "control characters"},
+		{"bad-utf8-\xff-123", "not valid UTF-8"},
+	} {
+		err := CheckPasswordStrength(c.password)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%q refused: %v", c.password, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%q: %v, want a refusal saying %q", c.password, err, c.want)
+		}
+	}
+}

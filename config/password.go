@@ -10,7 +10,79 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
+
+// The administrator password rule: what CheckPasswordStrength demands of a
+// password an operator chooses (the setup wizard, the API's password
+// change, hafw hash-password).
+const (
+	MinPasswordLength = 10
+	// MaxPasswordLength keeps a password typable on a serial console and
+	// within the API's request bound.
+	MaxPasswordLength = 128
+)
+
+// CheckPasswordStrength reports why password may not become the
+// administrator password, or nil. The rule is stated once here so the
+// wizard, the API and the command line cannot drift apart:
+//   - at least MinPasswordLength and at most MaxPasswordLength characters;
+//   - at least two kinds of character among lower case, upper case, digits
+//     and others (punctuation, spaces, letters without case);
+//   - its letters alone must not spell the user name (admin) or the word
+//     password, whatever the case and the digits or signs around them;
+//   - no control characters, and no space at either end: line-based input
+//     (a script's stdin, a serial console) loses them or cannot carry them.
+//
+// It is a floor against the passwords guessed first, not a policy engine;
+// the per-client throttle of the API bounds guessing beyond it.
+func CheckPasswordStrength(password string) error {
+	if !utf8.ValidString(password) {
+		return errors.New("the password is not valid UTF-8 text")
+	}
+	n := utf8.RuneCountInString(password)
+	switch {
+	case n < MinPasswordLength:
+		return fmt.Errorf("the password must have at least %d characters (this one has %d)", MinPasswordLength, n)
+	case n > MaxPasswordLength:
+		return fmt.Errorf("the password must have at most %d characters (this one has %d)", MaxPasswordLength, n)
+	case strings.TrimSpace(password) != password:
+		return errors.New("the password must not begin or end with a space")
+	}
+	var lower, upper, digit, other bool
+	var letters strings.Builder
+	for _, r := range password {
+		switch {
+		case unicode.IsControl(r):
+			return errors.New("the password must not contain control characters (such as a tab)")
+		case unicode.IsLower(r):
+			lower = true
+		case unicode.IsUpper(r):
+			upper = true
+		case unicode.IsDigit(r):
+			digit = true
+		default:
+			other = true
+		}
+		if unicode.IsLetter(r) {
+			letters.WriteRune(unicode.ToLower(r))
+		}
+	}
+	kinds := 0
+	for _, k := range []bool{lower, upper, digit, other} {
+		if k {
+			kinds++
+		}
+	}
+	if kinds < 2 {
+		return errors.New("the password must mix at least two kinds of character: lower case, upper case, digits, others")
+	}
+	if l := letters.String(); l == "admin" || l == "password" {
+		return fmt.Errorf("the password must not be a variation of %q", l)
+	}
+	return nil
+}
 
 // pbkdf2Iterations follows OWASP's 2023 advice for PBKDF2-HMAC-SHA256.
 const pbkdf2Iterations = 600000

@@ -16,7 +16,9 @@ import (
 // runHashPassword reads an administrator password on standard input (one
 // line) and prints its stored form, for hafw.password= on the kernel
 // command line or the OVF password property: the appliance stores a hash
-// as given, so the password itself never appears in /proc/cmdline.
+// as given, so the password itself never appears in /proc/cmdline. The
+// password must pass the same rule as the setup wizard's
+// (config.CheckPasswordStrength): a hash cannot be checked later.
 func runHashPassword(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	return hashPassword(args, os.Stdin, stdout, stderr)
 }
@@ -37,7 +39,11 @@ func hashPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) erro
 	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("read the password: %w", err)
 	}
-	h, err := config.HashPassword(strings.TrimRight(line, "\r\n"))
+	password := strings.TrimRight(line, "\r\n")
+	if err := config.CheckPasswordStrength(password); err != nil {
+		return err
+	}
+	h, err := config.HashPassword(password)
 	if err != nil {
 		return err
 	}

@@ -187,7 +187,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 
 	var d *daemon.Daemon
-	op, err := openOps(f.stateDir, cfg, lic, func(ctx context.Context) (api.Status, error) { return d.Status(ctx) }, log)
+	password := newPasswordCheck(f.config, cfg.PasswordHash)
+	op, err := openOps(f.stateDir, cfg, lic, password, func(ctx context.Context) (api.Status, error) { return d.Status(ctx) }, log)
 	if err != nil {
 		return err
 	}
@@ -223,7 +224,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	svc.SetEvents(d)
 	fw := newFirmware(upgrade.Machine{Boot: upgrade.Dir(f.esp), ProfileFile: f.profileFile, VersionFile: f.versionFile, VendorKeyFile: f.vendorKey,
 		Booted: bootctl.Vars{Dir: f.efivars}.Selected}, f.stateDir, initagent.ControlClient{Socket: f.initControl}.Reboot, d.Event, log)
-	backend := opsBackend{d, op.notes, fw, op.metrics, logw}
+	backend := opsBackend{d, op.notes, fw, op.metrics, logw, password}
 	servers, err := serve(backend, cfg, id, f.socket, lic, log)
 	if err != nil {
 		return err
@@ -296,8 +297,7 @@ func serve(d opsBackend, cfg config.Appliance, id tlsid.Identity, socket string,
 		local.Close()
 		return nil, fmt.Errorf("listen on %s:%d: %w", hip, api.Port, err)
 	}
-	auth := &api.Password{Hash: func() string { return cfg.PasswordHash }, Check: config.CheckPassword}
-	handler, err := remoteHandler(d, auth, lic, log)
+	handler, err := remoteHandler(d, d.password, lic, log)
 	if err != nil {
 		local.Close()
 		tln.Close()

@@ -28,8 +28,9 @@ type opsBackend struct {
 	*daemon.Daemon
 	*notify.Service
 	*firmware
-	metrics *metrics.Metrics
-	logs    *hmdLogs
+	metrics  *metrics.Metrics
+	logs     *hmdLogs
+	password *api.Password
 }
 
 // Status is the daemon's status with the boot slots added.
@@ -77,14 +78,14 @@ type ops struct {
 // partition (notify.json holds SNMP secrets and metrics.token the
 // scrapers' token, both 0600 in the state directory). status is read
 // lazily: the daemon is made after this.
-func openOps(stateDir string, cfg config.Appliance, lic licenseFiles, status func(context.Context) (api.Status, error), log *slog.Logger) (*ops, error) {
+func openOps(stateDir string, cfg config.Appliance, lic licenseFiles, auth api.Authenticator, status func(context.Context) (api.Status, error), log *slog.Logger) (*ops, error) {
 	s, err := notify.Open(notify.Options{Path: filepath.Join(stateDir, "notify.json"), Node: cfg.Hostname, Log: log})
 	if err != nil {
 		return nil, err
 	}
 	m, err := metrics.Open(metrics.Options{Status: status, Destinations: s.Destinations, Licenses: lic.expiries,
 		TokenFile: filepath.Join(stateDir, "metrics.token"),
-		Auth:      &api.Password{Hash: func() string { return cfg.PasswordHash }, Check: config.CheckPassword}})
+		Auth:      auth})
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("metrics: %w", err)

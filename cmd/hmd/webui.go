@@ -14,12 +14,14 @@ import (
 
 // remoteHandler is the TLS server's handler: the management console under
 // webui.Prefix and the API everywhere else, both on the same daemon and
-// the same password check.
-func remoteHandler(d opsBackend, auth api.Authenticator, lic webui.Licenses, log *slog.Logger) (http.Handler, error) {
+// the same password check. A password change ends every console session:
+// whoever logged in with the old password logs in again.
+func remoteHandler(d opsBackend, auth *api.Password, lic webui.Licenses, log *slog.Logger) (http.Handler, error) {
 	ui, err := webui.New(webui.Options{Backend: d, Auth: auth, Licenses: lic, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("management console: %w", err)
 	}
+	auth.OnChange(ui.EndSessions)
 	mux := http.NewServeMux()
 	mux.Handle(webui.Prefix, ui)
 	// A browser pointed at the appliance's address lands on the console.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/hafw/hafw/config"
 )
@@ -23,6 +24,9 @@ type Error struct {
 	Code    int          `json:"-"`
 	Message string       `json:"error"`
 	Fields  []FieldError `json:"fields,omitempty"`
+	// RetryAfter, when not zero, is sent as the Retry-After header (a
+	// 429 of the password limit).
+	RetryAfter time.Duration `json:"-"`
 }
 
 func (e *Error) Error() string {

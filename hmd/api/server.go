@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -80,6 +81,12 @@ type Password struct {
 	guesses        throttle
 	mu             sync.Mutex
 	ok             map[[32]byte]bool
+
+	// Store, if set, makes the password changeable (Change): it saves a
+	// new hash durably, after which Hash returns it.
+	Store    func(hash string) error
+	changing sync.Mutex // one change at a time
+	onChange []func()
 }
 
 // AdminUser is the user name of the remote API's basic authentication.
@@ -95,25 +102,32 @@ func (p *Password) Authenticate(r *http.Request) Caller {
 	if !ok || subtle.ConstantTimeCompare([]byte(user), []byte(AdminUser)) != 1 {
 		return c
 	}
-	hash := p.Hash()
+	good, retry := p.verify(clientAddr(r), c.PeerFingerprint != "", p.Hash(), pass)
+	c.Admin, c.RetryAfter = good, retry
+	return c
+}
+
+// verify checks pass against hash for client under the per-client limit
+// (retryAfter > 0: not checked), one check at a time per lane; peers with
+// a client certificate have their own lane. A success is remembered, so
+// a polling UI does not pay for PBKDF2 at each request.
+func (p *Password) verify(client netip.Addr, peerLane bool, hash, pass string) (good bool, retryAfter time.Duration) {
 	key := sha256.Sum256([]byte(hash + "\x00" + pass))
 	p.mu.Lock()
 	known := p.ok[key]
 	p.mu.Unlock()
 	if known {
-		c.Admin = true
-		return c
+		return true, 0
 	}
-	client := clientAddr(r)
-	if c.RetryAfter = p.guesses.begin(client, time.Now()); c.RetryAfter > 0 {
-		return c
+	if retryAfter = p.guesses.begin(client, time.Now()); retryAfter > 0 {
+		return false, retryAfter
 	}
 	lane := &p.slow
-	if c.PeerFingerprint != "" {
+	if peerLane {
 		lane = &p.slowPeer
 	}
 	lane.Lock()
-	good := hash != "" && p.Check(hash, pass)
+	good = hash != "" && p.Check(hash, pass)
 	lane.Unlock()
 	p.guesses.end(client, good, time.Now())
 	if good {
@@ -123,9 +137,8 @@ func (p *Password) Authenticate(r *http.Request) Caller {
 		}
 		p.ok[key] = true
 		p.mu.Unlock()
-		c.Admin = true
 	}
-	return c
+	return good, 0
 }
 
 // clientAddr is the request's source address, IPv4-mapped IPv6 folded
@@ -177,6 +190,9 @@ func NewHandler(backend Backend, auth Authenticator, log *slog.Logger) http.Hand
 	if ub, ok := backend.(UpgradeBackend); ok {
 		h.upgradeRoutes(mux, ub)
 	}
+	if pb, ok := backend.(PasswordBackend); ok {
+		h.passwordRoutes(mux, pb)
+	}
 	return mux
 }
 
@@ -209,10 +225,15 @@ func (h *handler) throttled(w http.ResponseWriter, r *http.Request, c Caller) bo
 	if c.RetryAfter <= 0 {
 		return false
 	}
-	secs := int((c.RetryAfter + time.Second - 1) / time.Second)
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	h.fail(w, r, Errorf(http.StatusTooManyRequests, "too many wrong passwords from this address: retry in %d s", secs))
+	h.fail(w, r, throttledError(c.RetryAfter))
 	return true
+}
+
+// throttledError is the 429 of a password not checked because of the
+// per-client limit; fail adds its Retry-After.
+func throttledError(retryAfter time.Duration) *Error {
+	secs := int((retryAfter + time.Second - 1) / time.Second)
+	return &Error{Code: http.StatusTooManyRequests, Message: fmt.Sprintf("too many wrong passwords from this address: retry in %d s", secs), RetryAfter: time.Duration(secs) * time.Second}
 }
 
 func (h *handler) reply(w http.ResponseWriter, v any) {
@@ -228,6 +249,9 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		h.log.Error("API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	} else {
 		h.log.Info("API request refused", "method", r.Method, "path", r.URL.Path, "err", ae)
+	}
+	if ae.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(ae.RetryAfter/time.Second)))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(ae.Code)

@@ -145,6 +145,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 const cookieName = "hafw_session"
 
+// EndSessions logs every browser out: after a password change, a session
+// opened with the old password must not outlive it.
+func (s *Server) EndSessions() { s.sessions.clear() }
+
 // view is what every page template gets.
 type view struct {
 	Title    string

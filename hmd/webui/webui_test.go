@@ -638,3 +638,21 @@ func TestOperationsOfferedByState(t *testing.T) {
 		t.Errorf("a steady pair's operations:\n%s", body)
 	}
 }
+
+// TestEndSessionsLogsEveryoneOut: after a password change (hmd calls
+// EndSessions) a session opened with the old password no longer opens a
+// page or posts a form.
+func TestEndSessionsLogsEveryoneOut(t *testing.T) {
+	c := newConsole(t)
+	csrf := c.login()
+	c.s.EndSessions()
+	if w := c.get("/ui/ha"); w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/ui/login") {
+		t.Errorf("GET /ui/ha after EndSessions: %d to %q, want the login page", w.Code, w.Header().Get("Location"))
+	}
+	if w := c.post("/ui/ha/switchover", url.Values{"peer": {"10.201.0.3"}, "csrf": {csrf}}); w.Code != http.StatusUnauthorized {
+		t.Errorf("POST after EndSessions: %d, want 401", w.Code)
+	}
+	if _, ops := c.b.calls(); len(ops) != 0 {
+		t.Errorf("an ended session ran %v", ops)
+	}
+}
