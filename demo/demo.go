@@ -296,9 +296,15 @@ func (r *run) bootPair(ctx context.Context) error {
 // data is in sync: only then is a failover lossless.
 func (r *run) pair(ctx context.Context) error {
 	r.pAPI, r.sAPI = r.client(r.p), r.client(r.s)
+	// The operator reads the secondary's certificate on the secondary
+	// (its Appliances page, `hactl status`) and pins it in the pairing.
+	sst, err := r.sAPI.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("GET /v1/status on mse2: %w", err)
+	}
 	res, err := r.pAPI.Pair(ctx, api.PairRequest{SecondaryName: r.s.name, SecondaryIP: r.s.addr().String(),
 		SecondaryPassword: password, FailoverType: "automatic", FailbackType: "manual",
-		LongFailoverWait: api.Duration(r.o.FailoverWait)})
+		LongFailoverWait: api.Duration(r.o.FailoverWait), SecondaryFingerprint: sst.CertFingerprint})
 	if err != nil {
 		return fmt.Errorf("POST /v1/pair on mse1: %w", err)
 	}

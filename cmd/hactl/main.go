@@ -94,7 +94,7 @@ func runPair(ctx context.Context, c *api.Client, args []string, stdout, stderr i
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if !*tofu {
+	if req.TrustOnFirstUse = *tofu; !*tofu {
 		if err := confirmPins(ctx, c, req); err != nil {
 			return err
 		}

@@ -185,7 +185,7 @@ func TestLocalSocketIsTrusted(t *testing.T) {
 	if _, err := c.Switchover(ctx, PeerRequest{Peer: "10.200.0.3"}); err != nil || rec.switchover.Peer != "10.200.0.3" {
 		t.Fatalf("switchover over unix socket: %v %+v", err, rec.switchover)
 	}
-	if _, err := c.Pair(ctx, PairRequest{SecondaryName: "mse2", SecondaryIP: "10.200.0.3", SecondaryPassword: "pw", FailoverType: Automatic, FailbackType: Manual, LongFailoverWait: Duration(500 * time.Millisecond)}); err != nil {
+	if _, err := c.Pair(ctx, PairRequest{SecondaryName: "mse2", SecondaryIP: "10.200.0.3", SecondaryPassword: "pw", FailoverType: Automatic, FailbackType: Manual, LongFailoverWait: Duration(500 * time.Millisecond), TrustOnFirstUse: true}); err != nil {
 		t.Fatal(err)
 	}
 	if time.Duration(rec.pair.LongFailoverWait) != 500*time.Millisecond {
@@ -198,20 +198,20 @@ func TestDecodeRequests(t *testing.T) {
 		body      string
 		wantField string // "" = accepted
 	}{
-		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual"}`, ""},
-		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","long_failover_wait":0.5}`, ""},
-		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","long_failover_wait":"250ms"}`, ""},
-		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","long_failover_wait":"10 minutes"}`, "long_failover_wait"},
-		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","long_failover_wait":0.01}`, "long_failover_wait"},
-		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","long_failover_wait":1,"heartbeat_interval":"900ms"}`, "heartbeat_interval"},
-		{`{"secondary_name":"mse2","secondary_ip":13,"secondary_password":"x","failover_type":"automatic","failback_type":"manual"}`, "secondary_ip"},
-		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","colour":"red"}`, "colour"},
-		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","witness":"::1"}`, "witness"},
-		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","witness":"10.10.10.40","witness_password":"y"}`, ""},
-		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","witness":"10.10.10.40"}`, "witness_password"},
-		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","witness_password":"y"}`, "witness"},
-		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","witness":"10.10.10.13","witness_password":"y"}`, "witness"},
-		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","witness":"10.10.10.40","witness_password":"y","witness_fingerprint":"abc"}`, "witness_fingerprint"},
+		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","trust_on_first_use":true}`, ""},
+		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","trust_on_first_use":true,"long_failover_wait":0.5}`, ""},
+		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","trust_on_first_use":true,"long_failover_wait":"250ms"}`, ""},
+		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","trust_on_first_use":true,"long_failover_wait":"10 minutes"}`, "long_failover_wait"},
+		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","trust_on_first_use":true,"long_failover_wait":0.01}`, "long_failover_wait"},
+		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","trust_on_first_use":true,"long_failover_wait":1,"heartbeat_interval":"900ms"}`, "heartbeat_interval"},
+		{`{"secondary_name":"mse2","secondary_ip":13,"secondary_password":"x","failover_type":"automatic","failback_type":"manual","trust_on_first_use":true}`, "secondary_ip"},
+		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","trust_on_first_use":true,"colour":"red"}`, "colour"},
+		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","trust_on_first_use":true,"witness":"::1"}`, "witness"},
+		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","trust_on_first_use":true,"witness":"10.10.10.40","witness_password":"y"}`, ""},
+		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","trust_on_first_use":true,"witness":"10.10.10.40"}`, "witness_password"},
+		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","trust_on_first_use":true,"witness_password":"y"}`, "witness"},
+		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","trust_on_first_use":true,"witness":"10.10.10.13","witness_password":"y"}`, "witness"},
+		{`{"secondary_name":"mse2","secondary_ip":"10.10.10.13","secondary_password":"x","failover_type":"automatic","failback_type":"manual","trust_on_first_use":true,"witness":"10.10.10.40","witness_password":"y","witness_fingerprint":"abc"}`, "witness_fingerprint"},
 	}
 	for _, c := range cases {
 		_, err := Decode[PairRequest](strings.NewReader(c.body))

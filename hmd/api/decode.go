@@ -167,6 +167,14 @@ func (r *PairRequest) validate() []FieldError {
 	if r.Witness != "" && r.Witness == r.SecondaryIP {
 		out = append(out, FieldError{"witness", "must be a third node, not the secondary"})
 	}
+	if !r.TrustOnFirstUse {
+		if r.SecondaryFingerprint == "" {
+			out = append(out, FieldError{"secondary_fingerprint", unpinned("secondary")})
+		}
+		if r.Witness != "" && r.WitnessFingerprint == "" {
+			out = append(out, FieldError{"witness_fingerprint", unpinned("witness")})
+		}
+	}
 	return out
 }
 
@@ -215,6 +223,12 @@ func (r *PeerRequest) validate() []FieldError {
 	var out []FieldError
 	checkAddr("peer", r.Peer, false, &out)
 	return out
+}
+
+// unpinned is the reason a pairing names no certificate for a peer it
+// hands secrets to.
+func unpinned(peer string) string {
+	return fmt.Sprintf("is required: the %s's certificate fingerprint, as its `hactl status` or console Appliances page shows it (or trust_on_first_use to pin whatever it presents now)", peer)
 }
 
 func validFingerprint(s string) bool {

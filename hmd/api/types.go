@@ -200,11 +200,17 @@ type PairRequest struct {
 	LongFailoverWait  Duration `json:"long_failover_wait"`
 	// HeartbeatInterval defaults to a fifth of the failover wait.
 	HeartbeatInterval Duration `json:"heartbeat_interval,omitempty"`
-	// SecondaryFingerprint pins the secondary's certificate; empty means
-	// trust on first use (the password still authenticates the secondary's
-	// answer only after TLS is up, as with the seed's management station).
+	// SecondaryFingerprint pins the secondary's certificate. It is
+	// required unless TrustOnFirstUse: the request hands the secondary
+	// its own password, the pairing secret and the witness password, so
+	// an impostor at the secondary's address must not be trusted by
+	// default.
 	SecondaryFingerprint string `json:"secondary_fingerprint,omitempty"`
 	WitnessRef
+	// TrustOnFirstUse pins whatever certificates the secondary and the
+	// witness present now in place of missing fingerprints: the operator's
+	// explicit choice, for a lab or a script that cannot read them first.
+	TrustOnFirstUse bool `json:"trust_on_first_use,omitempty"`
 }
 
 // WitnessRef names the witness a secondary asks before an automatic

@@ -278,7 +278,8 @@ func pair(t testing.TB, primary, secondary *node, failover, failback string, wai
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	res, err := primary.api().Pair(ctx, api.PairRequest{SecondaryName: secondary.name, SecondaryIP: secondary.hip.String(),
-		SecondaryPassword: password, FailoverType: failover, FailbackType: failback, LongFailoverWait: api.Duration(wait)})
+		SecondaryPassword: password, FailoverType: failover, FailbackType: failback, LongFailoverWait: api.Duration(wait),
+		SecondaryFingerprint: secondary.status().CertFingerprint})
 	if err != nil {
 		t.Fatalf("pair %s with %s: %v\nprimary:\n%s\nsecondary:\n%s", primary.name, secondary.name, err, primary.proc.Output(), secondary.proc.Output())
 	}

@@ -72,7 +72,8 @@ func TestPairingRefusalsAndLifecycle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req := api.PairRequest{SecondaryName: "mse2", SecondaryIP: s.hip.String(), SecondaryPassword: "wrong-password",
-		FailoverType: "automatic", FailbackType: "manual", LongFailoverWait: api.Duration(time.Second)}
+		FailoverType: "automatic", FailbackType: "manual", LongFailoverWait: api.Duration(time.Second),
+		SecondaryFingerprint: s.status().CertFingerprint}
 	var ae *api.Error
 	if _, err := p.api().Pair(ctx, req); !errors.As(err, &ae) || len(ae.Fields) != 1 || ae.Fields[0].Field != "secondary_password" {
 		t.Fatalf("wrong password: %v", err)
@@ -95,7 +96,7 @@ func TestPairingRefusalsAndLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2.restart()
-	req.SecondaryIP = s2.hip.String()
+	req.SecondaryIP, req.SecondaryFingerprint = s2.hip.String(), s2.status().CertFingerprint
 	if _, err := p2.api().Pair(ctx, req); !errors.As(err, &ae) || !strings.Contains(ae.Message, "same software version") {
 		t.Fatalf("version mismatch: %v", err)
 	}

@@ -189,10 +189,11 @@ func partitionPair(t *testing.T, subnet string, witness bool) (l *lan, p, s *nod
 	p = l.addNode("mse1", 2, config.RolePrimary, "3355", 10)
 	s = l.addNode("mse2", 3, config.RoleSecondary, "3355", 0)
 	req := api.PairRequest{SecondaryName: s.name, SecondaryIP: s.hip.String(), SecondaryPassword: password,
-		FailoverType: "automatic", FailbackType: "manual", LongFailoverWait: api.Duration(time.Second)}
+		FailoverType: "automatic", FailbackType: "manual", LongFailoverWait: api.Duration(time.Second),
+		SecondaryFingerprint: s.status().CertFingerprint}
 	if witness {
 		w := l.addNode("witness", 4, config.RoleNone, "3355", 0)
-		req.WitnessRef = api.WitnessRef{Witness: w.hip.String(), WitnessPassword: password}
+		req.WitnessRef = api.WitnessRef{Witness: w.hip.String(), WitnessPassword: password, WitnessFingerprint: w.status().CertFingerprint}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

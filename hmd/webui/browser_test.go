@@ -398,8 +398,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	other := startAppliance(t, bin, br, hash, "mse4", 4, config.RolePrimary, "3350", 11)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	sst, err := secondary.status()
+	if err != nil {
+		t.Fatalf("secondary status: %v", err)
+	}
 	if _, err := api.NewUnixClient(other.socket).Pair(ctx, api.PairRequest{SecondaryName: "mse2", SecondaryIP: secondary.hip.String(),
-		SecondaryPassword: browserPassword, FailoverType: api.Manual, FailbackType: api.Manual, LongFailoverWait: api.Duration(time.Second)}); err != nil {
+		SecondaryPassword: browserPassword, FailoverType: api.Manual, FailbackType: api.Manual, LongFailoverWait: api.Duration(time.Second),
+		SecondaryFingerprint: sst.CertFingerprint}); err != nil {
 		t.Fatalf("pair mse4 with mse2: %v", err)
 	}
 	for _, a := range []*appliance{primary, secondary} {
@@ -462,7 +467,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// the secondary's own console and confirm with the next Save.
 	b.do("save without a fingerprint", chromedp.SendKeys(chromedp.ID("secondary_password"), browserPassword),
 		chromedp.Click(chromedp.ID("save")), chromedp.WaitVisible(chromedp.ID("secondary_fingerprint-error")))
-	sst, err := secondary.status()
+	sst, err = secondary.status()
 	if err != nil {
 		t.Fatal(err)
 	}

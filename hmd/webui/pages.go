@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -122,16 +123,16 @@ func (s *Server) renderHA(w http.ResponseWriter, code int, v view, peer string, 
 // refusal is shown next to its field.
 func (s *Server) pair(w http.ResponseWriter, r *http.Request, cur current) {
 	req, err := pairRequest(r.PostForm)
-	if err != nil {
+	if err != nil && !unpinnedOnly(req, err) {
 		// Invalid input: nothing may be sent anywhere.
 		s.renderForm(w, r, cur, formAnswer{err: err})
 		return
 	}
-	if err := pinned(req); err != nil {
-		// Ask the secondary first: a wrong password or an unreachable
-		// secondary is what the operator must fix before any certificate
-		// can be confirmed.
-		a := s.withSecondary(r, req, err)
+	if err != nil {
+		// Valid but unpinned. Ask the secondary first: a wrong password or
+		// an unreachable secondary is what the operator must fix before
+		// any certificate can be confirmed.
+		a := s.withSecondary(r, req, pinReasons(req))
 		if a.secondary == nil && a.inspectErr != nil {
 			a.err = a.inspectErr
 		}
@@ -166,12 +167,33 @@ func (s *Server) withSecondary(r *http.Request, req api.PairRequest, err error) 
 	return a
 }
 
-// pinned refuses a console pairing that does not name the certificates it
-// trusts. The API trusts an unpinned peer on first use; the console makes
-// the operator confirm what Check secondary (or a refused Save) showed, so
-// that an impostor at the secondary's address is not handed the
-// secondary's password, the pairing secret and the witness password.
-func pinned(req api.PairRequest) error {
+// unpinnedOnly reports whether the API's decoder refused the form only
+// because it names no certificate for the secondary or the witness (the
+// API requires them unless told to trust on first use, which the console
+// never asks for). That Save is answered with what the secondary presents,
+// for the operator to confirm.
+func unpinnedOnly(req api.PairRequest, err error) bool {
+	var ae *api.Error
+	if !errors.As(err, &ae) || len(ae.Fields) == 0 {
+		return false
+	}
+	for _, f := range ae.Fields {
+		switch {
+		case f.Field == "secondary_fingerprint" && req.SecondaryFingerprint == "":
+		case f.Field == "witness_fingerprint" && req.WitnessFingerprint == "":
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// pinReasons words the API's refusal of an unpinned pairing for the
+// console: the operator is told to confirm what Check secondary (or a
+// refused Save) showed, so that an impostor at the secondary's address is
+// not handed the secondary's password, the pairing secret and the witness
+// password.
+func pinReasons(req api.PairRequest) error {
 	var bad []api.FieldError
 	if req.SecondaryFingerprint == "" {
 		bad = append(bad, api.FieldError{Field: "secondary_fingerprint", Reason: "confirm the secondary's certificate: the fingerprint filled in here is what it presents now; compare it with its console's Appliances page and Save again"})
@@ -179,10 +201,7 @@ func pinned(req api.PairRequest) error {
 	if req.Witness != "" && req.WitnessFingerprint == "" {
 		bad = append(bad, api.FieldError{Field: "witness_fingerprint", Reason: "the witness's certificate fingerprint, from its console's Appliances page, is needed with a witness"})
 	}
-	if len(bad) > 0 {
-		return api.Invalid(bad...)
-	}
-	return nil
+	return api.Invalid(bad...)
 }
 
 // opButton is one of the Switchover, Failback and Delete forms. Off is
