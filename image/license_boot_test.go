@@ -42,6 +42,13 @@ func TestBootVAActivationThroughWizard(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A new appliance gets its administrator password first.
+	for _, prompt := range []string{`Enter the administrator password: `, `Enter the administrator password again: `} {
+		vm.WaitFor(regexp.MustCompile(prompt), bootTimeout)
+		if err := vm.Type("Wizard-pass-1\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	vm.WaitFor(regexp.MustCompile(`Configure hostname\? \(Y\)es/\(S\)kip/\(U\)se default \[Yes\]: `), bootTimeout)
 	if err := vm.Type(strings.Repeat("s\n", 8) + "yes\n"); err != nil {
 		t.Fatal(err)

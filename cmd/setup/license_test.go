@@ -11,16 +11,18 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/creack/pty"
-
+	"github.com/hafw/hafw/internal/ptytest"
 	"github.com/hafw/hafw/licensing"
 	"github.com/hafw/hafw/licensing/devkey"
 )
 
-// skipWizard answers every wizard section with S and confirms.
-const skipWizard = "s\ns\ns\ns\ns\ns\ns\ns\nyes\n"
+// testPassword passes the password rule.
+const testPassword = "Setup-pass-1"
+
+// skipWizard sets the password a new appliance must have, answers every
+// other wizard section with S and confirms.
+const skipWizard = testPassword + "\n" + testPassword + "\ns\ns\ns\ns\ns\ns\ns\ns\nyes\n"
 
 const testUDI = "AIR-MSE-VA-K9:V01:VA1234"
 
@@ -86,6 +88,7 @@ func TestLicenseStepSources(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			os.RemoveAll(dir)
+			os.Remove(args[1]) // a new appliance each time: skipWizard sets its password
 			var out bytes.Buffer
 			if err := run(args, strings.NewReader(skipWizard+c.input), &out); err != nil {
 				t.Fatalf("setup: %v\n%s", err, out.String())
@@ -105,6 +108,7 @@ func TestLicenseStepSources(t *testing.T) {
 	}
 
 	// Already activated: the step shows the UDI and asks nothing.
+	os.Remove(args[1])
 	var out bytes.Buffer
 	if err := run(args, strings.NewReader(skipWizard), &out); err != nil || !strings.Contains(out.String(), "License: activated.") ||
 		strings.Contains(out.String(), "Install an activation license now?") {
@@ -117,43 +121,25 @@ func TestLicenseStepOnPseudoTerminal(t *testing.T) {
 	args, dir, good, foreign, _ := licenseFixture(t)
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "HAFW_TEST_SETUP=1")
-	f, err := pty.Start(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	term := &terminal{t: t, f: f}
-	go term.read()
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		f.Close()
-	})
+	term := ptytest.Start(t, cmd)
+	term.Answer("Enter the administrator password: ", testPassword)
+	term.Answer("Enter the administrator password again: ", testPassword)
 	for range 8 {
-		term.answer("(Y)es/(S)kip/(U)se default [Yes]: ", "s")
+		term.Answer("(Y)es/(S)kip/(U)se default [Yes]: ", "s")
 	}
-	term.answer("Is the above information correct (yes, no, or ^): ", "yes")
-	term.expect("UDI of this appliance: " + testUDI)
-	term.answer("Install an activation license now? (F)ile/(P)aste/(U)RL/(S)kip [Skip]: ", "p")
-	term.expect("Paste the license text, then an empty line:")
-	f.Write(bytes.ReplaceAll(foreign, []byte("\n"), []byte("\r")))
-	f.Write([]byte("\r"))
-	term.expect("license is for another machine: issued for AIR-MSE-VA-K9:V01:OTHER99")
+	term.Answer("Is the above information correct (yes, no, or ^): ", "yes")
+	term.Expect("UDI of this appliance: " + testUDI)
+	term.Answer("Install an activation license now? (F)ile/(P)aste/(U)RL/(S)kip [Skip]: ", "p")
+	term.Expect("Paste the license text, then an empty line:")
+	term.Type(strings.ReplaceAll(string(foreign), "\n", "\r"))
+	term.Expect("license is for another machine: issued for AIR-MSE-VA-K9:V01:OTHER99")
 	if files := licFiles(t, dir); len(files) != 0 {
 		t.Fatalf("refused license left %v", files)
 	}
-	term.answer("Install an activation license now? (F)ile/(P)aste/(U)RL/(S)kip [Skip]: ", "p")
-	f.Write(bytes.ReplaceAll(good, []byte("\n"), []byte("\r")))
-	f.Write([]byte("\r"))
-	term.expect("License: activated.")
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("setup exited: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("setup did not exit")
-	}
+	term.Answer("Install an activation license now? (F)ile/(P)aste/(U)RL/(S)kip [Skip]: ", "p")
+	term.Type(strings.ReplaceAll(string(good), "\n", "\r"))
+	term.Expect("License: activated.")
+	term.Wait()
 	if files := licFiles(t, dir); len(files) != 1 {
 		t.Fatalf("license files %v", files)
 	}

@@ -1,5 +1,6 @@
 // Command setup is the appliance's setup wizard (the seed's setup.sh) on
-// the console: it asks the questions of package wizard, saves the result
+// the console: it asks the questions of package wizard (the administrator
+// password first, hidden at a terminal), saves the result
 // atomically on the data partition and asks the init agent to apply it
 // without a reboot, then offers the reboot the seed recommends.
 package main
@@ -15,6 +16,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/initagent"
@@ -65,6 +68,14 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 		},
 		// The date and time typed when NTP stays off set the system clock.
 		Clock: osnet.SystemClock{},
+	}
+	// At a terminal the administrator password is typed without echo; a
+	// script on standard input gives it as a line like any answer.
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		w.ReadSecret = func() (string, error) {
+			b, err := term.ReadPassword(int(f.Fd()))
+			return string(b), err
+		}
 	}
 	a, err := w.Run()
 	if err != nil {

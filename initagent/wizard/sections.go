@@ -10,6 +10,55 @@ import (
 	"github.com/hafw/hafw/config"
 )
 
+// askPassword sets the administrator password (user admin): the console,
+// the management API and pairing ask for it, and a primary's pairing form
+// calls it the secondary password ("default or from setup script" in the
+// seed). hafw has no default password, so an appliance without one gets
+// one here, first: without it the box could be neither logged into nor
+// paired. A configured one keeps its password unless the operator changes
+// it. The password is asked twice, hidden on a terminal, must pass
+// config.CheckPasswordStrength and is stored only as its hash.
+func (w *Wizard) askPassword(a *config.Appliance) error {
+	if a.PasswordHash != "" {
+		w.printf("The administrator password is set.\n")
+		change, err := w.askYesNo("Change the administrator password? (yes/no)", "no")
+		if err != nil || !change {
+			return err
+		}
+	} else {
+		w.printf("No administrator password is set.\n")
+	}
+	w.printf("The administrator password (user admin) protects the console, the management\n"+
+		"API and pairing: a primary pairing with this appliance asks for it as the\n"+
+		"secondary password. It needs at least %d characters of at least two kinds\n"+
+		"(lower case, upper case, digits, others) and must not be a variation of admin\n"+
+		"or password. It is not shown as you type.\n", config.MinPasswordLength)
+	for {
+		pw, err := w.readSecret("Enter the administrator password: ")
+		if err != nil {
+			return err
+		}
+		if err := config.CheckPasswordStrength(pw); err != nil {
+			w.printf("Invalid answer: %v. Please try again.\n", err)
+			continue
+		}
+		again, err := w.readSecret("Enter the administrator password again: ")
+		if err != nil {
+			return err
+		}
+		if again != pw {
+			w.printf("Invalid answer: the two passwords differ. Please try again.\n")
+			continue
+		}
+		h, err := config.HashPassword(pw)
+		if err != nil {
+			return fmt.Errorf("hash the administrator password: %w", err)
+		}
+		a.PasswordHash = h
+		return nil
+	}
+}
+
 func (w *Wizard) askHostname(a *config.Appliance) error {
 	w.printf("Current hostname=[%s]\n", a.Hostname)
 	c, err := w.ysu("Configure hostname?")

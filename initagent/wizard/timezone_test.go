@@ -168,7 +168,7 @@ func TestDateAndTimeWhenNTPIsOff(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	wizard := func(clock Clock, cur config.Appliance, ans ...string) (config.Appliance, string, error) {
 		var out strings.Builder
-		w := &Wizard{In: strings.NewReader(strings.Join(ans, "\n") + "\n"), Out: &out, Current: cur,
+		w := &Wizard{In: strings.NewReader(strings.Join(withPassword(cur, ans), "\n") + "\n"), Out: &out, Current: cur,
 			Clock: clock, Now: func() time.Time { return now }}
 		a, err := w.Run()
 		return a, out.String(), err

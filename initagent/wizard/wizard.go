@@ -39,6 +39,10 @@ type Wizard struct {
 	Clock Clock
 	// Now is the current time; nil: time.Now.
 	Now func() time.Time
+	// ReadSecret reads one line without echo (a password at a terminal);
+	// nil: secrets are read as lines of In like any answer (a setup
+	// script on standard input).
+	ReadSecret func() (string, error)
 
 	in *bufio.Reader
 	// clockStep is the pending offset from a date and time the operator
@@ -54,6 +58,7 @@ type step struct {
 
 func steps() []step {
 	return []step{
+		{"password", (*Wizard).askPassword},
 		{"hostname", (*Wizard).askHostname},
 		{"domain", (*Wizard).askDomain},
 		{"high availability", (*Wizard).askHA},
@@ -113,6 +118,33 @@ func (w *Wizard) readLine() (string, error) {
 		return "", errBack
 	}
 	return line, nil
+}
+
+// readSecret prints prompt and reads one answer without echo where the
+// input is a terminal (ReadSecret), untrimmed: spaces may be part of a
+// password. What is already buffered (typed ahead, or a script) is read
+// from the buffer. "^" is errBack; end of input is ErrAborted.
+func (w *Wizard) readSecret(prompt string) (string, error) {
+	w.printf("%s", prompt)
+	var s string
+	if w.ReadSecret == nil || w.in.Buffered() > 0 {
+		line, err := w.in.ReadString('\n')
+		if err != nil && (line == "" || !errors.Is(err, io.EOF)) {
+			return "", ErrAborted
+		}
+		s = strings.TrimRight(line, "\r\n")
+	} else {
+		var err error
+		s, err = w.ReadSecret()
+		w.printf("\n") // the Enter that ended it was not echoed either
+		if err != nil {
+			return "", ErrAborted
+		}
+	}
+	if s == "^" {
+		return "", errBack
+	}
+	return s, nil
 }
 
 // ask prints prompt with its default in brackets and returns the answer,

@@ -9,11 +9,25 @@ import (
 	"github.com/hafw/hafw/config"
 )
 
+// testPassword passes the password rule.
+const testPassword = "Wizard-pass-1"
+
+// withPassword puts the answers of the first step, the password, before
+// answers: a new one (twice) on an appliance without one, "keep" on one
+// that has one.
+func withPassword(cur config.Appliance, answers []string) []string {
+	if cur.PasswordHash != "" {
+		return append([]string{""}, answers...)
+	}
+	return append([]string{testPassword, testPassword}, answers...)
+}
+
+// run answers the password step (withPassword), then the given answers.
 func run(t *testing.T, cur config.Appliance, running bool, answers ...string) (config.Appliance, string, error) {
 	t.Helper()
 	var out strings.Builder
 	w := &Wizard{
-		In:              strings.NewReader(strings.Join(answers, "\n") + "\n"),
+		In:              strings.NewReader(strings.Join(withPassword(cur, answers), "\n") + "\n"),
 		Out:             &out,
 		Current:         cur,
 		ServicesRunning: func() bool { return running },
@@ -49,11 +63,16 @@ func TestSeedPrimaryWalkThrough(t *testing.T) {
 	want.VIP = netip.MustParsePrefix("10.10.10.11/24")
 	want.Eth0 = config.Interface{Enabled: true, Address: netip.MustParsePrefix("10.10.10.12/24"), Gateway: netip.MustParseAddr("10.10.10.1")}
 	want.NTPServers = []string{"ntp.network.local"}
+	if !config.CheckPassword(a.PasswordHash, testPassword) || !strings.HasPrefix(a.PasswordHash, "pbkdf2-sha256$600000$") {
+		t.Errorf("password hash %q is not the test password's, hashed as config.HashPassword does", a.PasswordHash)
+	}
+	want.PasswordHash = a.PasswordHash
 	if got, _ := a.Marshal(); string(got) != string(must(want.Marshal())) {
 		t.Errorf("config\n got %s\nwant %s", got, must(want.Marshal()))
 	}
 	for _, prompt := range []string{
-		"Current hostname=[mse]\nConfigure hostname? (Y)es/(S)kip/(U)se default [Yes]: ",
+		"No administrator password is set.\n",
+		"It is not shown as you type.\nEnter the administrator password: Enter the administrator password again: Current hostname=[mse]\nConfigure hostname? (Y)es/(S)kip/(U)se default [Yes]: ",
 		"Enter a host name [mse]: ",
 		"Current role=[None]\nConfigure High Availability? (Y)es/(S)kip/(U)se default [Yes]: ",
 		"Select role [1 for Primary, 2 for Secondary] [1]: ",
@@ -124,21 +143,24 @@ func TestWrongAnswersAreReasked(t *testing.T) {
 
 func TestCaretGoesBack(t *testing.T) {
 	// At the domain step "^" returns to the hostname step, whose answer is
-	// undone and asked again.
+	// undone and asked again; at the hostname step, to the password.
 	a, out, err := run(t, config.Default(), false,
-		"", "first", "^", "", "second", "s", "s", "s", "s", "s", "s", "s", "yes")
+		"", "first", "^", "", "second", "^", "^", "Other-pass-2", "Other-pass-2", "", "third", "s", "s", "s", "s", "s", "s", "s", "yes")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if a.Hostname != "second" {
-		t.Errorf("hostname %q, want second", a.Hostname)
+	if a.Hostname != "third" || !config.CheckPassword(a.PasswordHash, "Other-pass-2") {
+		t.Errorf("hostname %q, want third; password %q, want Other-pass-2's", a.Hostname, a.PasswordHash)
 	}
-	if n := strings.Count(out, "Configure hostname?"); n != 2 {
-		t.Errorf("hostname asked %d times, want 2", n)
+	if n := strings.Count(out, "Configure hostname?"); n != 4 {
+		t.Errorf("hostname asked %d times, want 4", n)
+	}
+	if n := strings.Count(out, "Enter the administrator password: "); n != 2 {
+		t.Errorf("password asked %d times, want 2", n)
 	}
 	// "^" at the confirmation goes back to NTP; "no" starts over.
 	_, out, err = run(t, config.Default(), false, "s", "s", "s", "s", "s", "s", "s", "s", "^", "s", "no",
-		"s", "s", "s", "s", "s", "s", "s", "s", "yes")
+		"", "s", "s", "s", "s", "s", "s", "s", "s", "yes") // the password kept on the second round
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,5 +227,48 @@ func TestParseMask(t *testing.T) {
 	}
 	if maskString(24) != "255.255.255.0" || maskString(30) != "255.255.255.252" {
 		t.Error("maskString")
+	}
+}
+
+// TestPasswordStep: a new appliance must get a password; a weak one or two
+// that differ are re-asked with the reason; a configured appliance keeps
+// its hash unless the operator changes it.
+func TestPasswordStep(t *testing.T) {
+	skipRest := []string{"s", "s", "s", "s", "s", "s", "s", "s", "yes"}
+	wizard := func(cur config.Appliance, answers ...string) (config.Appliance, string) {
+		t.Helper()
+		var out strings.Builder
+		w := &Wizard{In: strings.NewReader(strings.Join(append(answers, skipRest...), "\n") + "\n"), Out: &out, Current: cur}
+		a, err := w.Run()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
+		}
+		return a, out.String()
+	}
+	a, out := wizard(config.Default(), "", "short-1", "onlylowercaseletters", "Password-2026", "Good-pass-1", "Good-pass-2", "Good-pass-1", "Good-pass-1")
+	for _, reason := range []string{
+		"Invalid answer: the password must have at least 10 characters (this one has 0). Please try again.",
+		"Invalid answer: the password must have at least 10 characters (this one has 7). Please try again.",
+		"Invalid answer: the password must mix at least two kinds of character",
+		`Invalid answer: the password must not be a variation of "password". Please try again.`,
+		"Invalid answer: the two passwords differ. Please try again.",
+	} {
+		if !strings.Contains(out, reason) {
+			t.Errorf("transcript lacks %q", reason)
+		}
+	}
+	if strings.Contains(out, "Good-pass") {
+		t.Error("the transcript shows the password")
+	}
+	if !config.CheckPassword(a.PasswordHash, "Good-pass-1") {
+		t.Fatalf("hash %q is not Good-pass-1's", a.PasswordHash)
+	}
+	kept, out := wizard(a, "")
+	if kept.PasswordHash != a.PasswordHash || !strings.Contains(out, "The administrator password is set.\nChange the administrator password? (yes/no) [no]: ") {
+		t.Errorf("Enter at the change prompt: hash %q (was %q)\n%s", kept.PasswordHash, a.PasswordHash, out)
+	}
+	changed, _ := wizard(a, "yes", "Better-pass-2", "Better-pass-2")
+	if !config.CheckPassword(changed.PasswordHash, "Better-pass-2") {
+		t.Errorf("changed hash %q is not Better-pass-2's", changed.PasswordHash)
 	}
 }
