@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/hmd/refusal"
 	"github.com/hafw/hafw/upgrade"
 )
 
@@ -48,7 +48,7 @@ func (f *firmware) UploadDir() string { return f.uploads }
 func (f *firmware) UpgradeStatus(context.Context) (api.UpgradeStatus, error) {
 	slots, err := f.machine.Status()
 	if err != nil {
-		return api.UpgradeStatus{}, api.Errorf(http.StatusServiceUnavailable, "boot slots unknown: %v (is the boot partition mounted?)", err)
+		return api.UpgradeStatus{}, &refusal.Error{Reason: refusal.Unavailable, Message: fmt.Sprintf("boot slots unknown: %v (is the boot partition mounted?)", err), Err: err}
 	}
 	st := api.UpgradeStatus{Slots: slots}
 	f.mu.Lock()

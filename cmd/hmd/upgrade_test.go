@@ -28,6 +28,21 @@ type upgradeOnly struct {
 	*firmware
 }
 
+// serveFirmware serves fw's routes of hmd's API on a unix socket, as hmd
+// does for hactl, and returns a client of it.
+func serveFirmware(t *testing.T, fw *firmware) *api.Client {
+	t.Helper()
+	socket := filepath.Join(t.TempDir(), "hmd.sock")
+	ln, err := net.Listen("unix", socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: api.NewHandler(upgradeOnly{firmware: fw}, api.Local{}, slog.New(slog.NewTextHandler(io.Discard, nil)))}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return api.NewUnixClient(socket)
+}
+
 // TestUpgradeThroughTheAPI sends bundles to hmd's API over its unix socket
 // as `hactl upgrade` does: a bundle for another profile is refused with
 // the reason and leaves the boot partition and the upload directory as
@@ -43,15 +58,7 @@ func TestUpgradeThroughTheAPI(t *testing.T) {
 		func(context.Context) error { rebooted <- struct{}{}; return nil },
 		func(_ netip.Addr, description, _ string) { mu.Lock(); evs = append(evs, description); mu.Unlock() },
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	socket := filepath.Join(t.TempDir(), "hmd.sock")
-	ln, err := net.Listen("unix", socket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: api.NewHandler(upgradeOnly{firmware: fw}, api.Local{}, slog.New(slog.NewTextHandler(io.Discard, nil)))}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	c := api.NewUnixClient(socket)
+	c := serveFirmware(t, fw)
 	ctx := context.Background()
 	send := func(path string, req api.UpgradeRequest) (api.UpgradeResult, []api.UpgradeProgress, error) {
 		f, err := os.Open(path)
@@ -120,5 +127,19 @@ func TestUpgradeThroughTheAPI(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(fw.UploadDir()); len(left) != 0 {
 		t.Fatalf("the installed upload stayed behind: %v", left)
+	}
+}
+
+// TestUpgradeStatusWithoutBootSlots: boot slots that cannot be read (the
+// boot partition not mounted) are refused as unavailable for now (503,
+// reason "unavailable"), not answered as an internal error.
+func TestUpgradeStatusWithoutBootSlots(t *testing.T) {
+	fw := newFirmware(upgrade.MachineAt(filepath.Join(t.TempDir(), "not-mounted"), t.TempDir(), nil), t.TempDir(),
+		func(context.Context) error { return nil }, func(netip.Addr, string, string) {},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	_, err := serveFirmware(t, fw).UpgradeStatus(context.Background())
+	var ae *api.Error
+	if !errors.As(err, &ae) || ae.Code != http.StatusServiceUnavailable || ae.Reason != "unavailable" || !strings.Contains(ae.Message, "boot slots unknown") {
+		t.Fatalf("upgrade status without boot slots: %#v, want a 503 refusal (unavailable)", err)
 	}
 }

@@ -179,6 +179,14 @@ func replyError(resp *http.Response, body []byte, method, path string) *Error {
 	return ae
 }
 
+// PasswordRefused reports whether a call failed because the remote hmd
+// refused the password it was given (or wanted one), so that a caller can
+// point the operator at the password field.
+func PasswordRefused(err error) bool {
+	var ae *Error
+	return errors.As(err, &ae) && ae.Code == http.StatusUnauthorized
+}
+
 // Status is GET /v1/status.
 func (c *Client) Status(ctx context.Context) (Status, error) {
 	var st Status

@@ -30,8 +30,10 @@ type Caller struct {
 	RetryAfter time.Duration
 }
 
-// Backend carries out the operations; hmd's daemon implements it. Errors
-// that are *Error keep their status and fields; others are 500.
+// Backend carries out the operations; hmd's daemon implements it. Its
+// refusals are *refusal.Error, answered with their reason's status and
+// their fields (FromValidation); an *Error keeps its status; others are
+// 500.
 type Backend interface {
 	Status(ctx context.Context) (Status, error)
 	Events(ctx context.Context, peer string, limit int) ([]events.Event, error)

@@ -227,19 +227,17 @@ func ReceiveBundle(body io.Reader, dir string) (string, error) {
 
 // UpgradeError maps the installer's refusals: a bundle that is not right
 // for this appliance is the request's fault (422), an install while one
-// runs or the running slot is on trial a conflict (409).
+// runs or the running slot is on trial a conflict (409); any other error
+// is answered as the backend's are (FromValidation).
 func UpgradeError(err error) *Error {
-	var ae *Error
 	switch {
-	case errors.As(err, &ae):
-		return ae
 	case errors.Is(err, upgrade.ErrBusy):
 		return Errorf(http.StatusConflict, "%v", err)
 	case errors.Is(err, upgrade.ErrMalformed), errors.Is(err, upgrade.ErrSignature), errors.Is(err, upgrade.ErrWrongProfile),
 		errors.Is(err, upgrade.ErrVersion), errors.Is(err, upgrade.ErrDigest):
 		return Errorf(http.StatusUnprocessableEntity, "%v", err)
 	}
-	return Errorf(http.StatusInternalServerError, "%v", err)
+	return FromValidation(err)
 }
 
 // UpgradeStatus is GET /v1/upgrade.

@@ -9,6 +9,7 @@ import (
 	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/ha"
 	"github.com/hafw/hafw/hmd/instance"
+	"github.com/hafw/hafw/hmd/refusal"
 )
 
 // AppMonitor is implemented by an Instance that supervises and checks its
@@ -42,11 +43,11 @@ func (d *Daemon) applications() []api.AppStatus {
 func (d *Daemon) ResetApps(ctx context.Context, req api.AppsResetRequest) (api.Result, error) {
 	m, ok := d.opt.Instance.(AppMonitor)
 	if !ok {
-		return api.Result{}, api.Invalid(api.FieldError{Field: "name", Reason: "this appliance runs no applications"})
+		return api.Result{}, invalid(refusal.UnknownApp, "name", "this appliance runs no applications")
 	}
 	if err := m.ResetApplications(req.Name); err != nil {
 		if errors.Is(err, instance.ErrUnknownApp) {
-			return api.Result{}, api.Invalid(api.FieldError{Field: "name", Reason: err.Error()})
+			return api.Result{}, invalid(refusal.UnknownApp, "name", "%v", err)
 		}
 		return api.Result{}, err
 	}

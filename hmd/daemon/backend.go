@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/events"
 	"github.com/hafw/hafw/hmd/ha"
+	"github.com/hafw/hafw/hmd/refusal"
 	"github.com/hafw/hafw/hmd/store"
 	"github.com/hafw/hafw/hwprofiles"
 )
@@ -62,11 +62,11 @@ func (d *Daemon) pick(peer string) (int, error) {
 	if peer == "" {
 		switch len(d.peers) {
 		case 0:
-			return -1, api.Errorf(http.StatusConflict, "this appliance is not paired")
+			return -1, refusal.New(refusal.NotPaired, "this appliance is not paired")
 		case 1:
 			return 0, nil
 		}
-		return -1, api.Invalid(api.FieldError{Field: "peer", Reason: fmt.Sprintf("this appliance has %d peers: name one by its health monitor IP", len(d.peers))})
+		return -1, invalid(refusal.PeerRequired, "peer", "this appliance has %d peers: name one by its health monitor IP", len(d.peers))
 	}
 	hip, err := netip.ParseAddr(peer)
 	if err == nil {
@@ -74,10 +74,16 @@ func (d *Daemon) pick(peer string) (int, error) {
 			return i, nil
 		}
 	}
-	return -1, api.Invalid(api.FieldError{Field: "peer", Reason: fmt.Sprintf("%s is not a paired peer", peer)})
+	return -1, invalid(refusal.UnknownPeer, "peer", "%s is not a paired peer", peer)
 }
 
-// command steps an operator command and turns a refusal into a 409.
+// invalid refuses a request's field, worded as the API words a bad field.
+func invalid(reason refusal.Reason, field, format string, a ...any) error {
+	return &refusal.Error{Reason: reason, Message: "invalid request", Fields: []refusal.Field{{Name: field, Reason: fmt.Sprintf(format, a...)}}}
+}
+
+// command steps an operator command and turns the state machine's refusal
+// into the daemon's.
 func (d *Daemon) command(ctx context.Context, peer string, ev ha.Event, name string) (api.Result, error) {
 	return call(ctx, d, func() (api.Result, error) {
 		i, err := d.pick(peer)
@@ -86,7 +92,7 @@ func (d *Daemon) command(ctx context.Context, peer string, ev ha.Event, name str
 		}
 		d.step(i, ev)
 		if len(d.refusals) > 0 {
-			return api.Result{}, api.Errorf(http.StatusConflict, "%s refused: %s", name, d.refusals[0].Reason)
+			return api.Result{}, refusal.New(refusal.CommandRefused, "%s refused: %s", name, d.refusals[0].Reason)
 		}
 		p := d.peers[i]
 		return api.Result{Message: fmt.Sprintf("%s accepted for peer %s; state %s", name, p.cfg.HIP, p.node.State)}, nil
@@ -126,11 +132,11 @@ func (d *Daemon) Pair(ctx context.Context, req api.PairRequest) (api.Result, err
 		c := d.opt.Config
 		switch {
 		case c.Role != config.RolePrimary:
-			return pairDraft{}, api.Errorf(http.StatusConflict, "only a primary configures its secondary; this appliance's role is %s", c.Role)
+			return pairDraft{}, refusal.New(refusal.WrongRole, "only a primary configures its secondary; this appliance's role is %s", c.Role)
 		case len(d.peers) > 0:
-			return pairDraft{}, api.Errorf(http.StatusConflict, "already paired with %s; delete the secondary first", d.peers[0].cfg.HIP)
+			return pairDraft{}, refusal.New(refusal.AlreadyPaired, "already paired with %s; delete the secondary first", d.peers[0].cfg.HIP)
 		case !d.hip.IsValid():
-			return pairDraft{}, api.Errorf(http.StatusConflict, "this primary has no static health monitor address")
+			return pairDraft{}, refusal.New(refusal.NoStaticAddress, "this primary has no static health monitor address")
 		}
 		pr := api.PeerPairRequest{
 			PrimaryName: c.Hostname, PrimaryHIP: d.hip.String(), VIP: c.VIP.String(),
@@ -153,7 +159,7 @@ func (d *Daemon) Pair(ctx context.Context, req api.PairRequest) (api.Result, err
 	defer client.CloseIdleConnections()
 	resp, err := client.PeerPair(ctx, draft.req)
 	if err != nil {
-		return api.Result{}, relay(secIP, err)
+		return api.Result{}, relay(secIP, err, secondarySide)
 	}
 	fp := client.SeenFingerprint()
 	cfg := store.PeerConfig{
@@ -194,31 +200,52 @@ func storedWitness(w api.WitnessRef) store.Witness {
 // checkAnswer re-checks the secondary's answer on the primary.
 func (d *Daemon) checkAnswer(resp api.PeerPairResponse, secIP netip.Addr) error {
 	if resp.HIP != secIP.String() {
-		return api.Errorf(http.StatusConflict, "the secondary at %s reports health monitor IP %s", secIP, resp.HIP)
+		return refusal.New(refusal.PeerMismatch, "the secondary at %s reports health monitor IP %s", secIP, resp.HIP)
 	}
 	if resp.Version != d.opt.Version {
-		return api.Errorf(http.StatusConflict, "the secondary runs version %s and this primary %s: both must run the same software version", resp.Version, d.opt.Version)
+		return refusal.New(refusal.VersionMismatch, "the secondary runs version %s and this primary %s: both must run the same software version", resp.Version, d.opt.Version)
 	}
 	prof, err := hwprofiles.Lookup(resp.Profile)
 	if err != nil {
-		return api.Errorf(http.StatusConflict, "the secondary's model: %v", err)
+		return refusal.New(refusal.UnsupportedPairing, "the secondary's model: %v", err)
 	}
 	if err := hwprofiles.CheckPairing(prof, d.opt.Profile); err != nil {
-		return api.Errorf(http.StatusConflict, "%v", err)
+		return refusal.New(refusal.UnsupportedPairing, "%v", err)
 	}
 	return nil
 }
 
-// relay turns a failed call to the peer into an answer for the operator.
-func relay(peer netip.Addr, err error) error {
+// side is how the operator's messages name the appliance a call went to.
+type side struct {
+	// peer names it in "cannot reach the … at" and "the … refused";
+	// role in the password's refusal and its form field (role_password).
+	peer, role string
+}
+
+var (
+	// secondarySide: a primary's calls to its (future) secondary.
+	secondarySide = side{peer: "peer", role: "secondary"}
+	// primarySide: a secondary's restore of its primary.
+	primarySide = side{peer: "primary", role: "primary"}
+)
+
+// relay turns a failed call to the peer into the daemon's refusal: no
+// answer, the operator's password refused, or the peer's own refusal
+// (its message and fields, worded for this side).
+func relay(peer netip.Addr, err error, s side) error {
+	if api.PasswordRefused(err) {
+		return &refusal.Error{Reason: refusal.PeerPassword, Message: fmt.Sprintf("the %s refused the password", s.role), Err: err,
+			Fields: []refusal.Field{{Name: s.role + "_password", Reason: fmt.Sprintf("is not the %s's password", s.role)}}}
+	}
 	var ae *api.Error
 	if !errors.As(err, &ae) {
-		return api.Errorf(http.StatusBadGateway, "cannot reach the peer at %s: %v", peer, err)
+		return &refusal.Error{Reason: refusal.PeerUnreachable, Message: fmt.Sprintf("cannot reach the %s at %s: %v", s.peer, peer, err), Err: err}
 	}
-	if ae.Code == http.StatusUnauthorized {
-		return &api.Error{Code: http.StatusConflict, Message: "the secondary refused the password", Fields: []api.FieldError{{Field: "secondary_password", Reason: "is not the secondary's password"}}}
+	re := &refusal.Error{Reason: refusal.PeerRefused, Message: fmt.Sprintf("the %s %s refused: %s", s.peer, peer, ae.Message), Err: err}
+	for _, f := range ae.Fields {
+		re.Fields = append(re.Fields, refusal.Field{Name: f.Field, Reason: f.Reason})
 	}
-	return &api.Error{Code: ae.Code, Message: fmt.Sprintf("the peer %s refused: %s", peer, ae.Message), Fields: ae.Fields}
+	return re
 }
 
 func (d *Daemon) remote(ip netip.Addr, pin, password string) *api.Client {
@@ -230,12 +257,12 @@ func (d *Daemon) remote(ip netip.Addr, pin, password string) *api.Client {
 func (d *Daemon) addPeer(ctx context.Context, cfg store.PeerConfig) error {
 	_, err := call(ctx, d, func() (struct{}, error) {
 		if d.byHIP(cfg.HIP) >= 0 {
-			return struct{}{}, api.Errorf(http.StatusConflict, "already paired with %s", cfg.HIP)
+			return struct{}{}, refusal.New(refusal.AlreadyPaired, "already paired with %s", cfg.HIP)
 		}
 		if !d.decision.Eligible() {
 			// A new primary serves at once (ha.New): not one that may
 			// take no role.
-			return struct{}{}, api.Errorf(http.StatusConflict, "this primary may take no HA role: %s", d.decision)
+			return struct{}{}, refusal.New(refusal.NoHARole, "this primary may take no HA role: %s", d.decision)
 		}
 		d.peers = append(d.peers, &peer{cfg: cfg})
 		slices.SortFunc(d.peers, func(a, b *peer) int { return a.cfg.InstanceSlot - b.cfg.InstanceSlot })
@@ -307,7 +334,7 @@ func (d *Daemon) Unpair(ctx context.Context, req api.PeerRequest) (api.Result, e
 		}
 		p := d.peers[i]
 		if !req.Force && !slices.Contains(steadyForUnpair, p.node.State) {
-			return store.PeerConfig{}, api.Errorf(http.StatusConflict, "the pair is in %s: fail back first, or force", p.node.State)
+			return store.PeerConfig{}, refusal.New(refusal.CommandRefused, "the pair is in %s: fail back first, or force", p.node.State)
 		}
 		return p.cfg, nil
 	})
@@ -318,7 +345,7 @@ func (d *Daemon) Unpair(ctx context.Context, req api.PeerRequest) (api.Result, e
 	_, perr := client.PeerUnpair(ctx)
 	client.CloseIdleConnections()
 	if perr != nil && !req.Force {
-		return api.Result{}, relay(cfg.HIP, perr)
+		return api.Result{}, relay(cfg.HIP, perr, secondarySide)
 	}
 	if _, err := call(ctx, d, func() (struct{}, error) { return struct{}{}, d.removePeer(cfg.HIP) }); err != nil {
 		return api.Result{}, err
@@ -339,7 +366,7 @@ func (d *Daemon) PeerUnpair(ctx context.Context, fp string) (api.Result, error) 
 				return api.Result{Message: "pairing deleted"}, d.removePeer(hip)
 			}
 		}
-		return api.Result{}, api.Errorf(http.StatusForbidden, "not a paired peer")
+		return api.Result{}, refusal.New(refusal.NotAPeer, "not a paired peer")
 	})
 }
 

@@ -2,11 +2,11 @@ package daemon
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/ha"
+	"github.com/hafw/hafw/hmd/refusal"
 	"github.com/hafw/hafw/hmd/store"
 )
 
@@ -27,7 +27,7 @@ func (d *Daemon) PeerClaim(ctx context.Context, fp string) (api.VIPClaim, error)
 				return api.VIPClaim{HoldsVIP: p.node.HoldsVIP, Epoch: p.node.Epoch, State: string(p.node.State)}, nil
 			}
 		}
-		return api.VIPClaim{}, api.Errorf(http.StatusForbidden, "not a paired peer")
+		return api.VIPClaim{}, refusal.New(refusal.NotAPeer, "not a paired peer")
 	})
 }
 

@@ -2,12 +2,12 @@ package daemon
 
 import (
 	"fmt"
-	"net/http"
 	"net/netip"
 	"slices"
 
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/hmd/refusal"
 	"github.com/hafw/hafw/hmd/store"
 	"github.com/hafw/hafw/hwprofiles"
 )
@@ -41,66 +41,61 @@ const DirectConnectNotIn2to1 = "direct connect is not available in a 2:1 configu
 // already paired; no direct connect in N:1), the VA activation license, and the addressing rules
 // (VIP differs from both health-monitor IPs and lies on the secondary's
 // health-monitor subnet, so the secondary can take it over). It returns nil
-// or an *api.Error (409 Conflict) naming the operator's form field where
-// there is one.
+// or a *refusal.Error naming the operator's form field where there is one.
 func checkPair(c pairCheck) error {
-	refuse := func(field, format string, a ...any) error {
-		e := api.Errorf(http.StatusConflict, format, a...)
-		if field != "" {
-			e.Fields = []api.FieldError{{Field: field, Reason: e.Message}}
-		}
-		return e
+	refuse := func(reason refusal.Reason, field, format string, a ...any) error {
+		return refusal.New(reason, format, a...).On(field)
 	}
 	if c.own.Role != config.RoleSecondary {
-		return refuse("secondary_ip", "%s is not configured as a secondary (role %s); run setup on it first", c.own.Hostname, c.own.Role)
+		return refuse(refusal.WrongRole, "secondary_ip", "%s is not configured as a secondary (role %s); run setup on it first", c.own.Hostname, c.own.Role)
 	}
 	if c.req.Version != c.version {
-		return refuse("", "the primary runs version %s and this secondary %s: both must run the same software version", c.req.Version, c.version)
+		return refuse(refusal.VersionMismatch, "", "the primary runs version %s and this secondary %s: both must run the same software version", c.req.Version, c.version)
 	}
 	primaryHIP := netip.MustParseAddr(c.req.PrimaryHIP)
 	vip := netip.MustParsePrefix(c.req.VIP)
 	for _, p := range c.existing {
 		if p.HIP == primaryHIP {
-			return refuse("", "already paired with the primary %s; delete the secondary first to pair again", primaryHIP)
+			return refuse(refusal.AlreadyPaired, "", "already paired with the primary %s; delete the secondary first to pair again", primaryHIP)
 		}
 		if p.VIP.Addr() == vip.Addr() {
-			return refuse("", "virtual IP %s is already served for the primary %s", vip.Addr(), p.HIP)
+			return refuse(refusal.Addressing, "", "virtual IP %s is already served for the primary %s", vip.Addr(), p.HIP)
 		}
 	}
 	primaryProfile, err := hwprofiles.Lookup(c.req.Profile)
 	if err != nil {
-		return refuse("", "the primary's model: %v", err)
+		return refuse(refusal.UnsupportedPairing, "", "the primary's model: %v", err)
 	}
 	primaries := []hwprofiles.Profile{primaryProfile}
 	for _, p := range c.existing {
 		prof, err := hwprofiles.Lookup(p.Profile)
 		if err != nil {
-			return refuse("", "stored peer %s: %v", p.HIP, err)
+			return refuse(refusal.UnsupportedPairing, "", "stored peer %s: %v", p.HIP, err)
 		}
 		primaries = append(primaries, prof)
 	}
 	if err := hwprofiles.CheckPairing(c.profile, primaries...); err != nil {
-		return refuse("", "%v", err)
+		return refuse(refusal.UnsupportedPairing, "", "%v", err)
 	}
 	if len(c.existing) > 0 && (c.req.PrimaryDirectIP != "" || slices.ContainsFunc(c.existing, func(p store.PeerConfig) bool { return p.DirectIP.IsValid() })) {
 		// The seed, on the 2:1 scenario: 直接接続は利用できません.
-		return refuse("", "%s", DirectConnectNotIn2to1)
+		return refuse(refusal.UnsupportedPairing, "", "%s", DirectConnectNotIn2to1)
 	}
 	if !c.activated {
-		return refuse("", "%s", ActivationRequired)
+		return refuse(refusal.NotActivated, "", "%s", ActivationRequired)
 	}
 	hm, err := c.own.Port(c.own.HealthMonitorInterface)
 	if err != nil || !hm.Static() {
-		return refuse("secondary_ip", "this secondary has no static health-monitor address")
+		return refuse(refusal.NoStaticAddress, "secondary_ip", "this secondary has no static health-monitor address")
 	}
 	ownHIP := hm.Address.Addr()
 	switch {
 	case primaryHIP == ownHIP:
-		return refuse("secondary_ip", "the primary and the secondary have the same health-monitor IP %s", ownHIP)
+		return refuse(refusal.Addressing, "secondary_ip", "the primary and the secondary have the same health-monitor IP %s", ownHIP)
 	case vip.Addr() == ownHIP || vip.Addr() == primaryHIP:
-		return refuse("secondary_ip", "the virtual IP %s must differ from both health-monitor IPs", vip.Addr())
+		return refuse(refusal.Addressing, "secondary_ip", "the virtual IP %s must differ from both health-monitor IPs", vip.Addr())
 	case !hm.Address.Masked().Contains(vip.Addr()) || !hm.Address.Masked().Contains(primaryHIP):
-		return refuse("secondary_ip", "the secondary's health-monitor subnet %s must hold the primary %s and its virtual IP %s (layer 2 redundancy only)", hm.Address.Masked(), primaryHIP, vip.Addr())
+		return refuse(refusal.Addressing, "secondary_ip", "the secondary's health-monitor subnet %s must hold the primary %s and its virtual IP %s (layer 2 redundancy only)", hm.Address.Masked(), primaryHIP, vip.Addr())
 	}
 	if c.req.Witness == "" {
 		return nil
@@ -109,9 +104,9 @@ func checkPair(c pairCheck) error {
 	// answers for addresses on its own health-monitor subnet.
 	switch w := netip.MustParseAddr(c.req.Witness); {
 	case w == ownHIP || w == primaryHIP || w == vip.Addr():
-		return refuse("witness", "the witness %s must be a third node, not the primary, the secondary or the virtual IP", w)
+		return refuse(refusal.Addressing, "witness", "the witness %s must be a third node, not the primary, the secondary or the virtual IP", w)
 	case !hm.Address.Masked().Contains(w):
-		return refuse("witness", "the witness %s is not on the secondary's health-monitor subnet %s", w, hm.Address.Masked())
+		return refuse(refusal.Addressing, "witness", "the witness %s is not on the secondary's health-monitor subnet %s", w, hm.Address.Masked())
 	}
 	return nil
 }

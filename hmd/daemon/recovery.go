@@ -3,9 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/events"
 	"github.com/hafw/hafw/hmd/ha"
+	"github.com/hafw/hafw/hmd/refusal"
 	"github.com/hafw/hafw/hmd/store"
 )
 
@@ -34,12 +33,12 @@ func (d *Daemon) Recover(ctx context.Context, req api.RecoverRequest) (api.Resul
 	hip := netip.MustParseAddr(req.PrimaryIP) // validated by the decoder
 	restore, err := call(ctx, d, func() (api.RestoreRequest, error) {
 		if d.opt.Config.Role != config.RoleSecondary {
-			return api.RestoreRequest{}, api.Errorf(http.StatusConflict, "only a secondary restores a primary's configuration; this appliance's role is %s", d.opt.Config.Role)
+			return api.RestoreRequest{}, refusal.New(refusal.WrongRole, "only a secondary restores a primary's configuration; this appliance's role is %s", d.opt.Config.Role)
 		}
 		i := d.byHIP(hip)
 		if i < 0 {
-			return api.RestoreRequest{}, &api.Error{Code: http.StatusConflict, Message: fmt.Sprintf("this secondary holds no pairing for the primary %s", hip),
-				Fields: []api.FieldError{{Field: "primary_ip", Reason: "is not a primary this secondary backs up"}}}
+			return api.RestoreRequest{}, &refusal.Error{Reason: refusal.NoPairing, Message: fmt.Sprintf("this secondary holds no pairing for the primary %s", hip),
+				Fields: []refusal.Field{{Name: "primary_ip", Reason: "is not a primary this secondary backs up"}}}
 		}
 		return d.restoreRequest(d.peers[i].cfg), nil
 	})
@@ -49,21 +48,13 @@ func (d *Daemon) Recover(ctx context.Context, req api.RecoverRequest) (api.Resul
 	client := d.remote(hip, req.PrimaryFingerprint, req.PrimaryPassword)
 	defer client.CloseIdleConnections()
 	if _, err := client.PeerRestore(ctx, restore); err != nil {
-		var ae *api.Error
-		switch {
-		case !errors.As(err, &ae):
-			return api.Result{}, api.Errorf(http.StatusBadGateway, "cannot reach the primary at %s: %v", hip, err)
-		case ae.Code == http.StatusUnauthorized:
-			return api.Result{}, &api.Error{Code: http.StatusConflict, Message: "the primary refused the password",
-				Fields: []api.FieldError{{Field: "primary_password", Reason: "is not the primary's password"}}}
-		}
-		return api.Result{}, &api.Error{Code: ae.Code, Message: fmt.Sprintf("the primary %s refused: %s", hip, ae.Message), Fields: ae.Fields}
+		return api.Result{}, relay(hip, err, primarySide)
 	}
 	fp := client.SeenFingerprint()
 	return call(ctx, d, func() (api.Result, error) {
 		i := d.byHIP(hip)
 		if i < 0 {
-			return api.Result{}, api.Errorf(http.StatusConflict, "the pairing with %s was deleted during the restore", hip)
+			return api.Result{}, refusal.New(refusal.NoPairing, "the pairing with %s was deleted during the restore", hip)
 		}
 		p := d.peers[i]
 		p.cfg.Fingerprint = fp
@@ -116,19 +107,19 @@ func (d *Daemon) restoreRequest(c store.PeerConfig) api.RestoreRequest {
 func (d *Daemon) Restore(ctx context.Context, req api.RestoreRequest, secondaryFP string) (api.Result, error) {
 	return call(ctx, d, func() (api.Result, error) {
 		if !d.opt.Recovery || d.opt.Restored == nil {
-			return api.Result{}, api.Errorf(http.StatusConflict, "%s is not in recovery mode: a pairing is restored only onto a primary that lost its configuration and booted in recovery mode", d.opt.Config.Hostname)
+			return api.Result{}, refusal.New(refusal.NotInRecovery, "%s is not in recovery mode: a pairing is restored only onto a primary that lost its configuration and booted in recovery mode", d.opt.Config.Hostname)
 		}
 		pr, sec := req.Pairing, req.Secondary
 		switch {
 		case pr.PrimaryHIP != d.hip.String():
-			return api.Result{}, api.Errorf(http.StatusConflict, "the secondary sent the pairing of the primary %s, but this appliance's health monitor IP is %s", pr.PrimaryHIP, d.hip)
+			return api.Result{}, refusal.New(refusal.PeerMismatch, "the secondary sent the pairing of the primary %s, but this appliance's health monitor IP is %s", pr.PrimaryHIP, d.hip)
 		case sec.Version != d.opt.Version:
-			return api.Result{}, api.Errorf(http.StatusConflict, "the secondary runs version %s and this primary %s: both must run the same software version", sec.Version, d.opt.Version)
+			return api.Result{}, refusal.New(refusal.VersionMismatch, "the secondary runs version %s and this primary %s: both must run the same software version", sec.Version, d.opt.Version)
 		}
 		if stored, err := d.store.Load(); err != nil {
 			return api.Result{}, err
 		} else if len(stored) > 0 {
-			return api.Result{}, api.Errorf(http.StatusConflict, "this appliance still holds a pairing with %s: nothing to restore", stored[0].Config.HIP)
+			return api.Result{}, refusal.New(refusal.AlreadyPaired, "this appliance still holds a pairing with %s: nothing to restore", stored[0].Config.HIP)
 		}
 		secret, _ := base64.StdEncoding.DecodeString(pr.Secret) // validated by the decoder
 		cfg := store.PeerConfig{

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/netip"
 
 	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/hmd/refusal"
 	"github.com/hafw/hafw/licensing"
 )
 
@@ -40,20 +40,18 @@ func (d *Daemon) Identify(context.Context) (api.IdentityInfo, error) {
 }
 
 // InstallLicense implements api.SecondaryBackend. A license the store
-// refuses (wrong UDI, bad signature, expired, malformed) is a 409 with the
-// store's one-line reason on the form's license field.
+// refuses (wrong UDI, bad signature, expired, malformed) is refused with
+// the store's one-line reason on the form's license field.
 func (d *Daemon) InstallLicense(ctx context.Context, req api.LicenseRequest) (api.LicenseResult, error) {
 	if d.opt.InstallLicense == nil {
-		return api.LicenseResult{}, api.Errorf(http.StatusNotImplemented, "this appliance cannot install licenses through its API")
+		return api.LicenseResult{}, refusal.New(refusal.Unsupported, "this appliance cannot install licenses through its API")
 	}
 	l, err := d.opt.InstallLicense([]byte(req.License))
 	if err != nil {
 		if !isLicenseRefusal(err) {
 			return api.LicenseResult{}, fmt.Errorf("install the license: %w", err)
 		}
-		e := api.Errorf(http.StatusConflict, "%v", err)
-		e.Fields = []api.FieldError{{Field: "license", Reason: e.Message}}
-		return api.LicenseResult{}, e
+		return api.LicenseResult{}, refusal.New(refusal.LicenseRefused, "%v", err).On("license")
 	}
 	d.log.Info("license installed through the API", "id", l.ID, "feature", l.Feature)
 	d.recheckNow()
@@ -84,7 +82,7 @@ func (d *Daemon) InspectSecondary(ctx context.Context, req api.SecondaryRequest)
 	defer c.CloseIdleConnections()
 	info, err := c.Identify(ctx)
 	if err != nil {
-		return api.IdentityInfo{}, relay(ip, err)
+		return api.IdentityInfo{}, relay(ip, err, secondarySide)
 	}
 	info.Fingerprint = c.SeenFingerprint()
 	return info, nil
@@ -99,7 +97,7 @@ func (d *Daemon) LicenseSecondary(ctx context.Context, req api.SecondaryLicenseR
 	defer c.CloseIdleConnections()
 	res, err := c.InstallLicense(ctx, api.LicenseRequest{License: req.License})
 	if err != nil {
-		return api.LicenseResult{}, relay(ip, err)
+		return api.LicenseResult{}, relay(ip, err, secondarySide)
 	}
 	return res, nil
 }

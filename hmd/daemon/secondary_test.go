@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/netip"
 	"os"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/hmd/refusal"
 	"github.com/hafw/hafw/hwprofiles"
 	"github.com/hafw/hafw/licensing"
 )
@@ -76,9 +76,9 @@ func TestLicenseThroughTheAPI(t *testing.T) {
 		"tampered":          tampered,
 	} {
 		_, err := d.InstallLicense(ctx, api.LicenseRequest{License: text})
-		var ae *api.Error
-		if !errors.As(err, &ae) || ae.Code != http.StatusConflict || len(ae.Fields) != 1 || ae.Fields[0].Field != "license" || strings.Contains(ae.Message, "\n") {
-			t.Errorf("%s license: %v, want a one-line 409 on the license field", name, err)
+		var re *refusal.Error
+		if !errors.As(err, &re) || re.Reason != refusal.LicenseRefused || len(re.Fields) != 1 || re.Fields[0].Name != "license" || strings.Contains(re.Message, "\n") {
+			t.Errorf("%s license: %v, want a one-line refusal on the license field", name, err)
 		}
 		if files, _ := os.ReadDir(st.Dir); len(files) != 0 {
 			t.Fatalf("%s license left %d files", name, len(files))
@@ -93,7 +93,13 @@ func TestLicenseThroughTheAPI(t *testing.T) {
 	}
 
 	d.opt.InstallLicense = nil
-	if _, err := d.InstallLicense(ctx, api.LicenseRequest{License: issue(udi)}); api.FromValidation(err).Code != http.StatusNotImplemented {
+	if _, err := d.InstallLicense(ctx, api.LicenseRequest{License: issue(udi)}); !isRefusal(err, refusal.Unsupported) {
 		t.Errorf("without an installer: %v", err)
 	}
+}
+
+// isRefusal reports whether err is a refusal for reason.
+func isRefusal(err error, reason refusal.Reason) bool {
+	var re *refusal.Error
+	return errors.As(err, &re) && re.Reason == reason
 }

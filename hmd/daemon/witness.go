@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"time"
 
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/ha"
+	"github.com/hafw/hafw/hmd/refusal"
 	"github.com/hafw/hafw/hmd/store"
 )
 
@@ -31,7 +31,7 @@ func (d *Daemon) Witness(ctx context.Context, peer string) (api.WitnessAnswer, e
 	ip := netip.MustParseAddr(peer) // validated by the handler
 	hm, err := d.opt.Config.Port(d.opt.Config.HealthMonitorInterface)
 	if err != nil || !hm.Static() || !hm.Address.Masked().Contains(ip) {
-		return api.WitnessAnswer{}, api.Errorf(http.StatusConflict, "%s is not on this witness's health-monitor subnet", ip)
+		return api.WitnessAnswer{}, refusal.New(refusal.Addressing, "%s is not on this witness's health-monitor subnet", ip)
 	}
 	pctx, cancel := context.WithTimeout(ctx, witnessProbeTimeout)
 	defer cancel()
