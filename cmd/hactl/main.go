@@ -1,6 +1,7 @@
 // Command hactl is the operator's HA tool on the appliance: it does what the
 // seed's management station does (pair a secondary, switchover, failback,
-// delete the secondary, status, events) through the local hmd's API.
+// delete the secondary, status, events) through the local hmd's API, and
+// changes the administrator password.
 package main
 
 import (
@@ -35,6 +36,7 @@ var commands = map[string]cli.EnvCommand[*api.Client]{
 	"metrics":    {Summary: "the read-only bearer token of /metrics (token)", Run: runMetrics},
 	"syslog":     {Summary: "the remote syslog collector, RFC 5424 (set|show|off)", Run: runSyslog},
 	"upgrade":    {Summary: "install a signed update bundle into the inactive boot slot (FILE), or show the slots (status)", Run: runUpgrade},
+	"passwd":     {Summary: "change the administrator password (the current one is required; --stdin for scripts)", Run: runPasswd},
 }
 
 // usageError reports a command-line mistake (exit status 2).

@@ -108,12 +108,19 @@ func (term *Terminal) Output() string {
 // Wait expects the command to exit successfully.
 func (term *Terminal) Wait() {
 	term.t.Helper()
+	if err := term.Exit(); err != nil {
+		term.t.Fatalf("the command exited: %v\n%s", err, term.Output())
+	}
+}
+
+// Exit waits for the command to exit and returns how (cmd.Wait's error).
+func (term *Terminal) Exit() error {
+	term.t.Helper()
 	select {
 	case <-term.exited:
-		if term.waitErr != nil {
-			term.t.Fatalf("the command exited: %v\n%s", term.waitErr, term.Output())
-		}
+		return term.waitErr
 	case <-time.After(Timeout):
 		term.t.Fatalf("the command did not exit\n%s", term.Output())
+		return nil
 	}
 }
