@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 }
 
 // binaryPath builds the programs the tests run — hmd, gethainfo, hactl,
-// the reference service (tracker) and the benchmarks' instrument
+// setup, the reference service (tracker) and the benchmarks' instrument
 // (gapprobe) — once, and returns the path of one of them.
 func binaryPath(t testing.TB, name string) string {
 	t.Helper()
@@ -54,7 +54,7 @@ func binaryPath(t testing.TB, name string) string {
 			// developer chasing a concurrency bug).
 			args = append(args, "-race")
 		}
-		args = append(args, "github.com/hafw/hafw/cmd/hmd", "github.com/hafw/hafw/cmd/gethainfo", "github.com/hafw/hafw/cmd/hactl",
+		args = append(args, "github.com/hafw/hafw/cmd/hmd", "github.com/hafw/hafw/cmd/gethainfo", "github.com/hafw/hafw/cmd/hactl", "github.com/hafw/hafw/cmd/setup",
 			"github.com/hafw/hafw/cmd/tracker", "github.com/hafw/hafw/hmd/hmdtest/gapprobe")
 		out, err := exec.Command("go", args...).CombinedOutput()
 		if err != nil {
