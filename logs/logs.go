@@ -60,7 +60,8 @@ type Status struct {
 	DiskError string `json:"disk_error,omitempty"`
 	// Dropped counts lines lost to full queues or a refusing disk.
 	Dropped uint64 `json:"dropped"`
-	// SyslogError is the last failure to reach the collector.
+	// SyslogError is why the last line did not reach the collector; empty
+	// once one does.
 	SyslogError string `json:"syslog_error,omitempty"`
 }
 
@@ -219,6 +220,8 @@ func (w *Writer) syslogLoop() {
 		if err != nil {
 			w.sysErr = err.Error()
 			w.dropped.Add(1)
+		} else {
+			w.sysErr = ""
 		}
 		w.mu.Unlock()
 	}

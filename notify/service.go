@@ -337,11 +337,20 @@ func (s *Service) SetSyslog(c *Syslog) error {
 			return err
 		}
 	}
-	return s.update(func(st *Settings) error {
+	err := s.update(func(st *Settings) error {
 		st.Syslog = c
 		if c == nil && slices.ContainsFunc(st.Rules, func(r Rule) bool { return r.Target == TargetSyslog }) {
 			return fmt.Errorf("a notification rule sends to syslog: change the rules first")
 		}
 		return nil
 	})
+	switch {
+	case err != nil:
+	case c == nil:
+		s.opt.Log.Info("syslog forwarding off")
+	default:
+		// The first line the new collector receives says what it is.
+		s.opt.Log.Info("syslog collector set", "address", c.Address, "transport", c.Transport)
+	}
+	return err
 }

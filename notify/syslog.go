@@ -2,6 +2,11 @@ package notify
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -11,29 +16,114 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/config"
+	"github.com/hafw/hafw/internal/tlsid"
 )
 
 // Syslog is the remote syslog collector: RFC 5424 messages over UDP (one
-// per datagram) or TCP (octet-counted, RFC 6587).
+// per datagram), TCP (octet-counted, RFC 6587) or TLS (RFC 5425: the same
+// framing inside TLS 1.2 or later).
 type Syslog struct {
 	// Address is "IP:port".
 	Address   string `json:"address"`
-	Transport string `json:"transport"` // udp or tcp
+	Transport string `json:"transport"` // udp, tcp or tls
+	// CA is the PEM certificate(s) the collector's certificate must chain
+	// to (TLS only). With a CA the name is checked too: ServerName, or the
+	// address's IP when empty.
+	CA         string `json:"ca,omitempty"`
+	ServerName string `json:"server_name,omitempty"`
+	// Fingerprint pins the collector's certificate by its SHA-256 (TLS
+	// only): for a collector with a self-signed certificate, or on top of
+	// the CA. A TLS collector needs a CA or a fingerprint: an unverified
+	// collector would receive every event from anyone who answers.
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // Validate reports every bad field at once.
 func (c Syslog) Validate() error {
 	var errs config.ValidationError
-	if ap, err := netip.ParseAddrPort(c.Address); err != nil || ap.Port() == 0 || ap.Addr().IsUnspecified() {
-		errs = append(errs, &config.FieldError{Field: "address", Reason: fmt.Sprintf("%q is not IP:port", c.Address)})
+	bad := func(field, format string, a ...any) {
+		errs = append(errs, &config.FieldError{Field: field, Reason: fmt.Sprintf(format, a...)})
 	}
-	if c.Transport != "udp" && c.Transport != "tcp" {
-		errs = append(errs, &config.FieldError{Field: "transport", Reason: fmt.Sprintf("%q: want udp or tcp", c.Transport)})
+	if ap, err := netip.ParseAddrPort(c.Address); err != nil || ap.Port() == 0 || ap.Addr().IsUnspecified() {
+		bad("address", "%q is not IP:port", c.Address)
+	}
+	switch c.Transport {
+	case "udp", "tcp":
+		for _, f := range [][2]string{{"ca", c.CA}, {"server_name", c.ServerName}, {"fingerprint", c.Fingerprint}} {
+			if f[1] != "" {
+				bad(f[0], "applies only to transport tls")
+			}
+		}
+	case "tls":
+		if c.CA == "" && c.Fingerprint == "" {
+			bad("ca", "a TLS collector needs the CA its certificate is signed by, or its certificate's fingerprint")
+		}
+		if c.CA != "" {
+			if _, err := caPool(c.CA); err != nil {
+				bad("ca", "%v", err)
+			}
+		}
+		if c.Fingerprint != "" && !validFingerprint(c.Fingerprint) {
+			bad("fingerprint", "must be 64 hexadecimal digits (SHA-256)")
+		}
+		if len(c.ServerName) > 253 {
+			bad("server_name", "longer than a DNS name can be")
+		}
+	default:
+		bad("transport", "%q: want udp, tcp or tls", c.Transport)
 	}
 	if errs != nil {
 		return errs
 	}
 	return nil
+}
+
+// caPool parses the PEM certificates of a collector's CA.
+func caPool(pemText string) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(pemText)) {
+		return nil, errors.New("no PEM certificate in it")
+	}
+	return pool, nil
+}
+
+func validFingerprint(s string) bool {
+	b, err := hex.DecodeString(s)
+	return err == nil && len(b) == sha256.Size
+}
+
+// tlsConfig is how the client verifies a TLS collector: by its CA and
+// name, by its pinned fingerprint, or both.
+func (c Syslog) tlsConfig() (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.CA != "" {
+		pool, err := caPool(c.CA)
+		if err != nil {
+			return nil, fmt.Errorf("collector CA: %w", err)
+		}
+		cfg.RootCAs = pool
+		cfg.ServerName = c.ServerName
+		if cfg.ServerName == "" {
+			host, _, _ := net.SplitHostPort(c.Address)
+			cfg.ServerName = host
+		}
+	} else {
+		// The pin below is the whole verification; crypto/tls would
+		// otherwise insist on a CA.
+		cfg.InsecureSkipVerify = true
+	}
+	if pin := strings.ToLower(c.Fingerprint); pin != "" {
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("the collector presented no certificate")
+			}
+			if fp := tlsid.Fingerprint(cs.PeerCertificates[0].Raw); fp != pin {
+				return fmt.Errorf("the collector's certificate %s is not the pinned %s", fp, pin)
+			}
+			return nil
+		}
+	}
+	return cfg, nil
 }
 
 // facilityLocal0 is the facility of every message: local0, the one set
@@ -114,15 +204,14 @@ func NewSyslogClient(cfg Syslog, timeout time.Duration) *SyslogClient {
 // Send writes one message.
 func (c *SyslogClient) Send(ctx context.Context, m Message) error {
 	if c.conn == nil {
-		d := net.Dialer{Timeout: c.timeout}
-		conn, err := d.DialContext(ctx, c.cfg.Transport, c.cfg.Address)
+		conn, err := c.dial(ctx)
 		if err != nil {
 			return fmt.Errorf("syslog collector %s/%s: %w", c.cfg.Address, c.cfg.Transport, err)
 		}
 		c.conn = conn
 	}
 	line := m.Format()
-	if c.cfg.Transport == "tcp" {
+	if c.cfg.Transport != "udp" {
 		line = strconv.Itoa(len(line)) + " " + line
 	}
 	_ = c.conn.SetWriteDeadline(time.Now().Add(c.timeout))
@@ -131,6 +220,22 @@ func (c *SyslogClient) Send(ctx context.Context, m Message) error {
 		return fmt.Errorf("syslog collector %s/%s: %w", c.cfg.Address, c.cfg.Transport, err)
 	}
 	return nil
+}
+
+// dial connects to the collector; over TLS the handshake (and so the
+// collector's verification) is done before the first message is written.
+func (c *SyslogClient) dial(ctx context.Context) (net.Conn, error) {
+	d := net.Dialer{Timeout: c.timeout}
+	if c.cfg.Transport != "tls" {
+		return d.DialContext(ctx, c.cfg.Transport, c.cfg.Address)
+	}
+	cfg, err := c.cfg.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	return (&tls.Dialer{NetDialer: &d, Config: cfg}).DialContext(ctx, "tcp", c.cfg.Address)
 }
 
 // Close closes the connection.

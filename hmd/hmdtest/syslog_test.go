@@ -21,16 +21,18 @@ import (
 // collector over TCP, the primary's over UDP. A failover still happens;
 // the collector receives the secondary's failover lines; the secondary
 // says its disk logging stopped; and the primary's log file on its data
-// partition holds its lines.
+// partition holds its lines. Then the secondary moves to a TLS collector
+// (RFC 5425) verified by its CA and name, which receives its lines.
 func TestSyslogAndFullPartition(t *testing.T) {
 	testenv.Short(t, "hmd network namespace test")
 	testenv.RequireCommand(t, "mount")
-	var tcp, udp *syslogtest.Collector
+	var tcp, udp, tlsCol *syslogtest.Collector
 	l, p, s := newPair(t, "10.253.0", func(l *lan, p, s *node) {
 		serveNames(l, p, s)
 		l.client.MustDo(func() error {
 			tcp = syslogtest.Listen(t, "tcp", l.addr(1).String()+":5514")
 			udp = syslogtest.Listen(t, "udp", l.addr(1).String()+":5514")
+			tlsCol = syslogtest.Listen(t, "tls", l.addr(1).String()+":6514")
 			return nil
 		})
 		logDir := filepath.Join(s.dir, "logs")
@@ -79,6 +81,38 @@ func TestSyslogAndFullPartition(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(p.dir, "logs", "hmd.log"))
 	if err != nil || !strings.Contains(string(data), `msg="hmd ready"`) {
 		t.Errorf("primary's log file: %v\n%s", err, data)
+	}
+
+	ca := filepath.Join(t.TempDir(), "collector-ca.pem")
+	if err := os.WriteFile(ca, []byte(tlsCol.CA), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tlsArgs := []string{"syslog", "set", "--address", l.addr(1).String() + ":6514", "--transport", "tls", "--ca", ca}
+	if out, err := s.hactl(append(tlsArgs, "--server-name", "impostor.test")...); err != nil {
+		t.Fatalf("hactl syslog set (tls, wrong name): %v\n%s", err, out)
+	}
+	netnstest.Eventually(t, 20*time.Second, "the secondary to report the collector's name mismatch", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		lv, err := s.api().Logs(ctx, 1)
+		return err == nil && strings.Contains(lv.Status.SyslogError, "impostor.test")
+	})
+	if out, err := s.hactl(append(tlsArgs, "--server-name", syslogtest.ServerName)...); err != nil {
+		t.Fatalf("hactl syslog set (tls): %v\n%s", err, out)
+	}
+	netnstest.Eventually(t, 20*time.Second, "the secondary's lines at the TLS collector", func() bool {
+		for _, m := range tlsCol.Messages() {
+			if m.App == "hmd" && strings.Contains(m.Message, `msg="syslog collector set"`) && strings.Contains(m.Message, "transport=tls") {
+				return true
+			}
+		}
+		return false
+	})
+	if out, err := s.hactl("syslog", "show"); err != nil || !strings.Contains(out, "verified by its CA, name "+syslogtest.ServerName) {
+		t.Errorf("hactl syslog show: %v\n%s", err, out)
+	}
+	if bad := tlsCol.Malformed(); len(bad) > 0 {
+		t.Errorf("malformed syslog messages over TLS: %v", bad)
 	}
 	if t.Failed() {
 		fmt.Println(s.proc.Output())

@@ -1,18 +1,30 @@
 // Package syslogtest is a minimal RFC 5424 collector for tests: it listens
-// on UDP (one message per datagram) or TCP (octet counting, RFC 6587),
+// on UDP (one message per datagram), TCP (octet counting, RFC 6587) or TLS
+// (RFC 5425: the same framing inside TLS, with a certificate of its own CA),
 // checks each message's header and keeps it.
 package syslogtest
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Message is one received message.
@@ -41,13 +53,17 @@ func Parse(s string) (Message, error) {
 // Collector is a listening collector.
 type Collector struct {
 	Addr string
-	mu   sync.Mutex
-	msgs []Message
-	bad  []string
+	// CA (PEM) signed a TLS collector's certificate, issued to the
+	// listening IP and to ServerName; Fingerprint is that certificate's
+	// SHA-256.
+	CA, Fingerprint string
+	mu              sync.Mutex
+	msgs            []Message
+	bad             []string
 }
 
-// Listen starts a collector on addr ("127.0.0.1:0") over transport (udp
-// or tcp) in the calling goroutine's network namespace; it closes with
+// Listen starts a collector on addr ("127.0.0.1:0") over transport (udp,
+// tcp or tls) in the calling goroutine's network namespace; it closes with
 // the test.
 func Listen(t testing.TB, transport, addr string) *Collector {
 	t.Helper()
@@ -70,12 +86,15 @@ func Listen(t testing.TB, transport, addr string) *Collector {
 				c.add(string(buf[:n]))
 			}
 		}()
-	case "tcp":
+	case "tcp", "tls":
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { ln.Close() })
+		if transport == "tls" {
+			ln = c.withTLS(t, ln)
+		}
 		c.Addr = ln.Addr().String()
 		go func() {
 			for {
@@ -143,4 +162,43 @@ func (c *Collector) Malformed() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]string(nil), c.bad...)
+}
+
+// ServerName is the DNS name in a TLS collector's certificate.
+const ServerName = "collector.test"
+
+// withTLS wraps ln in TLS with a certificate for the listening IP and
+// ServerName, signed by a CA made for this collector.
+func (c *Collector) withTLS(t testing.TB, ln net.Listener) net.Listener {
+	t.Helper()
+	ip := ln.Addr().(*net.TCPAddr).IP
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "syslogtest CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: ServerName},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		DNSNames: []string{ServerName}, IPAddresses: []net.IP{ip},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, caTmpl, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.CA = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}))
+	sum := sha256.Sum256(leafDER)
+	c.Fingerprint = hex.EncodeToString(sum[:])
+	cert := tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: key}
+	return tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 }
