@@ -112,6 +112,17 @@ func (a *Agent) shellPath() (string, error) {
 	return "", fmt.Errorf("neither bbin/gosh nor %s/gosh is in the image", a.Paths.Bin)
 }
 
+// consolePasswordHash is the administrator password hash the console login
+// checks: the stored configuration's as it is now, since hactl passwd (hmd's
+// POST /v1/password) changes it there while the appliance runs; the boot's
+// copy if the file cannot be read.
+func (r *runtime) consolePasswordHash() string {
+	if cfg, err := config.Load(r.a.Paths.Layout().ConfigFile()); err == nil {
+		return cfg.PasswordHash
+	}
+	return r.boot().cfg.PasswordHash
+}
+
 // offerShell runs the console login of a configured appliance: gosh (u-root's
 // shell) after the administrator password.
 func (r *runtime) offerShell(ctx context.Context, reaper *supervise.Reaper) {
@@ -123,7 +134,7 @@ func (r *runtime) offerShell(ctx context.Context, reaper *supervise.Reaper) {
 	fd := int(os.Stdin.Fd())
 	l := consoleLogin{
 		in: os.Stdin, out: r.a.Console, pause: 2 * time.Second,
-		passwordHash: func() string { return r.boot().cfg.PasswordHash },
+		passwordHash: r.consolePasswordHash,
 		shell: func() error {
 			cmd := newConsoleCommand(path)
 			cmd.Args[0] = "gosh" // the busybox dispatches on its name

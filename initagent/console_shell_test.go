@@ -64,3 +64,28 @@ func TestConsoleLoginCancel(t *testing.T) {
 		t.Fatalf("serve: %v, console %q", err, out.String())
 	}
 }
+
+// TestConsolePasswordFollowsTheStoredConfiguration: a password changed
+// while the appliance runs (hmd rewrites the configuration) is the one the
+// console login checks, without a reload; the boot's copy stands in when
+// the file cannot be read.
+func TestConsolePasswordFollowsTheStoredConfiguration(t *testing.T) {
+	a, _, _ := testAgent(t, "console=ttyS0\n")
+	boot := config.Default()
+	boot.PasswordHash = "boot-hash"
+	r := &runtime{a: a, b: &bootState{cfg: boot}}
+	if got := r.consolePasswordHash(); got != "boot-hash" {
+		t.Errorf("without a stored configuration: %q, want the boot's", got)
+	}
+	stored := boot
+	var err error
+	if stored.PasswordHash, err = config.HashPasswordCost("changed-Later-1", 1000); err != nil {
+		t.Fatal(err)
+	}
+	if err := config.Save(a.Paths.Layout().ConfigFile(), stored); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.consolePasswordHash(); got != stored.PasswordHash {
+		t.Errorf("after a change on disk: %q, want %q", got, stored.PasswordHash)
+	}
+}
