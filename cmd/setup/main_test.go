@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/internal/ptytest"
@@ -214,4 +216,34 @@ func menuNumber(t *testing.T, term *ptytest.Terminal, zone string) string {
 		t.Fatalf("no menu entry for %s", zone)
 	}
 	return m[len(m)-1][1]
+}
+
+// TestInterruptAtThePasswordGivesTheEchoBack: ctrl-C at the hidden
+// password prompt ends setup with nothing saved and the terminal echoing
+// again (killed by the signal's default action it stayed silent).
+func TestInterruptAtThePasswordGivesTheEchoBack(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "appliance.json")
+	term := startSetup(t, cfgPath, filepath.Join(dir, "no-agent.sock"))
+	term.Expect("Enter the administrator password: ")
+	// ReadPassword turns the echo off just after the prompt is written.
+	deadline := time.Now().Add(ptytest.Timeout)
+	for term.Echo() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if term.Echo() {
+		t.Fatal("the echo is on at the password prompt")
+	}
+	term.Send("\x03")
+	term.Expect("setup: interrupted; nothing was saved.")
+	var ee *exec.ExitError
+	if err := term.Exit(); !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Errorf("setup exited %v, want status 130", err)
+	}
+	if !term.Echo() {
+		t.Error("the terminal was left without echo")
+	}
+	if _, err := os.Stat(cfgPath); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a configuration was saved: %v", err)
+	}
 }

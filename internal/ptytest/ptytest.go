@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 )
 
 // Timeout bounds each wait for output or for the command's exit; generous,
@@ -81,6 +82,26 @@ func (term *Terminal) Expect(want string) {
 	term.mu.Lock()
 	defer term.mu.Unlock()
 	term.t.Fatalf("terminal never showed %q; after the last match it shows:\n%s", want, term.out.String()[term.seen:])
+}
+
+// Send types text as it is (no Enter): control characters such as
+// "\x03" (ctrl-C).
+func (term *Terminal) Send(text string) {
+	term.t.Helper()
+	if _, err := term.f.Write([]byte(text)); err != nil {
+		term.t.Fatal(err)
+	}
+}
+
+// Echo reports whether the terminal echoes what is typed (the command
+// turns it off to read a password).
+func (term *Terminal) Echo() bool {
+	term.t.Helper()
+	tios, err := unix.IoctlGetTermios(int(term.f.Fd()), unix.TCGETS)
+	if err != nil {
+		term.t.Fatalf("read the terminal's settings: %v", err)
+	}
+	return tios.Lflag&unix.ECHO != 0
 }
 
 // Type types text followed by Enter.
