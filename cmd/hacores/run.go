@@ -33,6 +33,8 @@ func runCore(ctx context.Context, g global, args []string, stdout, stderr io.Wri
 	peer := fs.String("etcd-peer", "http://127.0.0.1:2380", "embedded etcd peer URL")
 	serverCert := fs.String("etcd-cert", "", "embedded etcd: server certificate (clients then need --cert/--key signed by --cacert)")
 	serverKey := fs.String("etcd-key", "", "embedded etcd: server key")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics over TLS on `address` (e.g. :9464), bearer token required")
+	metricsDir := fs.String("metrics-dir", filepath.Join(config.Layout{Root: config.DefaultRoot}.HMDDir(), "cores-metrics"), "where the metrics endpoint keeps its certificate and token")
 	notifyFile := fs.String("notify", "", "notification settings `file` (hmd's notify.json form: trap destinations, rules, syslog): send this core's events")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
@@ -64,11 +66,18 @@ func runCore(ctx context.Context, g global, args []string, stdout, stderr io.Wri
 		return err
 	}
 	defer cli.Close()
-	if *notifyFile != "" {
-		coreName := *name
-		if coreName == "" {
-			coreName = fmt.Sprintf("core%d", *num)
+	coreName := *name
+	if coreName == "" {
+		coreName = fmt.Sprintf("core%d", *num)
+	}
+	if *metricsAddr != "" {
+		stop, err := serveMetrics(*metricsAddr, *metricsDir, coreName, st, log)
+		if err != nil {
+			return err
 		}
+		defer stop()
+	}
+	if *notifyFile != "" {
 		svc, err := notify.Open(notify.Options{Path: *notifyFile, Node: coreName, Log: log})
 		if err != nil {
 			return err

@@ -16,15 +16,8 @@ package metrics
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/hex"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/netip"
-	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -34,7 +27,7 @@ import (
 
 	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/ha"
-	"github.com/hafw/hafw/internal/atomicfile"
+	"github.com/hafw/hafw/internal/bearer"
 	"github.com/hafw/hafw/notify"
 )
 
@@ -87,7 +80,7 @@ func Open(opt Options) (*Metrics, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	token, err := loadToken(opt.TokenFile)
+	token, err := bearer.LoadOrCreate(opt.TokenFile)
 	if err != nil {
 		return nil, err
 	}
@@ -112,27 +105,6 @@ func Open(opt Options) (*Metrics, error) {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		statusCollector{m})
 	return m, nil
-}
-
-// loadToken reads the token file, creating it (0600) with a random token.
-func loadToken(path string) (string, error) {
-	data, err := os.ReadFile(path)
-	if err == nil {
-		if t := strings.TrimSpace(string(data)); len(t) >= 32 {
-			return t, nil
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("read metrics token: %w", err)
-	}
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("make metrics token: %w", err)
-	}
-	t := hex.EncodeToString(b)
-	if err := atomicfile.Write(path, []byte(t+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("save metrics token: %w", err)
-	}
-	return t, nil
 }
 
 // MetricsToken is the scrapers' bearer token (GET /v1/metrics/token,
@@ -166,21 +138,11 @@ func (m *Metrics) Count(e notify.Event) {
 // Handler serves the registry to an authenticated scraper.
 func (m *Metrics) Handler() http.Handler {
 	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{MaxRequestsInFlight: 2, Timeout: 10 * time.Second})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !m.allowed(r) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="hafw metrics"`)
-			http.Error(w, "metrics need the read-only bearer token (hactl metrics token) or the appliance password", http.StatusUnauthorized)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
-func (m *Metrics) allowed(r *http.Request) bool {
-	if t, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(t)), []byte(m.token)) == 1
+	var admin func(*http.Request) bool
+	if m.opt.Auth != nil {
+		admin = func(r *http.Request) bool { return m.opt.Auth.Authenticate(r).Admin }
 	}
-	return m.opt.Auth != nil && m.opt.Auth.Authenticate(r).Admin
+	return bearer.Guard(m.token, admin, "metrics need the read-only bearer token (hactl metrics token) or the appliance password", h)
 }
 
 // statusCollector reads the gauges from hmd's status at scrape time.
