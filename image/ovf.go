@@ -39,7 +39,7 @@ var OVFProperties = []OVFProperty{
 	{Key: "dns", Type: "string", Label: "DNS servers", Description: "Comma-separated DNS server addresses."},
 	{Key: "ntp", Type: "string", Label: "NTP servers", Description: "Comma-separated NTP server names or addresses."},
 	{Key: "tz", Type: "string", Label: "Time zone", Description: "IANA time zone, e.g. Asia/Tokyo."},
-	{Key: "password", Type: "string", Label: "Admin password", Description: "Initial password of the admin account.", Password: true},
+	{Key: "password", Type: "string", Label: "Admin password", Description: "Initial password of the admin account (at least 10 characters of two kinds among lower case, upper case, digits and others; not a variation of admin or password), or its hash from hafw hash-password.", Password: true},
 }
 
 // ovfInput is what the descriptor template needs.

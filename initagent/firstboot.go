@@ -39,6 +39,9 @@ func ApplyKeys(base config.Appliance, keys map[string]string) (config.Appliance,
 			continue
 		}
 		if err := applyKey(&a, k, strings.TrimSpace(v)); err != nil {
+			if k == "password" {
+				return base, fmt.Errorf("configuration key %s (value not shown): %w", k, err)
+			}
 			return base, fmt.Errorf("configuration key %s=%q: %w", k, v, err)
 		}
 	}
@@ -105,6 +108,12 @@ func applyKey(a *config.Appliance, k, v string) error {
 		if config.IsPasswordHash(v) {
 			a.PasswordHash = v // hashed beforehand: the password is not on the command line
 			break
+		}
+		// A password in clear is the operator's choice, held to the
+		// wizard's rule; a hash cannot be checked (hafw hash-password
+		// checked it).
+		if err := config.CheckPasswordStrength(v); err != nil {
+			return err
 		}
 		h, err := config.HashPassword(v)
 		if err != nil {

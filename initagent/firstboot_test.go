@@ -66,12 +66,17 @@ func TestApplyKeysErrors(t *testing.T) {
 		{map[string]string{"role": "primary", "eth0": "10.210.0.5/24", "vip": "10.212.0.9/24"}, "not on the health monitor subnet"},
 		{map[string]string{"tz": "Mars/Olympus"}, "timezone"},
 		{map[string]string{"dns": "not-an-ip"}, "dns="},
+		{map[string]string{"password": "Admin-2026"}, `configuration key password (value not shown): the password must not be a variation of "admin"`},
+		{map[string]string{"password": "weak"}, "at least 10 characters"},
 	} {
 		got, err := ApplyKeys(base, tc.keys)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("ApplyKeys(%v) error = %v, want containing %q", tc.keys, err, tc.want)
 		}
-		if got.Hostname != base.Hostname || got.Role != base.Role {
+		if err != nil && strings.Contains(err.Error(), "Admin-2026") {
+			t.Errorf("the error shows the password: %v", err)
+		}
+		if got.Hostname != base.Hostname || got.Role != base.Role || got.PasswordHash != base.PasswordHash {
 			t.Errorf("ApplyKeys(%v) changed the base on error: %+v", tc.keys, got)
 		}
 	}
