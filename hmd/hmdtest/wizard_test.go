@@ -5,12 +5,14 @@ import (
 	"net/url"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/hmd/events"
 	"github.com/hafw/hafw/internal/netnstest"
 	"github.com/hafw/hafw/internal/ptytest"
 )
@@ -116,6 +118,14 @@ func TestWizardOnlySecondaryIsPaired(t *testing.T) {
 	}
 	if code := login(typed); code != 401 {
 		t.Errorf("login with the old password after the change: %d, want 401", code)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	evs, err := s.api().Events(ctx, "", 0)
+	if err != nil || !slices.ContainsFunc(evs, func(e events.Event) bool {
+		return e.Description == "Administrator password changed" && e.Remarks == "from the local socket"
+	}) {
+		t.Errorf("the events log lacks the change: %v %+v", err, evs)
 	}
 	stored, err := config.Load(s.cfgPath)
 	if err != nil || !config.CheckPassword(stored.PasswordHash, changed) {
