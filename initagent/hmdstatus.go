@@ -20,8 +20,8 @@ type HMDStatus struct {
 	// Running is set when hmd's loop runs (not only its stored view).
 	Running bool
 	Role    config.Role
-	// State is the overall HA state (PRIMARY_ACTIVE, …, or NONE when the
-	// appliance takes no role).
+	// State is the overall HA state (PRIMARY_ACTIVE, …, NONE when the
+	// appliance takes no role, NOT_PAIRED for a secondary without peers).
 	State string
 	// HARole is the role hmd decided the appliance may take (appliance.
 	// DecideRole): "none" for an appliance that may take none, such as an

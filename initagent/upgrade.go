@@ -132,6 +132,11 @@ func HMDStable(st HMDStatus, err error) (bool, string) {
 		// appliance): settled as it is.
 		return true, ""
 	}
+	if st.Role == config.RoleSecondary && len(st.PeerProfiles) == 0 && st.State != "NONE" {
+		// A secondary that backs up nobody stands by for nobody: there is
+		// no pair to come up.
+		return true, ""
+	}
 	return false, fmt.Sprintf("hmd is in state %s (role %s)", st.State, st.Role)
 }
 

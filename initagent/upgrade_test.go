@@ -53,6 +53,9 @@ func TestHMDStable(t *testing.T) {
 		{HMDStatus{Running: true, Role: config.RolePrimary, State: "INITIALIZING"}, nil, false},
 		{HMDStatus{Running: true, Role: config.RolePrimary, State: "FAILOVER_INVOKED"}, nil, false},
 		{HMDStatus{Running: true, Role: config.RoleSecondary, State: "NONE"}, nil, false},
+		// A secondary not paired yet is settled (hmd says NOT_PAIRED).
+		{HMDStatus{Running: true, Role: config.RoleSecondary, State: "NOT_PAIRED"}, nil, true},
+		{HMDStatus{Running: true, Role: config.RoleSecondary, State: "INITIALIZING", PeerProfiles: []string{"3355"}}, nil, false},
 		// An unactivated virtual primary takes no role: settled, so that
 		// an upgrade of it commits instead of rolling back.
 		{HMDStatus{Running: true, Role: config.RolePrimary, HARole: "none", State: "NONE"}, nil, true},

@@ -27,14 +27,28 @@ const (
 	Manual    = "manual"
 )
 
+// The overall states that are not HA states of a relationship.
+const (
+	// StateNone: the appliance may take no HA role (no role configured,
+	// or an unactivated virtual appliance).
+	StateNone = "NONE"
+	// StateNotPaired: a secondary with no primary to back up. It stands
+	// by for nobody, so calling it SECONDARY_ACTIVE would mislead; an
+	// unpaired primary is PRIMARY_ACTIVE because it does serve.
+	StateNotPaired = "NOT_PAIRED"
+)
+
 // Status is GET /v1/status: this appliance and one entry per paired peer —
 // everything gethainfo prints and the management station's HA status page
 // shows.
 type Status struct {
 	// Running is false when the status was read from the last saved
 	// configuration because hmd is down.
-	Running         bool   `json:"running"`
-	Role            string `json:"role"`
+	Running bool   `json:"running"`
+	Role    string `json:"role"`
+	// State is the one state of the serving relationship (else the
+	// first): an HA state, StateNone for an appliance that may take no
+	// role, or StateNotPaired for a secondary that backs up nobody.
 	State           string `json:"state"`
 	Hostname        string `json:"hostname"`
 	HealthMonitorIP string `json:"health_monitor_ip"`

@@ -44,7 +44,7 @@ func (d *Daemon) Status(ctx context.Context) (api.Status, error) {
 		}
 		st.State = overallState(d.opt.Config, st.Peers)
 		if len(st.Peers) == 0 && !d.decision.Eligible() {
-			st.State = "NONE"
+			st.State = api.StateNone
 		}
 		st.HARole, st.RoleReason = string(d.decision.Role), d.decision.Reason.String()
 		st.Applications = d.applications()

@@ -37,9 +37,9 @@ func overallState(c config.Appliance, peers []api.PeerStatus) string {
 	case config.RolePrimary:
 		return string(ha.PrimaryActive)
 	case config.RoleSecondary:
-		return string(ha.SecondaryActive)
+		return api.StateNotPaired
 	}
-	return "NONE"
+	return api.StateNone
 }
 
 // WarnNoWitness is the warning on a pair without a witness: the one

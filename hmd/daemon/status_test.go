@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/config"
+	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/ha"
 	"github.com/hafw/hafw/hmd/heartbeat"
 	"github.com/hafw/hafw/hmd/store"
@@ -105,6 +106,29 @@ func TestChangedBeyondHeardAt(t *testing.T) {
 		edit(&n)
 		if !changedBeyondHeardAt(saved, n) {
 			t.Errorf("%s changed but the node is not dirty", name)
+		}
+	}
+}
+
+// The overall state names what the appliance does: an unpaired primary
+// serves (PRIMARY_ACTIVE), an unpaired secondary backs up nobody, and the
+// serving relationship wins over the first one.
+func TestOverallState(t *testing.T) {
+	primary, secondary, none := config.Default(), config.Default(), config.Default()
+	primary.Role, secondary.Role = config.RolePrimary, config.RoleSecondary
+	for _, c := range []struct {
+		cfg   config.Appliance
+		peers []api.PeerStatus
+		want  string
+	}{
+		{primary, nil, "PRIMARY_ACTIVE"},
+		{secondary, nil, "NOT_PAIRED"},
+		{none, nil, "NONE"},
+		{secondary, []api.PeerStatus{{State: "SECONDARY_ACTIVE"}}, "SECONDARY_ACTIVE"},
+		{secondary, []api.PeerStatus{{State: "SECONDARY_ACTIVE"}, {State: "FAILOVER_ACTIVE", OwnsVIP: true}}, "FAILOVER_ACTIVE"},
+	} {
+		if got := overallState(c.cfg, c.peers); got != c.want {
+			t.Errorf("%s with %d peers: %s, want %s", c.cfg.Role, len(c.peers), got, c.want)
 		}
 	}
 }

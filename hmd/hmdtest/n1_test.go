@@ -87,6 +87,10 @@ func TestPairingRefusalsAndLifecycle(t *testing.T) {
 	if st := p.status(); len(st.Peers) != 0 {
 		t.Fatalf("a refused pairing left a peer: %+v", st.Peers)
 	}
+	// The unactivated virtual secondary may take no role.
+	if st := s.status(); st.State != api.StateNone {
+		t.Errorf("unactivated VA secondary's state %s, want %s", st.State, api.StateNone)
+	}
 
 	// Physical appliances with different versions.
 	l2 := newLAN(t, "10.237.0")
@@ -99,6 +103,10 @@ func TestPairingRefusalsAndLifecycle(t *testing.T) {
 	req.SecondaryIP, req.SecondaryFingerprint = s2.hip.String(), s2.status().CertFingerprint
 	if _, err := p2.api().Pair(ctx, req); !errors.As(err, &ae) || !strings.Contains(ae.Message, "same software version") {
 		t.Fatalf("version mismatch: %v", err)
+	}
+	// The unpaired secondary says so; it does not claim to stand by.
+	if st := s2.status(); st.State != api.StateNotPaired {
+		t.Errorf("unpaired secondary's state %s, want %s", st.State, api.StateNotPaired)
 	}
 	if err := os.Remove(filepath.Join(s2.dir, "no-version")); err != nil {
 		t.Fatal(err)
