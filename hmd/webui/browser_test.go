@@ -346,6 +346,35 @@ func checkSyncProgress(t *testing.T, seen []string) {
 	}
 }
 
+// keepTexts is recordTexts for an element of a page that is about to be
+// left (a form's post): the texts go to the tab's session storage, which
+// outlives the navigation, and kept reads them on the next page.
+func (b *browser) keepTexts(sel string) {
+	b.t.Helper()
+	js := fmt.Sprintf(`(() => {
+		const el = document.querySelector(%q);
+		sessionStorage.setItem("hafwKept", "[]");
+		new MutationObserver(() => {
+			const seen = JSON.parse(sessionStorage.getItem("hafwKept"));
+			seen.push(el.textContent.trim());
+			sessionStorage.setItem("hafwKept", JSON.stringify(seen));
+		}).observe(el, {childList: true, characterData: true, subtree: true});
+		return 1;
+	})()`, sel)
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](js)); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+func (b *browser) kept() []string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`JSON.parse(sessionStorage.getItem("hafwKept") || "[]")`))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return v
+}
+
 // asked reports whether the page asked q in a confirmation dialog.
 func (b *browser) asked(q string) bool {
 	b.mu.Lock()
@@ -479,8 +508,15 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.shot("03b-ha-confirm-fingerprint")
 	start := time.Now()
+	b.keepTexts("#pair-wait")
 	b.do("pair", chromedp.SendKeys(chromedp.ID("secondary_password"), browserPassword),
 		chromedp.Click(chromedp.ID("save")), chromedp.WaitVisible(chromedp.ID("status-text")))
+	// While Save ran, the form said what the seed's console says.
+	if kept := b.kept(); !slices.ContainsFunc(kept, func(s string) bool {
+		return strings.HasPrefix(s, "Please Wait. High Availability configuration is being created at the Primary and Secondary servers.")
+	}) {
+		t.Errorf("the pairing form did not say Please Wait while Save ran: %q", kept)
+	}
 	b.markPage()
 	b.recordTexts("#status-text")
 	b.waitText("#heartbeats", "Up", 20*time.Second)

@@ -14,6 +14,41 @@ document.addEventListener("submit", function (ev) {
   }
 });
 
+// A form with data-wait (the pairing Save, the restore) takes a few
+// seconds on the appliance: while its post runs, the form shows the text
+// and an indeterminate progress bar, and a second click sends nothing. The
+// form still posts as usual, so the page works without script.
+document.addEventListener("submit", function (ev) {
+  var form = ev.target;
+  var wait = form.getAttribute("data-wait");
+  if (!wait || ev.defaultPrevented || (ev.submitter && ev.submitter.hasAttribute("data-skip-confirm"))) {
+    return;
+  }
+  if (form.getAttribute("aria-busy") === "true") {
+    ev.preventDefault();
+    return;
+  }
+  form.setAttribute("aria-busy", "true");
+  var bar = form.querySelector("progress.wait");
+  var text = form.querySelector("p.wait");
+  if (bar) {
+    bar.removeAttribute("value");
+    bar.hidden = false;
+  }
+  if (text) {
+    text.textContent = wait;
+  }
+});
+
+// A page brought back from the history must not keep showing it.
+window.addEventListener("pageshow", function () {
+  document.querySelectorAll("form[aria-busy]").forEach(function (form) {
+    form.removeAttribute("aria-busy");
+    form.querySelectorAll("progress.wait").forEach(function (bar) { bar.hidden = true; });
+    form.querySelectorAll("p.wait").forEach(function (text) { text.textContent = ""; });
+  });
+});
+
 function updateLive(root, data) {
   root.querySelectorAll("[data-peer][data-field]").forEach(function (el) {
     var p = data.peers[el.getAttribute("data-peer")];
