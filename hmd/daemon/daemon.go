@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -316,6 +317,7 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 		d.log.Error("start-up VIP reconcile", "err", err)
 	}
 	d.hbEvents = make(chan heartbeat.Event, 64)
+	d.Event(netip.Addr{}, MsgStarted, d.startRemarks())
 	for i := range d.peers {
 		d.restore(i)
 	}
@@ -361,6 +363,28 @@ func (d *Daemon) Run(ctx context.Context, ready func()) error {
 			tick.Reset(period)
 		}
 	}
+}
+
+// MsgStarted is the events-log row of every start of hmd (the seed's boot
+// line), so that an operator reading the log sees this appliance's own
+// restarts next to what its peers made of them.
+const MsgStarted = "Health Monitor successfully started"
+
+// startRemarks says what started and how the previous run ended, per
+// relationship, from the saved states: a state other than
+// GRACEFUL_SHUTDOWN means that run was killed, crashed or lost power.
+func (d *Daemon) startRemarks() string {
+	parts := []string{"version " + d.opt.Version}
+	for _, p := range d.peers {
+		switch p.node.State {
+		case "":
+		case ha.GracefulShutdown:
+			parts = append(parts, fmt.Sprintf("peer %s: stopped gracefully", p.cfg.HIP))
+		default:
+			parts = append(parts, fmt.Sprintf("peer %s: the last run ended without a graceful shutdown, in %s", p.cfg.HIP, p.node.State))
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // tickEvery is a quarter of the shortest failover wait (ha asks for ticks

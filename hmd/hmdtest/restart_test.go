@@ -1,10 +1,12 @@
 package hmdtest
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hafw/hafw/hmd/daemon"
 	"github.com/hafw/hafw/internal/testenv"
 )
 
@@ -26,5 +28,25 @@ func TestRestartedPrimaryDoesNotAdvertiseItsSavedState(t *testing.T) {
 	time.Sleep(time.Second) // heartbeats keep flowing
 	if evs, _ := s.hactl("events"); strings.Contains(evs, "Split brain detected") {
 		t.Errorf("the secondary logged a split brain when the primary restarted:\n%s\nsecondary output:\n%s", evs, s.proc.Output())
+	}
+	// The primary's own log says it restarted, and that the run before
+	// was not stopped gracefully.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	evs, err := p.api().Events(ctx, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	starts := 0
+	for _, e := range evs {
+		if e.Description == daemon.MsgStarted {
+			starts++
+			if starts == 1 && !strings.Contains(e.Remarks, "peer "+s.hip.String()+": the last run ended without a graceful shutdown, in PRIMARY_ACTIVE") {
+				t.Errorf("restart remarks %q", e.Remarks)
+			}
+		}
+	}
+	if starts != 2 {
+		t.Errorf("%d start events in the primary's log, want 2 (first start and restart): %+v", starts, evs)
 	}
 }
