@@ -45,18 +45,7 @@ func passwd(ctx context.Context, c *api.Client, args []string, stdin io.Reader, 
 		if !ok || !term.IsTerminal(int(f.Fd())) {
 			return usageError("standard input is not a terminal: give the passwords as two lines with --stdin")
 		}
-		ask := func(prompt string) (string, error) {
-			fmt.Fprint(stderr, prompt)
-			b, err := term.ReadPassword(int(f.Fd()))
-			fmt.Fprintln(stderr)
-			switch {
-			case ctx.Err() != nil: // interrupted while typing (hactl catches SIGINT)
-				return "", cli.Failf("interrupted; nothing was changed")
-			case err != nil:
-				return "", fmt.Errorf("read the password: %w", err)
-			}
-			return string(b), nil
-		}
+		ask := func(prompt string) (string, error) { return cli.ReadPassword(int(f.Fd()), prompt, stderr) }
 		var again string
 		var err error
 		if req.Old, err = ask("Current administrator password: "); err != nil {

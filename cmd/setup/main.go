@@ -13,10 +13,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/term"
@@ -24,6 +22,7 @@ import (
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/initagent"
 	"github.com/hafw/hafw/initagent/wizard"
+	"github.com/hafw/hafw/internal/cli"
 	"github.com/hafw/hafw/osnet"
 )
 
@@ -74,7 +73,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	// At a terminal the administrator password is typed without echo; a
 	// script on standard input gives it as a line like any answer.
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		w.ReadSecret = func() (string, error) { return readHidden(int(f.Fd()), stdout) }
+		w.ReadSecret = func(prompt string) (string, error) { return cli.ReadPassword(int(f.Fd()), prompt, stdout) }
 	}
 	a, err := w.Run()
 	if err != nil {
@@ -114,34 +113,4 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "Rebooting.\n")
 	}
 	return nil
-}
-
-// readHidden reads one line at the terminal fd without echo. An interrupt
-// or a termination while it waits gives the terminal its echo back before
-// setup exits (status 130): the default action would leave the console
-// silent. Nothing is saved then; the configuration is written only after
-// the summary is confirmed.
-func readHidden(fd int, out io.Writer) (string, error) {
-	state, err := term.GetState(fd)
-	if err != nil {
-		return "", fmt.Errorf("read the terminal's settings: %w", err)
-	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	done := make(chan struct{})
-	defer func() {
-		signal.Stop(sig)
-		close(done)
-	}()
-	go func() {
-		select {
-		case <-sig:
-			_ = term.Restore(fd, state)
-			fmt.Fprintf(out, "\nsetup: interrupted; nothing was saved.\n")
-			os.Exit(130)
-		case <-done:
-		}
-	}()
-	b, err := term.ReadPassword(fd)
-	return string(b), err
 }

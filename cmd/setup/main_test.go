@@ -235,7 +235,7 @@ func TestInterruptAtThePasswordGivesTheEchoBack(t *testing.T) {
 		t.Fatal("the echo is on at the password prompt")
 	}
 	term.Send("\x03")
-	term.Expect("setup: interrupted; nothing was saved.")
+	term.Expect("interrupted; nothing was changed.")
 	var ee *exec.ExitError
 	if err := term.Exit(); !errors.As(err, &ee) || ee.ExitCode() != 130 {
 		t.Errorf("setup exited %v, want status 130", err)

@@ -39,10 +39,10 @@ type Wizard struct {
 	Clock Clock
 	// Now is the current time; nil: time.Now.
 	Now func() time.Time
-	// ReadSecret reads one line without echo (a password at a terminal);
-	// nil: secrets are read as lines of In like any answer (a setup
-	// script on standard input).
-	ReadSecret func() (string, error)
+	// ReadSecret prints prompt and reads one line without echo (a password
+	// at a terminal); nil: secrets are read as lines of In like any answer
+	// (a setup script on standard input).
+	ReadSecret func(prompt string) (string, error)
 
 	in *bufio.Reader
 	// clockStep is the pending offset from a date and time the operator
@@ -125,9 +125,9 @@ func (w *Wizard) readLine() (string, error) {
 // password. What is already buffered (typed ahead, or a script) is read
 // from the buffer. "^" is errBack; end of input is ErrAborted.
 func (w *Wizard) readSecret(prompt string) (string, error) {
-	w.printf("%s", prompt)
 	var s string
 	if w.ReadSecret == nil || w.in.Buffered() > 0 {
+		w.printf("%s", prompt)
 		line, err := w.in.ReadString('\n')
 		if err != nil && (line == "" || !errors.Is(err, io.EOF)) {
 			return "", ErrAborted
@@ -135,9 +135,7 @@ func (w *Wizard) readSecret(prompt string) (string, error) {
 		s = strings.TrimRight(line, "\r\n")
 	} else {
 		var err error
-		s, err = w.ReadSecret()
-		w.printf("\n") // the Enter that ended it was not echoed either
-		if err != nil {
+		if s, err = w.ReadSecret(prompt); err != nil {
 			return "", ErrAborted
 		}
 	}
