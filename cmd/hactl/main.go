@@ -5,6 +5,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,6 +26,7 @@ import (
 // commands is the table of subcommands; one line per subcommand.
 var commands = map[string]cli.EnvCommand[*api.Client]{
 	"pair":       {Summary: "configure a secondary for this primary", Run: runPair},
+	"set":        {Summary: "change the pair's failover/failback modes, wait, heartbeat interval or witness (both sides)", Run: runSet},
 	"switchover": {Summary: "move service to the secondary", Run: peerOp("switchover")},
 	"failback":   {Summary: "move service back to the primary", Run: peerOp("failback")},
 	"unpair":     {Summary: "delete the secondary (the clean way to break a pair)", Run: peerOp("unpair")},
@@ -202,6 +204,11 @@ func runStatus(ctx context.Context, c *api.Client, args []string, stdout, stderr
 			fmt.Fprintf(tw, "Peer holds virtual IP\t%v\n", p.PeerHoldsVIP)
 		}
 		fmt.Fprintf(tw, "Holds virtual IP\t%v (epoch %d)\n", p.OwnsVIP, p.Epoch)
+		fmt.Fprintf(tw, "Failover type\t%s\n", p.FailoverType)
+		fmt.Fprintf(tw, "Failback type\t%s\n", p.FailbackType)
+		fmt.Fprintf(tw, "Long failover wait\t%v\n", p.FailoverWait())
+		fmt.Fprintf(tw, "Heartbeat interval\t%v\n", time.Duration(p.HeartbeatIntervalMS)*time.Millisecond)
+		fmt.Fprintf(tw, "Witness\t%s\n", cmp.Or(p.Witness, "none"))
 		fmt.Fprintf(tw, "Heartbeats received\t%d\n", p.HeartbeatsReceived)
 		fmt.Fprintf(tw, "Heartbeats rejected\t%s\n", rejects(p.Rejected))
 		if err := tw.Flush(); err != nil {

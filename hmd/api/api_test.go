@@ -128,7 +128,7 @@ func TestRemoteAPIAuthenticationPinningAndErrors(t *testing.T) {
 	// Pairing from a peer: password plus client certificate, pinned.
 	pc := remote(ap, RemoteOptions{Password: "secret-password", Pin: srvID.Fingerprint, ClientCert: &cliID.Cert})
 	req := PeerPairRequest{PrimaryName: "mse1", PrimaryHIP: "10.200.0.2", VIP: "10.200.0.10/24", Version: "1.0.0", UDI: "AIR-MSE-VA-K9:V01:x",
-		Profile: "VA-Low", FailoverType: Automatic, FailbackType: Manual, FailoverWaitMS: 1000, HeartbeatIntervalMS: 100,
+		Profile: "VA-Low", PairSettings: PairSettings{FailoverType: Automatic, FailbackType: Manual, FailoverWaitMS: 1000, HeartbeatIntervalMS: 100},
 		Secret: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}
 	resp, err := pc.PeerPair(ctx, req)
 	if err != nil || resp.InstanceSlot != 3 || rec.peerFP != cliID.Fingerprint {

@@ -205,17 +205,10 @@ func (r *PeerPairRequest) validate() []FieldError {
 	checkText("version", r.Version, 64, &out)
 	checkText("udi", r.UDI, 256, &out)
 	checkText("profile", r.Profile, 64, &out)
-	checkType("failover_type", r.FailoverType, &out)
-	checkType("failback_type", r.FailbackType, &out)
-	wait := time.Duration(r.FailoverWaitMS) * time.Millisecond
-	checkTiming("failover_wait_ms", wait, "heartbeat_interval_ms", time.Duration(r.HeartbeatIntervalMS)*time.Millisecond, &out)
-	if r.HeartbeatIntervalMS <= 0 {
-		out = append(out, FieldError{"heartbeat_interval_ms", "is required"})
-	}
+	r.PairSettings.check(&out)
 	if s, err := base64.StdEncoding.DecodeString(r.Secret); err != nil || len(s) != 32 {
 		out = append(out, FieldError{"secret", "must be 32 bytes in base64"})
 	}
-	r.WitnessRef.validate(&out)
 	return out
 }
 

@@ -28,12 +28,11 @@ type PeerClaimBackend interface {
 // like peer/unpair (the peer does not know our password after pairing).
 func (h *handler) peerClaimRoutes(mux *http.ServeMux, b PeerClaimBackend) {
 	mux.HandleFunc("GET /v1/peer/claim", func(w http.ResponseWriter, r *http.Request) {
-		c := h.auth.Authenticate(r)
-		if c.PeerFingerprint == "" {
-			h.fail(w, r, Errorf(http.StatusUnauthorized, "only a paired peer may do this"))
+		fp, ok := h.peerCertificate(w, r)
+		if !ok {
 			return
 		}
-		claim, err := b.PeerClaim(r.Context(), c.PeerFingerprint)
+		claim, err := b.PeerClaim(r.Context(), fp)
 		if err != nil {
 			h.fail(w, r, err)
 			return

@@ -195,6 +195,9 @@ func NewHandler(backend Backend, auth Authenticator, log *slog.Logger) http.Hand
 	if pb, ok := backend.(PasswordBackend); ok {
 		h.passwordRoutes(mux, pb)
 	}
+	if sb, ok := backend.(SettingsBackend); ok {
+		h.settingsRoutes(mux, sb)
+	}
 	return mux
 }
 
@@ -369,15 +372,27 @@ func (h *handler) peerPair(w http.ResponseWriter, r *http.Request) {
 	peerOperation[PeerPairRequest](h, "the secondary password is wrong", "pairing needs the primary's TLS client certificate", h.b.AcceptPair)(w, r)
 }
 
-// peerUnpair is authenticated by the pinned certificate alone: the peer
-// does not know our password after pairing.
-func (h *handler) peerUnpair(w http.ResponseWriter, r *http.Request) {
+// peerCertificate is the fingerprint of the caller's TLS client
+// certificate, or answers 401 when it presented none. Requests between
+// paired peers are authenticated by that certificate alone (the backend
+// checks it against its pinned peers): the peer does not know our password
+// after pairing.
+func (h *handler) peerCertificate(w http.ResponseWriter, r *http.Request) (string, bool) {
 	c := h.auth.Authenticate(r)
 	if c.PeerFingerprint == "" {
 		h.fail(w, r, Errorf(http.StatusUnauthorized, "only a paired peer may do this"))
+		return "", false
+	}
+	return c.PeerFingerprint, true
+}
+
+// peerUnpair is authenticated by the pinned certificate alone.
+func (h *handler) peerUnpair(w http.ResponseWriter, r *http.Request) {
+	fp, ok := h.peerCertificate(w, r)
+	if !ok {
 		return
 	}
-	res, err := h.b.PeerUnpair(r.Context(), c.PeerFingerprint)
+	res, err := h.b.PeerUnpair(r.Context(), fp)
 	if err != nil {
 		h.fail(w, r, err)
 		return

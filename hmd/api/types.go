@@ -88,6 +88,8 @@ type PeerStatus struct {
 	FailoverType   string `json:"failover_type"`
 	FailbackType   string `json:"failback_type"`
 	FailoverWaitMS int64  `json:"failover_wait_ms"`
+	// HeartbeatIntervalMS is how often heartbeats are sent.
+	HeartbeatIntervalMS int64 `json:"heartbeat_interval_ms"`
 	// The instance names of the seed's gethainfo (the instance and
 	// replication run under them).
 	InstanceDBName    string `json:"instance_db_name"`
@@ -249,15 +251,10 @@ type PeerPairRequest struct {
 	Version         string `json:"version"`
 	UDI             string `json:"udi"`
 	Profile         string `json:"profile"`
-	FailoverType    string `json:"failover_type"`
-	FailbackType    string `json:"failback_type"`
-	// FailoverWaitMS and HeartbeatIntervalMS are exact so both sides agree.
-	FailoverWaitMS      int64 `json:"failover_wait_ms"`
-	HeartbeatIntervalMS int64 `json:"heartbeat_interval_ms"`
+	PairSettings
 	// Secret is the random pairing secret (base64, 32 bytes) both sides
 	// derive the heartbeat key from; it travels only inside TLS.
 	Secret string `json:"secret"`
-	WitnessRef
 }
 
 // PeerPairResponse is the secondary's answer to PeerPairRequest.

@@ -141,10 +141,12 @@ func (d *Daemon) Pair(ctx context.Context, req api.PairRequest) (api.Result, err
 		pr := api.PeerPairRequest{
 			PrimaryName: c.Hostname, PrimaryHIP: d.hip.String(), VIP: c.VIP.String(),
 			Version: d.opt.Version, UDI: d.opt.UDI, Profile: d.opt.Profile.Model,
-			FailoverType: req.FailoverType, FailbackType: req.FailbackType,
-			FailoverWaitMS: wait.Milliseconds(), HeartbeatIntervalMS: interval.Milliseconds(),
-			Secret:     base64.StdEncoding.EncodeToString(secret),
-			WitnessRef: req.WitnessRef,
+			PairSettings: api.PairSettings{
+				FailoverType: req.FailoverType, FailbackType: req.FailbackType,
+				FailoverWaitMS: wait.Milliseconds(), HeartbeatIntervalMS: interval.Milliseconds(),
+				WitnessRef: req.WitnessRef,
+			},
+			Secret: base64.StdEncoding.EncodeToString(secret),
 		}
 		if dc := d.directIP(); dc.IsValid() {
 			pr.PrimaryDirectIP = dc.String()
@@ -162,13 +164,11 @@ func (d *Daemon) Pair(ctx context.Context, req api.PairRequest) (api.Result, err
 		return api.Result{}, relay(secIP, err, secondarySide)
 	}
 	fp := client.SeenFingerprint()
-	cfg := store.PeerConfig{
+	cfg := withSettings(store.PeerConfig{
 		Name: req.SecondaryName, HIP: secIP, VIP: d.opt.Config.VIP,
-		Version: resp.Version, UDI: resp.UDI, Profile: resp.Profile,
-		FailoverType: ha.Mode(req.FailoverType), FailbackType: ha.Mode(req.FailbackType),
-		FailoverWait: wait, HeartbeatInterval: interval, InstanceSlot: resp.InstanceSlot,
-		Secret: secret, Fingerprint: fp, PairedAt: time.Now().UTC(), Witness: storedWitness(req.WitnessRef),
-	}
+		Version: resp.Version, UDI: resp.UDI, Profile: resp.Profile, InstanceSlot: resp.InstanceSlot,
+		Secret: secret, Fingerprint: fp, PairedAt: time.Now().UTC(),
+	}, draft.req.PairSettings)
 	if ip, err := netip.ParseAddr(resp.DirectIP); err == nil && d.directIP().IsValid() {
 		cfg.DirectIP = ip
 	}
@@ -232,7 +232,7 @@ var (
 // relay turns a failed call to the peer into the daemon's refusal: no
 // answer, the operator's password refused, or the peer's own refusal
 // (its message and fields, worded for this side).
-func relay(peer netip.Addr, err error, s side) error {
+func relay(peer netip.Addr, err error, s side) *refusal.Error {
 	if api.PasswordRefused(err) {
 		return &refusal.Error{Reason: refusal.PeerPassword, Message: fmt.Sprintf("the %s refused the password", s.role), Err: err,
 			Fields: []refusal.Field{{Name: s.role + "_password", Reason: fmt.Sprintf("is not the %s's password", s.role)}}}
@@ -293,14 +293,11 @@ func (d *Daemon) AcceptPair(ctx context.Context, req api.PeerPairRequest, primar
 			return api.PeerPairResponse{}, err
 		}
 		secret, _ := base64.StdEncoding.DecodeString(req.Secret) // validated by the decoder
-		cfg := store.PeerConfig{
+		cfg := withSettings(store.PeerConfig{
 			Name: req.PrimaryName, HIP: netip.MustParseAddr(req.PrimaryHIP), VIP: netip.MustParsePrefix(req.VIP),
 			Version: req.Version, UDI: req.UDI, Profile: req.Profile,
-			FailoverType: ha.Mode(req.FailoverType), FailbackType: ha.Mode(req.FailbackType),
-			FailoverWait: time.Duration(req.FailoverWaitMS) * time.Millisecond, HeartbeatInterval: time.Duration(req.HeartbeatIntervalMS) * time.Millisecond,
 			InstanceSlot: freeSlot(existing), Secret: secret, Fingerprint: primaryFP, PairedAt: time.Now().UTC(),
-			Witness: storedWitness(req.WitnessRef),
-		}
+		}, req.PairSettings)
 		resp := api.PeerPairResponse{Name: d.opt.Config.Hostname, HIP: d.hip.String(), Version: d.opt.Version, UDI: d.opt.UDI, Profile: d.opt.Profile.Model, InstanceSlot: cfg.InstanceSlot}
 		if dc := d.directIP(); dc.IsValid() {
 			resp.DirectIP = dc.String()

@@ -161,13 +161,14 @@ type peer struct {
 }
 
 // persist writes p's configuration and node to the store.
-func (d *Daemon) persist(p *peer) {
+func (d *Daemon) persist(p *peer) error {
 	if err := d.store.Save(store.Peer{Config: p.cfg, Node: p.node}); err != nil {
 		d.log.Error("save state", "peer", p.cfg.HIP, "err", err)
-		return
+		return err
 	}
 	saved := p.node
 	p.saved = &saved
+	return nil
 }
 
 // changedBeyondHeardAt reports whether now differs from saved in anything
@@ -534,7 +535,7 @@ func (d *Daemon) step(i int, ev ha.Event) {
 // appliance's flash for nothing.
 func (d *Daemon) save(p *peer) {
 	if p.saved == nil || changedBeyondHeardAt(*p.saved, p.node) {
-		d.persist(p)
+		_ = d.persist(p) // logged; the next step tries again
 	}
 	if d.mon != nil {
 		d.mon.setLocal(d.pairID(p.cfg), p.node)

@@ -58,7 +58,7 @@ func (d *Daemon) Recover(ctx context.Context, req api.RecoverRequest) (api.Resul
 		}
 		p := d.peers[i]
 		p.cfg.Fingerprint = fp
-		d.persist(p)
+		_ = d.persist(p) // logged
 		d.appendEvent(hip, ha.Secondary, MsgRestoredToPrimary, "primary "+hip.String()+" restarts paired; its new certificate "+fp[:16]+"… is pinned")
 		return api.Result{Message: fmt.Sprintf("Configuration restored to the primary %s; it rejoins in %s", hip, rejoinState(p.node))}, nil
 	})
@@ -79,9 +79,8 @@ func (d *Daemon) restoreRequest(c store.PeerConfig) api.RestoreRequest {
 		Pairing: api.PeerPairRequest{
 			PrimaryName: c.Name, PrimaryHIP: c.HIP.String(), VIP: c.VIP.String(),
 			Version: c.Version, UDI: c.UDI, Profile: c.Profile,
-			FailoverType: string(c.FailoverType), FailbackType: string(c.FailbackType),
-			FailoverWaitMS: c.FailoverWait.Milliseconds(), HeartbeatIntervalMS: c.HeartbeatInterval.Milliseconds(),
-			Secret: base64.StdEncoding.EncodeToString(c.Secret),
+			PairSettings: settingsOf(c),
+			Secret:       base64.StdEncoding.EncodeToString(c.Secret),
 		},
 		Secondary: api.PeerPairResponse{
 			Name: d.opt.Config.Hostname, HIP: d.hip.String(), Version: d.opt.Version, UDI: d.opt.UDI,
@@ -122,13 +121,11 @@ func (d *Daemon) Restore(ctx context.Context, req api.RestoreRequest, secondaryF
 			return api.Result{}, refusal.New(refusal.AlreadyPaired, "this appliance still holds a pairing with %s: nothing to restore", stored[0].Config.HIP)
 		}
 		secret, _ := base64.StdEncoding.DecodeString(pr.Secret) // validated by the decoder
-		cfg := store.PeerConfig{
+		cfg := withSettings(store.PeerConfig{
 			Name: sec.Name, HIP: netip.MustParseAddr(sec.HIP), VIP: netip.MustParsePrefix(pr.VIP),
 			Version: sec.Version, UDI: sec.UDI, Profile: sec.Profile,
-			FailoverType: ha.Mode(pr.FailoverType), FailbackType: ha.Mode(pr.FailbackType),
-			FailoverWait: time.Duration(pr.FailoverWaitMS) * time.Millisecond, HeartbeatInterval: time.Duration(pr.HeartbeatIntervalMS) * time.Millisecond,
 			InstanceSlot: sec.InstanceSlot, Secret: secret, Fingerprint: secondaryFP, PairedAt: time.Now().UTC(),
-		}
+		}, pr.PairSettings)
 		if ip, err := netip.ParseAddr(sec.DirectIP); err == nil && d.directIP().IsValid() {
 			cfg.DirectIP = ip
 		}
