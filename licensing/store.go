@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -158,4 +159,26 @@ func (s Store) Remove(id string) error {
 		}
 	}
 	return atomicfile.SyncDir(s.Dir)
+}
+
+// RemoveFeature deletes every installed license of feature f, also one
+// that no longer verifies (expired), and returns them; none installed is
+// not an error (the result is empty). The operator's "delete the
+// activation license" asks for exactly that.
+func (s Store) RemoveFeature(f Feature) ([]License, error) {
+	all, err := s.List()
+	if err != nil {
+		return nil, err
+	}
+	var removed []License
+	for _, in := range all {
+		if in.License.Feature != f || slices.ContainsFunc(removed, func(r License) bool { return r.ID == in.License.ID }) {
+			continue
+		}
+		if err := s.Remove(in.License.ID); err != nil {
+			return removed, err
+		}
+		removed = append(removed, in.License)
+	}
+	return removed, nil
 }

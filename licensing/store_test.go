@@ -123,3 +123,32 @@ func TestStoreUnreadableDir(t *testing.T) {
 		t.Fatal("a file as license directory gave no error")
 	}
 }
+
+// TestStoreRemoveFeature deletes the activation licenses, expired ones
+// too, and leaves the others.
+func TestStoreRemoveFeature(t *testing.T) {
+	pub, priv := newKey(t)
+	dir := t.TempDir()
+	now := testToday
+	s := Store{Dir: dir, Pub: pub, UDI: testUDI, Now: func() time.Time { return now }}
+	for _, l := range []License{
+		{ID: "ACT-1", Feature: Activation, Count: 1, UDI: testUDI, Issued: testToday, Expires: testToday.AddDate(0, 0, 1)},
+		{ID: "ACT-2", Feature: Activation, Count: 1, UDI: testUDI, Issued: testToday},
+		{ID: "CAS-1", Feature: CAS, Count: 100, UDI: testUDI, Issued: testToday},
+	} {
+		if _, err := s.Install(issue(t, priv, l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = testToday.AddDate(0, 0, 5) // ACT-1 has expired
+	removed, err := s.RemoveFeature(Activation)
+	if err != nil || len(removed) != 2 || removed[0].ID != "ACT-1" || removed[1].ID != "ACT-2" {
+		t.Fatalf("RemoveFeature = %+v, %v", removed, err)
+	}
+	if left := dirState(t, dir); len(left) != 1 || left["CAS-1.lic"] == "" {
+		t.Errorf("left %v, want CAS-1 only", left)
+	}
+	if removed, err := s.RemoveFeature(Activation); err != nil || len(removed) != 0 {
+		t.Errorf("with none installed: %+v, %v", removed, err)
+	}
+}

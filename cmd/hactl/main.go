@@ -33,7 +33,7 @@ var commands = map[string]cli.EnvCommand[*api.Client]{
 	"status":     {Summary: "current high availability status", Run: runStatus},
 	"events":     {Summary: "the events log", Run: runEvents},
 	"recover":    {Summary: "on the secondary: restore a recovering primary's pairing", Run: runRecover},
-	"secondary":  {Summary: "on a primary: inspect a future secondary, or install its license (inspect|license)", Run: runSecondary},
+	"secondary":  {Summary: "on a primary: inspect a future secondary, install or delete its activation license (inspect|license|deactivate)", Run: runSecondary},
 	"traps":      {Summary: "SNMP trap destinations (add|list|delete|test)", Run: runTraps},
 	"metrics":    {Summary: "the read-only bearer token of /metrics (token)", Run: runMetrics},
 	"syslog":     {Summary: "the remote syslog collector, RFC 5424 (set|show|off)", Run: runSyslog},

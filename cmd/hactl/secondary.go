@@ -12,10 +12,12 @@ import (
 // runSecondary is the pairing form's secondary part on the command line,
 // run on a primary: "inspect" shows the future secondary's UDI, model,
 // version and activation status; "license" installs its activation license
-// through this primary (the secondary verifies it against its own UDI).
+// through this primary (the secondary verifies it against its own UDI);
+// "deactivate" deletes its activation license (the seed's "Delete
+// Secondary Activation license"; the certificate must be pinned).
 func runSecondary(ctx context.Context, c *api.Client, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "inspect" && args[0] != "license") {
-		return usageError("secondary needs an action: inspect or license")
+	if len(args) == 0 || (args[0] != "inspect" && args[0] != "license" && args[0] != "deactivate") {
+		return usageError("secondary needs an action: inspect, license or deactivate")
 	}
 	action := args[0]
 	fs := flags("secondary "+action, stderr)
@@ -39,6 +41,15 @@ func runSecondary(ctx context.Context, c *api.Client, args []string, stdout, std
 			return err
 		}
 		printIdentity(stdout, info)
+		return nil
+	}
+	if action == "deactivate" {
+		res, err := c.DeactivateSecondary(ctx, api.DeactivateRequest{SecondaryRequest: req})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, res.Message)
+		printIdentity(stdout, res.Identity)
 		return nil
 	}
 	if file == "" {

@@ -22,8 +22,8 @@ func TestSecondaryArguments(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkExits(t, []exitCase{
-		{[]string{"--socket", sock, "secondary"}, 2, "inspect or license"},
-		{[]string{"--socket", sock, "secondary", "delete"}, 2, "inspect or license"},
+		{[]string{"--socket", sock, "secondary"}, 2, "inspect, license or deactivate"},
+		{[]string{"--socket", sock, "secondary", "delete"}, 2, "inspect, license or deactivate"},
 		{[]string{"--socket", sock, "secondary", "inspect"}, 2, "--secondary is required"},
 		{[]string{"--socket", sock, "secondary", "inspect", "--file", lic}, 2, "flag provided but not defined"},
 		{[]string{"--socket", sock, "secondary", "license", "--secondary", "10.246.0.3"}, 2, "--file is required"},

@@ -215,7 +215,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		InstallLicense: lic.Install,
 		Instance:       instHook, Data: syncHook,
 		StabilizationWindow: f.stabilization, GracefulTimeout: f.gracefulLimit, AppHoldDown: svc.AppHoldDown(),
-		Recovery: recovery, Restored: restore.restored,
+		Recovery: recovery, Restored: restore.restored, RemoveActivation: lic.RemoveActivation,
 		Observer: op.observer, HeartbeatRTT: op.metrics.ObserveRTT,
 	})
 	if err != nil {

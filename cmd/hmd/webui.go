@@ -67,3 +67,15 @@ func (l licenseFiles) Install(data []byte) (licensing.License, error) {
 	}
 	return s.Install(data)
 }
+
+// RemoveActivation implements the daemon's RemoveActivation.
+func (l licenseFiles) RemoveActivation() ([]licensing.License, error) {
+	if l.id.Profile.Model == "" {
+		return nil, nil
+	}
+	s, err := l.files.Store(l.id)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read licenses without the vendor key: %w", err)
+	}
+	return s.RemoveFeature(licensing.Activation)
+}

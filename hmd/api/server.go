@@ -177,6 +177,12 @@ func NewHandler(backend Backend, auth Authenticator, log *slog.Logger) http.Hand
 	if sb, ok := backend.(SecondaryBackend); ok {
 		h.secondaryRoutes(mux, sb)
 	}
+	if ab, ok := backend.(ActivationBackend); ok {
+		h.activationRoutes(mux, ab)
+	}
+	if rr, ok := backend.(RecoveryRequester); ok {
+		h.recoverFromRoutes(mux, rr)
+	}
 	if nb, ok := backend.(NotifyBackend); ok {
 		h.notifyRoutes(mux, nb)
 	}

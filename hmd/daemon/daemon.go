@@ -30,6 +30,7 @@ import (
 	"github.com/hafw/hafw/hmd/store"
 	"github.com/hafw/hafw/hwprofiles"
 	"github.com/hafw/hafw/internal/tlsid"
+	"github.com/hafw/hafw/licensing"
 )
 
 // HeartbeatPort is the UDP port of heartbeats on every path.
@@ -145,6 +146,10 @@ type Options struct {
 	// HeartbeatRTT, if set, gets every heartbeat round trip (metrics); it
 	// is called on the heartbeat receiver and must be quick.
 	HeartbeatRTT func(peer netip.Addr, path string, rtt time.Duration)
+	// RemoveActivation deletes the installed activation licenses and
+	// returns them (none: nothing was installed); nil refuses it through
+	// the API (activation.go).
+	RemoveActivation func() ([]licensing.License, error)
 }
 
 // peer is one relationship at run time.

@@ -148,3 +148,30 @@ func (d *Daemon) appendEvent(peer netip.Addr, by ha.Role, desc, remarks string) 
 		d.log.Error("append event", "err", err)
 	}
 }
+
+// The recovering primary can ask its secondary for the restore.
+var _ api.RecoveryRequester = (*Daemon)(nil)
+
+// RecoverFromSecondary implements api.RecoveryRequester on a primary in
+// recovery mode: it asks the secondary (at the certificate the operator
+// confirmed) to restore this primary, naming this primary's address and
+// certificate, so that the secondary pins it at once. The secondary's
+// restore comes back here (Restore) while this call waits, so it runs
+// outside the daemon's loop.
+func (d *Daemon) RecoverFromSecondary(ctx context.Context, req api.RecoverFromRequest) (api.Result, error) {
+	if !d.opt.Recovery || d.opt.Restored == nil {
+		return api.Result{}, refusal.New(refusal.NotInRecovery, "%s is not in recovery mode: only a primary that lost its configuration and booted in recovery mode asks its secondary for it", d.opt.Config.Hostname)
+	}
+	if !d.hip.IsValid() {
+		return api.Result{}, refusal.New(refusal.NoStaticAddress, "this appliance has no static health monitor address for the secondary to restore")
+	}
+	ip := netip.MustParseAddr(req.SecondaryIP) // validated by the decoder
+	c := d.remote(ip, req.SecondaryFingerprint, req.SecondaryPassword)
+	defer c.CloseIdleConnections()
+	res, err := c.Recover(ctx, api.RecoverRequest{PrimaryIP: d.hip.String(), PrimaryPassword: req.PrimaryPassword, PrimaryFingerprint: d.opt.Identity.Fingerprint})
+	if err != nil {
+		return api.Result{}, relay(ip, err, secondarySide)
+	}
+	d.log.Info("configuration restored from the secondary", "secondary", ip, "result", res.Message)
+	return res, nil
+}

@@ -92,9 +92,30 @@ func TestLicenseThroughTheAPI(t *testing.T) {
 		t.Errorf("install: %+v", res)
 	}
 
-	d.opt.InstallLicense = nil
+	// Delete Secondary Activation license: the appliance is not activated
+	// afterwards, and a second delete is refused with the reason.
+	d.opt.RemoveActivation = func() ([]licensing.License, error) { return st.RemoveFeature(licensing.Activation) }
+	res, err = d.RemoveActivation(ctx)
+	if err != nil || res.Identity.Activation != api.StatusNotActivated || !strings.Contains(res.Message, "deleted from mse2") {
+		t.Errorf("delete the activation license: %+v, %v", res, err)
+	}
+	if files, _ := os.ReadDir(st.Dir); len(files) != 0 {
+		t.Errorf("the activation license is still installed: %d files", len(files))
+	}
+	if _, err := d.RemoveActivation(ctx); !isRefusal(err, refusal.NotActivated) {
+		t.Errorf("delete with none installed: %v, want a NotActivated refusal", err)
+	}
+
+	d.opt.InstallLicense, d.opt.RemoveActivation = nil, nil
 	if _, err := d.InstallLicense(ctx, api.LicenseRequest{License: issue(udi)}); !isRefusal(err, refusal.Unsupported) {
 		t.Errorf("without an installer: %v", err)
+	}
+	if _, err := d.RemoveActivation(ctx); !isRefusal(err, refusal.Unsupported) {
+		t.Errorf("without a remover: %v", err)
+	}
+	// Only a primary in recovery mode asks its secondary for a restore.
+	if _, err := d.RecoverFromSecondary(ctx, api.RecoverFromRequest{SecondaryRequest: api.SecondaryRequest{SecondaryIP: "10.10.10.12", SecondaryPassword: "pw", SecondaryFingerprint: strings.Repeat("ab", 32)}, PrimaryPassword: "pw"}); !isRefusal(err, refusal.NotInRecovery) {
+		t.Errorf("restore asked outside recovery mode: %v", err)
 	}
 }
 
