@@ -36,6 +36,17 @@ func pairForm() []formField {
 	}
 }
 
+// input is one form field as a page renders it: its current value and
+// the reason it was refused, if it was.
+type input struct {
+	F          formField
+	Value, Err string
+}
+
+func newInput(f formField, values, errs map[string]string) input {
+	return input{F: f, Value: values[f.Name], Err: errs[f.Name]}
+}
+
 // pairFields are the names of the form's inputs.
 func pairFields() []string {
 	var names []string
@@ -51,24 +62,31 @@ func pairFields() []string {
 func pairRequest(form url.Values) (api.PairRequest, error) {
 	body := map[string]any{}
 	for _, k := range pairFields() {
-		v := strings.TrimSpace(form.Get(k))
-		if k == "secondary_password" || k == "witness_password" {
-			v = form.Get(k) // a password is taken as typed
+		v, typed := formValue(form, k)
+		if k == "heartbeat_interval" && v == "" {
+			continue // optional: the API picks a fifth of the failover wait
 		}
-		switch {
-		case k == "heartbeat_interval" && v == "":
-			// Optional: the API picks a fifth of the failover wait.
-		case k == "long_failover_wait" || k == "heartbeat_interval":
-			body[k] = durationValue(v)
-		default:
-			body[k] = v
-		}
+		body[k] = typed
 	}
 	data, err := json.Marshal(body)
 	if err != nil {
 		return api.PairRequest{}, fmt.Errorf("encode the form: %w", err)
 	}
 	return api.Decode[api.PairRequest](strings.NewReader(string(data)))
+}
+
+// formValue is input k of the form as typed (v) and as the API's JSON
+// takes it: a password as typed, a duration through durationValue, any
+// other text trimmed.
+func formValue(form url.Values, k string) (v string, typed any) {
+	v = strings.TrimSpace(form.Get(k))
+	switch k {
+	case "secondary_password", "witness_password":
+		v = form.Get(k)
+	case "long_failover_wait", "heartbeat_interval":
+		return v, durationValue(v)
+	}
+	return v, v
 }
 
 // durationValue passes a bare number as seconds (what the seed's form asks

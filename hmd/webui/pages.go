@@ -87,6 +87,9 @@ type haData struct {
 	// (nil before); CanActivate offers the check and the license upload.
 	Secondary   *api.IdentityInfo
 	CanActivate bool
+	// CanEdit offers the paired page's settings form (Values and Errors
+	// are then its state).
+	CanEdit bool
 }
 
 func (s *Server) haPage(w http.ResponseWriter, r *http.Request, cur current) {
@@ -108,11 +111,17 @@ func (s *Server) renderHA(w http.ResponseWriter, code int, v view, peer string, 
 	for _, p := range v.Self.Peers {
 		d.Peers = append(d.Peers, viewPeer(p))
 	}
-	if p, ok := findPeer(v.Self, peer); ok {
+	p, ok := findPeer(v.Self, peer)
+	if !ok && len(v.Self.Peers) > 0 {
+		p, ok = v.Self.Peers[0], true
+	}
+	if ok {
 		pv := viewPeer(p)
 		d.Selected = &pv
-	} else if len(d.Peers) > 0 {
-		d.Selected = &d.Peers[0]
+		_, d.CanEdit = s.settingsBackend()
+		if errs == nil {
+			d.Values = settingsValues(p)
+		}
 	}
 	v.Body = d
 	s.render(w, code, "ha", v)

@@ -90,7 +90,7 @@ func New(opt Options) (*Server, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	funcs := template.FuncMap{"fields": pairForm, "title": title, "op": newOpButton}
+	funcs := template.FuncMap{"fields": pairForm, "settingsFields": settingsForm, "input": newInput, "title": title, "op": newOpButton}
 	s := &Server{opt: opt, log: opt.Log, sessions: newSessions(opt.Now), pages: map[string]*template.Template{}}
 	for _, name := range []string{"login", "appliances", "ha", "status", "n1", "traps", "logs", "firmware"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
@@ -115,6 +115,7 @@ func New(opt Options) (*Server, error) {
 	m.HandleFunc("GET /ui/live", s.liveJSON)
 	m.HandleFunc("POST /ui/ha/pair", s.post(s.pair))
 	m.HandleFunc("POST /ui/ha/inspect", s.post(s.inspect))
+	m.HandleFunc("POST /ui/ha/settings", s.post(s.settings))
 	m.HandleFunc("POST /ui/ha/secondary-license", s.post(s.secondaryLicense))
 	m.HandleFunc("POST /ui/ha/switchover", s.post(s.operation("Switchover", api.Backend.Switchover, "")))
 	m.HandleFunc("POST /ui/ha/failback", s.post(s.operation("Failback", api.Backend.Failback, "")))

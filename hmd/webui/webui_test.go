@@ -38,6 +38,8 @@ type fakeBackend struct {
 	secondary     api.IdentityInfo
 	secondaryReqs []api.SecondaryRequest
 	secondaryLics []string
+	// settings are the settings changes taken (settings_test.go).
+	settings []api.SettingsRequest
 }
 
 func (f *fakeBackend) Status(context.Context) (api.Status, error) {
