@@ -21,6 +21,7 @@ import (
 	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/events"
 	"github.com/hafw/hafw/internal/cli"
+	"github.com/hafw/hafw/internal/humantime"
 )
 
 // commands is the table of subcommands; one line per subcommand.
@@ -272,7 +273,7 @@ func printEvents(w io.Writer, evs []events.Event) error {
 		if remarks == "" {
 			remarks = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Description, e.GeneratedBy, e.Time.UTC().Format(events.TimeLayout), remarks)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Description, e.GeneratedBy, humantime.Time(e.Time), remarks)
 	}
 	return tw.Flush()
 }

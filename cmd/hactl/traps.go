@@ -6,9 +6,9 @@ import (
 	"io"
 	"os"
 	"text/tabwriter"
-	"time"
 
 	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/internal/humantime"
 	"github.com/hafw/hafw/notify"
 )
 
@@ -100,7 +100,7 @@ func printTraps(w io.Writer, l api.TrapList) error {
 			user = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", d.Name, d.Address, d.Version, user, kind, d.Sent, d.Failed, d.Dropped,
-			d.Updated.UTC().Format(time.RFC3339), orDash(d.LastError))
+			humantime.Time(d.Updated), orDash(d.LastError))
 	}
 	return tw.Flush()
 }

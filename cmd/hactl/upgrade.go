@@ -11,6 +11,7 @@ import (
 
 	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/internal/cli"
+	"github.com/hafw/hafw/internal/humantime"
 	"github.com/hafw/hafw/upgrade"
 )
 
@@ -28,7 +29,7 @@ func runUpgrade(ctx context.Context, c *api.Client, args []string, stdout, stder
 		}
 		upgrade.WriteTable(stdout, st.Slots)
 		if st.RebootAt != "" {
-			fmt.Fprintf(stdout, "Reboot scheduled at %s\n", st.RebootAt)
+			fmt.Fprintf(stdout, "Reboot scheduled at %s\n", humantime.RFC3339(st.RebootAt))
 		}
 		return nil
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/config"
+	"github.com/hafw/hafw/internal/humantime"
 )
 
 // MaxBody bounds every request body; the largest request is a few hundred
@@ -110,7 +111,7 @@ func checkTiming(waitField string, wait time.Duration, ivField string, iv time.D
 	case wait == time.Duration(badDuration):
 		*out = append(*out, FieldError{waitField, notDuration})
 	case wait < MinFailoverWait || wait > MaxFailoverWait:
-		*out = append(*out, FieldError{waitField, fmt.Sprintf("%v is outside %v to %v", wait, MinFailoverWait, MaxFailoverWait)})
+		*out = append(*out, FieldError{waitField, fmt.Sprintf("%s is outside %s to %s", humantime.Duration(wait), humantime.Duration(MinFailoverWait), humantime.Duration(MaxFailoverWait))})
 	default:
 		waitOK = true
 	}

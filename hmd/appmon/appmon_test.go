@@ -87,7 +87,7 @@ func TestTrackerRiseFallAndWindow(t *testing.T) {
 	}
 	tr.Exited("killed by killed", t0.Add(2*time.Minute+time.Second))
 	why, tripped := tr.Tripped(t0.Add(2*time.Minute + time.Second))
-	if !tripped || !strings.Contains(why, "tracker: 2 failures within 1m0s (last: killed by killed)") {
+	if !tripped || !strings.Contains(why, "tracker: 2 failures within 1 minute (last: killed by killed)") {
 		t.Fatalf("Tripped = %q %v", why, tripped)
 	}
 	if _, again := tr.Tripped(t0.Add(2*time.Minute + time.Second)); again {

@@ -3,6 +3,8 @@ package appmon
 import (
 	"fmt"
 	"time"
+
+	"github.com/hafw/hafw/internal/humantime"
 )
 
 // Health is an application's health as its checks see it.
@@ -105,7 +107,7 @@ func (t *Tracker) Tripped(now time.Time) (string, bool) {
 		return "", false
 	}
 	t.failures = nil
-	return fmt.Sprintf("%s: %d failures within %s (last: %s)", t.name, t.policy.MaxFailures, time.Duration(t.policy.Window), t.last), true
+	return fmt.Sprintf("%s: %d failures within %s (last: %s)", t.name, t.policy.MaxFailures, humantime.Duration(time.Duration(t.policy.Window)), t.last), true
 }
 
 // Reset forgets everything (the operator's reset).

@@ -31,9 +31,6 @@ type Event struct {
 	Remarks     string `json:"remarks,omitempty"`
 }
 
-// TimeLayout is the seed's timestamp form, e.g. "2012-Feb-14, 00:22:26 UTC".
-const TimeLayout = "2006-Jan-02, 15:04:05 MST"
-
 // File is the events log's name in hmd's state directory. The init agent
 // appends to it before hmd starts (a rolled-back upgrade, found at boot).
 const File = "events.json"

@@ -3,6 +3,8 @@ package ha
 import (
 	"fmt"
 	"time"
+
+	"github.com/hafw/hafw/internal/humantime"
 )
 
 // Event descriptions of application monitoring (not in the seed, whose
@@ -92,7 +94,7 @@ func (s *stepper) refuseDegradedTakeover() bool {
 		return false
 	}
 	s.notice(MsgTakeoverRefused, fmt.Sprintf(appDegradedTakeover, s.n.AppFailure,
-		s.n.AppFailedAt.Add(s.n.Config.AppHoldDown).UTC().Format(time.RFC3339)))
+		humantime.Time(s.n.AppFailedAt.Add(s.n.Config.AppHoldDown))))
 	return true
 }
 

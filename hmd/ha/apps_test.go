@@ -6,7 +6,7 @@ import (
 )
 
 func TestApplicationFailures(t *testing.T) {
-	const why = "tracker: 3 failures within 1m0s (exited with status 1)"
+	const why = "tracker: 3 failures within 1 minute (exited with status 1)"
 	later := t0.Add(time.Minute)
 	syncedFailoverActive := func() Node {
 		n := failoverActive(Manual)

@@ -3,6 +3,8 @@ package ha
 import (
 	"fmt"
 	"time"
+
+	"github.com/hafw/hafw/internal/humantime"
 )
 
 // Event descriptions in the seed's wording (and ours where it has none).
@@ -828,7 +830,7 @@ func (s *stepper) switchover(e Switchover) {
 	p := s.n.Peer
 	if rest := s.window(s.n.LastFailback); rest > 0 && !e.Force {
 		s.refuse(cmd, fmt.Sprintf("a failback finished at %s; the database needs %s to stabilize (%s remaining); use force to override",
-			s.n.LastFailback.UTC().Format(time.RFC3339), s.n.Config.StabilizationWindow, rest.Round(time.Second)))
+			humantime.Time(s.n.LastFailback), humantime.Duration(s.n.Config.StabilizationWindow), humantime.Duration(rest)))
 		return
 	}
 	if s.degradedTarget(cmd) && !e.Force {
@@ -925,7 +927,7 @@ func (s *stepper) failback(e Failback) {
 	}
 	if rest := s.window(s.n.LastFailover); rest > 0 && !e.Force {
 		s.refuse(cmd, fmt.Sprintf("a failover happened at %s; the database needs %s to stabilize (%s remaining); use force to override",
-			s.n.LastFailover.UTC().Format(time.RFC3339), s.n.Config.StabilizationWindow, rest.Round(time.Second)))
+			humantime.Time(s.n.LastFailover), humantime.Duration(s.n.Config.StabilizationWindow), humantime.Duration(rest)))
 		return
 	}
 	if s.degradedTarget(cmd) && !e.Force {
@@ -951,7 +953,7 @@ func (s *stepper) maybeAutoFailback() {
 		return
 	}
 	if rest := s.window(n.LastFailover); rest > 0 {
-		s.notice(MsgTakeoverDeferred, fmt.Sprintf("automatic failback waits %s for the stabilization window", rest.Round(time.Second)))
+		s.notice(MsgTakeoverDeferred, fmt.Sprintf("automatic failback waits %s for the stabilization window", humantime.Duration(rest)))
 		return
 	}
 	s.startFailback("automatic")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hafw/hafw/appliance"
 	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/internal/humantime"
 )
 
 const rule = "--------------------------------------------------------------------------------"
@@ -110,7 +111,7 @@ func Format(w io.Writer, st api.Status) error {
 			line("Slot %s: %s", sl.Name, what)
 		}
 		if st.Firmware.RebootAt != "" {
-			line("Reboot into the new firmware scheduled at: %s", st.Firmware.RebootAt)
+			line("Reboot into the new firmware scheduled at: %s", humantime.RFC3339(st.Firmware.RebootAt))
 		}
 	}
 	_, err := io.WriteString(w, b.String())

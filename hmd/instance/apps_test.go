@@ -244,7 +244,7 @@ func TestAppsKilledRepeatedlyTripThePolicy(t *testing.T) {
 		}
 	}
 	evs, failed := rec.snapshot()
-	if !strings.Contains(failed[0], "app0: 3 failures within 1m0s (last: killed by killed)") {
+	if !strings.Contains(failed[0], "app0: 3 failures within 1 minute (last: killed by killed)") {
 		t.Errorf("reason %q", failed[0])
 	}
 	if n := len(slices.DeleteFunc(evs, func(e string) bool { return !strings.HasPrefix(e, MsgAppRestarted) })); n != 3 {

@@ -8,6 +8,7 @@ import (
 	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/events"
 	"github.com/hafw/hafw/hmd/ha"
+	"github.com/hafw/hafw/internal/humantime"
 )
 
 // peerView is one peer as the pages print it. The same strings go into the
@@ -63,7 +64,7 @@ func yesNo(b bool) string {
 func viewPeer(p api.PeerStatus) peerView {
 	v := peerView{
 		Name: p.Name, HIP: p.HealthMonitorIP, VIP: p.VIP, Version: p.Version, UDI: p.UDI, Profile: p.Profile,
-		FailoverType: title(p.FailoverType), FailbackType: title(p.FailbackType), FailoverWait: p.FailoverWait().String(),
+		FailoverType: title(p.FailoverType), FailbackType: title(p.FailbackType), FailoverWait: humantime.Duration(p.FailoverWait()),
 		Instance:      p.InstanceDBName + " (port " + strconv.Itoa(p.InstanceDBPort) + ")",
 		DirectConnect: yesNo(p.DirectConnect), Heartbeat: p.Heartbeat, State: p.State, PeerState: p.PeerState,
 		Status: p.StatusText, DataReplication: p.DataReplication,
@@ -119,7 +120,7 @@ type eventView struct {
 func viewEvents(evs []events.Event) []eventView {
 	out := make([]eventView, len(evs))
 	for i, e := range evs {
-		out[i] = eventView{Description: e.Description, GeneratedBy: e.GeneratedBy, Time: e.Time.UTC().Format(events.TimeLayout), Remarks: e.Remarks}
+		out[i] = eventView{Description: e.Description, GeneratedBy: e.GeneratedBy, Time: humantime.Time(e.Time), Remarks: e.Remarks}
 	}
 	return out
 }
@@ -134,7 +135,7 @@ type live struct {
 }
 
 func viewLive(st api.Status, evs []events.Event, now time.Time) live {
-	l := live{State: st.State, Peers: map[string]peerView{}, Events: viewEvents(evs), Updated: now.UTC().Format(events.TimeLayout)}
+	l := live{State: st.State, Peers: map[string]peerView{}, Events: viewEvents(evs), Updated: humantime.Time(now)}
 	for _, p := range st.Peers {
 		l.Peers[p.HealthMonitorIP] = viewPeer(p)
 	}

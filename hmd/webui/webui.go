@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/internal/humantime"
 	"github.com/hafw/hafw/licensing"
 )
 
@@ -90,7 +91,7 @@ func New(opt Options) (*Server, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	funcs := template.FuncMap{"fields": pairForm, "settingsFields": settingsForm, "input": newInput, "title": title, "op": newOpButton}
+	funcs := template.FuncMap{"fields": pairForm, "settingsFields": settingsForm, "input": newInput, "title": title, "op": newOpButton, "rfc3339": humantime.RFC3339}
 	s := &Server{opt: opt, log: opt.Log, sessions: newSessions(opt.Now), pages: map[string]*template.Template{}}
 	for _, name := range []string{"login", "appliances", "ha", "status", "n1", "traps", "logs", "firmware"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")

@@ -359,7 +359,7 @@ func TestPairFormShowsErrorsNextToFields(t *testing.T) {
 		{"secondary_password", "", "is required"},
 		{"failover_type", "sometimes", `must be "automatic" or "manual"`},
 		{"long_failover_wait", "soon", "not a duration"},
-		{"long_failover_wait", "0.01", "outside 100ms to 10m0s"},
+		{"long_failover_wait", "0.01", "outside 100 ms to 10 minutes"},
 		{"heartbeat_interval", "9s", "a third of the failover wait"},
 		{"witness", "10.201.0.3", "a third node"},
 		{"witness_password", "", "is required with a witness"},
