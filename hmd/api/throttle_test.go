@@ -192,6 +192,7 @@ func TestPeerChecksHaveTheirOwnLane(t *testing.T) {
 	if code != http.StatusUnauthorized {
 		t.Fatalf("wrong password: %d, want 401", code)
 	}
+	var checked atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range 8 {
@@ -205,21 +206,30 @@ func TestPeerChecksHaveTheirOwnLane(t *testing.T) {
 					return
 				default:
 				}
-				if code, _ := status(t, c, addr, fmt.Sprintf("console-%d", n)); code == http.StatusTooManyRequests {
+				switch code, _ := status(t, c, addr, fmt.Sprintf("console-%d", n)); code {
+				case http.StatusUnauthorized:
+					checked.Add(1)
+				case http.StatusTooManyRequests:
 					time.Sleep(10 * time.Millisecond)
 				}
 			}
 		}()
 	}
-	time.Sleep(one / 2) // the console logins are queued
+	time.Sleep(2 * one) // the console logins are queued
+	before := checked.Load()
 	code, took := status(t, peer, addr, "the-right-one")
+	ahead := checked.Load() - before
 	close(stop)
 	wg.Wait()
-	t.Logf("one check %v; the peer's request during 8 console logins %v", one.Round(time.Millisecond), took.Round(time.Millisecond))
+	t.Logf("one check %v; the peer's request during 8 console logins %v, with %d console checks done meanwhile", one.Round(time.Millisecond), took.Round(time.Millisecond), ahead)
 	if code != http.StatusOK {
 		t.Fatalf("peer's request: %d, want 200", code)
 	}
-	if bound := 4 * one; took > bound {
-		t.Errorf("the peer's request took %v behind console logins, more than %v (4 checks of %v)", took, bound, one)
+	// Its own lane: the peer's check runs beside the console's one at a
+	// time, so about one finishes meanwhile; in a shared lane it would
+	// wait for the queued ones. Counted, not timed: a busy machine
+	// stretches every check alike.
+	if ahead > 3 {
+		t.Errorf("%d console checks were done while the peer's request waited (%v, one check %v); want at most 3", ahead, took, one)
 	}
 }
