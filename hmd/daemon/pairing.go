@@ -97,16 +97,24 @@ func checkPair(c pairCheck) error {
 	case !hm.Address.Masked().Contains(vip.Addr()) || !hm.Address.Masked().Contains(primaryHIP):
 		return refuse(refusal.Addressing, "secondary_ip", "the secondary's health-monitor subnet %s must hold the primary %s and its virtual IP %s (layer 2 redundancy only)", hm.Address.Masked(), primaryHIP, vip.Addr())
 	}
-	if c.req.Witness == "" {
+	return checkWitness(c.req.Witness, ownHIP, primaryHIP, vip.Addr(), hm.Address.Masked(), "the secondary's")
+}
+
+// checkWitness is the rule for a pair's witness (validated by the
+// decoder; "" is none), wherever it is set: a third node — neither of
+// the two health-monitor IPs nor the VIP — on the health-monitor subnet,
+// because the witness judges by reaching the primary on it and answers
+// only for addresses on its own subnet. whose names the subnet's owner in
+// the refusal.
+func checkWitness(witness string, a, b, vip netip.Addr, subnet netip.Prefix, whose string) error {
+	if witness == "" {
 		return nil
 	}
-	// The witness judges by reaching the primary on this subnet, and only
-	// answers for addresses on its own health-monitor subnet.
-	switch w := netip.MustParseAddr(c.req.Witness); {
-	case w == ownHIP || w == primaryHIP || w == vip.Addr():
-		return refuse(refusal.Addressing, "witness", "the witness %s must be a third node, not the primary, the secondary or the virtual IP", w)
-	case !hm.Address.Masked().Contains(w):
-		return refuse(refusal.Addressing, "witness", "the witness %s is not on the secondary's health-monitor subnet %s", w, hm.Address.Masked())
+	switch w := netip.MustParseAddr(witness); {
+	case w == a || w == b || w == vip:
+		return refusal.New(refusal.Addressing, "the witness %s must be a third node, not the primary, the secondary or the virtual IP", w).On("witness")
+	case !subnet.Contains(w):
+		return refusal.New(refusal.Addressing, "the witness %s is not on %s health-monitor subnet %s", w, whose, subnet).On("witness")
 	}
 	return nil
 }

@@ -67,13 +67,17 @@ func settingChanges(old, next store.PeerConfig) []string {
 	return out
 }
 
-// thirdNode refuses a witness that is one of the pair's own appliances:
-// only a third node can tell which of the two is cut off.
-func (d *Daemon) thirdNode(c store.PeerConfig, witness string) error {
-	if witness != "" && (witness == c.HIP.String() || witness == d.hip.String()) {
-		return invalid(refusal.Addressing, "witness", "must be a third node, not one of this pair's appliances")
+// pairWitness applies pairing's witness rule (checkWitness) to a new
+// witness of the pair with c, on either side.
+func (d *Daemon) pairWitness(c store.PeerConfig, witness string) error {
+	if witness == "" {
+		return nil
 	}
-	return nil
+	hm, err := d.opt.Config.Port(d.opt.Config.HealthMonitorInterface)
+	if err != nil || !hm.Static() {
+		return refusal.New(refusal.NoStaticAddress, "this appliance has no static health-monitor address")
+	}
+	return checkWitness(witness, d.hip, c.HIP, c.VIP.Addr(), hm.Address.Masked(), "this appliance's")
 }
 
 // settingsDraft is what the loop hands the call to the peer.
@@ -97,7 +101,7 @@ func (d *Daemon) UpdateSettings(ctx context.Context, req api.SettingsRequest) (a
 		if err != nil {
 			return settingsDraft{}, err
 		}
-		return settingsDraft{cfg: cfg, next: next}, d.thirdNode(cfg, next.Witness)
+		return settingsDraft{cfg: cfg, next: next}, d.pairWitness(cfg, next.Witness)
 	})
 	if err != nil {
 		return api.Result{}, err
@@ -128,7 +132,7 @@ func (d *Daemon) PeerSettings(ctx context.Context, req api.PeerSettingsRequest, 
 			if p.cfg.Fingerprint != fp {
 				continue
 			}
-			if err := d.thirdNode(p.cfg, req.Witness); err != nil {
+			if err := d.pairWitness(p.cfg, req.Witness); err != nil {
 				return api.Result{}, err
 			}
 			changed, err := d.applySettings(p.cfg.HIP, req.PairSettings)

@@ -205,6 +205,7 @@ func TestSettingsChangeOnBothSides(t *testing.T) {
 	}{
 		{"interval not below the wait", `{"heartbeat_interval":"900ms"}`, "heartbeat_interval", -1},
 		{"wait out of range", `{"long_failover_wait":"20m"}`, "long_failover_wait", -1},
+		{"witness off the subnet", `{"witness":"10.9.0.40","witness_password":"pw","witness_fingerprint":"` + strings.Repeat("ab", 32) + `"}`, "witness", refusal.Addressing},
 		{"the peer as witness", `{"witness":"127.83.41.3","witness_password":"pw","witness_fingerprint":"` + strings.Repeat("ab", 32) + `"}`, "witness", refusal.Addressing},
 		{"unknown peer", `{"peer":"127.83.41.9","failover_type":"manual"}`, "peer", refusal.UnknownPeer},
 	} {
