@@ -79,3 +79,16 @@ func (l licenseFiles) RemoveActivation() ([]licensing.License, error) {
 	}
 	return s.RemoveFeature(licensing.Activation)
 }
+
+// List implements webui.Licenses: the installed files, each verified
+// against this appliance's UDI and the vendor key now.
+func (l licenseFiles) List() ([]licensing.Installed, error) {
+	if l.id.Profile.Model == "" {
+		return nil, nil
+	}
+	s, err := l.files.Store(l.id)
+	if err != nil {
+		return nil, fmt.Errorf("cannot verify licenses without the vendor key: %w", err)
+	}
+	return s.List()
+}

@@ -59,15 +59,8 @@ func (s *Server) appliances(w http.ResponseWriter, r *http.Request, cur current)
 	self.Configure = st.Role == "primary" && len(st.Peers) == 0
 	d := appliancesData{Rows: append([]applianceRow{self}, rows...), LicenseUpload: s.opt.Licenses != nil, Activation: "unknown"}
 	if s.opt.Licenses != nil {
-		ok, err := s.opt.Licenses.Activated()
-		switch {
-		case err != nil:
-			d.Activation = "unknown: " + err.Error()
-		case ok:
-			d.Activation = "Activated"
-		default:
-			d.Activation, d.NeedsLicense = "Not activated", true
-		}
+		d.Activation = s.activation()
+		d.NeedsLicense = d.Activation == api.StatusNotActivated
 	}
 	v.Body = d
 	s.render(w, http.StatusOK, "appliances", v)

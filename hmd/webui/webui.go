@@ -56,6 +56,9 @@ type Licenses interface {
 	Activated() (bool, error)
 	// Install verifies and installs a license file.
 	Install(data []byte) (licensing.License, error)
+	// List is every installed license file as verified now (License
+	// Summary).
+	List() ([]licensing.Installed, error)
 }
 
 // Options configure the console.
@@ -92,8 +95,10 @@ func New(opt Options) (*Server, error) {
 		opt.Now = time.Now
 	}
 	funcs := template.FuncMap{"fields": pairForm, "settingsFields": settingsForm, "input": newInput, "title": title, "op": newOpButton, "rfc3339": humantime.RFC3339}
+	// The License Summary and Recovery forms.
+	funcs["secondaryFields"], funcs["recoveryFields"] = secondaryFields, recoveryFields
 	s := &Server{opt: opt, log: opt.Log, sessions: newSessions(opt.Now), pages: map[string]*template.Template{}}
-	for _, name := range []string{"login", "appliances", "ha", "status", "n1", "traps", "logs", "firmware"} {
+	for _, name := range []string{"login", "appliances", "ha", "status", "n1", "traps", "logs", "firmware", "licenses", "recovery"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse the %s page: %w", name, err)
@@ -122,6 +127,12 @@ func New(opt Options) (*Server, error) {
 	m.HandleFunc("POST /ui/ha/failback", s.post(s.operation("Failback", api.Backend.Failback, "")))
 	m.HandleFunc("POST /ui/ha/delete", s.post(s.operation("Delete", api.Backend.Unpair, "/ui/ha")))
 	m.HandleFunc("POST /ui/license", s.post(s.license))
+	m.HandleFunc("GET /ui/licenses", s.page(s.licensesPage))
+	m.HandleFunc("POST /ui/licenses/inspect", s.post(s.licensesInspect))
+	m.HandleFunc("POST /ui/licenses/deactivate", s.post(s.licensesDeactivate))
+	m.HandleFunc("GET /ui/recovery", s.page(s.recoveryPage))
+	m.HandleFunc("POST /ui/recovery/inspect", s.post(s.recoveryInspect))
+	m.HandleFunc("POST /ui/recovery/restore", s.post(s.recoveryRestore))
 	m.HandleFunc("GET /ui/traps", s.page(s.trapsPage))
 	m.HandleFunc("GET /ui/logs", s.page(s.logsPage))
 	m.HandleFunc("POST /ui/traps/add", s.post(s.trapAdd))
@@ -343,25 +354,28 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, cur current) {
 // license installs an uploaded license file on this appliance.
 func (s *Server) license(w http.ResponseWriter, r *http.Request, cur current) {
 	if s.opt.Licenses == nil {
-		s.redirect(w, r, cur, Prefix, "License upload is not available on this appliance.", true)
+		s.redirect(w, r, cur, safeNext(r.PostForm.Get("back")), "License upload is not available on this appliance.", true)
 		return
 	}
+	// The Appliances page and License Summary both post here; the answer
+	// goes back to the page the form was on.
+	back := safeNext(r.PostForm.Get("back"))
 	f, _, err := r.FormFile("license")
 	if err != nil {
-		s.redirect(w, r, cur, Prefix, "Choose a license file to upload.", true)
+		s.redirect(w, r, cur, back, "Choose a license file to upload.", true)
 		return
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxLicense))
 	if err != nil {
-		s.redirect(w, r, cur, Prefix, "The license file could not be read: "+err.Error(), true)
+		s.redirect(w, r, cur, back, "The license file could not be read: "+err.Error(), true)
 		return
 	}
 	l, err := s.opt.Licenses.Install(data)
 	if err != nil {
-		s.redirect(w, r, cur, Prefix, err.Error(), true)
+		s.redirect(w, r, cur, back, err.Error(), true)
 		return
 	}
 	s.log.Info("license installed from the console", "id", l.ID, "feature", l.Feature)
-	s.redirect(w, r, cur, Prefix, fmt.Sprintf("License %s (%s, count %d) installed.", l.ID, l.Feature.Label(), l.Count), false)
+	s.redirect(w, r, cur, back, fmt.Sprintf("License %s (%s, count %d) installed.", l.ID, l.Feature.Label(), l.Count), false)
 }

@@ -40,6 +40,10 @@ type fakeBackend struct {
 	secondaryLics []string
 	// settings are the settings changes taken (settings_test.go).
 	settings []api.SettingsRequest
+	// The console's License Summary and Recovery (licenses_test.go,
+	// recovery_test.go).
+	deactivated []api.DeactivateRequest
+	recovered   []api.RecoverFromRequest
 }
 
 func (f *fakeBackend) Status(context.Context) (api.Status, error) {
@@ -109,7 +113,10 @@ func (fakeAuth) Authenticate(r *http.Request) api.Caller {
 type fakeLicenses struct {
 	activated bool
 	installed [][]byte
+	list      []licensing.Installed
 }
+
+func (l *fakeLicenses) List() ([]licensing.Installed, error) { return l.list, nil }
 
 func (l *fakeLicenses) Activated() (bool, error) { return l.activated, nil }
 
@@ -535,7 +542,7 @@ func TestSafeNext(t *testing.T) {
 func TestLicenseUpload(t *testing.T) {
 	c := newConsole(t)
 	token := c.login()
-	if !strings.Contains(c.get("/ui/").Body.String(), `id="activation">Not activated`) {
+	if !strings.Contains(c.get("/ui/").Body.String(), `id="activation">Not Activated`) {
 		t.Error("activation status not shown")
 	}
 	upload := func(content string) string {
