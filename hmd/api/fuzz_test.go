@@ -17,14 +17,20 @@ func FuzzDecode(f *testing.F) {
 	f.Add(byte(1), []byte(`{"primary_name":"mse1","primary_hip":"10.10.10.12","vip":"10.10.10.11/24","version":"1.0","udi":"AIR-MSE-VA-K9:V01:a","profile":"VA-Low","failover_type":"manual","failback_type":"manual","failover_wait_ms":10000,"heartbeat_interval_ms":1000,"secret":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}`))
 	f.Add(byte(2), []byte(`{"peer":"10.10.10.13"}`))
 	f.Add(byte(2), []byte(`{"peer":"10.10.10.13","force":true}`))
+	f.Add(byte(3), []byte(`{"peer":"10.10.10.13","failover_type":"automatic","long_failover_wait":"1s","witness":""}`))
+	f.Add(byte(4), []byte(`{"failover_type":"manual","failback_type":"manual","failover_wait_ms":1000,"heartbeat_interval_ms":200,"witness":"10.10.10.20","witness_password":"pw"}`))
 	f.Fuzz(func(t *testing.T, which byte, data []byte) {
-		switch which % 3 {
+		switch which % 5 {
 		case 0:
 			roundTrip[PairRequest](t, data)
 		case 1:
 			roundTrip[PeerPairRequest](t, data)
 		case 2:
 			roundTrip[PeerRequest](t, data)
+		case 3:
+			roundTrip[SettingsRequest](t, data)
+		case 4:
+			roundTrip[PeerSettingsRequest](t, data)
 		}
 	})
 }
