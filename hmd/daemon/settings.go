@@ -10,6 +10,7 @@ import (
 	"github.com/hafw/hafw/hmd/ha"
 	"github.com/hafw/hafw/hmd/refusal"
 	"github.com/hafw/hafw/hmd/store"
+	"github.com/hafw/hafw/internal/humantime"
 )
 
 // The pair's settings can change after pairing.
@@ -50,10 +51,10 @@ func settingChanges(old, next store.PeerConfig) []string {
 		out = append(out, fmt.Sprintf("Failback mode set to %s.", strings.ToUpper(string(next.FailbackType))))
 	}
 	if old.FailoverWait != next.FailoverWait {
-		out = append(out, fmt.Sprintf("Long failover wait set to %v.", next.FailoverWait))
+		out = append(out, fmt.Sprintf("Long failover wait set to %s.", humantime.Duration(next.FailoverWait)))
 	}
 	if old.HeartbeatInterval != next.HeartbeatInterval {
-		out = append(out, fmt.Sprintf("Heartbeat interval set to %v.", next.HeartbeatInterval))
+		out = append(out, fmt.Sprintf("Heartbeat interval set to %s.", humantime.Duration(next.HeartbeatInterval)))
 	}
 	switch ow, nw := old.Witness, next.Witness; {
 	case ow == nw:

@@ -143,7 +143,7 @@ func TestSettingsChangeOnBothSides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const remarks = "Failover mode set to AUTOMATIC. Long failover wait set to 1s. Heartbeat interval set to 200ms."
+	const remarks = "Failover mode set to AUTOMATIC. Long failover wait set to 1 second. Heartbeat interval set to 200 ms."
 	if !strings.Contains(res.Message, remarks) {
 		t.Errorf("result %q does not say %q", res.Message, remarks)
 	}

@@ -31,7 +31,7 @@ func TestSettingsChangeTakesEffectOnBothNodes(t *testing.T) {
 		t.Fatalf("hactl set: %v\n%s\nprimary:\n%s", err, out, p.proc.Output())
 	}
 	t.Logf("hactl set: %s", strings.TrimSpace(out))
-	const remarks = "Failover mode set to AUTOMATIC. Long failover wait set to 1s. Heartbeat interval set to 200ms."
+	const remarks = "Failover mode set to AUTOMATIC. Long failover wait set to 1 second. Heartbeat interval set to 200 ms."
 	if !strings.Contains(out, remarks) {
 		t.Errorf("hactl set printed %q, want %q", out, remarks)
 	}
