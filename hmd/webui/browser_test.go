@@ -47,6 +47,9 @@ type appliance struct {
 	proc   *netnstest.Proc
 	// url is the console on the health-monitor address.
 	url string
+	// ns and args are where and how hmd runs, for restart.
+	ns   *netnstest.NS
+	args []string
 }
 
 func lanAddr(host int) netip.Addr { return netip.MustParseAddr(fmt.Sprintf("%s.%d", subnet, host)) }
@@ -85,21 +88,29 @@ func startAppliance(t *testing.T, bin string, br *netnstest.Bridge, hash, name s
 	if err := config.Save(cfgPath, cfg); err != nil {
 		t.Fatal(err)
 	}
-	a := &appliance{name: name, hip: lanAddr(host), socket: filepath.Join(dir, "hmd.sock")}
+	a := &appliance{name: name, hip: lanAddr(host), socket: filepath.Join(dir, "hmd.sock"), ns: ns}
 	args := []string{"--config", cfgPath, "--state-dir", filepath.Join(dir, "hmd"), "--socket", a.socket,
 		"--version-file", filepath.Join(dir, "no-version"), "--profile-file", filepath.Join(dir, "no-profile"),
 		"--vendor-key", filepath.Join(dir, "no-key"), "--license-dir", filepath.Join(dir, "licenses")}
-	a.proc = ns.Start(bin, append(args, extra...)...)
-	netnstest.Eventually(t, 15*time.Second, name+"'s hmd to answer", func() bool {
+	a.args = append(append([]string{bin}, args...), extra...)
+	a.start(t)
+	return a
+}
+
+// start runs hmd with a.args (and extra, which override them) and waits
+// until it answers.
+func (a *appliance) start(t *testing.T, extra ...string) {
+	t.Helper()
+	a.proc = a.ns.Start(a.args[0], append(a.args[1:], extra...)...)
+	netnstest.Eventually(t, 15*time.Second, a.name+"'s hmd to answer", func() bool {
 		select {
 		case <-a.proc.Exited():
-			t.Fatalf("%s's hmd exited: %v\n%s", name, a.proc.Err(), a.proc.Output())
+			t.Fatalf("%s's hmd exited: %v\n%s", a.name, a.proc.Err(), a.proc.Output())
 		default:
 		}
 		_, err := a.status()
 		return err == nil
 	})
-	return a
 }
 
 func (a *appliance) status() (api.Status, error) {
@@ -822,4 +833,48 @@ func TestConsoleActivatesAVirtualSecondary(t *testing.T) {
 	b.do("pair again", chromedp.Navigate(p+"/ui/ha"), fill, chromedp.WaitVisible(chromedp.ID("status-text")))
 	b.waitText("#status-text", "Active", 20*time.Second)
 	b.waitText("#heartbeats", "Up", 20*time.Second)
+
+	// License Summary on the primary: its own activation license, and the
+	// seed's "Delete Secondary Activation license" for its secondary,
+	// pinned to the certificate the operator confirms.
+	b.do("open License Summary", chromedp.Navigate(p+"/ui/licenses"), chromedp.WaitVisible(chromedp.ID("licenses")))
+	if got := b.text("#activation"); got != "Activated" {
+		t.Errorf("the primary's activation = %q", got)
+	}
+	if got := b.text("#licenses tbody"); !strings.Contains(got, "activation") || !strings.Contains(got, "Valid") {
+		t.Errorf("the primary's licenses = %q", got)
+	}
+	if got := b.text("#udi"); got != prof.ProductID+":V01:va1" {
+		t.Errorf("the primary's UDI = %q", got)
+	}
+	b.do("delete without the secondary's certificate", chromedp.SendKeys(chromedp.ID("secondary_password"), browserPassword),
+		chromedp.Click(chromedp.ID("deactivate-secondary")), chromedp.WaitVisible(chromedp.ID("secondary_fingerprint-error")))
+	if fp, err := chromedp.Run(b.ctx, chromedp.Value(chromedp.ID("secondary_fingerprint"))); err != nil || fp != sst.CertFingerprint {
+		t.Fatalf("fingerprint filled in %q (%v), the secondary's own is %q", fp, err, sst.CertFingerprint)
+	}
+	if got := b.text("#secondary-activation"); got != "Activated" {
+		t.Errorf("the secondary's activation before the delete = %q", got)
+	}
+	b.do("delete the secondary's activation license", chromedp.SendKeys(chromedp.ID("secondary_password"), browserPassword),
+		chromedp.Click(chromedp.ID("deactivate-secondary")), chromedp.WaitVisible(chromedp.ID("flash")))
+	if !b.asked("Are you sure you want to delete the secondary's activation license? A virtual secondary without it cannot be paired again until a license is added.") {
+		t.Error("the delete was not confirmed")
+	}
+	if got := b.text("#flash"); !strings.Contains(got, "deleted from va2") {
+		t.Errorf("delete: %q", got)
+	}
+	if got := b.text("#secondary-activation"); got != "Not Activated" {
+		t.Errorf("the secondary's activation after the delete = %q", got)
+	}
+	b.shot("13-va-secondary-license-deleted")
+	// A second delete is the secondary's refusal, shown on the form.
+	b.do("delete again", chromedp.SendKeys(chromedp.ID("secondary_password"), browserPassword),
+		chromedp.Click(chromedp.ID("deactivate-secondary")), chromedp.WaitVisible(chromedp.ID("form-error")))
+	if got := b.text("#form-error"); !strings.Contains(got, "holds no activation license") {
+		t.Errorf("second delete: %q", got)
+	}
+	// The pair keeps running: activation is checked when pairing.
+	if st, err := primary.status(); err != nil || len(st.Peers) != 1 || st.Peers[0].Heartbeat != "Up" {
+		t.Errorf("the pair after the delete: %+v, %v", st, err)
+	}
 }
