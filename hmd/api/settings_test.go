@@ -1,10 +1,14 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hafw/hafw/config"
+	"github.com/hafw/hafw/internal/tlsid"
 )
 
 // TestSettingsRequest: an update is checked with pairing's rules, field by
@@ -84,5 +88,66 @@ func TestSettingsRequest(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// settingsRecorder is a backend that records settings changes.
+type settingsRecorder struct {
+	recorder
+	update SettingsRequest
+	peer   PeerSettingsRequest
+	peerFP string
+}
+
+func (r *settingsRecorder) UpdateSettings(_ context.Context, req SettingsRequest) (Result, error) {
+	r.update = req
+	return Result{Message: "Configuration updated"}, nil
+}
+
+func (r *settingsRecorder) PeerSettings(_ context.Context, req PeerSettingsRequest, fp string) (Result, error) {
+	r.peer, r.peerFP = req, fp
+	return Result{Message: "configuration updated"}, nil
+}
+
+// TestSettingsRoutesAuthentication: the operator's change needs the
+// appliance password; the peer's half needs no password but a client
+// certificate, whose fingerprint the backend gets to check against its
+// paired peers; the peer's request is decoded strictly too.
+func TestSettingsRoutesAuthentication(t *testing.T) {
+	dir := t.TempDir()
+	srvID, err := tlsid.LoadOrCreate(dir+"/srv", "mse2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cliID, err := tlsid.LoadOrCreate(dir+"/cli", "mse1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := config.HashPassword("secret-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &settingsRecorder{}
+	ap := serveTLS(t, rec, srvID, hash)
+	ctx := context.Background()
+	auto := Automatic
+	if _, err := remote(ap, RemoteOptions{ClientCert: &cliID.Cert}).UpdateSettings(ctx, SettingsRequest{FailoverType: &auto}); !PasswordRefused(err) || rec.update.FailoverType != nil {
+		t.Fatalf("change without the password: %v (backend got %+v)", err, rec.update)
+	}
+	if _, err := remote(ap, RemoteOptions{Password: "secret-password"}).UpdateSettings(ctx, SettingsRequest{FailoverType: &auto}); err != nil || rec.update.FailoverType == nil {
+		t.Fatalf("change with the password: %v (backend got %+v)", err, rec.update)
+	}
+	ps := PeerSettingsRequest{PairSettings{FailoverType: Automatic, FailbackType: Manual, FailoverWaitMS: 1000, HeartbeatIntervalMS: 200}}
+	if _, err := remote(ap, RemoteOptions{Password: "secret-password"}).PeerSettings(ctx, ps); !PasswordRefused(err) || rec.peerFP != "" {
+		t.Fatalf("peer settings without a client certificate: %v (backend got %q)", err, rec.peerFP)
+	}
+	bad := ps
+	bad.HeartbeatIntervalMS = 900
+	var ae *Error
+	if _, err := remote(ap, RemoteOptions{ClientCert: &cliID.Cert}).PeerSettings(ctx, bad); !errors.As(err, &ae) || ae.Code != 400 || rec.peerFP != "" {
+		t.Fatalf("peer settings with an interval not below the wait: %v (backend got %q)", err, rec.peerFP)
+	}
+	if _, err := remote(ap, RemoteOptions{ClientCert: &cliID.Cert}).PeerSettings(ctx, ps); err != nil || rec.peerFP != cliID.Fingerprint || rec.peer != ps {
+		t.Fatalf("peer settings: %v (backend got %+v from %q)", err, rec.peer, rec.peerFP)
 	}
 }
