@@ -792,6 +792,10 @@ func TestConsoleActivatesAVirtualSecondary(t *testing.T) {
 		t.Fatalf("refusal = %q", got)
 	}
 	b.shot("11-va-not-activated")
+	// The pairing's progress shows only while a Save runs.
+	if shown, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`getComputedStyle(document.getElementById("pair-progress")).display !== "none"`)); err != nil || shown {
+		t.Errorf("the pairing's progress bar is shown before Save (%v)", err)
+	}
 
 	udiText := prof.ProductID + ":V01:va2"
 	if got := b.text("#secondary-udi"); got != udiText {

@@ -61,7 +61,11 @@ func secondaryFields() []formField {
 	var out []formField
 	for _, f := range pairForm() {
 		switch f.Name {
-		case "secondary_ip", "secondary_password", "secondary_fingerprint":
+		case "secondary_fingerprint":
+			// Not about Save: these forms send the password to it at once.
+			f.Help = "Check secondary fills in the SHA-256 of the certificate the secondary presents. Compare it with the one on the secondary's own console (Appliances page): the secondary's password goes to that certificate only."
+			out = append(out, f)
+		case "secondary_ip", "secondary_password":
 			out = append(out, f)
 		}
 	}

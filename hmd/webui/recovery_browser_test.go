@@ -78,6 +78,10 @@ func TestConsoleRestoresFromTheSecondary(t *testing.T) {
 		t.Fatalf("fingerprint filled in %q (%v), the secondary's own is %q", fp, err, sst.CertFingerprint)
 	}
 	b.shot("21-recovery-confirm-fingerprint")
+	// The progress shows only while a Restore runs.
+	if shown, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`getComputedStyle(document.getElementById("restore-progress")).display !== "none"`)); err != nil || shown {
+		t.Errorf("the restore's progress bar is shown before Restore (%v)", err)
+	}
 
 	b.keepTexts("#restore-wait")
 	b.do("restore", chromedp.SendKeys(chromedp.ID("secondary_password"), browserPassword),
