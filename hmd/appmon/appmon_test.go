@@ -100,7 +100,7 @@ func TestChecks(t *testing.T) {
 	status := http.StatusOK
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(status) }))
 	defer srv.Close()
-	h := NewChecker(Check{HTTP: srv.URL + "/healthz"})
+	h := NewChecker(Check{HTTP: srv.URL + "/healthz"}, Process{})
 	if err := h.Check(ctx); err != nil {
 		t.Fatalf("healthy HTTP: %v", err)
 	}
@@ -114,18 +114,18 @@ func TestChecks(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	if err := NewChecker(Check{TCP: addr}).Check(ctx); err != nil {
+	if err := NewChecker(Check{TCP: addr}, Process{}).Check(ctx); err != nil {
 		t.Fatalf("TCP open: %v", err)
 	}
 	ln.Close()
-	if err := NewChecker(Check{TCP: addr}).Check(ctx); err == nil {
+	if err := NewChecker(Check{TCP: addr}, Process{}).Check(ctx); err == nil {
 		t.Fatal("TCP closed port passed")
 	}
 
-	if err := NewChecker(Check{Exec: []string{"/bin/sh", "-c", "exit 0"}}).Check(ctx); err != nil {
+	if err := NewChecker(Check{Exec: []string{"/bin/sh", "-c", "exit 0"}}, Process{}).Check(ctx); err != nil {
 		t.Fatalf("exec ok: %v", err)
 	}
-	if err := NewChecker(Check{Exec: []string{"/bin/sh", "-c", "echo broken; exit 3"}}).Check(ctx); err == nil || !strings.Contains(err.Error(), "broken") {
+	if err := NewChecker(Check{Exec: []string{"/bin/sh", "-c", "echo broken; exit 3"}}, Process{}).Check(ctx); err == nil || !strings.Contains(err.Error(), "broken") {
 		t.Fatalf("exec failing: %v", err)
 	}
 }
@@ -136,7 +136,7 @@ func TestHangingExecCheckIsBounded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err := NewChecker(Check{Exec: []string{"/bin/sh", "-c", "sleep 60 & sleep 60"}}).Check(ctx)
+	err := NewChecker(Check{Exec: []string{"/bin/sh", "-c", "sleep 60 & sleep 60"}}, Process{}).Check(ctx)
 	if err == nil || !strings.Contains(err.Error(), "no answer within the timeout") {
 		t.Fatalf("hanging check: %v", err)
 	}

@@ -18,15 +18,23 @@ type Checker interface {
 	Check(ctx context.Context) error
 }
 
-// NewChecker makes the checker of k.
-func NewChecker(k Check) Checker {
+// Process is how a command of an application is started: as whom (nil:
+// as hmd) and with which environment (nil: hmd's).
+type Process struct {
+	Credential *syscall.Credential
+	Env        []string
+}
+
+// NewChecker makes the checker of k; an exec check's command is started
+// as p says, like the application it checks.
+func NewChecker(k Check, p Process) Checker {
 	switch {
 	case k.HTTP != "":
 		return httpCheck{url: k.HTTP}
 	case k.TCP != "":
 		return tcpCheck{addr: k.TCP}
 	default:
-		return execCheck{argv: k.Exec}
+		return execCheck{argv: k.Exec, p: p}
 	}
 }
 
@@ -63,14 +71,18 @@ func (c tcpCheck) Check(ctx context.Context) error {
 	return conn.Close()
 }
 
-type execCheck struct{ argv []string }
+type execCheck struct {
+	argv []string
+	p    Process
+}
 
 // Check runs the command in its own process group; at ctx's end the
 // whole group is killed, so a hanging command (or one whose children
 // hang) cannot outlive its timeout.
 func (c execCheck) Check(ctx context.Context) error {
 	cmd := exec.CommandContext(ctx, c.argv[0], c.argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: c.p.Credential}
+	cmd.Env = c.p.Env
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// Output pipes held open by a killed command's orphans must not
 	// hold the check up either.

@@ -15,9 +15,12 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -76,6 +79,56 @@ type App struct {
 	// READY=1 is a hang, and the application is restarted.
 	Watchdog Duration `json:"watchdog,omitempty"`
 	Check    *Check   `json:"check,omitempty"`
+	// User is who the application (and its exec health check) runs as:
+	// empty for the appliance's unprivileged application account
+	// (AppUID:AppGID), "root" for an application that cannot do without,
+	// or "UID:GID". The image has no user database, hence numbers.
+	User string `json:"user,omitempty"`
+}
+
+// The application account: what an application runs as unless its User
+// says otherwise. Its group is also the one that may use the instance
+// API socket, so an application given another UID keeps it as a
+// supplementary group.
+const (
+	AppUID = 900
+	AppGID = 900
+)
+
+// Identity is the UID and GID the application runs as (User validated).
+func (a App) Identity() (uid, gid uint32) {
+	uid, gid, _ = parseUser(a.User)
+	return uid, gid
+}
+
+// Credential is what the application's processes are started with: nil
+// (as hmd) when the application runs as root, or when hmd is not root —
+// it then cannot change users, and is unprivileged itself. Otherwise the
+// application's UID and GID, with the application group (AppGID) kept for
+// the instance API socket.
+func (a App) Credential() *syscall.Credential {
+	uid, gid := a.Identity()
+	if uid == 0 || os.Geteuid() != 0 {
+		return nil
+	}
+	return &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{AppGID}}
+}
+
+// parseUser reads an App.User.
+func parseUser(s string) (uid, gid uint32, err error) {
+	switch s {
+	case "":
+		return AppUID, AppGID, nil
+	case "root":
+		return 0, 0, nil
+	}
+	u, g, ok := strings.Cut(s, ":")
+	ui, uerr := strconv.ParseUint(u, 10, 32)
+	gi, gerr := strconv.ParseUint(g, 10, 32)
+	if !ok || uerr != nil || gerr != nil || ui > 65534 || gi > 65534 {
+		return 0, 0, fmt.Errorf("%q: want root or UID:GID (numbers up to 65534; the image has no user names)", s)
+	}
+	return uint32(ui), uint32(gi), nil
 }
 
 // Policy says when failures of an application on the active node hand the
@@ -161,6 +214,9 @@ func (c Config) withDefaults() (Config, error) {
 		}
 		if a.Check != nil {
 			a.Check.withDefaults(f+".check", bad)
+		}
+		if _, _, err := parseUser(a.User); err != nil {
+			bad(f+".user", "%v", err)
 		}
 	}
 	return c, errors.Join(errs...)

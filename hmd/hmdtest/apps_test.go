@@ -3,6 +3,7 @@ package hmdtest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/hmd/appmon"
 	"github.com/hafw/hafw/hmd/ha"
 	"github.com/hafw/hafw/hmd/instance"
 	"github.com/hafw/hafw/internal/testenv"
@@ -160,6 +162,14 @@ func TestAppKilledRepeatedlyFailsOver(t *testing.T) {
 	var killed time.Time
 	for i := range 3 {
 		pid = p.waitAppRunning(pid, false, 30*time.Second)
+		if i == 0 {
+			// hmd is root; the tracker runs as the application account.
+			status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+			want := fmt.Sprintf("\nUid:\t%d\t%d\t%d\t%d\n", appmon.AppUID, appmon.AppUID, appmon.AppUID, appmon.AppUID)
+			if err != nil || !strings.Contains(string(status), want) {
+				t.Errorf("the tracker (pid %d) does not run as UID %d: %v\n%s", pid, appmon.AppUID, err, status)
+			}
+		}
 		before := w.ackedCount()
 		waitTrue(t, 30*time.Second, "writes acknowledged by the primary's tracker", func() bool { return w.ackedCount() > before })
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
@@ -233,7 +243,7 @@ func TestAppHealthCheckFailsOver(t *testing.T) {
 // stays: over a bounded time the owner of the VIP changes exactly once.
 func TestAppFlappingDoesNotPingPong(t *testing.T) {
 	testenv.Short(t, "hmd network namespace test")
-	sick := filepath.Join(t.TempDir(), "sick")
+	sick := filepath.Join(appReachable(t, t.TempDir()), "sick")
 	check := map[string]any{"exec": []string{"/bin/sh", "-c", "test ! -e " + sick}, "interval": "1s", "timeout": "900ms", "rise": 1, "fall": 1}
 	l, p, s := appPair(t, "10.228.0", trackerApps(t, check, map[string]any{"max_failures": 2, "window": "1m", "hold_down": "10m"}))
 	vip := l.addr(10)

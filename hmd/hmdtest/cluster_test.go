@@ -48,6 +48,10 @@ func binaryPath(t testing.TB, name string) string {
 		if buildErr != nil {
 			return
 		}
+		// hmd starts the tracker as the application account.
+		if buildErr = os.Chmod(binDir, 0o755); buildErr != nil {
+			return
+		}
 		args := []string{"build", "-buildvcs=false", "-o", binDir + "/"}
 		if os.Getenv("HMDTEST_RACE") == "1" {
 			// Build the daemons with the race detector (slow; for a
@@ -135,7 +139,7 @@ func (l *lan) addNode(name string, host int, role config.Role, profile string, v
 	for _, edit := range edits {
 		edit(&cfg, ns)
 	}
-	dir := t.TempDir()
+	dir := appReachable(t, t.TempDir())
 	n := &node{t: t, name: name, ns: ns, port: port, dir: dir, cfgPath: filepath.Join(dir, "appliance.json"),
 		stateDir: filepath.Join(dir, "hmd"), socket: filepath.Join(dir, "hmd.sock"), hip: l.addr(host)}
 	if err := config.Save(n.cfgPath, cfg); err != nil {
@@ -172,6 +176,19 @@ func (n *node) start() {
 }
 
 func (n *node) api() *api.Client { return api.NewUnixClient(n.socket) }
+
+// appReachable opens dir (a t.TempDir, 0700 like its parent) for the
+// application account hmd starts its applications as, which must reach
+// the instance API socket and the files the tests' health checks look at.
+func appReachable(t testing.TB, dir string) string {
+	t.Helper()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
 
 func (n *node) status() api.Status {
 	n.t.Helper()

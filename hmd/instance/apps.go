@@ -177,7 +177,8 @@ func (a *Apps) spec(p *app) supervise.Spec {
 		Environ:     appEnviron(),
 		Env:         []string{SocketEnv + "=" + a.Socket},
 		StopTimeout: a.grace(), DieWithParent: true, Watchdog: time.Duration(p.cfg.Watchdog),
-		OnExit: func(why string) { a.failed(p.cfg.Name, why, false) },
+		OnExit:     func(why string) { a.failed(p.cfg.Name, why, false) },
+		Credential: p.cfg.Credential(),
 	}
 }
 
@@ -240,7 +241,7 @@ func (a *Apps) startChecks(p *app) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.stopCheck, p.checkDone = cancel, make(chan struct{})
-	checker := appmon.NewChecker(*k)
+	checker := appmon.NewChecker(*k, appmon.Process{Credential: p.cfg.Credential(), Env: appEnviron()})
 	go func() {
 		defer close(p.checkDone)
 		t := time.NewTicker(time.Duration(k.Interval))

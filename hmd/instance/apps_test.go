@@ -77,18 +77,28 @@ func appsOf(t *testing.T, policy appmon.Policy, cmds ...[]string) appmon.Config 
 // testApp is the command line of the test binary playing mode.
 func testApp(t *testing.T, mode string, args ...string) []string {
 	t.Setenv(testAppEnv, mode)
-	return append([]string{os.Args[0]}, args...)
+	// The test binary sits in go's private build directory, which the
+	// application account cannot reach: run a copy.
+	bin := filepath.Join(appDir(t), "app")
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return append([]string{bin}, args...)
 }
 
 // Start returns only after the application said READY=1: what it did
 // before that (the marker file) is already visible. Another application
 // that never speaks the protocol is taken as ready after ReadyTimeout.
 func TestAppsStartWaitsForReady(t *testing.T) {
-	mark := filepath.Join(t.TempDir(), "ready")
+	mark := filepath.Join(appDir(t), "ready")
 	a := &Apps{
 		Config:       appsOf(t, appmon.Policy{}, testApp(t, "ready-late", mark), []string{"sleep", "60"}),
 		Socket:       "/run/test.sock",
-		RunDir:       t.TempDir(),
+		RunDir:       appDir(t),
 		ReadyTimeout: 2 * time.Second,
 	}
 	ctx := context.Background()
@@ -116,9 +126,9 @@ func TestAppsStartWaitsForReady(t *testing.T) {
 // was started is stopped again.
 func TestAppsStartFailsWhenAProgramIsMissing(t *testing.T) {
 	a := &Apps{
-		Config:       appsOf(t, appmon.Policy{}, []string{"sleep", "60"}, []string{filepath.Join(t.TempDir(), "nope")}),
+		Config:       appsOf(t, appmon.Policy{}, []string{"sleep", "60"}, []string{filepath.Join(appDir(t), "nope")}),
 		Socket:       "/run/test.sock",
-		RunDir:       t.TempDir(),
+		RunDir:       appDir(t),
 		ReadyTimeout: time.Minute, // only the missing program can end the wait early
 		Grace:        time.Second,
 	}
@@ -134,14 +144,14 @@ func TestAppsStartFailsWhenAProgramIsMissing(t *testing.T) {
 // DORMANT mode: applications run only between Start and Stop; one that
 // ignores SIGTERM is killed after the grace time.
 func TestAppsStartStop(t *testing.T) {
-	mark := filepath.Join(t.TempDir(), "env")
+	mark := filepath.Join(appDir(t), "env")
 	a := &Apps{
 		Config: appsOf(t, appmon.Policy{},
 			[]string{"sh", "-c", `echo "$` + SocketEnv + `" > ` + mark + `; exec sleep 60`},
 			[]string{"sh", "-c", `trap "" TERM; touch ` + mark + `.trap; while :; do sleep 0.05; done`},
 		),
 		Socket:       "/run/test.sock",
-		RunDir:       t.TempDir(),
+		RunDir:       appDir(t),
 		ReadyTimeout: 100 * time.Millisecond, // sh does not speak sd_notify
 		Grace:        300 * time.Millisecond,
 	}
@@ -224,7 +234,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 func TestAppsKilledRepeatedlyTripThePolicy(t *testing.T) {
 	c := appsOf(t, appmon.Policy{MaxFailures: 3, Window: appmon.Duration(time.Minute)}, []string{"sleep", "600"})
 	rec := &recorder{}
-	a := &Apps{Config: c, Socket: "/run/test.sock", RunDir: t.TempDir(), ReadyTimeout: 100 * time.Millisecond, Grace: time.Second,
+	a := &Apps{Config: c, Socket: "/run/test.sock", RunDir: appDir(t), ReadyTimeout: 100 * time.Millisecond, Grace: time.Second,
 		Backoff: supervise.Backoff{Initial: 50 * time.Millisecond, Max: 50 * time.Millisecond}}
 	a.SetReport(rec)
 	ctx := context.Background()
@@ -260,14 +270,14 @@ func TestAppsKilledRepeatedlyTripThePolicy(t *testing.T) {
 // timeout; the check passing again is logged; Reset forgets failures and
 // refuses unknown names.
 func TestAppsHealthCheck(t *testing.T) {
-	dir := t.TempDir()
+	dir := appDir(t)
 	sick := filepath.Join(dir, "sick")
 	c := appsOf(t, appmon.Policy{MaxFailures: 2, Window: appmon.Duration(time.Minute)}, []string{"sleep", "600"})
 	// Healthy unless the marker exists; "hang" in it makes the check hang.
 	c.Applications[0].Check = &appmon.Check{Exec: []string{"/bin/sh", "-c", `test -e ` + sick + ` || exit 0; grep -q hang ` + sick + ` && sleep 600; exit 1`},
 		Interval: appmon.Duration(200 * time.Millisecond), Timeout: appmon.Duration(150 * time.Millisecond), Rise: 1, Fall: 2}
 	rec := &recorder{}
-	a := &Apps{Config: c, Socket: "/run/test.sock", RunDir: t.TempDir(), ReadyTimeout: 100 * time.Millisecond, Grace: time.Second,
+	a := &Apps{Config: c, Socket: "/run/test.sock", RunDir: appDir(t), ReadyTimeout: 100 * time.Millisecond, Grace: time.Second,
 		Backoff: supervise.Backoff{Initial: 50 * time.Millisecond, Max: 50 * time.Millisecond}}
 	a.SetReport(rec)
 	ctx := context.Background()
@@ -334,16 +344,17 @@ func TestAppsStatusDescribesEveryCheck(t *testing.T) {
 	}
 }
 
-// Applications see only their own variables and a few of hmd's (PATH, TZ,
+// Applications run as the application account, and see only their own
+// variables and a few of hmd's (PATH, TZ,
 // LANG, LC_ALL), not hmd's whole environment. Before, they inherited all
 // of it.
 func TestAppsGetACleanEnvironment(t *testing.T) {
 	t.Setenv("HAFW_TEST_HMD_ONLY", "secret")
-	out := filepath.Join(t.TempDir(), "env")
+	out := filepath.Join(appDir(t), "env")
 	a := &Apps{
-		Config:       appsOf(t, appmon.Policy{}, []string{"/bin/sh", "-c", `env > "$0.tmp" && mv "$0.tmp" "$0"; exec sleep 60`, out}),
+		Config:       appsOf(t, appmon.Policy{}, []string{"/bin/sh", "-c", `{ env; echo "uid=$(id -u)"; } > "$0.tmp" && mv "$0.tmp" "$0"; exec sleep 60`, out}),
 		Socket:       "/run/test.sock",
-		RunDir:       t.TempDir(),
+		RunDir:       appDir(t),
 		ReadyTimeout: 500 * time.Millisecond,
 		Grace:        time.Second,
 	}
@@ -363,6 +374,15 @@ func TestAppsGetACleanEnvironment(t *testing.T) {
 		}
 	}
 	got := string(env)
+	// Run as root (hmd on the appliance), the application drops to the
+	// application account; unprivileged, it runs as the test does.
+	wantUID := os.Geteuid()
+	if wantUID == 0 {
+		wantUID = appmon.AppUID
+	}
+	if !strings.Contains(got, fmt.Sprintf("uid=%d\n", wantUID)) {
+		t.Errorf("the application does not run as UID %d:\n%s", wantUID, got)
+	}
 	if strings.Contains(got, "HAFW_TEST_HMD_ONLY") {
 		t.Errorf("the application sees hmd's environment:\n%s", got)
 	}
@@ -371,4 +391,18 @@ func TestAppsGetACleanEnvironment(t *testing.T) {
 			t.Errorf("the application's environment lacks %q:\n%s", want, got)
 		}
 	}
+}
+
+// appDir is a temporary directory the applications can use: run as root,
+// the tests start them as the application account (appmon.AppUID), which
+// must reach their notify sockets and the files they write.
+func appDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }

@@ -9,10 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/hafw/hafw/hmd/appmon"
 )
 
 func openTest(t *testing.T) *DB {
@@ -173,7 +176,14 @@ func TestAPIOverUnixSocket(t *testing.T) {
 	if want, _ := db.Digest(); err != nil || st.LastSeq != 1 || st.Digest != want {
 		t.Fatalf("status %+v %v", st, err)
 	}
-	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("socket mode: %v %v", fi, err)
+	// Root hmd shares the socket with the application group only; an
+	// unprivileged one keeps it to itself.
+	wantMode, wantGID := os.FileMode(0o600), uint32(os.Getegid())
+	if os.Geteuid() == 0 {
+		wantMode, wantGID = 0o660, appmon.AppGID
+	}
+	fi, err := os.Stat(sock)
+	if err != nil || fi.Mode().Perm() != wantMode || fi.Sys().(*syscall.Stat_t).Gid != wantGID {
+		t.Fatalf("socket mode %v group %d, want %v group %d (%v)", fi.Mode().Perm(), fi.Sys().(*syscall.Stat_t).Gid, wantMode, wantGID, err)
 	}
 }

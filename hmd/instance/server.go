@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/hafw/hafw/hmd/appmon"
 	"github.com/hafw/hafw/hmd/replicate"
 )
 
@@ -177,7 +178,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 // Serve serves the instance API on the unix socket path (replacing a stale
-// socket file, mode 0600) until ctx ends.
+// socket file; see socketAccess for who may use it) until ctx ends.
 func Serve(ctx context.Context, path string, h http.Handler) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove stale instance socket: %w", err)
@@ -186,7 +187,7 @@ func Serve(ctx context.Context, path string, h http.Handler) error {
 	if err != nil {
 		return fmt.Errorf("listen on instance socket: %w", err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
+	if err := socketAccess(path); err != nil {
 		ln.Close()
 		return fmt.Errorf("instance socket permissions: %w", err)
 	}
@@ -197,4 +198,18 @@ func Serve(ctx context.Context, path string, h http.Handler) error {
 		return fmt.Errorf("instance API: %w", err)
 	}
 	return nil
+}
+
+// socketAccess lets hmd and its applications, and nobody else, use the
+// socket: root hmd gives it to the application group (appmon.AppGID,
+// which every application keeps), an unprivileged hmd keeps it to itself
+// (its applications run as it).
+func socketAccess(path string) error {
+	if os.Geteuid() != 0 {
+		return os.Chmod(path, 0o600)
+	}
+	if err := os.Chown(path, 0, appmon.AppGID); err != nil {
+		return err
+	}
+	return os.Chmod(path, 0o660)
 }

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"strings"
 	"sync"
 	"time"
@@ -54,6 +55,9 @@ type Spec struct {
 	// OnExit, when set, is told every unexpected end of the child (crash,
 	// watchdog, failed start) with its description, before the backoff.
 	OnExit func(why string)
+	// Credential, when set, is the user the child runs as; its notify
+	// socket is then owned by that user, so it can still say READY.
+	Credential *syscall.Credential
 }
 
 // State is a supervised program's lifecycle state.
@@ -288,11 +292,17 @@ func describeExit(ws unix.WaitStatus, err error) string {
 // runOnce starts the child and waits until it exits (stopped=false) or a
 // stop was requested and carried out (stopped=true).
 func (svc *Service) runOnce(ctx context.Context) (ws unix.WaitStatus, stopped bool, err error) {
-	notify, err := sdnotify.Listen(filepath.Join(svc.sup.RunDir, "notify-"+svc.spec.Name+".sock"))
+	notifyPath := filepath.Join(svc.sup.RunDir, "notify-"+svc.spec.Name+".sock")
+	notify, err := sdnotify.Listen(notifyPath)
 	if err != nil {
 		return 0, false, err
 	}
 	defer notify.Close()
+	if c := svc.spec.Credential; c != nil {
+		if err := os.Chown(notifyPath, int(c.Uid), int(c.Gid)); err != nil {
+			return 0, false, fmt.Errorf("notify socket for user %d: %w", c.Uid, err)
+		}
+	}
 
 	outR, outW, err := os.Pipe()
 	if err != nil {
@@ -309,7 +319,7 @@ func (svc *Service) runOnce(ctx context.Context) (ws unix.WaitStatus, stopped bo
 		cmd.Env = append(cmd.Env, fmt.Sprintf("WATCHDOG_USEC=%d", svc.spec.Watchdog.Microseconds()))
 	}
 	cmd.Stdout, cmd.Stderr = outW, outW
-	cmd.SysProcAttr = &unix.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &unix.SysProcAttr{Setpgid: true, Credential: svc.spec.Credential}
 	if svc.spec.DieWithParent {
 		cmd.SysProcAttr.Pdeathsig = unix.SIGKILL
 	}
