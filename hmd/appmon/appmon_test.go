@@ -26,6 +26,17 @@ func TestParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if uid, gid := c.Applications[0].Identity(); uid != AppUID || gid != AppGID {
+		t.Fatalf("default identity %d:%d, want the application account %d:%d", uid, gid, AppUID, AppGID)
+	}
+	for user, want := range map[string][2]uint32{"root": {0, 0}, "1000:1001": {1000, 1001}} {
+		if uid, gid := (App{User: user}).Identity(); uid != want[0] || gid != want[1] {
+			t.Errorf("user %q: %d:%d, want %v", user, uid, gid, want)
+		}
+	}
+	if (App{User: "root"}).Credential() != nil {
+		t.Error("a root application is given a credential to change to")
+	}
 	k := c.Applications[0].Check
 	if k.Rise != DefaultRise || k.Fall != 2 || time.Duration(k.Timeout) != 500*time.Millisecond || time.Duration(c.Policy.HoldDown) != 30*time.Second {
 		t.Fatalf("JSON form: %+v %+v", c, k)
@@ -42,6 +53,9 @@ func TestParse(t *testing.T) {
 		{`{"policy":{"window":"0.5ms"}}`, "policy.window"},
 		{`{"policy":{"max_failures":"3"}}`, "max_failures"},
 		{`{"applications":[],"extra":1}`, "unknown field"},
+		{`{"applications":[{"name":"a","command":["/bin/x"],"user":"nobody"}]}`, "applications[0].user: \"nobody\": want root or UID:GID"},
+		{`{"applications":[{"name":"a","command":["/bin/x"],"user":"1000"}]}`, "applications[0].user"},
+		{`{"applications":[{"name":"a","command":["/bin/x"],"user":"70000:1"}]}`, "applications[0].user"},
 	} {
 		if _, err := Parse([]byte(bad.in)); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("Parse(%s) = %v, want an error with %q", bad.in, err, bad.want)
