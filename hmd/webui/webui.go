@@ -1,8 +1,9 @@
 // Package webui is hmd's management console in a browser: the seed's
 // management-station pages (the appliances list, "Configure High
 // Availability Parameters", "Current High Availability Status" with its
-// events log, and the N:1 view) rendered on the server with html/template,
-// plus a small script that polls for live status.
+// events log, the N:1 view, the License Summary and the recovering
+// primary's restore from its secondary) rendered on the server with
+// html/template, plus a small script that polls for live status.
 //
 // It is mounted under /ui/ on hmd's TLS server on the health-monitor
 // address and authenticates with the same Authenticator as the API (the
