@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/config"
+	"github.com/hafw/hafw/hmd/ha"
 	"github.com/hafw/hafw/internal/testenv"
 )
 
@@ -60,6 +61,13 @@ func TestSettingsChangeTakesEffectOnBothNodes(t *testing.T) {
 	}
 	if st := s.status().Peers[0].State; st != "SECONDARY_ACTIVE" {
 		t.Fatalf("the secondary is %s after the change, want SECONDARY_ACTIVE\n%s", st, s.proc.Output())
+	}
+	// Not even for a moment: the monitors restarted with the new timing
+	// one after the other, and neither side saw the other go silent.
+	for _, n := range []*node{p, s} {
+		if evs, _ := n.hactl("events", "--limit", "0"); strings.Contains(evs, ha.MsgHeartbeatsDown) {
+			t.Fatalf("%s lost the heartbeats around the change:\n%s", n.name, evs)
+		}
 	}
 
 	killed := time.Now()
