@@ -33,7 +33,7 @@ var commands = map[string]cli.EnvCommand[*api.Client]{
 	"unpair":     {Summary: "delete the secondary (the clean way to break a pair)", Run: peerOp("unpair")},
 	"status":     {Summary: "current high availability status", Run: runStatus},
 	"events":     {Summary: "the events log", Run: runEvents},
-	"recover":    {Summary: "on the secondary: restore a recovering primary's pairing", Run: runRecover},
+	"recover":    {Summary: "restore a recovering primary's pairing: on the secondary (--primary) or on that primary (--secondary)", Run: runRecover},
 	"secondary":  {Summary: "on a primary: inspect a future secondary, install or delete its activation license (inspect|license|deactivate)", Run: runSecondary},
 	"traps":      {Summary: "SNMP trap destinations (add|list|delete|test)", Run: runTraps},
 	"metrics":    {Summary: "the read-only bearer token of /metrics (token)", Run: runMetrics},

@@ -9,22 +9,36 @@ import (
 	"github.com/hafw/hafw/hmd/api"
 )
 
-// runRecover is the management station's "restore from secondary", run on
-// the secondary: it pushes the stored pairing back to a primary that lost
-// its configuration and booted in recovery mode.
+// runRecover is the management station's "restore from secondary". Run on
+// the secondary with --primary, it pushes the stored pairing back to a
+// primary that lost its configuration and booted in recovery mode; run on
+// that primary with --secondary, it asks the secondary to do so (what the
+// console's Recovery page does).
 func runRecover(ctx context.Context, c *api.Client, args []string, stdout, stderr io.Writer) error {
 	fs := flags("recover", stderr)
 	var req api.RecoverRequest
-	fs.StringVar(&req.PrimaryIP, "primary", "", "the recovering primary's health monitor `IP`")
+	var from api.RecoverFromRequest
+	fs.StringVar(&req.PrimaryIP, "primary", "", "on the secondary: the recovering primary's health monitor `IP`")
+	fs.StringVar(&from.SecondaryIP, "secondary", "", "on the recovering primary: the secondary's health monitor `IP`")
 	fs.StringVar(&req.PrimaryPassword, "primary-password", os.Getenv("HAFW_PRIMARY_PASSWORD"), "the primary's appliance `password` (default $HAFW_PRIMARY_PASSWORD)")
-	fs.StringVar(&req.PrimaryFingerprint, "fingerprint", "", "pin the primary's new API certificate (SHA-256 hex; default trust on first use)")
+	fs.StringVar(&from.SecondaryPassword, "secondary-password", os.Getenv("HAFW_SECONDARY_PASSWORD"), "with --secondary: the secondary's appliance `password` (default $HAFW_SECONDARY_PASSWORD)")
+	var fp string
+	fs.StringVar(&fp, "fingerprint", "", "pin the other side's API certificate (SHA-256 hex): with --primary the primary's new one (default trust on first use); with --secondary the secondary's (required)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if req.PrimaryIP == "" {
-		return usageError("--primary is required")
+	var res api.Result
+	var err error
+	switch {
+	case (req.PrimaryIP == "") == (from.SecondaryIP == ""):
+		return usageError("--primary is required (on the secondary), or --secondary (on the recovering primary)")
+	case from.SecondaryIP != "":
+		from.SecondaryFingerprint, from.PrimaryPassword = fp, req.PrimaryPassword
+		res, err = c.RecoverFromSecondary(ctx, from)
+	default:
+		req.PrimaryFingerprint = fp
+		res, err = c.Recover(ctx, req)
 	}
-	res, err := c.Recover(ctx, req)
 	if err != nil {
 		return err
 	}

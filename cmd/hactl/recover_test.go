@@ -5,7 +5,8 @@ import (
 	"testing"
 )
 
-// TestRecoverArguments: recover names the primary; without hmd it fails
+// TestRecoverArguments: recover names the primary or the secondary, not
+// both; without hmd it fails
 // with exit status 1 and the command's name.
 func TestRecoverArguments(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "none.sock")
@@ -13,5 +14,7 @@ func TestRecoverArguments(t *testing.T) {
 		{[]string{"--socket", sock, "recover"}, 2, "--primary is required"},
 		{[]string{"--socket", sock, "recover", "--primary", "10.246.0.2", "extra"}, 2, "unexpected arguments"},
 		{[]string{"--socket", sock, "recover", "--primary", "10.246.0.2", "--primary-password", "pw"}, 1, "hactl recover:"},
+		{[]string{"--socket", sock, "recover", "--primary", "10.246.0.2", "--secondary", "10.246.0.3"}, 2, "--primary is required (on the secondary), or --secondary"},
+		{[]string{"--socket", sock, "recover", "--secondary", "10.246.0.3", "--primary-password", "pw"}, 1, "hactl recover:"},
 	})
 }

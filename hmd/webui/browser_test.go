@@ -666,7 +666,7 @@ func refusedWithoutLogin(t *testing.T, ns *netnstest.NS, base string) {
 		resp.Body.Close()
 		return resp
 	}
-	for _, path := range []string{"/ui/", "/ui/ha", "/ui/status", "/ui/n1"} {
+	for _, path := range []string{"/ui/", "/ui/ha", "/ui/status", "/ui/n1", "/ui/licenses", "/ui/recovery"} {
 		resp := do("GET", path, "", "", nil, nil)
 		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/ui/login") {
 			t.Errorf("GET %s without login: %s, Location %q", path, resp.Status, resp.Header.Get("Location"))
@@ -680,7 +680,7 @@ func refusedWithoutLogin(t *testing.T, ns *netnstest.NS, base string) {
 	if resp := do("GET", "/ui/live", "", "", nil, nil); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("GET /ui/live without login: %s", resp.Status)
 	}
-	for _, path := range []string{"/ui/ha/pair", "/ui/ha/switchover", "/ui/ha/delete", "/ui/license"} {
+	for _, path := range []string{"/ui/ha/pair", "/ui/ha/switchover", "/ui/ha/delete", "/ui/license", "/ui/licenses/deactivate", "/ui/recovery/restore"} {
 		if resp := do("POST", path, "", "", url.Values{"peer": {"10.241.0.3"}}, nil); resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("POST %s without login: %s", path, resp.Status)
 		}
