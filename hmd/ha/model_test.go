@@ -213,6 +213,15 @@ func (s *sim) step(x, i int, ev Event) {
 			}
 		case SendState:
 			s.sendHeartbeat(x, i)
+		case AskPeerClaim:
+			// The peer's authenticated API travels the heartbeats' path;
+			// the answer is what the peer holds now.
+			claim := PeerClaim{}
+			if s.nodes[peer].up && s.hbPath(x, peer) {
+				other := s.nodes[peer].group[s.relOf(peer, pair)]
+				claim = PeerClaim{Answered: true, HoldsVIP: other.HoldsVIP, Epoch: other.Epoch}
+			}
+			s.later(1, x, i, claim, nil)
 		case AppendEvent, Refused:
 		default:
 			s.fail("unknown action %T", a)

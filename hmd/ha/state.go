@@ -272,6 +272,10 @@ type Node struct {
 	// ConflictSince is when an ARP check first saw another host answer
 	// for the VIP we hold while heartbeats were down.
 	ConflictSince time.Time `json:"conflict_since,omitzero"`
+	// ClaimAskedAt is when this node last asked the peer over its
+	// authenticated API whether it holds the VIP (AskPeerClaim): at most
+	// once per failover wait, however often ARP probes see a conflict.
+	ClaimAskedAt time.Time `json:"claim_asked_at,omitzero"`
 	Peer          PeerView  `json:"peer"`
 	Claim         Claim     `json:"claim"`
 	Sync          SyncView  `json:"sync"`

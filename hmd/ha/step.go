@@ -710,11 +710,13 @@ func (s *stepper) vipProbe(e VIPProbe) {
 // newer still wins: a secondary holds the VIP only by a takeover made
 // after the primary's last claim (a primary claims only once the
 // secondary has released), so the writes it served since stay the truth.
-// But ARP can be spoofed by any host on the LAN, so the primary first asks
-// the peer over its authenticated API (AskPeerClaim) and yields only on
-// its confirmation (peerClaim). A stranger
-// answering for the VIP (a misconfigured host) does not make the primary
-// give up its service; the secondary stands by again.
+// But ARP can be spoofed by any host on the LAN: a node yields only when
+// the peer confirms over its authenticated API (AskPeerClaim, peerClaim)
+// that it holds the VIP under a newer epoch. The primary asks when the
+// other owner looks like the peer; a secondary in charge asks when a
+// stranger answers (whatever looks like the peer it outranks by its
+// takeover). A stranger answering for the VIP (a misconfigured host, a
+// spoofer) never makes a node give up its service.
 func (s *stepper) vipConflict(e VIPProbe) {
 	who := "another host (" + e.Owner + ")"
 	if e.ByPeer {
@@ -730,47 +732,56 @@ func (s *stepper) vipConflict(e VIPProbe) {
 		return
 	}
 	switch {
-	case s.role() == Primary && e.ByPeer:
+	case s.role() == Primary && !e.ByPeer:
+		s.notice(MsgSplitBrain, "the virtual IP is also answered by "+who+"; the primary keeps it")
+	case s.role() == Secondary && e.ByPeer:
+		s.notice(MsgSplitBrain, "the virtual IP is also answered by "+who+"; the secondary's takeover is the newer claim: keeping it")
+	default:
 		// ARP answers are spoofable: anyone on the LAN can answer for
 		// the VIP and for the peer's address alike. Only the peer itself,
-		// over its authenticated API, can say it took the VIP over.
-		s.do(AskPeerClaim{})
-		return
-	case s.role() == Primary:
-		s.notice(MsgSplitBrain, "the virtual IP is also answered by "+who+"; the primary keeps it")
-		return
-	case e.ByPeer:
-		s.notice(MsgSplitBrain, "the virtual IP is also answered by "+who+"; the secondary's takeover is the newer claim: keeping it")
-		return
-	default:
-		s.event(MsgSplitBrain, "the virtual IP is also answered by "+who+"; the secondary releases it")
-		s.release()
-		s.set(SecondaryActive)
+		// over its authenticated API, can say it holds the VIP.
+		s.askPeerClaim()
 	}
-	s.do(SendState{})
 }
 
-// peerClaim: the peer's authenticated answer to the primary that sees it
-// answer ARP for the VIP without heartbeats. The primary yields only when
+// askPeerClaim asks the peer whether it holds the VIP, at most once per
+// failover wait (at least a second apart): ARP probes that keep seeing a
+// conflict do not turn into a stream of questions.
+func (s *stepper) askPeerClaim() {
+	every := max(s.n.Config.FailoverWait, time.Second)
+	if !s.n.ClaimAskedAt.IsZero() && s.now.Sub(s.n.ClaimAskedAt) < every {
+		return
+	}
+	s.n.ClaimAskedAt = s.now
+	s.do(AskPeerClaim{})
+}
+
+// peerClaim: the peer's authenticated answer to a node that sees another
+// owner of its VIP over ARP without heartbeats. The node yields only when
 // the peer confirms it holds the VIP under a newer epoch; anything else
-// (no answer, a peer standing by) means the ARP answers came from someone
-// else, and the primary keeps serving.
+// (no answer, a peer standing by, an older claim) means the ARP answers
+// came from someone else, and the node keeps serving.
 func (s *stepper) peerClaim(e PeerClaim) {
-	if s.role() != Primary || !s.n.HoldsVIP || s.n.Peer.Up || s.n.ConflictSince.IsZero() {
+	if !s.n.HoldsVIP || s.n.Peer.Up || s.n.ConflictSince.IsZero() {
 		return // heartbeats decide again, or nothing is in conflict
 	}
+	me := "the " + string(s.role())
 	if !e.Answered || !e.HoldsVIP || e.Epoch <= s.n.Epoch {
 		remarks := "the peer does not confirm it holds the virtual IP"
 		if !e.Answered {
 			remarks = "the peer does not answer its authenticated API"
 		}
-		s.notice(MsgSplitBrain, "the virtual IP is also answered over ARP as if by the peer, but "+remarks+": the primary keeps it")
+		s.notice(MsgSplitBrain, "the virtual IP is also answered over ARP, but "+remarks+": "+me+" keeps it")
 		return
 	}
-	s.event(MsgSplitBrain, fmt.Sprintf("the peer confirms over its authenticated API that it holds the virtual IP (epoch %d, ours %d): its takeover is the newer claim, the primary releases it", e.Epoch, s.n.Epoch))
+	s.event(MsgSplitBrain, fmt.Sprintf("the peer confirms over its authenticated API that it holds the virtual IP (epoch %d, ours %d): its claim is newer, %s releases it", e.Epoch, s.n.Epoch, me))
 	s.release()
-	s.set(Terminated)
-	s.n.LastFailover = s.now
+	if s.role() == Primary {
+		s.set(Terminated)
+		s.n.LastFailover = s.now
+	} else {
+		s.set(SecondaryActive)
+	}
 	s.do(SendState{})
 }
 

@@ -316,11 +316,27 @@ func TestTransitions(t *testing.T) {
 			return n
 		}, t0.Add(time.Second), []Event{Heartbeat{State: PrimaryActive, Epoch: 0, HoldsVIP: true}, VIPProbe{Owner: "02:00:00:00:00:09"}},
 			check{state: FailoverActive, holds: true, epoch: 1, absent: []func([]Action) bool{removeVIP}}},
-		{"a stranger answers for the VIP a whole wait without heartbeats: secondary yields", func() Node {
+		{"a stranger answers for the VIP a whole wait without heartbeats: the secondary asks the primary, keeps the VIP meanwhile", func() Node {
 			n, _ := run(failoverActive(Manual), t0, PeerDown{}, VIPProbe{Owner: "02:00:00:00:00:09"})
 			return n
 		}, t0.Add(11 * time.Second), []Event{VIPProbe{Owner: "02:00:00:00:00:09"}},
-			check{state: SecondaryActive, epoch: 1, present: []func([]Action) bool{removeVIP}, events: []string{MsgSplitBrain, "another host"}}},
+			check{state: FailoverActive, holds: true, epoch: 1, present: []func([]Action) bool{askPeer}, absent: []func([]Action) bool{removeVIP}}},
+		{"a stranger answers for the VIP and the primary does not answer its API: the secondary keeps the VIP", func() Node {
+			n, _ := run(failoverActive(Manual), t0, PeerDown{}, VIPProbe{Owner: "02:00:00:00:00:09"})
+			return n
+		}, t0.Add(11 * time.Second), []Event{VIPProbe{Owner: "02:00:00:00:00:09"}, PeerClaim{}},
+			check{state: FailoverActive, holds: true, epoch: 1, absent: []func([]Action) bool{removeVIP}, events: []string{MsgSplitBrain, "does not answer", "the secondary keeps it"}}},
+		{"a stranger answers for the VIP and the primary confirms a newer claim over its API: the secondary releases it", func() Node {
+			n, _ := run(failoverActive(Manual), t0, PeerDown{}, VIPProbe{Owner: "02:00:00:00:00:09"})
+			return n
+		}, t0.Add(11 * time.Second), []Event{VIPProbe{Owner: "02:00:00:00:00:09"}, PeerClaim{Answered: true, HoldsVIP: true, Epoch: 2}},
+			check{state: SecondaryActive, epoch: 1, present: []func([]Action) bool{removeVIP, sendState}, events: []string{MsgSplitBrain, "the secondary releases it"}}},
+		{"ARP probes that keep seeing a conflict ask the peer at most once per failover wait", func() Node {
+			n, _ := run(failoverActive(Manual), t0, PeerDown{}, VIPProbe{Owner: "02:00:00:00:00:09"})
+			n, _ = run(n, t0.Add(11*time.Second), VIPProbe{Owner: "02:00:00:00:00:09"})
+			return n
+		}, t0.Add(15 * time.Second), []Event{VIPProbe{Owner: "02:00:00:00:00:09"}, VIPProbe{Owner: "02:00:00:00:00:09"}, PeerClaim{}},
+			check{state: FailoverActive, holds: true, epoch: 1, absent: []func([]Action) bool{askPeer, removeVIP}}},
 		{"the primary answers for the VIP a whole wait without heartbeats: the secondary's newer takeover keeps it", func() Node {
 			n, _ := run(failoverActive(Manual), t0, PeerDown{}, VIPProbe{Owner: "02:00:00:00:00:02", ByPeer: true})
 			return n

@@ -39,3 +39,37 @@ func TestSpoofedARPDoesNotEndThePrimarysService(t *testing.T) {
 		t.Errorf("the primary's events do not say it kept the VIP:\n%s", evs)
 	}
 }
+
+// TestSpoofedARPDoesNotEndTheSecondarysService: the primary is gone and
+// the secondary serves (FAILOVER_ACTIVE); a stranger on the LAN answers
+// ARP for the VIP. The secondary asks the primary over its authenticated
+// API, gets no answer, and keeps serving; before, it released the VIP
+// and nobody served. It asks at most once per failover wait.
+func TestSpoofedARPDoesNotEndTheSecondarysService(t *testing.T) {
+	testenv.Short(t, "hmd network namespace test")
+	l, p, s := newPair(t, "10.218.0", serveNames)
+	vip := l.addr(10)
+	p.kill(l)
+	s.waitState(0, "FAILOVER_ACTIVE", 15*time.Second)
+	netnstest.Eventually(t, 10*time.Second, "the secondary to hold the VIP", func() bool { return s.hasAddr(vip) })
+
+	intruder := netnstest.New(t, "intruder")
+	l.br.Attach(intruder, "eth0")
+	intruder.AddAddr("eth0", l.prefix(10)) // the VIP, from a MAC that is nobody's
+
+	for range 16 {
+		time.Sleep(500 * time.Millisecond)
+		if st := s.status().Peers[0]; st.State != "FAILOVER_ACTIVE" || !s.hasAddr(vip) {
+			evs, _ := s.hactl("events")
+			t.Fatalf("the secondary gave up its service on a stranger's ARP answer: %s, holds the VIP %v\nevents:\n%s\nsecondary output:\n%s", st.State, s.hasAddr(vip), evs, s.proc.Output())
+		}
+	}
+	evs, _ := s.hactl("events")
+	if !strings.Contains(evs, "the secondary keeps it") {
+		t.Errorf("the secondary's events do not say it kept the VIP:\n%s", evs)
+	}
+	asked := strings.Count(s.proc.Output(), "the peer did not confirm its claim of the VIP")
+	if asked == 0 || asked > 16*500/500+1 {
+		t.Errorf("the secondary asked the primary %d times in 8 s with a 500 ms wait", asked)
+	}
+}
