@@ -212,13 +212,14 @@ func TestMonitorUpRTTAndStateChange(t *testing.T) {
 }
 
 func TestMonitorOnePathSilentIsNotDown(t *testing.T) {
-	// Timings with room for a loaded CI machine: suspicion needs 300 ms of
-	// silence on every path.
-	const interval, wait = 20 * time.Millisecond, 600 * time.Millisecond
+	// Timings with room for a loaded CI machine (two CPU hogs and other
+	// tests beside it stalled a 300 ms suspicion once): suspicion needs
+	// 750 ms of silence on every path.
+	const interval, wait = 50 * time.Millisecond, 1500 * time.Millisecond
 	p := newTestPair(t, interval, wait)
 	p.a.waitEvent(t, 5*time.Second, isHeartbeat(ha.SecondaryActive))
 	p.relays["dc"].drop.Store(true)
-	time.Sleep(3 * wait)
+	time.Sleep(2 * wait)
 	st, _ := p.a.m.Status("pair-1")
 	if !st.Up || st.Paths["dc"].Up || !st.Paths["hm"].Up {
 		t.Fatalf("with dc silent and hm alive: %+v", st)
