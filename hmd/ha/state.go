@@ -276,9 +276,9 @@ type Node struct {
 	// authenticated API whether it holds the VIP (AskPeerClaim): at most
 	// once per failover wait, however often ARP probes see a conflict.
 	ClaimAskedAt time.Time `json:"claim_asked_at,omitzero"`
-	Peer          PeerView  `json:"peer"`
-	Claim         Claim     `json:"claim"`
-	Sync          SyncView  `json:"sync"`
+	Peer         PeerView  `json:"peer"`
+	Claim        Claim     `json:"claim"`
+	Sync         SyncView  `json:"sync"`
 	// ReplicaIncomplete is why this node's copy of the instance data is
 	// not complete ("" when it is): see ReplicaUsable.
 	ReplicaIncomplete string `json:"replica_incomplete,omitempty"`
