@@ -92,3 +92,10 @@ func (l licenseFiles) List() ([]licensing.Installed, error) {
 	}
 	return s.List()
 }
+
+// Summary implements webui.Licenses: the valid licenses against this
+// model's platform limits.
+func (l licenseFiles) Summary() (licensing.Summary, error) {
+	e, err := l.entitlement()
+	return e.Summary, err
+}

@@ -851,6 +851,9 @@ func TestConsoleActivatesAVirtualSecondary(t *testing.T) {
 	if got := b.text("#udi"); got != prof.ProductID+":V01:va1" {
 		t.Errorf("the primary's UDI = %q", got)
 	}
+	if got := b.text("#license-summary"); !strings.Contains(got, "CAS") || !strings.Contains(got, "WIPS") || !strings.Contains(got, "MSAP") {
+		t.Errorf("the seed's License Summary table = %q", got)
+	}
 	b.do("delete without the secondary's certificate", chromedp.SendKeys(chromedp.ID("secondary_password"), browserPassword),
 		chromedp.Click(chromedp.ID("deactivate-secondary")), chromedp.WaitVisible(chromedp.ID("secondary_fingerprint-error")))
 	if fp, err := chromedp.Run(b.ctx, chromedp.Value(chromedp.ID("secondary_fingerprint"))); err != nil || fp != sst.CertFingerprint {

@@ -34,6 +34,32 @@ type licenseRow struct {
 	File         string
 }
 
+// serviceRow is one license type of a service in the seed's summary: the
+// service's platform limit and usable total show on its first row.
+type serviceRow struct {
+	Service       string
+	First         bool
+	Span          int
+	PlatformLimit int
+	Type          string
+	Installed     int
+	// Used is what the service may use: its installed total, capped by
+	// the platform limit.
+	Used int
+}
+
+// serviceRows flattens the summary for the table.
+func serviceRows(sum licensing.Summary) []serviceRow {
+	var rows []serviceRow
+	for _, ss := range sum.Services {
+		for i, tc := range ss.Types {
+			rows = append(rows, serviceRow{Service: strings.ToUpper(string(ss.Service)), First: i == 0, Span: len(ss.Types), PlatformLimit: ss.PlatformLimit,
+				Type: tc.Feature.Label(), Installed: tc.Count, Used: ss.Effective})
+		}
+	}
+	return rows
+}
+
 // licenseWarnDays is when a license's expiry turns its badge amber (the
 // license watcher notifies at the same point).
 const licenseWarnDays = 30
@@ -43,7 +69,9 @@ type licensesData struct {
 	UDI, Model string
 	Activation string
 	Rows       []licenseRow
-	Error      string
+	// Services is the seed's "MSE License Summary" table.
+	Services []serviceRow
+	Error    string
 	// The secondary part (a primary only): its address prefilled from the
 	// first peer, the form's values and errors, and the secondary as it
 	// last answered.
@@ -98,6 +126,11 @@ func (s *Server) renderLicenses(w http.ResponseWriter, r *http.Request, cur curr
 		d.Activation = s.activation()
 		if d.Rows, err = s.licenseRows(); err != nil {
 			d.Error = err.Error()
+		}
+		if sum, err := s.opt.Licenses.Summary(); err != nil {
+			d.Error = err.Error()
+		} else {
+			d.Services = serviceRows(sum)
 		}
 	}
 	_, _, canDeactivate := s.activationBackend()

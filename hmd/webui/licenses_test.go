@@ -3,6 +3,7 @@ package webui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/hwprofiles"
 	"github.com/hafw/hafw/licensing"
 )
 
@@ -41,10 +43,18 @@ func TestLicenseSummaryPage(t *testing.T) {
 		{File: "/l/CAS-2.lic", License: licensing.License{ID: "CAS-2", Feature: licensing.CAS, Count: 50, Expires: day.AddDate(0, 0, -3)},
 			Err: errors.New("/l/CAS-2.lic: license has expired")},
 	}
+	prof, err := hwprofiles.Lookup("3310")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.lic.profile = prof
+	casLimit := prof.PlatformLimit(hwprofiles.CAS)
 	token := c.login()
 	w := c.get("/ui/licenses")
 	body := w.Body.String()
 	for _, want := range []string{
+		// The seed's summary: CAS-1 counts, the expired CAS-2 does not.
+		fmt.Sprintf(`<th scope="rowgroup" rowspan="1">CAS</th><td rowspan="1">%d</td><td>%s</td><td>100</td><td rowspan="1">%d</td>`, casLimit, licensing.CAS.Label(), min(100, casLimit)),
 		`<a href="/ui/licenses" aria-current="page">Licenses</a>`,
 		`id="udi">AIR-MSE-3310-K9:V01:mse1<`,
 		`class="badge down">Not Activated<`,

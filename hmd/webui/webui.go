@@ -60,6 +60,10 @@ type Licenses interface {
 	// List is every installed license file as verified now (License
 	// Summary).
 	List() ([]licensing.Installed, error)
+	// Summary is the seed's per-service table of the valid licenses
+	// against the platform's limits (no services when the identity is
+	// unknown).
+	Summary() (licensing.Summary, error)
 }
 
 // Options configure the console.

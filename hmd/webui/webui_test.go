@@ -21,6 +21,7 @@ import (
 
 	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/events"
+	"github.com/hafw/hafw/hwprofiles"
 	"github.com/hafw/hafw/licensing"
 )
 
@@ -114,9 +115,21 @@ type fakeLicenses struct {
 	activated bool
 	installed [][]byte
 	list      []licensing.Installed
+	// profile is the model the summary is for (none: no services).
+	profile hwprofiles.Profile
 }
 
 func (l *fakeLicenses) List() ([]licensing.Installed, error) { return l.list, nil }
+
+func (l *fakeLicenses) Summary() (licensing.Summary, error) {
+	var valid []licensing.License
+	for _, in := range l.list {
+		if in.Err == nil {
+			valid = append(valid, in.License)
+		}
+	}
+	return licensing.Summarize(l.profile, valid), nil
+}
 
 func (l *fakeLicenses) Activated() (bool, error) { return l.activated, nil }
 
