@@ -385,3 +385,38 @@ func mustList(t *testing.T, b Boot) []string {
 	}
 	return l
 }
+
+// The other slot can be booted once only when it has booted well; the
+// engineer is told why not otherwise.
+func TestOtherSlotEntry(t *testing.T) {
+	entries := []string{"hafw-a.conf", "hafw-a-recovery.conf", "hafw-b.conf", "hafw-b-recovery.conf"}
+	good := Slots{Active: "a", Slots: map[string]Slot{"a": {Version: "2", State: StateGood}, "b": {Version: "1", State: StateGood}}}
+	with := func(state, failure string) Slots {
+		s := Slots{Active: "a", Slots: map[string]Slot{"a": good.Slots["a"], "b": {Version: "1", State: state, Failure: failure}}}
+		return s
+	}
+	for _, c := range []struct {
+		name     string
+		s        Slots
+		entries  []string
+		booted   string
+		recovery bool
+		want     string
+		err      string
+	}{
+		{"the other slot", good, entries, "hafw-a.conf", false, "hafw-b.conf", ""},
+		{"its recovery entry", good, entries, "hafw-a.conf", true, "hafw-b-recovery.conf", ""},
+		{"booted from b's recovery entry", good, entries, "hafw-b-recovery.conf", false, "hafw-a.conf", ""},
+		{"no EFI variables: slots.json's active slot", good, entries, "", false, "hafw-b.conf", ""},
+		{"empty", with(StateEmpty, ""), entries, "hafw-a.conf", false, "", "slot B holds no firmware"},
+		{"failed", with(StateFailed, "hmd did not come up"), entries, "hafw-a.conf", false, "", "failed its trial (hmd did not come up)"},
+		{"pending", with(StatePending, ""), entries, "hafw-a.conf", false, "", "pending its first boot"},
+		{"writing", with(StateWriting, ""), entries, "hafw-a.conf", false, "", "was being written"},
+		{"entry missing", good, entries[:2], "hafw-a.conf", false, "", "no loader entry hafw-b.conf"},
+	} {
+		got, err := otherSlotEntry(c.s, c.entries, c.booted, c.recovery)
+		if got != c.want || (c.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("%s: %q, %v; want %q, an error with %q", c.name, got, err, c.want, c.err)
+		}
+	}
+}

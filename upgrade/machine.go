@@ -120,6 +120,51 @@ func (m Machine) Status() ([]SlotReport, error) {
 	return Report(s, entries, m.booted()), nil
 }
 
+// OtherSlotEntry is the loader entry that boots, once, the slot other
+// than the running one (its recovery entry with recovery): for a field
+// engineer who wants the previous firmware back for a boot, say to compare
+// a fault. Only a slot that has booted well (good) may be picked: an
+// empty, interrupted, failed or untried slot is refused with its state.
+func (m Machine) OtherSlotEntry(recovery bool) (string, error) {
+	s, err := ReadSlots(m.Boot)
+	if err != nil {
+		return "", err
+	}
+	entries, err := m.Boot.List(EntriesDir)
+	if err != nil {
+		return "", err
+	}
+	return otherSlotEntry(s, entries, m.booted(), recovery)
+}
+
+func otherSlotEntry(s Slots, entries []string, booted string, recovery bool) (string, error) {
+	running := BootedSlot(booted)
+	if running == "" {
+		running = s.Active
+	}
+	other := Other(running)
+	sl := s.Slots[other]
+	if sl.State != StateGood {
+		what := "holds no firmware"
+		switch sl.State {
+		case StateFailed:
+			what = "failed its trial (" + sl.Failure + ")"
+		case StatePending:
+			what = "is pending its first boot (it boots next on trial anyway)"
+		case StateWriting:
+			what = "was being written"
+		}
+		return "", fmt.Errorf("slot %s %s: only a slot that has booted well can be chosen", strings.ToUpper(other), what)
+	}
+	want := EntryName(other, recovery, 0)
+	for _, e := range entries {
+		if e == want {
+			return want, nil
+		}
+	}
+	return "", fmt.Errorf("slot %s (version %s) has no loader entry %s on the boot partition", strings.ToUpper(other), sl.Version, want)
+}
+
 // Install verifies the bundle at path against this appliance and installs
 // it into the inactive slot (Installer.Install).
 func (m Machine) Install(ctx context.Context, path string, allowDowngrade bool, progress Progress) (*Installed, error) {
