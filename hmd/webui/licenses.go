@@ -109,13 +109,12 @@ func (s *Server) activationBackend() (api.ActivationBackend, api.SecondaryBacken
 }
 
 func (s *Server) licensesPage(w http.ResponseWriter, r *http.Request, cur current) {
-	values := map[string]string{}
-	s.renderLicenses(w, r, cur, http.StatusOK, values, formAnswer{})
+	s.renderLicenses(w, r, cur, map[string]string{}, formAnswer{})
 }
 
 // renderLicenses renders the page with the secondary form's values and
 // the answer to its last post.
-func (s *Server) renderLicenses(w http.ResponseWriter, r *http.Request, cur current, code int, values map[string]string, a formAnswer) {
+func (s *Server) renderLicenses(w http.ResponseWriter, r *http.Request, cur current, values map[string]string, a formAnswer) {
 	v, err := s.baseView(r, cur, "License Summary", "licenses")
 	if err != nil {
 		s.fail(w, err)
@@ -144,6 +143,7 @@ func (s *Server) renderLicenses(w http.ResponseWriter, r *http.Request, cur curr
 	if a.secondary != nil && d.Values["secondary_fingerprint"] == "" {
 		d.Values["secondary_fingerprint"] = a.secondary.Fingerprint
 	}
+	code := http.StatusOK
 	if a.err != nil {
 		code = api.FromValidation(a.err).Code
 		d.Errors, d.FormError = formErrors(a.err, pairFields())
@@ -205,8 +205,8 @@ func (s *Server) licenseRows() ([]licenseRow, error) {
 	return rows, nil
 }
 
-// secondaryValues keeps what the operator typed in the secondary form,
-// except the password.
+// secondaryValues keeps what the operator typed in a secondary form
+// (License Summary, Recovery), except the passwords.
 func secondaryValues(form url.Values) map[string]string {
 	return map[string]string{
 		"secondary_ip":          strings.TrimSpace(form.Get("secondary_ip")),
@@ -219,18 +219,18 @@ func (s *Server) licensesInspect(w http.ResponseWriter, r *http.Request, cur cur
 	values := secondaryValues(r.PostForm)
 	_, sb, ok := s.activationBackend()
 	if !ok {
-		s.renderLicenses(w, r, cur, http.StatusOK, values, formAnswer{err: api.Errorf(http.StatusNotImplemented, "this appliance cannot ask a secondary")})
+		s.renderLicenses(w, r, cur, values, formAnswer{err: api.Errorf(http.StatusNotImplemented, "this appliance cannot ask a secondary")})
 		return
 	}
 	req, err := secondaryRequest(r.PostForm, nil)
 	if err == nil {
 		var info api.IdentityInfo
 		if info, err = sb.InspectSecondary(r.Context(), req.SecondaryRequest); err == nil {
-			s.renderLicenses(w, r, cur, http.StatusOK, values, formAnswer{secondary: &info})
+			s.renderLicenses(w, r, cur, values, formAnswer{secondary: &info})
 			return
 		}
 	}
-	s.renderLicenses(w, r, cur, http.StatusOK, values, formAnswer{err: err})
+	s.renderLicenses(w, r, cur, values, formAnswer{err: err})
 }
 
 // licensesDeactivate is "Delete Secondary Activation license". A request
@@ -240,22 +240,22 @@ func (s *Server) licensesDeactivate(w http.ResponseWriter, r *http.Request, cur 
 	values := secondaryValues(r.PostForm)
 	ab, sb, ok := s.activationBackend()
 	if !ok {
-		s.renderLicenses(w, r, cur, http.StatusOK, values, formAnswer{err: api.Errorf(http.StatusNotImplemented, "this appliance cannot delete a secondary's license")})
+		s.renderLicenses(w, r, cur, values, formAnswer{err: api.Errorf(http.StatusNotImplemented, "this appliance cannot delete a secondary's license")})
 		return
 	}
 	req, err := api.Decode[api.DeactivateRequest](formJSON(r.PostForm, "secondary_ip", "secondary_password", "secondary_fingerprint"))
 	if err != nil {
-		s.renderLicenses(w, r, cur, http.StatusOK, values, s.confirmPin(r, sb, req.SecondaryRequest, values, err, "delete again"))
+		s.renderLicenses(w, r, cur, values, s.confirmPin(r, sb, req.SecondaryRequest, values, err, "delete again"))
 		return
 	}
 	res, err := ab.DeactivateSecondary(r.Context(), req)
 	if err != nil {
 		s.log.Info("secondary activation license delete refused", "secondary", req.SecondaryIP, "err", err)
-		s.renderLicenses(w, r, cur, http.StatusOK, values, formAnswer{err: err})
+		s.renderLicenses(w, r, cur, values, formAnswer{err: err})
 		return
 	}
 	s.log.Info("secondary activation license deleted from the console", "secondary", req.SecondaryIP, "result", res.Message)
-	s.renderLicenses(w, r, cur, http.StatusOK, values, formAnswer{secondary: &res.Identity, message: res.Message})
+	s.renderLicenses(w, r, cur, values, formAnswer{secondary: &res.Identity, message: res.Message})
 }
 
 // formJSON is the named form fields (trimmed, passwords as typed) as the

@@ -2,7 +2,6 @@ package webui
 
 import (
 	"net/http"
-	"net/url"
 
 	"github.com/hafw/hafw/appliance"
 	"github.com/hafw/hafw/hmd/api"
@@ -83,11 +82,6 @@ func (s *Server) renderRecovery(w http.ResponseWriter, v view, values map[string
 	s.render(w, code, "recovery", v)
 }
 
-// recoveryValues keeps what the operator typed, except the passwords.
-func recoveryValues(form url.Values) map[string]string {
-	return secondaryValues(form)
-}
-
 // recoveryInspect is the page's Check secondary.
 func (s *Server) recoveryInspect(w http.ResponseWriter, r *http.Request, cur current) {
 	v, err := s.baseView(r, cur, "Recovery", "recovery")
@@ -97,18 +91,18 @@ func (s *Server) recoveryInspect(w http.ResponseWriter, r *http.Request, cur cur
 	}
 	_, sb, ok := s.recoveryBackend()
 	if !ok {
-		s.renderRecovery(w, v, recoveryValues(r.PostForm), formAnswer{err: api.Errorf(http.StatusNotImplemented, "this appliance cannot ask a secondary for a restore")})
+		s.renderRecovery(w, v, secondaryValues(r.PostForm), formAnswer{err: api.Errorf(http.StatusNotImplemented, "this appliance cannot ask a secondary for a restore")})
 		return
 	}
 	req, err := secondaryRequest(r.PostForm, nil)
 	if err == nil {
 		var info api.IdentityInfo
 		if info, err = sb.InspectSecondary(r.Context(), req.SecondaryRequest); err == nil {
-			s.renderRecovery(w, v, recoveryValues(r.PostForm), formAnswer{secondary: &info})
+			s.renderRecovery(w, v, secondaryValues(r.PostForm), formAnswer{secondary: &info})
 			return
 		}
 	}
-	s.renderRecovery(w, v, recoveryValues(r.PostForm), formAnswer{err: err})
+	s.renderRecovery(w, v, secondaryValues(r.PostForm), formAnswer{err: err})
 }
 
 // recoveryRestore is Restore: the API's decoder checks the form, a form
@@ -120,7 +114,7 @@ func (s *Server) recoveryRestore(w http.ResponseWriter, r *http.Request, cur cur
 		s.fail(w, err)
 		return
 	}
-	values := recoveryValues(r.PostForm)
+	values := secondaryValues(r.PostForm)
 	rr, sb, ok := s.recoveryBackend()
 	if !ok {
 		s.renderRecovery(w, v, values, formAnswer{err: api.Errorf(http.StatusNotImplemented, "this appliance cannot ask a secondary for a restore")})
