@@ -162,6 +162,9 @@ type Replication struct {
 	Reason     string  `json:"reason,omitempty"`
 	Resent     uint64  `json:"resent"`
 	Stalls     uint64  `json:"stalls"`
+	// Protocol is the replication protocol version the two sides agreed
+	// (they may run different firmware during a rolling upgrade).
+	Protocol uint8 `json:"protocol,omitempty"`
 }
 
 // FailoverWait returns the peer's failover wait as a duration.

@@ -339,9 +339,8 @@ func readMeta(tx *bolt.Tx) meta {
 	if h := b.Get(metaHistory); h != nil {
 		// Written by writeMeta only; a decode failure means corruption,
 		// which bbolt's own checks would have caught first.
-		hello, err := replicate.DecodeHello(h)
-		if err == nil {
-			m.history = hello.History
+		if hist, err := replicate.DecodeHistory(h); err == nil {
+			m.history = hist
 		}
 	}
 	return m
@@ -353,8 +352,7 @@ func writeMeta(tx *bolt.Tx, m meta) error {
 		b.Put(metaLast, binary.BigEndian.AppendUint64(nil, m.last)),
 		b.Put(metaFirst, binary.BigEndian.AppendUint64(nil, m.first)),
 		b.Put(metaEpoch, binary.BigEndian.AppendUint64(nil, m.epoch)),
-		// The history is stored in Hello's encoding: one codec for it.
-		b.Put(metaHistory, replicate.EncodeHello(replicate.Hello{History: m.history})),
+		b.Put(metaHistory, replicate.EncodeHistory(m.history)),
 	)
 }
 

@@ -483,7 +483,7 @@ func (h *SyncHook) Replication(n int) (api.Replication, bool) {
 	}
 	return api.Replication{State: st.State, Mode: string(st.Mode), Percent: st.Percent, LastSeq: st.LastSeq,
 		AckedSeq: st.AckedSeq, Lag: st.Lag, LagBytes: st.LagBytes, LagSeconds: st.LagSeconds,
-		Reason: st.Reason, Resent: st.Resent, Stalls: st.Stalls}, true
+		Reason: st.Reason, Resent: st.Resent, Stalls: st.Stalls, Protocol: st.Protocol}, true
 }
 
 // Status returns the replication status of slot n as the active side sees

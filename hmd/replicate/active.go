@@ -2,6 +2,7 @@ package replicate
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -36,6 +37,9 @@ type ActiveOptions struct {
 	// when State or Percent change.
 	OnStatus func(Status)
 	Logger   *slog.Logger
+	// Protocols are the protocol versions offered (Speaks when zero; tests
+	// stand in for other firmware with it).
+	Protocols Protocols
 }
 
 // Active is the replication sender of the node that serves the instance.
@@ -306,7 +310,8 @@ func (a *Active) session(ctx context.Context, conn net.Conn) error {
 	a.mu.Unlock()
 	s := &sender{a: a, gen: gen, conn: conn, w: bufio.NewWriterSize(conn, 256<<10), r: NewReader(conn)}
 	last, first, epoch, hist := a.opt.Log.Position()
-	if err := s.send(MsgHello, EncodeHello(Hello{Epoch: epoch, LastSeq: last, FirstSeq: first, History: hist})); err != nil {
+	speaks := cmp.Or(a.opt.Protocols, Speaks)
+	if err := s.send(MsgHello, EncodeHello(Hello{Epoch: epoch, LastSeq: last, FirstSeq: first, History: hist, Protocols: speaks})); err != nil {
 		return err
 	}
 	if err := s.flush(); err != nil {
@@ -327,6 +332,10 @@ func (a *Active) session(ctx context.Context, conn net.Conn) error {
 	if err != nil {
 		return err
 	}
+	if sh.Protocol < speaks.Min || sh.Protocol > speaks.Max {
+		return fmt.Errorf("the standby chose replication protocol version %d, which this active (%s) does not speak", sh.Protocol, speaks)
+	}
+	a.update(func(st *Status) { st.Protocol = sh.Protocol })
 	fork := ForkPoint(hist, last, sh.History, sh.LastSeq)
 	if fork == sh.LastSeq && fork > 0 && !a.holdsEntry(fork, sh.LastDigest) {
 		// The standby's last entry is one shipped before its commit

@@ -13,8 +13,8 @@ import (
 // decodes to must encode back to the same bytes.
 func FuzzReader(f *testing.F) {
 	f.Add(sampleEntry().Frame())
-	f.Add(AppendFrame(nil, MsgHello, EncodeHello(Hello{Epoch: 3, LastSeq: 9, FirstSeq: 1, History: []EpochStart{{2, 1}, {3, 5}}})))
-	f.Add(AppendFrame(nil, MsgStandby, EncodeStandbyHello(StandbyHello{LastSeq: 4, SnapID: 7, SnapOffset: 10})))
+	f.Add(AppendFrame(nil, MsgHello, EncodeHello(Hello{Epoch: 3, LastSeq: 9, FirstSeq: 1, History: []EpochStart{{2, 1}, {3, 5}}, Protocols: Speaks})))
+	f.Add(AppendFrame(nil, MsgStandby, EncodeStandbyHello(StandbyHello{LastSeq: 4, SnapID: 7, SnapOffset: 10, Protocol: 1})))
 	f.Add(AppendFrame(nil, MsgPlan, EncodePlan(Plan{Kind: PlanSnapshot, SnapID: 7, Size: 100, Offset: 10})))
 	f.Add(AppendFrame(nil, MsgSnapChunk, EncodeSnapChunk(SnapChunk{ID: 7, Offset: 10, Data: []byte("xyz")})))
 	f.Add(AppendFrame(nil, MsgSnapEnd, EncodeSnapEnd(SnapEnd{ID: 7, Size: 100, Seq: 4})))

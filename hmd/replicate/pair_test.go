@@ -32,6 +32,9 @@ type node struct {
 	dir string
 	db  *instance.DB
 	id  tlsid.Identity
+	// speaks stands in for another firmware's protocol versions (zero:
+	// this build's).
+	speaks replicate.Protocols
 }
 
 func newNode(t testing.TB, name string) *node {
@@ -61,7 +64,7 @@ func quiet() *slog.Logger {
 func (n *node) standby(active *node, useTLS bool) (sb *replicate.Standby, addr string, stop func()) {
 	t := n.t
 	t.Helper()
-	sb, err := replicate.NewStandby(replicate.StandbyOptions{Log: n.db, QuarantineDir: filepath.Join(n.dir, "quarantine"), StallTimeout: 2 * time.Second, Logger: quiet()})
+	sb, err := replicate.NewStandby(replicate.StandbyOptions{Log: n.db, QuarantineDir: filepath.Join(n.dir, "quarantine"), StallTimeout: 2 * time.Second, Logger: quiet(), Protocols: n.speaks})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +127,7 @@ func (n *node) active(addr string, o activeOpts) (a *replicate.Active, stop func
 	}
 	a, err := replicate.NewActive(replicate.ActiveOptions{Log: n.db, Mode: o.mode, Dial: dial,
 		AckTimeout: 5 * time.Second, ProtectionWait: 300 * time.Millisecond, StallTimeout: max(o.stall, 2*time.Second),
-		Retry: 50 * time.Millisecond, Logger: quiet()})
+		Retry: 50 * time.Millisecond, Logger: quiet(), Protocols: n.speaks})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -759,4 +762,45 @@ func TestStrangersConnectsDoNotEndTheSession(t *testing.T) {
 		t.Fatalf("replication %s after %d strangers' connects: %+v", st.State, connects.Load(), st)
 	}
 	t.Logf("%d commits, all replicated, during %d strangers' connects", commits, connects.Load())
+}
+
+// TestProtocolNegotiation: during a rolling upgrade the two sides run
+// different firmware. They replicate with the newest protocol version
+// both speak, and when they share none the standby refuses with both
+// ranges, which the active reports as its reason.
+func TestProtocolNegotiation(t *testing.T) {
+	for _, c := range []struct {
+		name            string
+		active, standby replicate.Protocols
+		want            uint8 // 0: refused
+	}{
+		{"same firmware", replicate.Protocols{}, replicate.Protocols{}, replicate.ProtocolMax},
+		{"newer active", replicate.Protocols{Min: 1, Max: 2}, replicate.Protocols{Min: 1, Max: 1}, 1},
+		{"newer standby (the secondary is upgraded first)", replicate.Protocols{Min: 1, Max: 1}, replicate.Protocols{Min: 1, Max: 2}, 1},
+		{"no common version", replicate.Protocols{Min: 1, Max: 1}, replicate.Protocols{Min: 2, Max: 3}, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, s := newNode(t, "p"), newNode(t, "s")
+			p.speaks, s.speaks = c.active, c.standby
+			put(t, p.db, "k", "v")
+			_, addr, _ := s.standby(p, false)
+			a, _ := p.active(addr, activeOpts{mode: replicate.MaxAvailability})
+			if c.want == 0 {
+				waitFor(t, "the refusal as the reason", func() bool {
+					return strings.Contains(a.Status().Reason, "no common replication protocol: the active speaks version 1, this standby versions 2–3")
+				})
+				if st := a.Status(); st.State == replicate.StateUp || last(s.db) != 0 {
+					t.Fatalf("replicated without a common protocol: %+v, standby holds %d", st, last(s.db))
+				}
+				return
+			}
+			waitUp(t, a)
+			if st := a.Status(); st.Protocol != c.want {
+				t.Fatalf("protocol %d, want %d", st.Protocol, c.want)
+			}
+			if digest(t, p.db) != digest(t, s.db) {
+				t.Fatal("the standby's copy differs")
+			}
+		})
+	}
 }

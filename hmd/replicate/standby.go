@@ -2,6 +2,7 @@ package replicate
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -33,6 +34,8 @@ type StandbyOptions struct {
 	// (hmd turns it into an event).
 	OnQuarantine func(path string, entries int)
 	Logger       *slog.Logger
+	// Protocols are the protocol versions accepted (Speaks when zero).
+	Protocols Protocols
 }
 
 // Standby receives the active's log. It refuses connections while this
@@ -216,6 +219,13 @@ func (s *Standby) Serve(ctx context.Context, conn net.Conn) error {
 	if err != nil {
 		return err
 	}
+	speaks := cmp.Or(s.opt.Protocols, Speaks)
+	protocol, ok := Negotiate(hello.Protocols, speaks)
+	if !ok {
+		why := fmt.Sprintf("no common replication protocol: the active speaks %s, this standby %s; upgrade the older side (a rolling upgrade upgrades the secondary first)", hello.Protocols, speaks)
+		reply(MsgRefuse, []byte(why))
+		return errors.New(why)
+	}
 	s.mu.Lock()
 	serving := s.serving
 	s.mu.Unlock()
@@ -224,7 +234,7 @@ func (s *Standby) Serve(ctx context.Context, conn net.Conn) error {
 		return errors.New("refused replication: this node serves the instance")
 	}
 	last, _, _, hist := s.opt.Log.Position()
-	sh := StandbyHello{LastSeq: last, History: hist}
+	sh := StandbyHello{LastSeq: last, History: hist, Protocol: protocol}
 	sh.SnapID, sh.SnapOffset = s.partialSnapshot()
 	// The log may no longer hold its last entry (an undo back to just
 	// before the oldest kept one): the digest stays zero, "cannot tell".

@@ -41,4 +41,7 @@ type Status struct {
 	// interruption (0 when it started from the beginning).
 	ResumedAt      uint64 `json:"resumed_at"`
 	EntriesShipped uint64 `json:"entries_shipped"`
+	// Protocol is the replication protocol version of the session (0
+	// before the first handshake).
+	Protocol uint8 `json:"protocol,omitempty"`
 }

@@ -41,7 +41,7 @@ func fakeStandby(t *testing.T, holds uint64, ack func(seq uint64) uint64) string
 				if err != nil {
 					return
 				}
-				c.Write(replicate.AppendFrame(nil, replicate.MsgStandby, replicate.EncodeStandbyHello(replicate.StandbyHello{LastSeq: holds, History: h.History})))
+				c.Write(replicate.AppendFrame(nil, replicate.MsgStandby, replicate.EncodeStandbyHello(replicate.StandbyHello{LastSeq: holds, History: h.History, Protocol: replicate.ProtocolMax})))
 				for {
 					f, _, err := r.Next()
 					if err != nil {
@@ -107,7 +107,7 @@ func TestSnapshotLargerThanFreeSpaceIsRefused(t *testing.T) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(30 * time.Second))
 	r := replicate.NewReader(c)
-	c.Write(replicate.AppendFrame(nil, replicate.MsgHello, replicate.EncodeHello(replicate.Hello{Epoch: 2, LastSeq: 10, FirstSeq: 1})))
+	c.Write(replicate.AppendFrame(nil, replicate.MsgHello, replicate.EncodeHello(replicate.Hello{Epoch: 2, LastSeq: 10, FirstSeq: 1, Protocols: replicate.Speaks})))
 	if f, _, err := r.Next(); err != nil || f.Type != replicate.MsgStandby {
 		t.Fatalf("standby hello: %v %v", f.Type, err)
 	}

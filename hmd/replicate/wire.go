@@ -241,6 +241,40 @@ type EpochStart struct {
 	Seq   uint64
 }
 
+// Protocol versions. The two sides of a pair run different firmware
+// during a rolling upgrade: the active says which versions it speaks
+// (Hello.Protocols), the standby picks the newest both speak or refuses
+// with both ranges (StandbyHello.Protocol). Version 1 is this wire format.
+const (
+	ProtocolMin = 1
+	ProtocolMax = 1
+)
+
+// Protocols is a range of protocol versions one side speaks.
+type Protocols struct{ Min, Max uint8 }
+
+// Speaks is the range this build speaks.
+var Speaks = Protocols{Min: ProtocolMin, Max: ProtocolMax}
+
+func (p Protocols) String() string {
+	if p.Min == p.Max {
+		return fmt.Sprintf("version %d", p.Min)
+	}
+	return fmt.Sprintf("versions %d–%d", p.Min, p.Max)
+}
+
+// Negotiate is the newest version both ranges hold (ok false when none):
+// the standby's choice.
+func Negotiate(active, standby Protocols) (v uint8, ok bool) {
+	v = min(active.Max, standby.Max)
+	return v, v >= max(active.Min, standby.Min) && v > 0
+}
+
+// The handshake's fields after the first version's are optional on
+// decode (absent: version 1), and bytes after the fields a build knows
+// are ignored: a newer peer's longer Hello still decodes, and the
+// negotiation, not a decode error, says whether the two can talk.
+
 // Hello opens a connection: the active side says who it is.
 type Hello struct {
 	Epoch   uint64
@@ -249,6 +283,8 @@ type Hello struct {
 	// history is gone and needs a full copy.
 	FirstSeq uint64
 	History  []EpochStart
+	// Protocols are the protocol versions the active speaks.
+	Protocols Protocols
 }
 
 // StandbyHello is the standby's answer: what it holds, and a partial
@@ -264,6 +300,8 @@ type StandbyHello struct {
 	// never committed and whose sequence number it has reused since: equal
 	// epoch histories do not show that, a different digest does.
 	LastDigest [32]byte
+	// Protocol is the version the standby chose (Negotiate).
+	Protocol uint8
 }
 
 // PlanKind says how the active side brings the standby up to date.
@@ -309,7 +347,8 @@ func EncodeHello(h Hello) []byte {
 	b := binary.BigEndian.AppendUint64(nil, h.Epoch)
 	b = binary.BigEndian.AppendUint64(b, h.LastSeq)
 	b = binary.BigEndian.AppendUint64(b, h.FirstSeq)
-	return appendHistory(b, h.History)
+	b = appendHistory(b, h.History)
+	return append(b, h.Protocols.Min, h.Protocols.Max)
 }
 
 // DecodeHello decodes a Hello payload.
@@ -317,8 +356,33 @@ func DecodeHello(b []byte) (Hello, error) {
 	d := decoder{b: b}
 	h := Hello{Epoch: d.u64(), LastSeq: d.u64(), FirstSeq: d.u64()}
 	h.History = d.history()
+	h.Protocols = Protocols{Min: 1, Max: 1}
+	if d.err == nil && len(d.b) >= 2 {
+		h.Protocols = Protocols{Min: d.u8(), Max: d.u8()}
+	}
+	if d.err != nil {
+		return Hello{}, fmt.Errorf("decode hello: %w", d.err)
+	}
+	if h.Protocols.Min == 0 || h.Protocols.Min > h.Protocols.Max {
+		return Hello{}, fmt.Errorf("decode hello: protocol range %d–%d", h.Protocols.Min, h.Protocols.Max)
+	}
+	return h, nil
+}
+
+// EncodeHistory is an epoch history as the instance database stores it:
+// the first format of a Hello that holds only the history. It never
+// changes, so that a firmware rolled back reads what a newer one wrote.
+func EncodeHistory(h []EpochStart) []byte {
+	return appendHistory(make([]byte, 24), h)
+}
+
+// DecodeHistory reads what EncodeHistory wrote.
+func DecodeHistory(b []byte) ([]EpochStart, error) {
+	d := decoder{b: b}
+	d.take(24)
+	h := d.history()
 	if err := d.done(); err != nil {
-		return Hello{}, fmt.Errorf("decode hello: %w", err)
+		return nil, fmt.Errorf("decode epoch history: %w", err)
 	}
 	return h, nil
 }
@@ -329,7 +393,8 @@ func EncodeStandbyHello(h StandbyHello) []byte {
 	b = appendHistory(b, h.History)
 	b = binary.BigEndian.AppendUint64(b, h.SnapID)
 	b = binary.BigEndian.AppendUint64(b, h.SnapOffset)
-	return append(b, h.LastDigest[:]...)
+	b = append(b, h.LastDigest[:]...)
+	return append(b, h.Protocol)
 }
 
 // DecodeStandbyHello decodes a StandbyHello payload.
@@ -339,8 +404,12 @@ func DecodeStandbyHello(b []byte) (StandbyHello, error) {
 	h.History = d.history()
 	h.SnapID, h.SnapOffset = d.u64(), d.u64()
 	copy(h.LastDigest[:], d.take(32))
-	if err := d.done(); err != nil {
-		return StandbyHello{}, fmt.Errorf("decode standby hello: %w", err)
+	h.Protocol = 1
+	if d.err == nil && len(d.b) >= 1 {
+		h.Protocol = d.u8()
+	}
+	if d.err != nil {
+		return StandbyHello{}, fmt.Errorf("decode standby hello: %w", d.err)
 	}
 	return h, nil
 }

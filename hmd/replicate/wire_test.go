@@ -73,11 +73,11 @@ func TestReaderRefusesAbsurdLength(t *testing.T) {
 
 func TestMessagesRoundTrip(t *testing.T) {
 	hist := []EpochStart{{Epoch: 2, Seq: 1}, {Epoch: 5, Seq: 90}}
-	h := Hello{Epoch: 5, LastSeq: 100, FirstSeq: 3, History: hist}
+	h := Hello{Epoch: 5, LastSeq: 100, FirstSeq: 3, History: hist, Protocols: Protocols{Min: 1, Max: 3}}
 	if got, err := DecodeHello(EncodeHello(h)); err != nil || !reflect.DeepEqual(got, h) {
 		t.Errorf("hello: %+v %v", got, err)
 	}
-	sh := StandbyHello{LastSeq: 95, History: hist, SnapID: 9, SnapOffset: 4096, LastDigest: [32]byte{1, 2, 31: 3}}
+	sh := StandbyHello{LastSeq: 95, History: hist, SnapID: 9, SnapOffset: 4096, LastDigest: [32]byte{1, 2, 31: 3}, Protocol: 2}
 	if got, err := DecodeStandbyHello(EncodeStandbyHello(sh)); err != nil || !reflect.DeepEqual(got, sh) {
 		t.Errorf("standby hello: %+v %v", got, err)
 	}
@@ -92,6 +92,54 @@ func TestMessagesRoundTrip(t *testing.T) {
 	c := SnapChunk{ID: 9, Offset: 8, Data: []byte("abc")}
 	if got, err := DecodeSnapChunk(EncodeSnapChunk(c)); err != nil || !reflect.DeepEqual(got, c) {
 		t.Errorf("chunk: %+v %v", got, err)
+	}
+}
+
+// The handshake stays decodable across firmware versions: a Hello or
+// StandbyHello of the first format (no protocol fields) is version 1, a
+// newer peer's longer one decodes, and a nonsense range is refused.
+func TestHandshakeAcrossVersions(t *testing.T) {
+	hist := []EpochStart{{Epoch: 2, Seq: 1}}
+	full := EncodeHello(Hello{Epoch: 2, LastSeq: 7, FirstSeq: 1, History: hist, Protocols: Protocols{Min: 1, Max: 1}})
+	first := full[:len(full)-2] // without the protocol range
+	if h, err := DecodeHello(first); err != nil || h.Protocols != (Protocols{Min: 1, Max: 1}) || h.LastSeq != 7 {
+		t.Errorf("first-format hello: %+v %v", h, err)
+	}
+	newer := append(EncodeHello(Hello{Epoch: 2, LastSeq: 7, FirstSeq: 1, History: hist, Protocols: Protocols{Min: 2, Max: 4}}), 0xde, 0xad)
+	if h, err := DecodeHello(newer); err != nil || h.Protocols != (Protocols{Min: 2, Max: 4}) {
+		t.Errorf("a newer, longer hello: %+v %v", h, err)
+	}
+	for _, bad := range []Protocols{{0, 0}, {0, 2}, {3, 2}} {
+		if _, err := DecodeHello(EncodeHello(Hello{History: hist, Protocols: bad})); err == nil {
+			t.Errorf("protocol range %v accepted", bad)
+		}
+	}
+	// The instance database keeps its history in the first format, which
+	// every firmware reads.
+	if got := EncodeHistory(hist); !bytes.Equal(got, EncodeHello(Hello{History: hist, Protocols: Speaks})[:len(got)]) || len(got) != len(full)-2 {
+		t.Errorf("stored history %x is not the first Hello format", got)
+	}
+	if got, err := DecodeHistory(EncodeHistory(hist)); err != nil || !reflect.DeepEqual(got, hist) {
+		t.Errorf("history round trip: %v %v", got, err)
+	}
+	sh := EncodeStandbyHello(StandbyHello{LastSeq: 3, History: hist, Protocol: 1})
+	if got, err := DecodeStandbyHello(sh[:len(sh)-1]); err != nil || got.Protocol != 1 {
+		t.Errorf("first-format standby hello: %+v %v", got, err)
+	}
+	for _, c := range []struct {
+		active, standby Protocols
+		want            uint8
+		ok              bool
+	}{
+		{Protocols{1, 1}, Protocols{1, 1}, 1, true},
+		{Protocols{1, 3}, Protocols{1, 2}, 2, true},
+		{Protocols{2, 3}, Protocols{1, 2}, 2, true},
+		{Protocols{1, 1}, Protocols{2, 3}, 0, false},
+		{Protocols{3, 4}, Protocols{1, 2}, 0, false},
+	} {
+		if v, ok := Negotiate(c.active, c.standby); ok != c.ok || (ok && v != c.want) {
+			t.Errorf("Negotiate(%v, %v) = %d, %v; want %d, %v", c.active, c.standby, v, ok, c.want, c.ok)
+		}
 	}
 }
 
