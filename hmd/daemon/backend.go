@@ -35,6 +35,9 @@ func (d *Daemon) Status(ctx context.Context) (api.Status, error) {
 			hb := d.heartbeatStatus(p.cfg)
 			ps := peerStatus(d.role() == ha.Primary, p.cfg, p.node, hb, rejects)
 			applyVersion(&ps, d.opt.Version, hb)
+			if w := d.quarantineWarning(p.cfg.HIP); w != "" {
+				ps.Warnings = append(ps.Warnings, w)
+			}
 			if r, ok := d.opt.Data.(ReplicationReporter); ok && p.node.HoldsVIP {
 				if rep, ok := r.Replication(p.cfg.InstanceSlot); ok {
 					ps.Replication, ps.DataReplication = &rep, rep.State

@@ -198,6 +198,9 @@ type Daemon struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// divergent maps a peer's address to the remarks of the last
+	// quarantine of divergent writes in its pair (this run).
+	divergent sync.Map
 
 	// Owned by the loop goroutine.
 	peers    []*peer

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hafw/hafw/hmd/events"
 	"github.com/hafw/hafw/hmd/ha"
+	"github.com/hafw/hafw/hmd/instance"
 )
 
 // ReplicaChecker is implemented by an Instance that knows whether its local
@@ -38,6 +39,9 @@ func (d *Daemon) feedReplica(i int) {
 // this is callable from any goroutine; a failed save stays in memory and is
 // logged.
 func (d *Daemon) Event(peer netip.Addr, description, remarks string) {
+	if description == instance.MsgQuarantined {
+		d.divergent.Store(peer, remarks)
+	}
 	e := events.Event{Time: time.Now(), Description: description, GeneratedBy: d.role().GeneratedBy(), Remarks: remarks}
 	if peer.IsValid() {
 		e.Peer = peer.String()
@@ -45,4 +49,16 @@ func (d *Daemon) Event(peer netip.Addr, description, remarks string) {
 	if err := d.events.Append(e); err != nil {
 		d.log.Error("append event", "description", description, "err", err)
 	}
+}
+
+// quarantineWarning is the status warning of a pair whose divergent
+// writes this run has quarantined ("" when none): the events log has the
+// row, but a row scrolls away and these writes wait for a person.
+func (d *Daemon) quarantineWarning(peer netip.Addr) string {
+	v, ok := d.divergent.Load(peer)
+	if !ok {
+		return ""
+	}
+	return "Writes this appliance accepted while both sides served were quarantined, not merged: " + v.(string) +
+		". Review them; the service's data is the other side's."
 }
