@@ -402,7 +402,13 @@ func (r *run) recoverPrimary(ctx context.Context) error {
 	}
 	// Status answers in recovery mode too: role none, no pairing.
 	r.gethainfo(ctx, r.pAPI, r.sAPI)
-	res, err := r.sAPI.Recover(ctx, api.RecoverRequest{PrimaryIP: r.p.addr().String(), PrimaryPassword: password})
+	// The field engineer reads the recovering primary's new certificate
+	// on its console (`hactl status`) and pins it in the restore.
+	pst, err := r.pAPI.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("GET /v1/status on mse1 in recovery: %w", err)
+	}
+	res, err := r.sAPI.Recover(ctx, api.RecoverRequest{PrimaryIP: r.p.addr().String(), PrimaryPassword: password, PrimaryFingerprint: pst.CertFingerprint})
 	if err != nil {
 		return fmt.Errorf("POST /v1/recover on mse2: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/hafw/hafw/hmd/api"
+	"github.com/hafw/hafw/internal/cli"
 )
 
 // runRecover is the management station's "restore from secondary". Run on
@@ -23,7 +24,8 @@ func runRecover(ctx context.Context, c *api.Client, args []string, stdout, stder
 	fs.StringVar(&req.PrimaryPassword, "primary-password", os.Getenv("HAFW_PRIMARY_PASSWORD"), "the primary's appliance `password` (default $HAFW_PRIMARY_PASSWORD)")
 	fs.StringVar(&from.SecondaryPassword, "secondary-password", os.Getenv("HAFW_SECONDARY_PASSWORD"), "with --secondary: the secondary's appliance `password` (default $HAFW_SECONDARY_PASSWORD)")
 	var fp string
-	fs.StringVar(&fp, "fingerprint", "", "pin the other side's API certificate (SHA-256 hex): with --primary the primary's new one (default trust on first use); with --secondary the secondary's (required)")
+	fs.StringVar(&fp, "fingerprint", "", "pin the other side's API certificate (SHA-256 hex, as `hactl status` there shows it): with --primary the primary's new one, with --secondary the secondary's")
+	fs.BoolVar(&req.TrustOnFirstUse, "trust-on-first-use", false, "with --primary: pin whatever certificate the primary presents now, unconfirmed")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -37,6 +39,15 @@ func runRecover(ctx context.Context, c *api.Client, args []string, stdout, stder
 		res, err = c.RecoverFromSecondary(ctx, from)
 	default:
 		req.PrimaryFingerprint = fp
+		if fp == "" && !req.TrustOnFirstUse {
+			// Show what the primary presents, for the operator to compare
+			// with `hactl status` on its console, and restore nothing.
+			info, ierr := c.InspectSecondary(ctx, api.SecondaryRequest{SecondaryIP: req.PrimaryIP, SecondaryPassword: req.PrimaryPassword})
+			if ierr != nil {
+				return cli.Failf("confirm the recovering primary's certificate (--fingerprint, or --trust-on-first-use): %s is not reachable to show it (%v)", req.PrimaryIP, ierr)
+			}
+			return cli.Failf("confirm the recovering primary's certificate: %s presents %s; compare it with `hactl status` on its console and pass --fingerprint %s", req.PrimaryIP, info.Fingerprint, info.Fingerprint)
+		}
 		res, err = c.Recover(ctx, req)
 	}
 	if err != nil {

@@ -22,8 +22,10 @@ type RecoverRequest struct {
 	PrimaryIP       string `json:"primary_ip"`
 	PrimaryPassword string `json:"primary_password"`
 	// PrimaryFingerprint pins the recovering primary's new API certificate
-	// (SHA-256 hex); empty trusts it on first use, as pairing does.
+	// (SHA-256 hex). It is required unless TrustOnFirstUse, as in pairing:
+	// the restore hands the pairing secret to whatever answers there.
 	PrimaryFingerprint string `json:"primary_fingerprint,omitempty"`
+	TrustOnFirstUse    bool   `json:"trust_on_first_use,omitempty"`
 }
 
 // RestoreRequest is POST /v1/peer/restore, secondary to recovering primary:
@@ -50,8 +52,11 @@ func (r *RecoverRequest) validate() []FieldError {
 	if r.PrimaryPassword == "" {
 		out = append(out, FieldError{"primary_password", "is required"})
 	}
-	if r.PrimaryFingerprint != "" && !validFingerprint(r.PrimaryFingerprint) {
+	switch {
+	case r.PrimaryFingerprint != "" && !validFingerprint(r.PrimaryFingerprint):
 		out = append(out, FieldError{"primary_fingerprint", "must be 64 hexadecimal digits (SHA-256)"})
+	case r.PrimaryFingerprint == "" && !r.TrustOnFirstUse:
+		out = append(out, FieldError{"primary_fingerprint", unpinned("recovering primary")})
 	}
 	return out
 }

@@ -45,9 +45,19 @@ func TestRestoreRequestFields(t *testing.T) {
 			t.Errorf("%s: got %v, want an error naming %s", c.to, err, c.field)
 		}
 	}
-	for _, body := range []string{`{"primary_ip":"10.10.10.12"}`, `{"primary_password":"pw"}`, `{"primary_ip":"10.10.10.12","primary_password":"pw","primary_fingerprint":"xyz"}`} {
+	for _, body := range []string{`{"primary_ip":"10.10.10.12","trust_on_first_use":true}`, `{"primary_password":"pw","trust_on_first_use":true}`,
+		`{"primary_ip":"10.10.10.12","primary_password":"pw","primary_fingerprint":"xyz"}`,
+		// The restore hands the pairing secret over: the primary's
+		// certificate is named, or trusted on first use in so many words.
+		`{"primary_ip":"10.10.10.12","primary_password":"pw"}`} {
 		if _, err := Decode[RecoverRequest](strings.NewReader(body)); err == nil {
 			t.Errorf("recover request %s accepted", body)
+		}
+	}
+	for _, body := range []string{`{"primary_ip":"10.10.10.12","primary_password":"pw","trust_on_first_use":true}`,
+		`{"primary_ip":"10.10.10.12","primary_password":"pw","primary_fingerprint":"` + strings.Repeat("ab", 32) + `"}`} {
+		if _, err := Decode[RecoverRequest](strings.NewReader(body)); err != nil {
+			t.Errorf("recover request %s refused: %v", body, err)
 		}
 	}
 }

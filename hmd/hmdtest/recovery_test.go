@@ -46,7 +46,9 @@ func TestRecoveryRestoresPrimaryFromSecondary(t *testing.T) {
 	}
 
 	recoverFrom := func(primary, pw string) (string, error) {
-		return s.hactl("recover", "--primary", primary, "--primary-password", pw)
+		// These restores are refused by the primary's side whatever its
+		// certificate: trusted on first use in so many words.
+		return s.hactl("recover", "--primary", primary, "--primary-password", pw, "--trust-on-first-use")
 	}
 	// A primary that is not in recovery mode refuses, and keeps its pair.
 	if out, err := recoverFrom(p.hip.String(), password); err == nil || !strings.Contains(out, "not in recovery mode") {
@@ -154,7 +156,13 @@ func TestRecoveryDataFlowsBackOnFailback(t *testing.T) {
 	l.br.SetPort(p.port, true)
 	p.args = append(p.args, "--recovery")
 	p.start()
-	if out, err := s.hactl("recover", "--primary", p.hip.String(), "--primary-password", password); err != nil {
+	// Without the recovering primary's certificate nothing is restored;
+	// the answer shows the one it presents, as its status does.
+	fp := p.status().CertFingerprint
+	if out, err := s.hactl("recover", "--primary", p.hip.String(), "--primary-password", password); err == nil || !strings.Contains(out, "presents "+fp) {
+		t.Fatalf("hactl recover without a pin: err %v, output %q (the primary's certificate is %s)", err, out, fp)
+	}
+	if out, err := s.hactl("recover", "--primary", p.hip.String(), "--primary-password", password, "--fingerprint", fp); err != nil {
 		t.Fatalf("hactl recover: %v\n%s", err, out)
 	}
 	p.waitState(0, "TERMINATED", 10*time.Second)
