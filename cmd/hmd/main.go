@@ -224,7 +224,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	svc.SetEvents(d)
 	fw := newFirmware(upgrade.Machine{Boot: upgrade.Dir(f.esp), ProfileFile: f.profileFile, VersionFile: f.versionFile, VendorKeyFile: f.vendorKey,
 		Booted: bootctl.Vars{Dir: f.efivars}.Selected}, f.stateDir, initagent.ControlClient{Socket: f.initControl}.Reboot, d.Event, log)
-	backend := opsBackend{d, op.notes, fw, op.metrics, logw, password}
+	backend := opsBackend{Daemon: d, Service: op.notes, firmware: fw, metrics: op.metrics, logs: logw, password: password}
 	servers, err := serve(backend, cfg, id, f.socket, lic, log)
 	if err != nil {
 		return err
@@ -283,11 +283,21 @@ func serve(d opsBackend, cfg config.Appliance, id tlsid.Identity, socket string,
 		uln.Close()
 		return nil, fmt.Errorf("protect %s: %w", socket, err)
 	}
+	// The console is built before the local API so that both APIs list
+	// its sessions (getserverinfo asks the local one).
+	hip := cfg.HealthMonitorIP()
+	if hip.IsValid() {
+		ui, err := newConsole(d, lic, log)
+		if err != nil {
+			uln.Close()
+			return nil, err
+		}
+		d.console = ui
+	}
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	local := &http.Server{Handler: api.NewHandler(d, api.Local{}, log), ErrorLog: errLog, ReadHeaderTimeout: 10 * time.Second}
 	go local.Serve(uln)
 	servers := []*http.Server{local}
-	hip := cfg.HealthMonitorIP()
 	if !hip.IsValid() {
 		log.Warn("no static health-monitor address: the remote API is off")
 		return servers, nil
@@ -297,13 +307,7 @@ func serve(d opsBackend, cfg config.Appliance, id tlsid.Identity, socket string,
 		local.Close()
 		return nil, fmt.Errorf("listen on %s:%d: %w", hip, api.Port, err)
 	}
-	handler, err := remoteHandler(d, d.password, lic, log)
-	if err != nil {
-		local.Close()
-		tln.Close()
-		return nil, err
-	}
-	remote := api.ServeRemote(tln, handler, id.ServerTLS(), errLog, api.Limits{})
+	remote := api.ServeRemote(tln, remoteHandler(d, log), id.ServerTLS(), errLog, api.Limits{})
 	return append(servers, remote), nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/hmd/daemon"
 	"github.com/hafw/hafw/hmd/metrics"
+	"github.com/hafw/hafw/hmd/webui"
 	"github.com/hafw/hafw/internal/atomicfile"
 	"github.com/hafw/hafw/logs"
 	"github.com/hafw/hafw/notify"
@@ -23,7 +24,8 @@ import (
 
 // opsBackend is what the API and the console serve: the daemon, plus the
 // operations side that lives off the HA loop (trap destinations and
-// notification rules, firmware upgrades, the metrics token).
+// notification rules, firmware upgrades, the metrics token, the console's
+// sessions).
 type opsBackend struct {
 	*daemon.Daemon
 	*notify.Service
@@ -31,6 +33,9 @@ type opsBackend struct {
 	metrics  *metrics.Metrics
 	logs     *hmdLogs
 	password *api.Password
+	// console is the management console, nil when it is not served (no
+	// static health-monitor address).
+	console *webui.Server
 }
 
 // Status is the daemon's status with the boot slots added.
@@ -43,6 +48,15 @@ func (b opsBackend) Status(ctx context.Context) (api.Status, error) {
 		st.Firmware = &fw
 	}
 	return st, nil
+}
+
+// Sessions implements api.SessionsBackend: the console's logged-in
+// browsers, none when there is no console.
+func (b opsBackend) Sessions() []api.Session {
+	if b.console == nil {
+		return nil
+	}
+	return b.console.Sessions()
 }
 
 // MetricsToken implements api.MetricsBackend.
@@ -58,6 +72,7 @@ var (
 	_ api.WitnessBackend   = opsBackend{}
 	_ api.SecondaryBackend = opsBackend{}
 	_ api.UpgradeBackend   = opsBackend{}
+	_ api.SessionsBackend  = opsBackend{}
 )
 
 // opsRoutes adds /metrics to the TLS server's routes.

@@ -12,23 +12,29 @@ import (
 	"github.com/hafw/hafw/licensing"
 )
 
-// remoteHandler is the TLS server's handler: the management console under
-// webui.Prefix and the API everywhere else, both on the same daemon and
-// the same password check. A password change ends every console session:
-// whoever logged in with the old password logs in again.
-func remoteHandler(d opsBackend, auth *api.Password, lic webui.Licenses, log *slog.Logger) (http.Handler, error) {
-	ui, err := webui.New(webui.Options{Backend: d, Auth: auth, Licenses: lic, Log: log})
+// newConsole builds the management console on the daemon and the API's
+// password check. A password change ends every console session: whoever
+// logged in with the old password logs in again.
+func newConsole(d opsBackend, lic webui.Licenses, log *slog.Logger) (*webui.Server, error) {
+	ui, err := webui.New(webui.Options{Backend: d, Auth: d.password, Licenses: lic, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("management console: %w", err)
 	}
-	auth.OnChange(ui.EndSessions)
+	d.password.OnChange(ui.EndSessions)
+	return ui, nil
+}
+
+// remoteHandler is the TLS server's handler: the management console
+// (d.console) under webui.Prefix and the API everywhere else, both on the
+// same daemon and the same password check.
+func remoteHandler(d opsBackend, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(webui.Prefix, ui)
+	mux.Handle(webui.Prefix, d.console)
 	// A browser pointed at the appliance's address lands on the console.
 	mux.Handle("GET /{$}", http.RedirectHandler(webui.Prefix, http.StatusSeeOther))
 	d.opsRoutes(mux)
-	mux.Handle("/", api.NewHandler(d, auth, log))
-	return mux, nil
+	mux.Handle("/", api.NewHandler(d, d.password, log))
+	return mux
 }
 
 // licenseFiles is this appliance's license directory for its identity

@@ -204,6 +204,9 @@ func NewHandler(backend Backend, auth Authenticator, log *slog.Logger) http.Hand
 	if sb, ok := backend.(SettingsBackend); ok {
 		h.settingsRoutes(mux, sb)
 	}
+	if sb, ok := backend.(SessionsBackend); ok {
+		h.sessionsRoutes(mux, sb)
+	}
 	return mux
 }
 

@@ -5,8 +5,11 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/hafw/hafw/hmd/api"
 )
 
 // Session limits: an idle console logs out after SessionIdle, and at most
@@ -18,20 +21,27 @@ const (
 )
 
 // session is one logged-in browser. csrf is the token every form post must
-// carry; flash is a one-shot message shown on the next page.
+// carry; flash is a one-shot message shown on the next page. seq, ip,
+// started and lastAccess are what the session listing shows instead of the
+// token.
 type session struct {
-	csrf     string
-	expires  time.Time
-	flash    string
-	flashErr bool
+	csrf       string
+	expires    time.Time
+	flash      string
+	flashErr   bool
+	seq        int
+	ip         string
+	started    time.Time
+	lastAccess time.Time
 }
 
 // sessions is the in-memory session table. Sessions die with hmd, which is
 // what an operator expects after a reboot of the appliance.
 type sessions struct {
-	mu  sync.Mutex
-	m   map[string]*session
-	now func() time.Time
+	mu   sync.Mutex
+	m    map[string]*session
+	now  func() time.Time
+	last int // the last seq given
 }
 
 func newSessions(now func() time.Time) *sessions {
@@ -47,8 +57,8 @@ func token() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// create starts a session and returns its id.
-func (s *sessions) create() (string, error) {
+// create starts a session for a browser at ip and returns its id.
+func (s *sessions) create(ip string) (string, error) {
 	id, err := token()
 	if err != nil {
 		return "", err
@@ -63,7 +73,8 @@ func (s *sessions) create() (string, error) {
 	if len(s.m) >= maxSessions {
 		s.evict(now)
 	}
-	s.m[id] = &session{csrf: csrf, expires: now.Add(SessionIdle)}
+	s.last++
+	s.m[id] = &session{csrf: csrf, expires: now.Add(SessionIdle), seq: s.last, ip: ip, started: now, lastAccess: now}
 	return id, nil
 }
 
@@ -99,8 +110,27 @@ func (s *sessions) touch(id string) (csrf string, ok bool) {
 		delete(s.m, id)
 		return "", false
 	}
-	se.expires = now.Add(SessionIdle)
+	se.expires, se.lastAccess = now.Add(SessionIdle), now
 	return se.csrf, true
+}
+
+// list is the live sessions in the order they opened, each under its
+// sequence number: the id (the cookie) is never shown. Expired sessions
+// are dropped, not listed.
+func (s *sessions) list() []api.Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	out := make([]api.Session, 0, len(s.m))
+	for id, se := range s.m {
+		if !now.Before(se.expires) {
+			delete(s.m, id)
+			continue
+		}
+		out = append(out, api.Session{ID: se.seq, User: api.AdminUser, UserID: api.AdminUserID, IP: se.ip, Started: se.started, LastAccess: se.lastAccess})
+	}
+	slices.SortFunc(out, func(a, b api.Session) int { return a.ID - b.ID })
+	return out
 }
 
 // checkCSRF compares a posted token with the session's in constant time.

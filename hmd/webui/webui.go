@@ -24,6 +24,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -167,6 +168,10 @@ const cookieName = "hafw_session"
 // opened with the old password must not outlive it.
 func (s *Server) EndSessions() { s.sessions.clear() }
 
+// Sessions lists the logged-in browsers (api.SessionsBackend) without
+// their tokens.
+func (s *Server) Sessions() []api.Session { return s.sessions.list() }
+
 // view is what every page template gets.
 type view struct {
 	Title    string
@@ -201,11 +206,11 @@ func (s *Server) authenticate(_ http.ResponseWriter, r *http.Request) (current, 
 	return current{}, false
 }
 
-// open starts a session and sets its cookie: HttpOnly, Secure (the console
-// is only served over TLS) and SameSite=Strict, so another site's page
-// cannot post with it even before the CSRF check.
-func (s *Server) open(w http.ResponseWriter) (current, bool) {
-	id, err := s.sessions.create()
+// open starts a session for r's client and sets its cookie: HttpOnly,
+// Secure (the console is only served over TLS) and SameSite=Strict, so
+// another site's page cannot post with it even before the CSRF check.
+func (s *Server) open(w http.ResponseWriter, r *http.Request) (current, bool) {
+	id, err := s.sessions.create(clientIP(r))
 	if err != nil {
 		s.log.Error("open console session", "err", err)
 		http.Error(w, "cannot open a session", http.StatusInternalServerError)
@@ -214,6 +219,16 @@ func (s *Server) open(w http.ResponseWriter) (current, bool) {
 	csrf, _ := s.sessions.touch(id)
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: Prefix, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode, MaxAge: int(SessionIdle.Seconds())})
 	return current{id: id, csrf: csrf}, true
+}
+
+// clientIP is r's source address without the port, IPv4-mapped IPv6
+// folded; the whole RemoteAddr when it is not an address and port.
+func clientIP(r *http.Request) string {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return ap.Addr().Unmap().String()
 }
 
 // page wraps a GET page: without a session the browser goes to the login
@@ -343,7 +358,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.render(w, http.StatusUnauthorized, "login", view{Title: "Log in", Body: loginData{Next: next, Error: "The password is not this appliance's password."}})
 		return
 	}
-	if _, ok := s.open(w); !ok {
+	if _, ok := s.open(w, r); !ok {
 		return
 	}
 	s.log.Info("console login", "remote", r.RemoteAddr)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync"
@@ -526,7 +527,7 @@ func TestSessionsExpireAndAreBounded(t *testing.T) {
 	}
 	s := newSessions(func() time.Time { return c.now })
 	for range 3 * maxSessions {
-		if _, err := s.create(); err != nil {
+		if _, err := s.create("192.0.2.1"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -676,5 +677,51 @@ func TestEndSessionsLogsEveryoneOut(t *testing.T) {
 	}
 	if _, ops := c.b.calls(); len(ops) != 0 {
 		t.Errorf("an ended session ran %v", ops)
+	}
+}
+
+// TestSessionListing: the listing numbers sessions in the order they
+// opened, shows the browser's address and times, never a session's cookie
+// or CSRF token, and leaves expired sessions out.
+func TestSessionListing(t *testing.T) {
+	c := newConsole(t)
+	start := c.now
+	first := c.login()
+	firstCookie := c.cookie
+	c.now = c.now.Add(10 * time.Minute)
+	c.cookie = nil
+	second := c.login()
+	secondCookie := c.cookie
+	c.now = c.now.Add(5 * time.Minute)
+	c.cookie = firstCookie
+	if w := c.get("/ui/status"); w.Code != http.StatusOK {
+		t.Fatalf("first session: %d", w.Code)
+	}
+	got := c.s.Sessions()
+	want := []api.Session{
+		{ID: 1, User: "admin", UserID: 1, IP: "192.0.2.1", Started: start, LastAccess: start.Add(15 * time.Minute)},
+		{ID: 2, User: "admin", UserID: 1, IP: "192.0.2.1", Started: start.Add(10 * time.Minute), LastAccess: start.Add(10 * time.Minute)},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("sessions\n got %+v\nwant %+v", got, want)
+	}
+	js, err := json.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{firstCookie.Value, secondCookie.Value, first, second} {
+		if strings.Contains(string(js), secret) {
+			t.Errorf("the listing shows a secret: %s", js)
+		}
+	}
+	// The second session idles out; the first, used five minutes later,
+	// has not.
+	c.now = start.Add(10*time.Minute + SessionIdle)
+	if got := c.s.Sessions(); len(got) != 1 || got[0].ID != 1 {
+		t.Errorf("after the second expired: %+v", got)
+	}
+	c.s.EndSessions()
+	if got := c.s.Sessions(); len(got) != 0 {
+		t.Errorf("after EndSessions: %+v", got)
 	}
 }
