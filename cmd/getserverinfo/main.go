@@ -1,6 +1,7 @@
 // Command getserverinfo prints the seed's server report: hmd's view (HA
-// role, health monitor IP, version, UDI) from its local API, the services
-// and start time from the init agent, and memory from /proc/meminfo.
+// role, health monitor IP, version, UDI, console sessions, trap
+// destinations) from its local API, the services and start time from the
+// init agent, and memory from /proc/meminfo.
 package main
 
 import (
@@ -59,6 +60,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if loc, err := time.LoadLocation(cs.Timezone); err == nil {
 			r.Location = loc
 		}
+	}
+	if ss, err := api.NewUnixClient(*socket).Sessions(ctx); err == nil {
+		r.Sessions = ss
 	}
 	if tl, err := api.NewUnixClient(*socket).Traps(ctx); err == nil {
 		r.TrapDestinations = serverinfo.TrapDestinations(tl.Destinations)

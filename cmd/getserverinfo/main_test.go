@@ -1,10 +1,15 @@
 package main
 
 import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hafw/hafw/hmd/api"
 )
@@ -54,5 +59,47 @@ func TestDirSize(t *testing.T) {
 	}
 	if got := dirSize(filepath.Join(dir, "missing")); got != 0 {
 		t.Errorf("a missing directory: %d", got)
+	}
+}
+
+// consoleHMD answers status and the console's sessions; the other routes
+// of api.Backend are not asked by getserverinfo.
+type consoleHMD struct {
+	api.Backend
+	sessions []api.Session
+}
+
+func (consoleHMD) Status(context.Context) (api.Status, error) {
+	return api.Status{Running: true, Role: "primary", Version: "1.0", HealthMonitorIP: "10.48.39.238", UDI: "PID:V01:SN1"}, nil
+}
+
+func (h consoleHMD) Sessions() []api.Session { return h.sessions }
+
+// TestActiveSessions: the report lists the sessions hmd's local API
+// answers, in the report's time zone, and says when there are none.
+func TestActiveSessions(t *testing.T) {
+	dir := t.TempDir()
+	at := time.Date(2015, 3, 8, 11, 44, 54, 0, time.UTC)
+	for _, c := range []struct {
+		sessions []api.Session
+		want     string
+	}{
+		{[]api.Session{{ID: 7, User: api.AdminUser, UserID: api.AdminUserID, IP: "10.48.39.225", Started: at, LastAccess: at.Add(time.Hour)}},
+			"Active Sessions\n-----------------\nSession ID: 7\nSession User ID: 1\nSession IP Address: 10.48.39.225\nSession start time: " + at.Local().Format("Mon Jan 02 15:04:05 MST 2006") + "\n"},
+		{nil, "Active Sessions\n-----------------\nNo active sessions\n"},
+	} {
+		sock := filepath.Join(dir, "hmd.sock")
+		ln, err := net.Listen("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: api.NewHandler(consoleHMD{sessions: c.sessions}, api.Local{}, slog.New(slog.DiscardHandler))}
+		go srv.Serve(ln)
+		var out, errb strings.Builder
+		err = run([]string{"-socket", sock, "-control", filepath.Join(dir, "initagent.sock"), "-instance-dir", dir}, &out, &errb)
+		srv.Close()
+		if err != nil || !strings.Contains(out.String(), c.want) {
+			t.Errorf("err %v, report lacks %q:\n%s", err, c.want, out.String())
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/internal/supervise"
 	"github.com/hafw/hafw/notify"
 )
@@ -42,6 +43,9 @@ type Report struct {
 	Settings Settings
 	// DBDiskMB is the instance databases' size on the data partition.
 	DBDiskMB int
+	// Sessions are the management console's logged-in sessions; nil when
+	// hmd could not list them, empty when there are none.
+	Sessions []api.Session
 	// TrapDestinations are hmd's SNMP trap destinations, in order.
 	TrapDestinations []TrapDestination
 }
@@ -129,6 +133,17 @@ func Format(w io.Writer, r Report) error {
 	fmt.Fprintf(&b, "Server start time: %s\nServer current time: %s\nServer timezone: %s\nServer timezone offset (mins): %d\n",
 		r.Started.In(loc).Format(seedTime), r.Now.In(loc).Format(seedTime), loc, offset/60)
 	fmt.Fprintf(&b, "Restarts: %d\nUsed Memory (MB): %d\nAllocated Memory (MB): %d\nMax Memory (MB): %d\nDB disk size (MB): %d\n", r.Restarts, r.UsedMB, r.TotalMB, r.TotalMB, r.DBDiskMB)
+	rule(&b, "Active Sessions")
+	switch {
+	case r.Sessions == nil:
+		b.WriteString("Session list unavailable: hmd did not list its console sessions\n")
+	case len(r.Sessions) == 0:
+		b.WriteString("No active sessions\n")
+	}
+	for _, s := range r.Sessions {
+		fmt.Fprintf(&b, "Session ID: %d\nSession User ID: %d\nSession IP Address: %s\nSession start time: %s\nSession last access time: %s\n\n",
+			s.ID, s.UserID, s.IP, s.Started.In(loc).Format(seedTime), s.LastAccess.In(loc).Format(seedTime))
+	}
 	rule(&b, "Default Trap Destinations")
 	if len(r.TrapDestinations) == 0 {
 		b.WriteString("No trap destinations configured\n")

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/internal/supervise"
 	"github.com/hafw/hafw/notify"
 )
@@ -56,6 +57,10 @@ func TestFormatSeedLayout(t *testing.T) {
 		Restarts:        1,
 		UsedMB:          197,
 		TotalMB:         989,
+		Sessions: []api.Session{
+			{ID: 1, User: "admin", UserID: 1, IP: "10.48.39.238", Started: time.Date(2015, 3, 8, 11, 44, 54, 0, time.UTC), LastAccess: time.Date(2015, 3, 8, 13, 3, 46, 0, time.UTC)},
+			{ID: 3, User: "admin", UserID: 1, IP: "10.48.39.225", Started: time.Date(2015, 3, 8, 12, 0, 0, 0, time.UTC), LastAccess: time.Date(2015, 3, 8, 12, 1, 0, 0, time.UTC)},
+		},
 		TrapDestinations: TrapDestinations([]notify.View{
 			{Name: "nms", Address: "10.48.39.225", Version: notify.V2c, Updated: time.Date(2015, 3, 8, 11, 34, 12, 0, time.UTC)},
 			{Name: "nms-v3", Address: "10.48.39.226:1162", Version: notify.V3, Updated: time.Date(2015, 3, 8, 11, 35, 0, 0, time.UTC)},
@@ -77,12 +82,32 @@ func TestFormatSeedLayout(t *testing.T) {
 		"Max Memory (MB): 989\nDB disk size (MB): 17191\n",
 		"Server start time: Sun Mar 08 12:40:32 CET 2015\nServer current time: Sun Mar 08 14:04:30 CET 2015\n",
 		"Server timezone: Europe/Brussels\nServer timezone offset (mins): 60\nRestarts: 1\nUsed Memory (MB): 197\nAllocated Memory (MB): 989\n",
+		"-----------------\nActive Sessions\n-----------------\nSession ID: 1\nSession User ID: 1\nSession IP Address: 10.48.39.238\nSession start time: Sun Mar 08 12:44:54 CET 2015\nSession last access time: Sun Mar 08 14:03:46 CET 2015\n\nSession ID: 3\n",
 		"Default Trap Destinations\n",
 		"Trap Destination - 1\n----------------------\nIP Address: 10.48.39.225\nLast Updated: Sun Mar 08 12:34:12 CET 2015\n",
 		"Trap Destination - 2\n----------------------\nIP Address: 10.48.39.226\n",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+	// Order: Server Monitor, Active Sessions, Default Trap Destinations.
+	if m, a, d := strings.Index(b.String(), "Server Monitor"), strings.Index(b.String(), "Active Sessions"), strings.Index(b.String(), "Default Trap Destinations"); !(m < a && a < d) {
+		t.Errorf("blocks out of the seed's order:\n%s", b.String())
+	}
+	for _, c := range []struct {
+		sessions []api.Session
+		want     string
+	}{
+		{nil, "Active Sessions\n-----------------\nSession list unavailable"},
+		{[]api.Session{}, "Active Sessions\n-----------------\nNo active sessions\n---"},
+	} {
+		r := r
+		r.Sessions = c.sessions
+		b.Reset()
+		Format(&b, r)
+		if !strings.Contains(b.String(), c.want) {
+			t.Errorf("sessions %#v: report lacks %q:\n%s", c.sessions, c.want, b.String())
 		}
 	}
 	// A secondary that serves (FAILOVER_ACTIVE) is not dormant; one that
