@@ -192,6 +192,10 @@ func runStatus(ctx context.Context, c *api.Client, args []string, stdout, stderr
 		fmt.Fprintf(tw, "Status\t%s\n", p.StatusText)
 		fmt.Fprintf(tw, "Heartbeats\t%s\n", p.Heartbeat)
 		fmt.Fprintf(tw, "Data Replication\t%s\n", p.DataReplication)
+		if p.Syncing {
+			done := p.SyncPercent / 5
+			fmt.Fprintf(tw, "Synchronization\t[%s%s] %s\n", strings.Repeat("#", done), strings.Repeat("-", 20-done), p.SyncText())
+		}
 		if r := p.Replication; r != nil {
 			fmt.Fprintf(tw, "Replication detail\t%s, %d%%, acknowledged %d of %d (lag %d), resent %d, stalls %d %s\n", r.Mode, r.Percent, r.AckedSeq, r.LastSeq, r.Lag, r.Resent, r.Stalls, r.Reason)
 		}

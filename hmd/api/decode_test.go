@@ -50,3 +50,18 @@ func TestPairingNamesTheCertificatesItTrusts(t *testing.T) {
 		})
 	}
 }
+
+func TestSyncText(t *testing.T) {
+	for _, c := range []struct {
+		p    PeerStatus
+		want string
+	}{
+		{PeerStatus{}, ""},
+		{PeerStatus{Syncing: true, SyncPercent: 12}, "12 %"},
+		{PeerStatus{Syncing: true, SyncPercent: 68, SyncRemainingS: 125}, "68 %, about 2 minutes 5 seconds left"},
+	} {
+		if got := c.p.SyncText(); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.p, got, c.want)
+		}
+	}
+}

@@ -11,11 +11,13 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"strings"
 	"time"
 
 	"github.com/hafw/hafw/hmd/events"
+	"github.com/hafw/hafw/internal/humantime"
 )
 
 // Port is the TCP port of the remote (TLS) API on the health-monitor address.
@@ -122,9 +124,12 @@ type PeerStatus struct {
 	PeerHoldsVIP bool `json:"peer_holds_vip,omitempty"`
 	// Syncing is set while the pair's initial data sync runs, SyncPercent
 	// its progress.
-	Syncing     bool   `json:"syncing,omitempty"`
-	SyncPercent int    `json:"sync_percent,omitempty"`
-	Epoch       uint64 `json:"epoch"`
+	Syncing     bool `json:"syncing,omitempty"`
+	SyncPercent int  `json:"sync_percent,omitempty"`
+	// SyncRemainingS estimates the seconds the sync still needs, from
+	// its pace so far (0: no estimate yet).
+	SyncRemainingS float64 `json:"sync_remaining_s,omitempty"`
+	Epoch          uint64  `json:"epoch"`
 	// HeartbeatsReceived counts accepted heartbeats; Rejected counts the
 	// refused ones by reason (forged, replayed, truncated, unknown peer, …).
 	HeartbeatsReceived uint64            `json:"heartbeats_received"`
@@ -165,6 +170,19 @@ type Replication struct {
 	// Protocol is the replication protocol version the two sides agreed
 	// (they may run different firmware during a rolling upgrade).
 	Protocol uint8 `json:"protocol,omitempty"`
+}
+
+// SyncText is the running sync's progress in words, as the console and
+// hactl show it: "68 %, about 2 minutes left" ("" when none runs).
+func (p PeerStatus) SyncText() string {
+	if !p.Syncing {
+		return ""
+	}
+	s := fmt.Sprintf("%d %%", p.SyncPercent)
+	if p.SyncRemainingS > 0 {
+		s += ", about " + humantime.Duration(time.Duration(p.SyncRemainingS*float64(time.Second))) + " left"
+	}
+	return s
 }
 
 // FailoverWait returns the peer's failover wait as a duration.

@@ -16,6 +16,7 @@ import (
 	"github.com/hafw/hafw/hmd/events"
 	"github.com/hafw/hafw/hmd/ha"
 	"github.com/hafw/hafw/hmd/refusal"
+	"github.com/hafw/hafw/hmd/replicate"
 	"github.com/hafw/hafw/hmd/store"
 	"github.com/hafw/hafw/hwprofiles"
 )
@@ -41,7 +42,18 @@ func (d *Daemon) Status(ctx context.Context) (api.Status, error) {
 			if r, ok := d.opt.Data.(ReplicationReporter); ok && p.node.HoldsVIP {
 				if rep, ok := r.Replication(p.cfg.InstanceSlot); ok {
 					ps.Replication, ps.DataReplication = &rep, rep.State
+					if rep.State == replicate.StateSettingUp {
+						// A full copy or catch-up the replication layer
+						// runs (a standby that lost its data, say) is a
+						// sync too, with the layer's own progress.
+						ps.Syncing, ps.SyncPercent = true, rep.Percent
+					}
 				}
+			}
+			now := time.Now()
+			p.trackSync(ps.Syncing, ps.SyncPercent, now)
+			if ps.Syncing {
+				ps.SyncRemainingS = syncRemaining(p.syncFrom, p.syncFromPercent, now, ps.SyncPercent).Seconds()
 			}
 			st.Peers = append(st.Peers, ps)
 		}

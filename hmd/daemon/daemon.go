@@ -163,6 +163,11 @@ type peer struct {
 	saved *ha.Node
 	// skew is the version difference last logged ("" none; versions.go).
 	skew string
+	// syncFrom is when the running data sync was first seen, and at what
+	// percentage: the estimate's pace is measured from there. Zero when
+	// none runs.
+	syncFrom        time.Time
+	syncFromPercent int
 }
 
 // persist writes p's configuration and node to the store.

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/api"
@@ -146,4 +147,27 @@ func SavedStatus(c config.Appliance, stateDir string) (api.Status, error) {
 	}
 	st.State = overallState(c, st.Peers)
 	return st, nil
+}
+
+// trackSync remembers when (and at what percentage) the running sync was
+// first seen, the base of its estimate; it is called with every status.
+func (p *peer) trackSync(syncing bool, percent int, now time.Time) {
+	switch {
+	case !syncing:
+		p.syncFrom = time.Time{}
+	case p.syncFrom.IsZero() || percent < p.syncFromPercent:
+		// A new sync (or one started over).
+		p.syncFrom, p.syncFromPercent = now, percent
+	}
+}
+
+// syncRemaining estimates what a sync still needs at percent, at the pace
+// it kept since it was seen at fromPercent: 0 when there is no pace to go
+// by yet (no progress; or under a second and under 10 % of it).
+func syncRemaining(from time.Time, fromPercent int, now time.Time, percent int) time.Duration {
+	elapsed, done := now.Sub(from), percent-fromPercent
+	if from.IsZero() || done <= 0 || percent >= 100 || elapsed <= 0 || (elapsed < time.Second && done < 10) {
+		return 0
+	}
+	return (elapsed * time.Duration(100-percent) / time.Duration(done)).Round(time.Second)
 }

@@ -132,3 +132,30 @@ func TestOverallState(t *testing.T) {
 		}
 	}
 }
+
+// The sync's estimate follows its pace so far, and says nothing until
+// there is a pace to go by.
+func TestSyncRemaining(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		from        time.Time
+		fromPercent int
+		now         time.Time
+		percent     int
+		want        time.Duration
+	}{
+		{t0, 0, t0.Add(time.Minute), 25, 3 * time.Minute},
+		{t0, 0, t0.Add(30 * time.Second), 50, 30 * time.Second},
+		{t0, 40, t0.Add(10 * time.Second), 50, 50 * time.Second}, // first seen at 40 %: 10 % per 10 s
+		{t0, 0, t0.Add(time.Minute), 0, 0},
+		{t0, 30, t0.Add(time.Minute), 30, 0},
+		{t0, 0, t0.Add(500 * time.Millisecond), 5, 0},
+		{t0, 0, t0.Add(500 * time.Millisecond), 20, 2 * time.Second}, // a fast copy: 10 % or more is a pace
+		{time.Time{}, 0, t0, 50, 0},
+		{t0, 0, t0.Add(time.Minute), 100, 0},
+	} {
+		if got := syncRemaining(c.from, c.fromPercent, c.now, c.percent); got != c.want {
+			t.Errorf("%v from %d %% to %d %%: %v, want %v", c.now.Sub(c.from), c.fromPercent, c.percent, got, c.want)
+		}
+	}
+}

@@ -500,16 +500,28 @@ func TestReplicationKillMidInitialSync(t *testing.T) {
 	s.start()
 	// The shipping side's events log (the API behind hactl events) shows
 	// the full copy under way with its progress.
-	waitTrue(t, 20*time.Second, "the full copy under way, with its progress in the events log", func() bool {
+	var progress string
+	waitTrue(t, 20*time.Second, "the full copy under way, with its progress in the events log and an estimate in hactl status", func() bool {
 		r := p.status().Peers[0].Replication
 		if r == nil || r.State != "Setting up" || r.Percent < 25 || r.Percent >= 90 {
 			return false
 		}
+		if progress == "" {
+			// hactl status shows the progress with an estimate.
+			out, _ := p.hactl("status")
+			if i := strings.Index(out, "Synchronization"); i >= 0 && strings.Contains(out[i:], " left\n") {
+				progress = out[i : i+strings.Index(out[i:], "\n")]
+				t.Logf("hactl status: %s", progress)
+			}
+		}
 		evs, err := p.api().Events(context.Background(), "", 0)
-		return err == nil && slices.ContainsFunc(evs, func(e events.Event) bool {
+		return progress != "" && err == nil && slices.ContainsFunc(evs, func(e events.Event) bool {
 			return e.Description == ha.MsgSyncInProgress && strings.HasSuffix(e.Remarks, "% complete)") && e.GeneratedBy == "Primary"
 		})
 	})
+	if progress == "" {
+		t.Error("hactl status never showed the copy's progress with an estimate while it ran")
+	}
 	p.kill(l)
 	// The secondary's state machine knows its copy is incomplete: it
 	// refuses the takeover with an event and stands by, instead of

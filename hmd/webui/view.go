@@ -39,8 +39,10 @@ type peerView struct {
 	// "down"): the page and its live updates take them from here, so that
 	// what stands out is decided once.
 	Tones map[string]string `json:"tones"`
-	// Progress is the initial sync's percentage, -1 when none runs.
-	Progress int `json:"progress"`
+	// Progress is the running sync's percentage, -1 when none runs;
+	// SyncLeft its progress in words with the estimate.
+	Progress int    `json:"progress"`
+	SyncLeft string `json:"sync_left"`
 }
 
 // title capitalises the API's "automatic"/"manual" as the seed prints them.
@@ -104,7 +106,7 @@ func viewPeer(p api.PeerStatus) peerView {
 	}
 	v.Progress = -1
 	if p.Syncing {
-		v.Progress = p.SyncPercent
+		v.Progress, v.SyncLeft = p.SyncPercent, p.SyncText()
 	}
 	return v
 }
