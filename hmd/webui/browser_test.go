@@ -68,6 +68,56 @@ func buildHMD(t *testing.T) string {
 	return filepath.Join(dir, "hmd")
 }
 
+// consoleLAN is what every browser test stands on: hmd built once, the
+// hash of the console password, a bridge, and the namespace at .1 the
+// browser runs in.
+type consoleLAN struct {
+	bin, hash string
+	br        *netnstest.Bridge
+	gw        *netnstest.NS
+}
+
+// newConsoleLAN skips (saying why) outside root with Chromium, and sets
+// the LAN up.
+func newConsoleLAN(t *testing.T, what string) consoleLAN {
+	t.Helper()
+	testenv.Short(t, what)
+	testenv.RequireRoot(t)
+	testenv.RequireCommand(t, "ip", "go", "chromium")
+	hash, err := config.HashPassword(browserPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := consoleLAN{bin: buildHMD(t), hash: hash, br: netnstest.NewBridge(t, "wbr"), gw: netnstest.New(t, "wgw")}
+	l.br.Attach(l.gw, "eth0")
+	l.gw.AddAddr("eth0", lanPrefix(1))
+	return l
+}
+
+// start runs an appliance on the LAN (startAppliance).
+func (l consoleLAN) start(t *testing.T, name string, host int, role config.Role, profile string, vipHost int, extra ...string) *appliance {
+	t.Helper()
+	return startAppliance(t, l.bin, l.br, l.hash, name, host, role, profile, vipHost, extra...)
+}
+
+// pairByAPI pairs secondary to primary through the primary's local API
+// with manual failover and failback, pinning the certificate the
+// secondary's own status shows.
+func pairByAPI(t *testing.T, primary, secondary *appliance, wait time.Duration) {
+	t.Helper()
+	sst, err := secondary.status()
+	if err != nil {
+		t.Fatalf("secondary status: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := api.NewUnixClient(primary.socket).Pair(ctx, api.PairRequest{SecondaryName: secondary.name, SecondaryIP: secondary.hip.String(),
+		SecondaryPassword: browserPassword, FailoverType: api.Manual, FailbackType: api.Manual, LongFailoverWait: api.Duration(wait),
+		SecondaryFingerprint: sst.CertFingerprint}); err != nil {
+		t.Fatalf("pair %s with %s: %v", primary.name, secondary.name, err)
+	}
+}
+
 // startAppliance creates a namespace cabled to br at .host and runs hmd in
 // it with a fresh configuration (vipHost > 0 gives a primary its VIP).
 // extra flags override the defaults (the last of a repeated flag wins).
@@ -416,46 +466,25 @@ func (b *browser) samePage() bool {
 // is refused a failback inside the stabilization window, forces it, reads
 // the N:1 view on the secondary and deletes the secondary.
 func TestConsoleInBrowser(t *testing.T) {
-	testenv.Short(t, "browser test against hmd in network namespaces")
-	testenv.RequireRoot(t)
-	testenv.RequireCommand(t, "ip", "go", "chromium")
-	hash, err := config.HashPassword(browserPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := buildHMD(t)
-	br := netnstest.NewBridge(t, "wbr")
-	gw := netnstest.New(t, "wgw")
-	br.Attach(gw, "eth0")
-	gw.AddAddr("eth0", lanPrefix(1))
+	lan := newConsoleLAN(t, "browser test against hmd in network namespaces")
 	// Enough data that the initial sync takes seconds and the page can
 	// show its percentage on the way.
 	instDir := t.TempDir()
 	preloadInstance(t, instDir, preloadMiB)
-	primary := startAppliance(t, bin, br, hash, "mse1", 2, config.RolePrimary, "3310", 10, "--instance-dir", instDir)
-	secondary := startAppliance(t, bin, br, hash, "mse2", 3, config.RoleSecondary, "3355", 0)
+	primary := lan.start(t, "mse1", 2, config.RolePrimary, "3310", 10, "--instance-dir", instDir)
+	secondary := lan.start(t, "mse2", 3, config.RoleSecondary, "3355", 0)
 	// A second primary of the N:1 secondary, paired through the API.
-	other := startAppliance(t, bin, br, hash, "mse4", 4, config.RolePrimary, "3350", 11)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	sst, err := secondary.status()
-	if err != nil {
-		t.Fatalf("secondary status: %v", err)
-	}
-	if _, err := api.NewUnixClient(other.socket).Pair(ctx, api.PairRequest{SecondaryName: "mse2", SecondaryIP: secondary.hip.String(),
-		SecondaryPassword: browserPassword, FailoverType: api.Manual, FailbackType: api.Manual, LongFailoverWait: api.Duration(time.Second),
-		SecondaryFingerprint: sst.CertFingerprint}); err != nil {
-		t.Fatalf("pair mse4 with mse2: %v", err)
-	}
+	other := lan.start(t, "mse4", 4, config.RolePrimary, "3350", 11)
+	pairByAPI(t, other, secondary, time.Second)
 	for _, a := range []*appliance{primary, secondary} {
 		a.url = "https://" + netip.AddrPortFrom(a.hip, api.Port).String()
 	}
 
 	t.Run("unauthenticated requests are refused", func(t *testing.T) {
-		refusedWithoutLogin(t, gw, primary.url)
+		refusedWithoutLogin(t, lan.gw, primary.url)
 	})
 
-	b := newBrowser(t, gw)
+	b := newBrowser(t, lan.gw)
 	p := primary.url
 	// Login: a wrong password is refused next to the field.
 	b.do("open the console", chromedp.Navigate(p+"/ui/"), chromedp.WaitVisible(chromedp.ID("password")))
@@ -507,7 +536,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// the secondary's own console and confirm with the next Save.
 	b.do("save without a fingerprint", chromedp.SendKeys(chromedp.ID("secondary_password"), browserPassword),
 		chromedp.Click(chromedp.ID("save")), chromedp.WaitVisible(chromedp.ID("secondary_fingerprint-error")))
-	sst, err = secondary.status()
+	sst, err := secondary.status()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -716,13 +745,7 @@ func refusedWithoutLogin(t *testing.T, ns *netnstest.NS, base string) {
 // "Not Activated"; Check secondary shows the same, the license is uploaded
 // for the secondary on the primary's form, and the same form then pairs.
 func TestConsoleActivatesAVirtualSecondary(t *testing.T) {
-	testenv.Short(t, "browser test against hmd in network namespaces")
-	testenv.RequireRoot(t)
-	testenv.RequireCommand(t, "ip", "go", "chromium")
-	hash, err := config.HashPassword(browserPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lan := newConsoleLAN(t, "browser test against hmd in network namespaces")
 	pub, priv, err := licensing.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
@@ -760,22 +783,17 @@ func TestConsoleActivatesAVirtualSecondary(t *testing.T) {
 	if err := os.WriteFile(licFile, activation("va2"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	bin := buildHMD(t)
-	br := netnstest.NewBridge(t, "wbr")
-	gw := netnstest.New(t, "wgw")
-	br.Attach(gw, "eth0")
-	gw.AddAddr("eth0", lanPrefix(1))
-	primary := startAppliance(t, bin, br, hash, "va1", 2, config.RolePrimary, "VA-Low", 10, "--vendor-key", keyFile, "--license-dir", primaryLicenses)
+	primary := lan.start(t, "va1", 2, config.RolePrimary, "VA-Low", 10, "--vendor-key", keyFile, "--license-dir", primaryLicenses)
 	if st, err := primary.status(); err != nil || st.Role != "primary" {
 		t.Fatalf("the activated primary takes no primary role: %+v, %v", st, err)
 	}
-	secondary := startAppliance(t, bin, br, hash, "va2", 3, config.RoleSecondary, "VA-Low", 0, "--vendor-key", keyFile)
+	secondary := lan.start(t, "va2", 3, config.RoleSecondary, "VA-Low", 0, "--vendor-key", keyFile)
 
 	sst, err := secondary.status()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := newBrowser(t, gw)
+	b := newBrowser(t, lan.gw)
 	p := "https://" + netip.AddrPortFrom(primary.hip, api.Port).String()
 	fill := chromedp.Steps(
 		chromedp.WaitVisible(chromedp.ID("pair-form")),

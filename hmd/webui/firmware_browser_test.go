@@ -11,8 +11,6 @@ import (
 
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/api"
-	"github.com/hafw/hafw/internal/netnstest"
-	"github.com/hafw/hafw/internal/testenv"
 	"github.com/hafw/hafw/upgrade/upgradetest"
 )
 
@@ -22,23 +20,12 @@ import (
 // shows its progress to the end, says which slot it went to, and the
 // slots table then shows it pending.
 func TestConsoleInstallsAnUpdate(t *testing.T) {
-	testenv.Short(t, "browser test against hmd in a network namespace")
-	testenv.RequireRoot(t)
-	testenv.RequireCommand(t, "ip", "go", "chromium")
-	hash, err := config.HashPassword(browserPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lan := newConsoleLAN(t, "browser test against hmd in a network namespace")
 	esp, etc, good, other := upgradetest.Fixture(t)
-	bin := buildHMD(t)
-	br := netnstest.NewBridge(t, "wbr")
-	gw := netnstest.New(t, "wgw")
-	br.Attach(gw, "eth0")
-	gw.AddAddr("eth0", lanPrefix(1))
-	a := startAppliance(t, bin, br, hash, "fw1", 2, config.RoleNone, "3355", 0,
+	a := lan.start(t, "fw1", 2, config.RoleNone, "3355", 0,
 		"--esp", esp, "--profile-file", filepath.Join(etc, "profile"), "--version-file", filepath.Join(etc, "version"),
 		"--vendor-key", filepath.Join(etc, "vendor.pub"))
-	b := newBrowser(t, gw)
+	b := newBrowser(t, lan.gw)
 	p := "https://" + netip.AddrPortFrom(a.hip, api.Port).String()
 	b.login(p + "/ui/firmware")
 	b.do("open the firmware page", chromedp.WaitVisible(chromedp.ID("upgrade-form")))

@@ -1,7 +1,6 @@
 package webui_test
 
 import (
-	"context"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,9 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/hafw/hafw/config"
-	"github.com/hafw/hafw/hmd/api"
 	"github.com/hafw/hafw/internal/netnstest"
-	"github.com/hafw/hafw/internal/testenv"
 )
 
 // TestConsoleRestoresFromTheSecondary is the seed's "restore the
@@ -24,30 +21,13 @@ import (
 // presents, the operator confirms it, the page says Please Wait while the
 // secondary pushes the pairing back, and the primary comes back paired.
 func TestConsoleRestoresFromTheSecondary(t *testing.T) {
-	testenv.Short(t, "browser test against hmd in network namespaces")
-	testenv.RequireRoot(t)
-	testenv.RequireCommand(t, "ip", "go", "chromium")
-	hash, err := config.HashPassword(browserPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := buildHMD(t)
-	br := netnstest.NewBridge(t, "wbr")
-	gw := netnstest.New(t, "wgw")
-	br.Attach(gw, "eth0")
-	gw.AddAddr("eth0", lanPrefix(1))
-	primary := startAppliance(t, bin, br, hash, "mse1", 2, config.RolePrimary, "3310", 10)
-	secondary := startAppliance(t, bin, br, hash, "mse2", 3, config.RoleSecondary, "3355", 0)
+	lan := newConsoleLAN(t, "browser test against hmd in network namespaces")
+	primary := lan.start(t, "mse1", 2, config.RolePrimary, "3310", 10)
+	secondary := lan.start(t, "mse2", 3, config.RoleSecondary, "3355", 0)
+	pairByAPI(t, primary, secondary, time.Second)
 	sst, err := secondary.status()
 	if err != nil {
 		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := api.NewUnixClient(primary.socket).Pair(ctx, api.PairRequest{SecondaryName: "mse2", SecondaryIP: secondary.hip.String(),
-		SecondaryPassword: browserPassword, FailoverType: api.Manual, FailbackType: api.Manual, LongFailoverWait: api.Duration(time.Second),
-		SecondaryFingerprint: sst.CertFingerprint}); err != nil {
-		t.Fatalf("pair: %v", err)
 	}
 
 	// The primary loses its state (pairing, certificate) and boots in
@@ -62,7 +42,7 @@ func TestConsoleRestoresFromTheSecondary(t *testing.T) {
 		t.Fatalf("the primary after the loss: %+v, %v", pst, err)
 	}
 
-	b := newBrowser(t, gw)
+	b := newBrowser(t, lan.gw)
 	p := "https://" + primary.hip.String() + ":8443"
 	b.login(p + "/ui/recovery")
 	b.do("open Recovery", chromedp.WaitVisible(chromedp.ID("recovery-form")))

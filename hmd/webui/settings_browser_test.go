@@ -1,7 +1,6 @@
 package webui_test
 
 import (
-	"context"
 	"net/netip"
 	"strings"
 	"testing"
@@ -11,8 +10,6 @@ import (
 
 	"github.com/hafw/hafw/config"
 	"github.com/hafw/hafw/hmd/api"
-	"github.com/hafw/hafw/internal/netnstest"
-	"github.com/hafw/hafw/internal/testenv"
 )
 
 // TestConsoleChangesTheSettings is the seed's "change the HA parameters
@@ -20,31 +17,10 @@ import (
 // to its field with nothing changed on either appliance, then the failover
 // type and wait are changed and both appliances hold the new values.
 func TestConsoleChangesTheSettings(t *testing.T) {
-	testenv.Short(t, "browser test against hmd in network namespaces")
-	testenv.RequireRoot(t)
-	testenv.RequireCommand(t, "ip", "go", "chromium")
-	hash, err := config.HashPassword(browserPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := buildHMD(t)
-	br := netnstest.NewBridge(t, "wbr")
-	gw := netnstest.New(t, "wgw")
-	br.Attach(gw, "eth0")
-	gw.AddAddr("eth0", lanPrefix(1))
-	primary := startAppliance(t, bin, br, hash, "mse1", 2, config.RolePrimary, "3355", 10)
-	secondary := startAppliance(t, bin, br, hash, "mse2", 3, config.RoleSecondary, "3355", 0)
-	sst, err := secondary.status()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if _, err := api.NewUnixClient(primary.socket).Pair(ctx, api.PairRequest{SecondaryName: "mse2", SecondaryIP: secondary.hip.String(),
-		SecondaryPassword: browserPassword, FailoverType: api.Manual, FailbackType: api.Manual, LongFailoverWait: api.Duration(10 * time.Second),
-		SecondaryFingerprint: sst.CertFingerprint}); err != nil {
-		t.Fatalf("pair: %v", err)
-	}
+	lan := newConsoleLAN(t, "browser test against hmd in network namespaces")
+	primary := lan.start(t, "mse1", 2, config.RolePrimary, "3355", 10)
+	secondary := lan.start(t, "mse2", 3, config.RoleSecondary, "3355", 0)
+	pairByAPI(t, primary, secondary, 10*time.Second)
 	settings := func(a *appliance) string {
 		t.Helper()
 		st, err := a.status()
@@ -55,7 +31,7 @@ func TestConsoleChangesTheSettings(t *testing.T) {
 		return p.FailoverType + " " + p.FailbackType + " " + (time.Duration(p.FailoverWaitMS) * time.Millisecond).String()
 	}
 
-	b := newBrowser(t, gw)
+	b := newBrowser(t, lan.gw)
 	url := "https://" + netip.AddrPortFrom(primary.hip, api.Port).String()
 	b.login(url + "/ui/ha")
 	b.do("open the paired page", chromedp.WaitVisible(chromedp.ID("settings-form")))
