@@ -89,6 +89,11 @@ func (c *bootConsole) wait(re *regexp.Regexp, timeout time.Duration) []string {
 }
 
 // run logs into the console's operator shell and types command in it.
+// A guest slowed down by a busy host loses serial input (the UART's FIFO
+// overruns while the line editor is still starting or redrawing), so the
+// command is typed a key at a time once the editor has drawn its prompt,
+// and Enter goes only after the whole line has come back as the echo;
+// a garbled line is cleared (Ctrl-C) and typed again.
 func (c *bootConsole) run(command string) {
 	c.t.Helper()
 	c.wait(regexp.MustCompile(`hafw-console: press Enter for an operator shell`), bootTimeout)
@@ -96,9 +101,37 @@ func (c *bootConsole) run(command string) {
 	c.wait(regexp.MustCompile(`Password: `), commandTimeout)
 	c.typeText(consolePassword + "\n")
 	c.wait(regexp.MustCompile(`hafw-console: shell started`), commandTimeout)
-	// Give gosh time to set up its line editor before typing for it.
-	time.Sleep(3 * time.Second)
-	c.typeText(command + "\n")
+	c.wait(regexp.MustCompile(`toggle key help`), commandTimeout)
+	echo := regexp.MustCompile(`> ` + regexp.QuoteMeta(command) + `\s*$`)
+	for try := 1; ; try++ {
+		for _, r := range command {
+			c.typeText(string(r))
+			time.Sleep(20 * time.Millisecond)
+		}
+		if c.echoed(echo, time.Minute) {
+			break
+		}
+		if try == 3 {
+			c.t.Fatalf("the operator shell never echoed %q whole; console tail:\n%s", command, c.vm.Tail(20))
+		}
+		c.typeText("\x03") // the line editor's "clear"
+		time.Sleep(time.Second)
+	}
+	c.typeText("\n")
+}
+
+// echoed reports whether the console's last line (the line editor's last
+// redraw, its ANSI sequences removed) matches re within timeout.
+func (c *bootConsole) echoed(re *regexp.Regexp, timeout time.Duration) bool {
+	ansi := regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		out := ansi.ReplaceAllString(c.vm.Console()[c.from:], "")
+		lines := strings.Split(strings.TrimRight(out, " \r\n"), "\n")
+		if re.MatchString(strings.TrimRight(lines[len(lines)-1], " \r")) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *bootConsole) typeText(s string) {
