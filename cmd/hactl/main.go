@@ -119,20 +119,29 @@ func runPair(ctx context.Context, c *api.Client, args []string, stdout, stderr i
 // pairing secret and the witness password on trust.
 func confirmPins(ctx context.Context, c *api.Client, req api.PairRequest) error {
 	var missing []string
-	ask := func(what, ip, password, flag string) {
-		info, err := c.InspectSecondary(ctx, api.SecondaryRequest{SecondaryIP: ip, SecondaryPassword: password})
-		if err != nil {
-			missing = append(missing, fmt.Sprintf("%s %s: not reachable to show its certificate (%v); pass %s", what, ip, err, flag))
-			return
-		}
-		missing = append(missing, fmt.Sprintf("%s %s presents %s: compare it with `hactl status` there and pass %s %s", what, ip, info.Fingerprint, flag, info.Fingerprint))
-	}
 	if req.SecondaryFingerprint == "" && req.SecondaryIP != "" {
-		ask("the secondary", req.SecondaryIP, req.SecondaryPassword, "--fingerprint")
+		missing = append(missing, presented(ctx, c, "the secondary", req.SecondaryIP, req.SecondaryPassword, "--fingerprint"))
 	}
 	if req.WitnessFingerprint == "" && req.Witness != "" {
-		ask("the witness", req.Witness, req.WitnessPassword, "--witness-fingerprint")
+		missing = append(missing, presented(ctx, c, "the witness", req.Witness, req.WitnessPassword, "--witness-fingerprint"))
 	}
+	return unconfirmed(missing...)
+}
+
+// presented says which certificate the appliance at ip presents now (hmd
+// asks it with its password), and the flag that pins it, for an operator
+// who named none.
+func presented(ctx context.Context, c *api.Client, what, ip, password, flag string) string {
+	info, err := c.InspectSecondary(ctx, api.SecondaryRequest{SecondaryIP: ip, SecondaryPassword: password})
+	if err != nil {
+		return fmt.Sprintf("%s %s: not reachable to show its certificate (%v); pass %s", what, ip, err, flag)
+	}
+	return fmt.Sprintf("%s %s presents %s: compare it with `hactl status` there and pass %s %s", what, ip, info.Fingerprint, flag, info.Fingerprint)
+}
+
+// unconfirmed refuses an operation whose peers' certificates were not
+// named (nil when every one was).
+func unconfirmed(missing ...string) error {
 	if len(missing) == 0 {
 		return nil
 	}

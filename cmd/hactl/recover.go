@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/hafw/hafw/hmd/api"
-	"github.com/hafw/hafw/internal/cli"
 )
 
 // runRecover is the management station's "restore from secondary". Run on
@@ -40,13 +39,8 @@ func runRecover(ctx context.Context, c *api.Client, args []string, stdout, stder
 	default:
 		req.PrimaryFingerprint = fp
 		if fp == "" && !req.TrustOnFirstUse {
-			// Show what the primary presents, for the operator to compare
-			// with `hactl status` on its console, and restore nothing.
-			info, ierr := c.InspectSecondary(ctx, api.SecondaryRequest{SecondaryIP: req.PrimaryIP, SecondaryPassword: req.PrimaryPassword})
-			if ierr != nil {
-				return cli.Failf("confirm the recovering primary's certificate (--fingerprint, or --trust-on-first-use): %s is not reachable to show it (%v)", req.PrimaryIP, ierr)
-			}
-			return cli.Failf("confirm the recovering primary's certificate: %s presents %s; compare it with `hactl status` on its console and pass --fingerprint %s", req.PrimaryIP, info.Fingerprint, info.Fingerprint)
+			// Show what the primary presents and restore nothing.
+			return unconfirmed(presented(ctx, c, "the recovering primary", req.PrimaryIP, req.PrimaryPassword, "--fingerprint"))
 		}
 		res, err = c.Recover(ctx, req)
 	}
